@@ -1,0 +1,95 @@
+/**
+ * `archiver config`: the effective configuration, each value with where it came from, the URI's
+ * password masked. The first thing to run when a setting does not do what was expected.
+ *
+ * @module
+ */
+
+import { globalSettings } from "../core/config.ts";
+import type { PluginContext, Program } from "../core/plugin.ts";
+import { displayValue, type SettingsSpec } from "../core/settings.ts";
+
+/**
+ * Every setting of the core and of the given plugins, core first.
+ *
+ * @param plugins The registered plugins.
+ * @returns One spec holding all settings.
+ */
+export function allSettings(plugins: PluginContext["plugins"]): SettingsSpec {
+  return Object.assign({}, globalSettings, ...plugins.map((plugin) => plugin.settings ?? {}));
+}
+
+/**
+ * The text of `.env.example`: every setting, commented out at its default, grouped by owner.
+ *
+ * @param plugins The registered plugins.
+ * @returns The file's content.
+ */
+export function envExample(plugins: PluginContext["plugins"]): string {
+  const groups: Array<[string, SettingsSpec]> = [
+    ["Connection, collections and logging (every command)", globalSettings],
+    ...plugins.filter((plugin) => plugin.settings).map((plugin) =>
+      [`${plugin.name}: ${plugin.description}`, plugin.settings!] as [string, SettingsSpec]
+    ),
+  ];
+  const lines = [
+    "# archiver settings. Precedence: command-line flag, then environment, then this file",
+    "# (.env in the working folder, or next to the binary), then the defaults shown here.",
+    "# Uncomment and edit what you need; `archiver config` shows the effective values.",
+  ];
+  for (const [title, spec] of groups) {
+    lines.push("", `# --- ${title}`);
+    for (const setting of Object.values(spec)) {
+      const flag = setting.flag ? ` (flag ${setting.flag.split(" ")[0]})` : "";
+      lines.push(`# ${setting.description}${flag}`);
+      lines.push(`# ${setting.env}=${displayValue(setting, setting.default)}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Registers `archiver config` on the program.
+ *
+ * @param program The root program.
+ * @param ctx The shared context.
+ */
+export function registerConfigCommand(program: Program, ctx: PluginContext): void {
+  program
+    .command("config")
+    .description("Print the effective configuration and where each value came from")
+    .option("--json", "Print one JSON object instead of a table")
+    .option("--example", "Print a .env.example listing every setting at its default")
+    .action(async (options, command) => {
+      if (options.example) {
+        ctx.out(envExample(ctx.plugins));
+        return;
+      }
+      const spec = allSettings(ctx.plugins);
+      const config = await ctx.start(command, spec, { logFile: false });
+      const rows = Object.entries(spec).map(([key, setting]) => ({
+        setting: setting.env,
+        value: displayValue(setting, (config.values as Record<string, unknown>)[key]),
+        source: config.sources[key] === ".env"
+          ? `.env (${config.envFile})`
+          : config.sources[key] ?? "default",
+      }));
+      if (options.json) {
+        ctx.out(JSON.stringify({ envFile: config.envFile ?? null, settings: rows }));
+        return;
+      }
+      const widths = (["setting", "value"] as const).map((column) =>
+        Math.max(column.length, ...rows.map((row) => row[column].length))
+      );
+      const line = (cells: string[]) =>
+        cells.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join("  ")
+          .trimEnd();
+      ctx.out(
+        [
+          line(["SETTING", "VALUE", "SOURCE"]),
+          ...rows.map((row) => line([row.setting, row.value, row.source])),
+          `.env file: ${config.envFile ?? "none"}`,
+        ].join("\n"),
+      );
+    });
+}

@@ -1,0 +1,193 @@
+/**
+ * Logging for people and for machines: console lines in the operators' pattern
+ * (`2025-10-16 12:34:56 [INFO] [batch] ✅ Archived 150 orders`, colour only on a terminal) or JSON
+ * lines, and JSON-lines files rotated by size in the log folder. Every line passes through
+ * `redact`, so no credential reaches a console or a file.
+ *
+ * @module
+ */
+
+import { getRotatingFileSink } from "@logtape/file";
+import {
+  configure,
+  dispose,
+  getLogger,
+  jsonLinesFormatter,
+  type Logger,
+  type LogRecord,
+  type Sink,
+} from "@logtape/logtape";
+import { join } from "node:path";
+import type { LogLevelName } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { redact } from "./mask.ts";
+
+/** The root category; plugins log under `["archiver", "<plugin>"]`. */
+export const ROOT_CATEGORY = "archiver";
+
+/** How to log for one command run. */
+export interface LoggingOptions {
+  /** Lowest level logged. */
+  level: LogLevelName;
+  /** Console lines for people (`pretty`) or collectors (`json`). @default "pretty" */
+  format?: "pretty" | "json";
+  /** Writes one console line; defaults to standard error. */
+  write?: (line: string) => void;
+  /** Colours the level on the console. @default whether stderr is a terminal and NO_COLOR unset */
+  color?: boolean;
+  /** The rotating JSON-lines file; none when absent. */
+  file?: {
+    /** The log folder, created if missing. */
+    dir: string;
+    /** The file's base name; the file is `<dir>/<name>.jsonl`. */
+    name: string;
+    /** Size in bytes at which the file is rotated. */
+    maxSize: number;
+    /** Rotated files kept besides the current one. */
+    maxFiles: number;
+  };
+}
+
+/**
+ * The path of a command's JSON-lines log file.
+ *
+ * @param dir The log folder.
+ * @param name The command name.
+ * @returns `<dir>/<name>.jsonl`.
+ */
+export function logFilePath(dir: string, name: string): string {
+  return join(dir, `${name}.jsonl`);
+}
+
+/**
+ * Configures LogTape for a command run. Call the returned function before exiting: it flushes
+ * and closes the log file.
+ *
+ * @param options Level, console format and file.
+ * @returns A function that flushes and closes every sink.
+ * @throws {ConfigError} When the log folder cannot be created or written.
+ */
+export async function setupLogging(options: LoggingOptions): Promise<() => Promise<void>> {
+  const write = options.write ?? _writeStderr;
+  const color = options.color ?? (_stderrIsTerminal() && !Deno.env.get("NO_COLOR"));
+  const format = options.format === "json"
+    ? (record: LogRecord) => jsonLinesFormatter(record).trimEnd()
+    : (record: LogRecord) => formatPretty(record, { color });
+  const sinks: Record<string, Sink> = {
+    console: (record) => write(redact(format(record))),
+  };
+  if (options.file) {
+    const { dir, name, maxSize, maxFiles } = options.file;
+    const path = logFilePath(dir, name);
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      // Probe the folder now: a log sink failing later would be silent.
+      await Deno.writeTextFile(path, "", { append: true });
+    } catch (error) {
+      throw new ConfigError(
+        `Cannot write logs to ${JSON.stringify(dir)}: ${_reason(error)} (set --log-dir)`,
+        { cause: error },
+      );
+    }
+    sinks.file = getRotatingFileSink(path, {
+      formatter: (record) => redact(jsonLinesFormatter(record)),
+      maxSize,
+      maxFiles,
+      // Unbuffered: a service killed by its manager must not lose its last lines.
+      bufferSize: 0,
+    });
+  }
+  await configure({
+    reset: true,
+    sinks,
+    loggers: [
+      { category: [ROOT_CATEGORY], lowestLevel: options.level, sinks: Object.keys(sinks) },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+  return async () => {
+    await dispose();
+  };
+}
+
+/**
+ * The logger of a part of the tool.
+ *
+ * @param name Sub-categories under `archiver`, such as `"batch"`.
+ * @returns A LogTape logger.
+ */
+export function logger(...name: string[]): Logger {
+  return getLogger([ROOT_CATEGORY, ...name]);
+}
+
+const LEVEL_TEXT: Record<string, string> = {
+  trace: "TRACE",
+  debug: "DEBUG",
+  info: "INFO",
+  warning: "WARNING",
+  error: "ERROR",
+  fatal: "FATAL",
+};
+
+const LEVEL_COLOR: Record<string, string> = {
+  trace: "\x1b[90m",
+  debug: "\x1b[90m",
+  info: "\x1b[32m",
+  warning: "\x1b[33m",
+  error: "\x1b[31m",
+  fatal: "\x1b[31m",
+};
+
+/**
+ * Formats a record as the operators' console line: local time, level, component, message.
+ *
+ * @param record A LogTape record.
+ * @param options Whether to colour the level.
+ * @returns One line, without a line ending.
+ */
+export function formatPretty(record: LogRecord, options: { color?: boolean } = {}): string {
+  const time = _localTime(new Date(record.timestamp));
+  const level = LEVEL_TEXT[record.level] ?? record.level.toUpperCase();
+  const shownLevel = options.color ? `${LEVEL_COLOR[record.level] ?? ""}${level}\x1b[0m` : level;
+  const component = record.category.slice(1).join(".") || ROOT_CATEGORY;
+  const message = record.message
+    .map((part, i) => (i % 2 === 0 ? String(part) : _renderValue(part)))
+    .join("");
+  return `${time} [${shownLevel}] [${component}] ${message}`;
+}
+
+function _renderValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return value.message;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function _localTime(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+const _encoder = new TextEncoder();
+
+function _writeStderr(line: string): void {
+  Deno.stderr.writeSync(_encoder.encode(`${line}\n`));
+}
+
+function _stderrIsTerminal(): boolean {
+  try {
+    return Deno.stderr.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+function _reason(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotADirectory) return "not a folder";
+  return error instanceof Error ? error.message : String(error);
+}

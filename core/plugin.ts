@@ -1,0 +1,84 @@
+/**
+ * The plugin contract. A plugin is a small value — a name, a description, the settings it reads
+ * and a function that registers its commands — made by a factory such as `batch(options?)`. The
+ * CLI builds its program from one registry of plugins and hands each the same context.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import type { Logger } from "@logtape/logtape";
+import type { GlobalConfig, LoadedConfig } from "./config.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { SettingsSpec } from "./settings.ts";
+import type { globalSettings } from "./config.ts";
+
+/** The root program a plugin adds its commands to. */
+// deno-lint-ignore no-explicit-any
+export type Program = Command<[], any, any>;
+
+/** Any command a plugin declared, as its action receives it. */
+// deno-lint-ignore no-explicit-any
+export type AnyCommand = Command<any, any, any>;
+
+/** Options of a command run's start. */
+export interface StartOptions {
+  /**
+   * The JSON-lines log file's base name (`<log dir>/<name>.jsonl`), or `false` for commands that
+   * only print (such as `config`). @default the command's name
+   */
+  logFile?: string | false;
+}
+
+/** What every plugin is given: configuration, logging, output and lifecycle. */
+export interface PluginContext {
+  /**
+   * Starts a command run: resolves and validates the global settings and the given ones, sets up
+   * console and file logging, and listens for shutdown signals. Call it first in an action.
+   *
+   * @param command The command being run (the action's last argument).
+   * @param settings The command's own settings.
+   * @param options The log file's name.
+   * @returns The resolved configuration.
+   * @throws {ConfigError} On any bad value (exit 2).
+   */
+  start<S extends SettingsSpec>(
+    command: AnyCommand,
+    settings?: S,
+    options?: StartOptions,
+  ): Promise<LoadedConfig<typeof globalSettings & S>>;
+  /** The lifecycle of the run: abort signal, clean-up steps, exit code. */
+  readonly lifecycle: Lifecycle;
+  /** The logger under which plugins create theirs: `ctx.logger.getChild("batch")`. */
+  readonly logger: Logger;
+  /** Writes command output (tables, reports, JSON) to standard output. */
+  out(text: string): void;
+  /** Whether standard output is a terminal (progress bars, colour). */
+  readonly interactive: boolean;
+  /** The process environment, as the configuration sees it. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The working folder; relative paths in settings are resolved against it. */
+  readonly cwd: string;
+  /** The plugins registered in this program, for commands that describe them all. */
+  readonly plugins: readonly Plugin[];
+}
+
+/** A plugin: a name, a description, its settings, and the commands it registers. */
+export interface Plugin {
+  /** A short, unique name, usually the command it adds. */
+  readonly name: string;
+  /** One line saying what the plugin does. */
+  readonly description: string;
+  /** Settings its commands read; shown by `archiver config` and listed in `.env.example`. */
+  readonly settings?: SettingsSpec;
+  /**
+   * Adds the plugin's commands to the program.
+   *
+   * @param program The root program.
+   * @param ctx The shared context.
+   */
+  register(program: Program, ctx: PluginContext): void;
+}
+
+/** The values every command's configuration holds. */
+export type { GlobalConfig };

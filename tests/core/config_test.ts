@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { globalSettings, loadConfig } from "../../core/config.ts";
+import { resolveSettings } from "../../core/settings.ts";
+import { cli, tempDir } from "../support/cli.ts";
+import { greet, greetSettings } from "../fixtures/plugins.ts";
+
+const plugins = [greet()];
+
+async function greetJson(args: string[], env: Record<string, string>, cwd: string) {
+  const result = await cli([...args], { plugins, env, cwd });
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as {
+    values: Record<string, unknown>;
+    sources: Record<string, string>;
+  };
+}
+
+Deno.test("configuration precedence: flag, then environment, then .env, then default", async (t) => {
+  await using dir = await tempDir();
+  const logs = ["--log-dir", join(dir.path, "logs")];
+  await Deno.writeTextFile(join(dir.path, ".env"), "ARCHIVER_TIMES=3\nMONGODB_DB=from_dotenv\n");
+
+  await t.step("default when no layer sets it", async () => {
+    const out = await greetJson(["greet", ...logs], {}, Deno.cwd());
+    assert.equal(out.values.times, 1);
+    assert.equal(out.sources.times, "default");
+    assert.equal(out.values.db, "food_delivery");
+  });
+  await t.step(".env in the working folder beats the default", async () => {
+    const out = await greetJson(["greet", ...logs], {}, dir.path);
+    assert.equal(out.values.times, 3);
+    assert.equal(out.sources.times, ".env");
+    assert.equal(out.values.db, "from_dotenv");
+  });
+  await t.step("the environment beats .env", async () => {
+    const out = await greetJson(
+      ["greet", ...logs],
+      { ARCHIVER_TIMES: "4", MONGODB_DB: "env" },
+      dir.path,
+    );
+    assert.equal(out.values.times, 4);
+    assert.equal(out.sources.times, "env");
+    assert.equal(out.values.db, "env");
+  });
+  await t.step("a flag beats the environment, for plugin and global settings", async () => {
+    const out = await greetJson(
+      ["--db", "flag_db", "greet", "--times", "5", ...logs],
+      { ARCHIVER_TIMES: "4", MONGODB_DB: "env" },
+      dir.path,
+    );
+    assert.equal(out.values.times, 5);
+    assert.equal(out.sources.times, "flag");
+    assert.equal(out.values.db, "flag_db");
+    assert.equal(out.sources.db, "flag");
+  });
+  await t.step("global flags are accepted after the command too", async () => {
+    const out = await greetJson(["greet", "--db", "after"], {}, dir.path);
+    assert.equal(out.values.db, "after");
+  });
+  await t.step("--env-file names another file, relative to the working folder", async () => {
+    await Deno.mkdir(join(dir.path, "conf"));
+    await Deno.writeTextFile(join(dir.path, "conf", "prod.env"), "ARCHIVER_TIMES=7\n");
+    const out = await greetJson(["--env-file", "conf/prod.env", "greet", ...logs], {}, dir.path);
+    assert.equal(out.values.times, 7);
+  });
+  await t.step("an empty value in .env counts as unset", async () => {
+    await Deno.writeTextFile(join(dir.path, "empty.env"), "ARCHIVER_TIMES=\n");
+    const out = await greetJson(["--env-file", "empty.env", "greet", ...logs], {}, dir.path);
+    assert.equal(out.sources.times, "default");
+  });
+});
+
+Deno.test(".env next to the compiled binary is read when the working folder has none", async () => {
+  await using work = await tempDir();
+  await using bin = await tempDir();
+  await Deno.writeTextFile(join(bin.path, ".env"), "ARCHIVER_TIMES=9\n");
+  const config = await loadConfig(greetSettings, {}, {
+    env: {},
+    cwd: work.path,
+    binaryDir: bin.path,
+  });
+  assert.equal(config.values.times, 9);
+  assert.equal(config.envFile, join(bin.path, ".env"));
+});
+
+Deno.test("each bad value stops with one line naming setting, value and form, exit 2", async (t) => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(join(dir.path, "bad.env"), "ARCHIVER_LOG_FORMAT=xml\n");
+  const logDir = join(dir.path, "logs");
+  const cases: Array<{ name: string; args: string[]; env?: Record<string, string>; line: string }> =
+    [
+      {
+        name: "flag",
+        args: ["greet", "--times", "abc"],
+        line: 'error: Invalid --times "abc": expected a positive integer',
+      },
+      {
+        name: "environment",
+        args: ["greet"],
+        env: { ARCHIVER_LOG_LEVEL: "loud" },
+        line:
+          'error: Invalid ARCHIVER_LOG_LEVEL "loud" in the environment: expected one of debug, info, warning, error',
+      },
+      {
+        name: ".env file",
+        args: ["--env-file", "bad.env", "greet"],
+        line: 'error: Invalid ARCHIVER_LOG_FORMAT "xml" in bad.env: expected one of pretty, json',
+      },
+      {
+        name: "URI scheme",
+        args: ["--uri", "http://user:hunter22@db:27017", "greet"],
+        line:
+          'error: Invalid --uri "http://user:****@db:27017": expected a connection string starting with mongodb:// or mongodb+srv://',
+      },
+      {
+        name: "database name",
+        args: ["--db", "my.db", "greet"],
+        line:
+          'error: Invalid --db "my.db": expected a database name of 1-63 characters without / \\ . space " $ * < > : | ?',
+      },
+      {
+        name: "size",
+        args: ["greet"],
+        env: { ARCHIVER_LOG_MAX_SIZE: "big" },
+        line:
+          'error: Invalid ARCHIVER_LOG_MAX_SIZE "big" in the environment: expected a size such as 512KB, 10MB or 1GB',
+      },
+      {
+        name: "duration",
+        args: ["greet"],
+        env: { ARCHIVER_CONNECT_TIMEOUT: "10 parsecs" },
+        line:
+          'error: Invalid ARCHIVER_CONNECT_TIMEOUT "10 parsecs" in the environment: expected a duration such as 500ms, 30s, 10m, 1h or 7d',
+      },
+      {
+        name: "missing --env-file",
+        args: ["--env-file", "nope.env", "greet"],
+        line: 'error: Cannot read --env-file "nope.env": file not found',
+      },
+    ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const result = await cli(["--log-dir", logDir, ...c.args], {
+        plugins,
+        env: c.env ?? {},
+        cwd: dir.path,
+      });
+      assert.equal(result.code, 2);
+      assert.equal(result.stdout, "");
+      assert.equal(result.stderr, `${c.line}\n`);
+    });
+  }
+  await t.step("nothing was written: no log folder was created", async () => {
+    await assert.rejects(Deno.stat(logDir), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("resolveSettings() reports where each value came from", () => {
+  const { values, sources } = resolveSettings(globalSettings, {
+    flags: { db: "a" },
+    env: { ARCHIVER_LOG_LEVEL: "debug" },
+    dotenv: { ARCHIVER_LOG_DIR: "/var/log/archiver" },
+  });
+  assert.equal(values.db, "a");
+  assert.equal(values.logLevel, "debug");
+  assert.equal(values.logDir, "/var/log/archiver");
+  assert.equal(values.connectTimeout, 10_000);
+  assert.deepEqual(
+    [sources.db, sources.logLevel, sources.logDir, sources.uri],
+    ["flag", "env", ".env", "default"],
+  );
+});
+
+Deno.test("archiver config prints each value with its source, the password masked", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(join(dir.path, "some"));
+  await Deno.writeTextFile(
+    join(dir.path, "some", ".env"),
+    "MONGODB_URI=mongodb://archiver:Tr0ub4dor@db.example.com:27017/?replicaSet=rs0\nARCHIVER_TIMES=2\n",
+  );
+  const { code, stdout, stderr } = await cli(["--env-file", "some/.env", "config"], {
+    plugins,
+    env: { MONGODB_DB: "prod" },
+    cwd: dir.path,
+  });
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stdout + stderr, /Tr0ub4dor/);
+  assert.match(
+    stdout,
+    /^MONGODB_URI\s+mongodb:\/\/archiver:\*\*\*\*@db\.example\.com:27017\/\?replicaSet=rs0\s+\.env \(some\/\.env\)$/m,
+  );
+  assert.match(stdout, /^MONGODB_DB\s+prod\s+env$/m);
+  assert.match(stdout, /^ARCHIVER_TIMES\s+2\s+\.env \(some\/\.env\)$/m);
+  assert.match(stdout, /^ARCHIVER_DELIVERED_STATUS\s+livrée\s+default$/m);
+  assert.match(stdout, /^\.env file: some\/\.env$/m);
+  await assert.rejects(
+    Deno.stat(join(dir.path, "logs")),
+    Deno.errors.NotFound,
+    "config writes no log file",
+  );
+
+  const json = await cli(["--env-file", "some/.env", "config", "--json"], {
+    plugins,
+    cwd: dir.path,
+  });
+  assert.doesNotMatch(json.stdout, /Tr0ub4dor/);
+  const parsed = JSON.parse(json.stdout);
+  assert.equal(
+    parsed.settings[0].value,
+    "mongodb://archiver:****@db.example.com:27017/?replicaSet=rs0",
+  );
+});
+
+Deno.test(".env.example is what `archiver config --example` prints for the built-in plugins", async () => {
+  const { builtinPlugins } = await import("../../cli/registry.ts");
+  const { code, stdout } = await cli(["config", "--example"], { plugins: [...builtinPlugins] });
+  assert.equal(code, 0);
+  const example = await Deno.readTextFile(new URL("../../.env.example", import.meta.url));
+  assert.equal(
+    example,
+    stdout,
+    "regenerate with: deno task archiver config --example > .env.example",
+  );
+  for (const setting of Object.values(globalSettings)) {
+    assert.match(example, new RegExp(`^# ${setting.env}=`, "m"));
+  }
+});
