@@ -6,6 +6,9 @@
  */
 
 import type { Plugin } from "../core/plugin.ts";
+import { batch } from "../plugins/batch/mod.ts";
 
 /** The plugins `archiver` ships with. */
-export const builtinPlugins: readonly Plugin[] = [];
+export const builtinPlugins: readonly Plugin[] = [
+  batch(),
+];

@@ -127,7 +127,7 @@ export function createMongoClient(
 
 /** Bounds of the first connection. */
 export interface ConnectOptions extends Pick<RetryOptions, "signal" | "onRetry"> {
-  /** Give up after this long, in ms. @default 30000 */
+  /** Give up after this long, in ms. @default the configured connect timeout */
   deadlineMs?: number;
   /** Further driver options. */
   clientOptions?: MongoClientOptions;
@@ -153,7 +153,7 @@ export async function connectMongo(
   try {
     await retry(() => client.connect(), {
       signal: options.signal,
-      deadlineMs: options.deadlineMs ?? 30_000,
+      deadlineMs: options.deadlineMs ?? config.connectTimeout,
       baseDelayMs: 250,
       maxDelayMs: 5_000,
       isRetryable: isTransientError,

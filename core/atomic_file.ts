@@ -1,0 +1,55 @@
+/**
+ * Replaces a file atomically: the new content is written to a temporary file in the same folder,
+ * flushed to disk, then renamed over the target. A reader sees the old file or the new one, never
+ * half of one, and a failed write (disk full, killed process) leaves the previous file intact.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "node:path";
+
+/**
+ * Writes `text` to `path` atomically.
+ *
+ * @param path The file to replace.
+ * @param text Its new content.
+ * @throws When the temporary file cannot be written or renamed; the target is then unchanged.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  try {
+    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      for (let written = 0; written < bytes.length;) {
+        written += await file.write(bytes.subarray(written));
+      }
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Reads and parses a JSON file, telling "missing" apart from "unreadable".
+ *
+ * @param path The file.
+ * @returns The parsed value, or `undefined` when the file does not exist.
+ * @throws {SyntaxError} When the file exists but is not valid JSON (empty, truncated, garbage).
+ */
+export async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  return JSON.parse(text);
+}

@@ -1,0 +1,40 @@
+/**
+ * The collection names the tool works with, taken from the configuration.
+ *
+ * @module
+ */
+
+import type { GlobalConfig } from "./config.ts";
+
+/** Source and archive collection names. */
+export interface CollectionNames {
+  /** Orders (`Commande`). */
+  orders: string;
+  /** Clients (`Client`). */
+  clients: string;
+  /** Couriers (`Livreur`). */
+  couriers: string;
+  /** Restaurants (`Restaurants`). */
+  restaurants: string;
+  /** Menu items (`Menu`). */
+  menu: string;
+  /** The archive (`Historique`). */
+  archive: string;
+}
+
+/**
+ * The collection names of a configuration.
+ *
+ * @param config The resolved global configuration.
+ * @returns The names.
+ */
+export function collectionNames(config: GlobalConfig): CollectionNames {
+  return {
+    orders: config.ordersCollection,
+    clients: config.clientsCollection,
+    couriers: config.couriersCollection,
+    restaurants: config.restaurantsCollection,
+    menu: config.menuCollection,
+    archive: config.archiveCollection,
+  };
+}

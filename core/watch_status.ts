@@ -1,0 +1,75 @@
+/**
+ * The watcher's status file: heartbeat, figures and recent connection errors, replaced atomically
+ * every few seconds by `archiver watch` and read by `archiver health`.
+ *
+ * @module
+ */
+
+import { readJsonFile, writeFileAtomic } from "./atomic_file.ts";
+
+/** The watcher's figures, named as in the operators' monitoring plan. */
+export interface WatchMetrics {
+  /** Change events read from the stream. */
+  events_processed: number;
+  /** Orders written to the archive. */
+  events_archived: number;
+  /** Orders already archived when written. */
+  orders_duplicates: number;
+  /** Orders left out because a reference resolves to nothing. */
+  orders_incomplete: number;
+  /** Orders that could not be written. */
+  orders_errors: number;
+  /** Seconds from the last event's cluster time to its archive write. */
+  stream_lag_seconds: number;
+  /** Connection and stream errors since start. */
+  connection_errors: number;
+  /** Age of the last saved resume token. */
+  resume_token_age_seconds: number;
+  /** Seconds since the watcher started. */
+  uptime_seconds: number;
+}
+
+/** What the status file holds. */
+export interface WatchStatus {
+  /** The watcher's process id. */
+  pid: number;
+  /** What it is doing: `starting`, `catching-up`, `streaming`, `reconnecting`, `stopped`. */
+  state: "starting" | "catching-up" | "streaming" | "reconnecting" | "stopped";
+  /** ISO start time. */
+  started_at: string;
+  /** ISO time of this write: the heartbeat. */
+  updated_at: string;
+  /** ISO time of the last change event, or null. */
+  last_event_at: string | null;
+  /** ISO times of the connection errors of the last hour. */
+  recent_connection_errors: string[];
+  /** The figures. */
+  metrics: WatchMetrics;
+}
+
+/**
+ * Replaces the status file atomically.
+ *
+ * @param path The status file.
+ * @param status The status to write.
+ */
+export async function writeWatchStatus(path: string, status: WatchStatus): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`);
+}
+
+/**
+ * Reads the status file.
+ *
+ * @param path The status file.
+ * @returns The status, or `undefined` when there is no file (no watcher has run here).
+ * @throws {SyntaxError} When the file is not a status file.
+ */
+export async function readWatchStatus(path: string): Promise<WatchStatus | undefined> {
+  const value = await readJsonFile(path);
+  if (value === undefined) return undefined;
+  const status = value as WatchStatus;
+  if (typeof status !== "object" || status === null || typeof status.updated_at !== "string") {
+    throw new SyntaxError(`${path} is not a watcher status file`);
+  }
+  return status;
+}

@@ -1,0 +1,304 @@
+/**
+ * Runs `archiver batch`: streams delivered orders in the date window with a cursor, archives them
+ * batch by batch through the shared core, and reports. Memory stays flat: only one batch of
+ * order references and documents is held at a time.
+ *
+ * @module
+ */
+
+import type { Document } from "mongodb";
+import { EJSON } from "bson";
+import { dirname, resolve } from "node:path";
+import { archiveOrders, type OrderRef } from "../../core/archiver.ts";
+import { ensureArchiveIndex } from "../../core/archive_sink.ts";
+import { writeFileAtomic } from "../../core/atomic_file.ts";
+import { type BatchReport, emptyReport, saveBatchReport } from "../../core/batch_report.ts";
+import { collectionNames } from "../../core/collections.ts";
+import type { GlobalConfig } from "../../core/config.ts";
+import { parseDateBound } from "../../core/dates.ts";
+import { orderFilter } from "../../core/enrich.ts";
+import { ConfigError, ExitCode, UnreachableError } from "../../core/errors.ts";
+import { connectMongo, describeError, isTransientError } from "../../core/mongo.ts";
+import { integer } from "../../core/parse.ts";
+import type { PluginContext } from "../../core/plugin.ts";
+import { retry } from "../../core/retry.ts";
+import { formatReport } from "./report_table.ts";
+
+/** The flags of one run. */
+export interface BatchFlags {
+  dryRun?: boolean;
+  dateFrom?: string;
+  dateTo?: string;
+  limit?: string;
+  allowIncomplete?: boolean;
+  export?: string;
+  json?: boolean;
+  exportSample: number;
+}
+
+/** The batch settings as resolved. */
+export interface BatchConfig extends GlobalConfig {
+  batchSize: number;
+  reportFile: string;
+}
+
+interface _Plan {
+  from?: Date;
+  to?: Date;
+  limit: number;
+  exportPath?: string;
+}
+
+function _plan(flags: BatchFlags, cwd: string): _Plan {
+  const bound = (flag: string, raw: string | undefined) => {
+    if (raw === undefined) return undefined;
+    try {
+      return parseDateBound(raw);
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid ${flag} ${JSON.stringify(raw)}: expected ${(error as Error).message}`,
+      );
+    }
+  };
+  const from = bound("--date-from", flags.dateFrom)?.start;
+  const to = bound("--date-to", flags.dateTo)?.end;
+  if (from && to && from >= to) {
+    throw new ConfigError(
+      `Invalid date window: --date-from ${JSON.stringify(flags.dateFrom)} is not before --date-to ${
+        JSON.stringify(flags.dateTo)
+      }`,
+    );
+  }
+  let limit = Infinity;
+  if (flags.limit !== undefined) {
+    try {
+      limit = integer({ min: 1 })(flags.limit);
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid --limit ${JSON.stringify(flags.limit)}: expected ${(error as Error).message}`,
+      );
+    }
+  }
+  const exportPath = flags.export === undefined ? undefined : resolve(cwd, flags.export);
+  return { from, to, limit, exportPath };
+}
+
+/**
+ * Runs a batch: validate, connect, select, archive batch by batch, report.
+ *
+ * @param ctx The plugin context.
+ * @param config The resolved settings.
+ * @param flags The command's flags.
+ */
+export async function runBatch(
+  ctx: PluginContext,
+  config: BatchConfig,
+  flags: BatchFlags,
+): Promise<void> {
+  const plan = _plan(flags, ctx.cwd);
+  if (plan.exportPath) await _checkFolder(plan.exportPath, "--export");
+  const reportPath = resolve(ctx.cwd, config.reportFile);
+  if (!flags.dryRun) await _checkFolder(reportPath, "ARCHIVER_REPORT_FILE");
+
+  const log = ctx.logger.getChild("batch");
+  const signal = ctx.lifecycle.signal;
+  const startedAt = new Date();
+  const client = await connectMongo(config, { signal });
+  ctx.lifecycle.onStop(() => client.close());
+  const db = client.db(config.db);
+  const names = collectionNames(config);
+  const withRetry = <T>(what: string, fn: () => Promise<T>) =>
+    retry(fn, {
+      signal,
+      deadlineMs: 30_000,
+      baseDelayMs: 250,
+      maxDelayMs: 5_000,
+      isRetryable: isTransientError,
+      onRetry: ({ error }) => log.warn(`${what} failed, retrying: ${describeError(error)}`),
+    });
+
+  const report = emptyReport();
+  const sample: Document[] = [];
+  const reportedIncomplete = new Set<string>();
+  const filter = orderFilter({ status: config.deliveredStatus, from: plan.from, to: plan.to });
+  let interrupted = false;
+  let failure: unknown;
+  try {
+    if (!flags.dryRun) {
+      await withRetry(
+        "Creating the archive index",
+        () => ensureArchiveIndex(db.collection(names.archive)),
+      );
+    }
+    const total = await withRetry(
+      "Counting delivered orders",
+      () => db.collection(names.orders).countDocuments(filter),
+    );
+    log.info(`📦 Found ${total} delivered orders${_windowText(plan)}`, { orders_delivered: total });
+    const progress = ctx.interactive && total > 0 ? await _progressBar(total) : undefined;
+
+    let processed = 0;
+    // Where to pick up after a transient failure: the last delivery date read, and the orders
+    // read at exactly that date. The cursor follows the (status, date_livraison) index, so a
+    // reopened cursor starts where the lost one stopped instead of re-reading the window.
+    let resume: { date: Date; ids: unknown[] } | undefined;
+    const resumeFilter = () => {
+      if (!resume) return filter;
+      const window = { ...(filter.date_livraison ?? {}), $gte: resume.date };
+      return { ...filter, date_livraison: window, _id: { $nin: resume.ids } };
+    };
+    const remember = (chunk: OrderRef[]) => {
+      for (const order of chunk) {
+        const date = (order as OrderRef & { date_livraison: Date }).date_livraison;
+        if (resume && date.getTime() === resume.date.getTime()) resume.ids.push(order._id);
+        else resume = { date, ids: [order._id] };
+      }
+    };
+    while (report.orders_found < plan.limit && !signal.aborted) {
+      const exhausted = await withRetry("Reading delivered orders", async () => {
+        const cursor = db.collection(names.orders).find(resumeFilter(), {
+          projection: { _id: 1, numero_commande: 1, date_livraison: 1 },
+          sort: { date_livraison: 1 },
+          batchSize: config.batchSize,
+        });
+        try {
+          let chunk: OrderRef[] = [];
+          for await (const order of cursor) {
+            chunk.push(order as unknown as OrderRef);
+            const room = plan.limit - report.orders_found;
+            if (chunk.length >= Math.min(config.batchSize, room)) {
+              await processChunk(chunk);
+              remember(chunk);
+              chunk = [];
+              if (report.orders_found >= plan.limit || signal.aborted) return false;
+            }
+          }
+          if (chunk.length > 0) {
+            await processChunk(chunk);
+            remember(chunk);
+          }
+          return true;
+        } finally {
+          await cursor.close().catch(() => {});
+        }
+      });
+      if (exhausted) break;
+    }
+    progress?.stop();
+    interrupted = signal.aborted;
+
+    async function processChunk(chunk: OrderRef[]) {
+      const outcome = await archiveOrders(chunk, {
+        db,
+        names,
+        log,
+        archivedBy: "batch",
+        allowIncomplete: flags.allowIncomplete,
+        dryRun: flags.dryRun,
+        signal,
+        reportedIncomplete,
+      });
+      report.orders_found += chunk.length - outcome.alreadyArchived;
+      report.orders_archived += outcome.archived;
+      report.orders_duplicates += outcome.duplicates;
+      report.orders_incomplete += outcome.incomplete;
+      report.orders_errors += outcome.errors;
+      for (const document of outcome.documents) {
+        if (sample.length >= flags.exportSample) break;
+        sample.push(document);
+      }
+      processed += chunk.length;
+      progress?.update(processed);
+      log.info(`📊 Progress: ${processed}/${total} processed`, { processed, total });
+    }
+  } catch (error) {
+    if (signal.aborted) interrupted = true;
+    else failure = error;
+  }
+
+  report.batch_duration_ms = Date.now() - startedAt.getTime();
+  _logSummary(log, report, flags.dryRun === true);
+  ctx.out(flags.json ? JSON.stringify(report) : formatReport(report, { dryRun: flags.dryRun }));
+  if (!flags.dryRun) {
+    await saveBatchReport(reportPath, {
+      ...report,
+      started_at: startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      dry_run: false,
+    });
+  }
+  if (plan.exportPath) {
+    await writeFileAtomic(
+      plan.exportPath,
+      `${EJSON.stringify(sample, undefined, 2, { relaxed: true })}\n`,
+    );
+    log.info(`Wrote ${sample.length} sample documents to ${plan.exportPath}`);
+  }
+
+  if (failure !== undefined) {
+    if (isTransientError(failure)) {
+      throw new UnreachableError(`Lost MongoDB during the batch: ${describeError(failure)}`, {
+        cause: failure,
+      });
+    }
+    throw failure;
+  }
+  if (interrupted) {
+    log.warn("Batch interrupted: run it again to archive the rest");
+    ctx.lifecycle.exitCode = ExitCode.interrupted;
+  } else if (report.orders_errors > 0) {
+    log.error(`❌ ${report.orders_errors} orders failed to archive`);
+    ctx.lifecycle.exitCode = ExitCode.partialFailure;
+  }
+}
+
+function _logSummary(log: PluginContext["logger"], report: BatchReport, dryRun: boolean) {
+  const properties = {
+    orders_found: report.orders_found,
+    orders_archived: report.orders_archived,
+    orders_duplicates: report.orders_duplicates,
+    orders_incomplete: report.orders_incomplete,
+    orders_errors: report.orders_errors,
+    batch_duration_ms: report.batch_duration_ms,
+    dry_run: dryRun,
+  };
+  if (dryRun) {
+    log.info(
+      `🔍 Dry run: would archive ${report.orders_archived} orders, nothing written`,
+      properties,
+    );
+  } else {
+    log.info(`✅ Archived ${report.orders_archived} orders`, properties);
+  }
+}
+
+function _windowText(plan: _Plan): string {
+  if (!plan.from && !plan.to) return "";
+  const from = plan.from ? ` from ${plan.from.toISOString()}` : "";
+  const to = plan.to ? ` before ${plan.to.toISOString()}` : "";
+  return ` delivered${from}${to}`;
+}
+
+async function _checkFolder(path: string, name: string): Promise<void> {
+  try {
+    const info = await Deno.stat(dirname(path));
+    if (!info.isDirectory) throw new Error("not a folder");
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot write ${name} ${JSON.stringify(path)}: folder ${JSON.stringify(dirname(path))} ${
+        error instanceof Deno.errors.NotFound ? "does not exist" : (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+async function _progressBar(total: number) {
+  const { default: progress } = await import("cli-progress");
+  const bar = new progress.SingleBar(
+    { format: "📊 {bar} {value}/{total} orders | {eta_formatted} left", hideCursor: true },
+    progress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return bar;
+}
