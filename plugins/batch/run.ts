@@ -138,6 +138,31 @@ export async function runBatch(
     const progress = ctx.interactive && total > 0 ? await _progressBar(total) : undefined;
 
     let processed = 0;
+    const processChunk = async (chunk: OrderRef[]) => {
+      const outcome = await archiveOrders(chunk, {
+        db,
+        names,
+        log,
+        archivedBy: "batch",
+        allowIncomplete: flags.allowIncomplete,
+        dryRun: flags.dryRun,
+        signal,
+        reportedIncomplete,
+      });
+      report.orders_found += chunk.length - outcome.alreadyArchived;
+      report.orders_archived += outcome.archived;
+      report.orders_duplicates += outcome.duplicates;
+      report.orders_incomplete += outcome.incomplete;
+      report.orders_errors += outcome.errors;
+      for (const document of outcome.documents) {
+        if (sample.length >= flags.exportSample) break;
+        sample.push(document);
+      }
+      processed += chunk.length;
+      progress?.update(processed);
+      log.info(`📊 Progress: ${processed}/${total} processed`, { processed, total });
+    };
+
     // Where to pick up after a transient failure: the last delivery date read, and the orders
     // read at exactly that date. The cursor follows the (status, date_livraison) index, so a
     // reopened cursor starts where the lost one stopped instead of re-reading the window.
@@ -186,31 +211,6 @@ export async function runBatch(
     }
     progress?.stop();
     interrupted = signal.aborted;
-
-    async function processChunk(chunk: OrderRef[]) {
-      const outcome = await archiveOrders(chunk, {
-        db,
-        names,
-        log,
-        archivedBy: "batch",
-        allowIncomplete: flags.allowIncomplete,
-        dryRun: flags.dryRun,
-        signal,
-        reportedIncomplete,
-      });
-      report.orders_found += chunk.length - outcome.alreadyArchived;
-      report.orders_archived += outcome.archived;
-      report.orders_duplicates += outcome.duplicates;
-      report.orders_incomplete += outcome.incomplete;
-      report.orders_errors += outcome.errors;
-      for (const document of outcome.documents) {
-        if (sample.length >= flags.exportSample) break;
-        sample.push(document);
-      }
-      processed += chunk.length;
-      progress?.update(processed);
-      log.info(`📊 Progress: ${processed}/${total} processed`, { processed, total });
-    }
   } catch (error) {
     if (signal.aborted) interrupted = true;
     else failure = error;
