@@ -9,14 +9,13 @@
 import type { Document } from "mongodb";
 import { EJSON } from "bson";
 import { dirname, resolve } from "node:path";
-import { archiveOrders, type OrderRef } from "../../core/archiver.ts";
+import { backfill, type BackfillResult } from "../../core/backfill.ts";
 import { ensureArchiveIndex } from "../../core/archive_sink.ts";
 import { writeFileAtomic } from "../../core/atomic_file.ts";
 import { type BatchReport, emptyReport, saveBatchReport } from "../../core/batch_report.ts";
 import { collectionNames } from "../../core/collections.ts";
 import type { GlobalConfig } from "../../core/config.ts";
 import { parseDateBound } from "../../core/dates.ts";
-import { orderFilter } from "../../core/enrich.ts";
 import { ConfigError, ExitCode, UnreachableError } from "../../core/errors.ts";
 import { connectMongo, describeError, isTransientError } from "../../core/mongo.ts";
 import { integer } from "../../core/parse.ts";
@@ -107,115 +106,55 @@ export async function runBatch(
   ctx.lifecycle.onStop(() => client.close());
   const db = client.db(config.db);
   const names = collectionNames(config);
-  const withRetry = <T>(what: string, fn: () => Promise<T>) =>
-    retry(fn, {
-      signal,
-      deadlineMs: 30_000,
-      baseDelayMs: 250,
-      maxDelayMs: 5_000,
-      isRetryable: isTransientError,
-      onRetry: ({ error }) => log.warn(`${what} failed, retrying: ${describeError(error)}`),
-    });
-
-  const report = emptyReport();
   const sample: Document[] = [];
-  const reportedIncomplete = new Set<string>();
-  const filter = orderFilter({ status: config.deliveredStatus, from: plan.from, to: plan.to });
-  let interrupted = false;
+  let progress: { update(n: number): void; stop(): void } | undefined;
+  let result: BackfillResult | undefined;
   let failure: unknown;
   try {
     if (!flags.dryRun) {
-      await withRetry(
-        "Creating the archive index",
-        () => ensureArchiveIndex(db.collection(names.archive)),
-      );
-    }
-    const total = await withRetry(
-      "Counting delivered orders",
-      () => db.collection(names.orders).countDocuments(filter),
-    );
-    log.info(`📦 Found ${total} delivered orders${_windowText(plan)}`, { orders_delivered: total });
-    const progress = ctx.interactive && total > 0 ? await _progressBar(total) : undefined;
-
-    let processed = 0;
-    const processChunk = async (chunk: OrderRef[]) => {
-      const outcome = await archiveOrders(chunk, {
-        db,
-        names,
-        log,
-        archivedBy: "batch",
-        allowIncomplete: flags.allowIncomplete,
-        dryRun: flags.dryRun,
+      await retry(() => ensureArchiveIndex(db.collection(names.archive)), {
         signal,
-        reportedIncomplete,
+        deadlineMs: config.connectTimeout,
+        isRetryable: isTransientError,
       });
-      report.orders_found += chunk.length - outcome.alreadyArchived;
-      report.orders_archived += outcome.archived;
-      report.orders_duplicates += outcome.duplicates;
-      report.orders_incomplete += outcome.incomplete;
-      report.orders_errors += outcome.errors;
-      for (const document of outcome.documents) {
-        if (sample.length >= flags.exportSample) break;
-        sample.push(document);
-      }
-      processed += chunk.length;
-      progress?.update(processed);
-      log.info(`📊 Progress: ${processed}/${total} processed`, { processed, total });
-    };
-
-    // Where to pick up after a transient failure: the last delivery date read, and the orders
-    // read at exactly that date. The cursor follows the (status, date_livraison) index, so a
-    // reopened cursor starts where the lost one stopped instead of re-reading the window.
-    let resume: { date: Date; ids: unknown[] } | undefined;
-    const resumeFilter = () => {
-      if (!resume) return filter;
-      const window = { ...(filter.date_livraison ?? {}), $gte: resume.date };
-      return { ...filter, date_livraison: window, _id: { $nin: resume.ids } };
-    };
-    const remember = (chunk: OrderRef[]) => {
-      for (const order of chunk) {
-        const date = (order as OrderRef & { date_livraison: Date }).date_livraison;
-        if (resume && date.getTime() === resume.date.getTime()) resume.ids.push(order._id);
-        else resume = { date, ids: [order._id] };
-      }
-    };
-    while (report.orders_found < plan.limit && !signal.aborted) {
-      const exhausted = await withRetry("Reading delivered orders", async () => {
-        const cursor = db.collection(names.orders).find(resumeFilter(), {
-          projection: { _id: 1, numero_commande: 1, date_livraison: 1 },
-          sort: { date_livraison: 1 },
-          batchSize: config.batchSize,
-        });
-        try {
-          let chunk: OrderRef[] = [];
-          for await (const order of cursor) {
-            chunk.push(order as unknown as OrderRef);
-            const room = plan.limit - report.orders_found;
-            if (chunk.length >= Math.min(config.batchSize, room)) {
-              await processChunk(chunk);
-              remember(chunk);
-              chunk = [];
-              if (report.orders_found >= plan.limit || signal.aborted) return false;
-            }
-          }
-          if (chunk.length > 0) {
-            await processChunk(chunk);
-            remember(chunk);
-          }
-          return true;
-        } finally {
-          await cursor.close().catch(() => {});
-        }
-      });
-      if (exhausted) break;
     }
-    progress?.stop();
-    interrupted = signal.aborted;
+    result = await backfill({
+      db,
+      names,
+      log,
+      signal,
+      archivedBy: "batch",
+      allowIncomplete: flags.allowIncomplete,
+      dryRun: flags.dryRun,
+      deliveredStatus: config.deliveredStatus,
+      from: plan.from,
+      to: plan.to,
+      batchSize: config.batchSize,
+      limit: plan.limit,
+      onStart: async (total) => {
+        log.info(`📦 Found ${total} delivered orders${_windowText(plan)}`, {
+          orders_delivered: total,
+        });
+        if (ctx.interactive && total > 0) progress = await _progressBar(total);
+      },
+      onProgress: (processed, total) => {
+        progress?.update(processed);
+        log.info(`📊 Progress: ${processed}/${total} processed`, { processed, total });
+      },
+      onDocuments: (documents) => {
+        for (const document of documents) {
+          if (sample.length >= flags.exportSample) break;
+          sample.push(document);
+        }
+      },
+    });
   } catch (error) {
-    if (signal.aborted) interrupted = true;
-    else failure = error;
+    failure = error;
+  } finally {
+    progress?.stop();
   }
-
+  const report = result?.report ?? emptyReport();
+  const interrupted = result?.interrupted ?? signal.aborted;
   report.batch_duration_ms = Date.now() - startedAt.getTime();
   _logSummary(log, report, flags.dryRun === true);
   ctx.out(flags.json ? JSON.stringify(report) : formatReport(report, { dryRun: flags.dryRun }));
