@@ -1,0 +1,401 @@
+/**
+ * Change streams: resume tokens, the events built from oplog entries, and the cursor state
+ * a `$changeStream` aggregation keeps between getMores.
+ *
+ * @module
+ */
+
+import { Aggregator } from "mingo/aggregator";
+import { Timestamp } from "bson";
+import { type Doc, isPlainDoc, valueKey } from "./bson_values.ts";
+import { CommandError } from "./errors.ts";
+import { mingoOptions } from "./mingo_context.ts";
+import { compareTimestamps, type OplogEntry } from "./oplog.ts";
+import type { Storage } from "./storage.ts";
+
+/** What a resume token points at. */
+export const enum TokenKind {
+  /** A change event. */
+  Event = 0,
+  /** The invalidate event following a drop. */
+  Invalidate = 1,
+  /** A position in the oplog with no event (post-batch resume token). */
+  HighWaterMark = 2,
+}
+
+/** A decoded resume token. */
+export interface ResumePoint {
+  /** Cluster time. */
+  ts: Timestamp;
+  /** What it points at. */
+  kind: TokenKind;
+}
+
+const _hex8 = (n: number) => n.toString(16).padStart(8, "0");
+
+/**
+ * Encodes a resume token (`{ _data: <hex> }`).
+ *
+ * @param ts Cluster time.
+ * @param kind What the token points at.
+ * @returns The token.
+ */
+export function encodeResumeToken(ts: Timestamp, kind: TokenKind): Doc {
+  return { _data: `82${_hex8(ts.t)}${_hex8(ts.i)}${kind.toString(16).padStart(2, "0")}04` };
+}
+
+/**
+ * Decodes a resume token made by {@link encodeResumeToken}.
+ *
+ * @param token The token.
+ * @returns The resume point.
+ */
+export function decodeResumeToken(token: unknown): ResumePoint {
+  const data = isPlainDoc(token) ? token._data : undefined;
+  const match = typeof data === "string"
+    ? /^82([0-9a-f]{8})([0-9a-f]{8})([0-9a-f]{2})04$/i.exec(data)
+    : null;
+  if (!match) throw new CommandError(260, `Bad resume token: ${JSON.stringify(token)}`);
+  const kind = parseInt(match[3]!, 16);
+  if (kind > 2) throw new CommandError(260, `Bad resume token: ${JSON.stringify(token)}`);
+  return {
+    ts: new Timestamp({ t: parseInt(match[1]!, 16), i: parseInt(match[2]!, 16) }),
+    kind,
+  };
+}
+
+/** Stages a change stream pipeline may contain after `$changeStream`. */
+const _ALLOWED_STAGES = new Set([
+  "$match",
+  "$project",
+  "$addFields",
+  "$set",
+  "$unset",
+  "$replaceRoot",
+  "$replaceWith",
+  "$redact",
+]);
+
+/** What a change stream watches. */
+export interface ChangeStreamScope {
+  /** Database, or `undefined` for the whole cluster. */
+  db?: string;
+  /** Collection, or `undefined` for a whole database (or cluster). */
+  coll?: string;
+}
+
+/** The `$changeStream` stage options the sandbox understands. */
+export interface ChangeStreamSpec {
+  fullDocument?: string;
+  fullDocumentBeforeChange?: string;
+  resumeAfter?: Doc;
+  startAfter?: Doc;
+  startAtOperationTime?: Timestamp;
+  showExpandedEvents?: boolean;
+  allChangesForCluster?: boolean;
+}
+
+/** One batch of a change stream. */
+export interface ChangeStreamBatch {
+  /** The events (after the user's pipeline). */
+  events: Doc[];
+  /** The post-batch resume token. */
+  postBatchResumeToken: Doc;
+  /** Whether the stream ended (invalidated): the cursor must be closed. */
+  closed: boolean;
+}
+
+const _SYSTEM_DBS = new Set(["admin", "config", "local"]);
+
+/** The state of one change stream cursor. */
+export class ChangeStream {
+  readonly #storage: Storage;
+  readonly #scope: ChangeStreamScope;
+  readonly #spec: ChangeStreamSpec;
+  readonly #pipeline: Aggregator | undefined;
+  #seq: number;
+  /** Whether the next thing to emit is the invalidate of the entry at `#seq`. */
+  #pendingInvalidate = false;
+  #closed = false;
+  #token: Doc;
+
+  /**
+   * Opens a change stream, checking the resume options against the oplog.
+   *
+   * @param storage The server storage (oplog and collections for update lookups).
+   * @param scope What the stream watches.
+   * @param spec The `$changeStream` options.
+   * @param pipeline The stages after `$changeStream`.
+   */
+  constructor(storage: Storage, scope: ChangeStreamScope, spec: ChangeStreamSpec, pipeline: Doc[]) {
+    this.#storage = storage;
+    this.#scope = scope;
+    this.#spec = spec;
+    for (const stage of pipeline) {
+      const name = Object.keys(stage)[0] ?? "";
+      if (name === "$changeStream") {
+        throw new CommandError(
+          40602,
+          "$changeStream is only valid as the first stage in a pipeline.",
+        );
+      }
+      if (!_ALLOWED_STAGES.has(name)) {
+        if (!SANDBOX_KNOWN_STAGES.has(name)) {
+          throw new CommandError(40324, `Unrecognized pipeline stage name: '${name}'`);
+        }
+        throw new CommandError(
+          2,
+          `${name} is not permitted in a $changeStream pipeline`,
+        );
+      }
+    }
+    this.#pipeline = pipeline.length > 0
+      ? new Aggregator(pipeline as never, mingoOptions())
+      : undefined;
+    const oplog = storage.oplog;
+    const resume = spec.resumeAfter ?? spec.startAfter;
+    if (resume !== undefined) {
+      const point = decodeResumeToken(resume);
+      if (point.kind === TokenKind.Invalidate && spec.startAfter === undefined) {
+        throw new CommandError(
+          260,
+          "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.",
+        );
+      }
+      this.#checkHistory(point.ts, point.kind === TokenKind.Event);
+      if (point.kind === TokenKind.HighWaterMark || point.kind === TokenKind.Invalidate) {
+        this.#seq = oplog.seqAfter(point.ts, false);
+      } else {
+        const seq = oplog.seqAfter(point.ts, true);
+        const entry = oplog.at(seq);
+        if (!entry || compareTimestamps(entry.ts, point.ts) !== 0) {
+          throw new CommandError(
+            280,
+            "cannot resume stream; the resume token was not found.",
+            { labels: ["NonResumableChangeStreamError"] },
+          );
+        }
+        if (this.#invalidates(entry)) {
+          this.#seq = seq;
+          this.#pendingInvalidate = true;
+        } else {
+          this.#seq = seq + 1;
+        }
+      }
+      this.#token = resume;
+    } else if (spec.startAtOperationTime !== undefined) {
+      this.#checkHistory(spec.startAtOperationTime, true);
+      this.#seq = oplog.seqAfter(spec.startAtOperationTime, true);
+      const ts = spec.startAtOperationTime;
+      this.#token = encodeResumeToken(
+        ts.i > 0 ? new Timestamp({ t: ts.t, i: ts.i - 1 }) : new Timestamp({ t: ts.t - 1, i: 0 }),
+        TokenKind.HighWaterMark,
+      );
+    } else {
+      this.#seq = oplog.nextSeq;
+      this.#token = encodeResumeToken(oplog.clock.now(), TokenKind.HighWaterMark);
+    }
+  }
+
+  /** Whether the stream has been invalidated. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Fails when an entry the stream needs (after `ts`, or at it when `inclusive`) was dropped. */
+  #checkHistory(ts: Timestamp, inclusive: boolean): void {
+    const lost = this.#storage.oplog.lastDropped;
+    if (!lost) return;
+    const c = compareTimestamps(lost, ts);
+    if (c > 0 || (c === 0 && inclusive)) {
+      throw new CommandError(
+        286,
+        "Resume of change stream was not possible, as the resume point may no longer be in the oplog.",
+      );
+    }
+  }
+
+  /**
+   * Reads events after the stream's position, without waiting.
+   *
+   * @param batchSize Maximum number of events.
+   * @returns The batch.
+   */
+  next(batchSize: number): ChangeStreamBatch {
+    const events: Doc[] = [];
+    const oplog = this.#storage.oplog;
+    if (this.#seq < (oplog.oldest?.seq ?? oplog.nextSeq) && !this.#closed) {
+      throw new CommandError(
+        286,
+        "Resume of change stream was not possible, as the resume point may no longer be in the oplog.",
+      );
+    }
+    while (!this.#closed && events.length < batchSize && this.#seq < oplog.nextSeq) {
+      const entry = oplog.at(this.#seq)!;
+      if (this.#pendingInvalidate) {
+        this.#pendingInvalidate = false;
+        this.#seq++;
+        this.#closed = true;
+        const token = encodeResumeToken(entry.ts, TokenKind.Invalidate);
+        events.push({
+          _id: token,
+          operationType: "invalidate",
+          clusterTime: entry.ts,
+          wallTime: entry.wall,
+        });
+        this.#token = token;
+        break;
+      }
+      const event = this.#event(entry);
+      if (this.#invalidates(entry)) this.#pendingInvalidate = true;
+      else this.#seq++;
+      if (!event) continue;
+      const output = this.#apply(event);
+      this.#token = event._id as Doc;
+      if (output) events.push(output);
+    }
+    if (!this.#closed && this.#seq >= oplog.nextSeq && !this.#pendingInvalidate) {
+      this.#token = encodeResumeToken(oplog.clock.now(), TokenKind.HighWaterMark);
+    }
+    return { events, postBatchResumeToken: this.#token, closed: this.#closed };
+  }
+
+  /**
+   * Reads events, waiting up to `maxAwaitMs` for the first one to arrive.
+   *
+   * @param batchSize Maximum number of events.
+   * @param maxAwaitMs How long to wait for an event.
+   * @param signal Ends the wait early (server stop).
+   * @returns The batch.
+   */
+  async nextAwait(
+    batchSize: number,
+    maxAwaitMs: number,
+    signal?: AbortSignal,
+  ): Promise<ChangeStreamBatch> {
+    const deadline = Date.now() + maxAwaitMs;
+    let batch = this.next(batchSize);
+    while (batch.events.length === 0 && !batch.closed && !signal?.aborted) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      await this.#storage.oplog.waitForAppend(remaining, signal);
+      batch = this.next(batchSize);
+    }
+    return batch;
+  }
+
+  #apply(event: Doc): Doc | undefined {
+    if (!this.#pipeline) return event;
+    const [output] = this.#pipeline.run([event]) as Doc[];
+    if (!output) return undefined;
+    if (!("_id" in output) || valueKey(output._id) !== valueKey(event._id)) {
+      throw new CommandError(
+        280,
+        "Encountered an event whose _id field, which contains the resume token, was modified by the pipeline. Modifying the _id field of an event makes it impossible to resume the stream from that point. Only transformations that retain the unmodified _id field are allowed.",
+        { labels: ["NonResumableChangeStreamError"] },
+      );
+    }
+    return output;
+  }
+
+  #watches(entry: OplogEntry): boolean {
+    const { db, coll } = this.#scope;
+    if (db === undefined) return !_SYSTEM_DBS.has(entry.db);
+    if (entry.db !== db) return false;
+    if (coll === undefined) return !entry.coll?.startsWith("system.");
+    return entry.coll === coll;
+  }
+
+  #invalidates(entry: OplogEntry): boolean {
+    if (!this.#watches(entry)) return false;
+    if (this.#scope.db === undefined) return false;
+    if (this.#scope.coll !== undefined) return entry.op === "drop";
+    return entry.op === "dropDatabase";
+  }
+
+  #event(entry: OplogEntry): Doc | undefined {
+    if (!this.#watches(entry)) return undefined;
+    if (entry.op === "dropDatabase" && this.#scope.coll !== undefined) return undefined;
+    const base: Doc = {
+      _id: encodeResumeToken(entry.ts, TokenKind.Event),
+      operationType: entry.op,
+      clusterTime: entry.ts,
+      wallTime: entry.wall,
+    };
+    const ns = entry.coll === undefined ? { db: entry.db } : { db: entry.db, coll: entry.coll };
+    const before = this.#spec.fullDocumentBeforeChange;
+    const withBefore = (event: Doc) => {
+      if (before === "whenAvailable" || before === "required") {
+        event.fullDocumentBeforeChange = entry.before ?? null;
+      }
+      return event;
+    };
+    switch (entry.op) {
+      case "insert":
+        return { ...base, fullDocument: entry.after, ns, documentKey: entry.documentKey };
+      case "replace":
+        return withBefore({
+          ...base,
+          fullDocument: entry.after,
+          ns,
+          documentKey: entry.documentKey,
+        });
+      case "delete":
+        return withBefore({ ...base, ns, documentKey: entry.documentKey });
+      case "update": {
+        const event: Doc = {
+          ...base,
+          ns,
+          documentKey: entry.documentKey,
+          updateDescription: entry.updateDescription,
+        };
+        const mode = this.#spec.fullDocument;
+        if (mode === "updateLookup") {
+          const coll = this.#storage.collection(entry.db, entry.coll!);
+          event.fullDocument = coll?.docs.get(valueKey(entry.documentKey?._id)) ?? null;
+        } else if (mode === "whenAvailable" || mode === "required") {
+          event.fullDocument = entry.after ?? null;
+        }
+        return withBefore(event);
+      }
+      case "drop":
+      case "dropDatabase":
+        return { ...base, ns };
+    }
+  }
+}
+
+/** Every aggregation stage name the sandbox recognises (mingo's plus server-only ones). */
+export const SANDBOX_KNOWN_STAGES: Set<string> = new Set([
+  "$addFields",
+  "$bucket",
+  "$bucketAuto",
+  "$changeStream",
+  "$collStats",
+  "$count",
+  "$densify",
+  "$documents",
+  "$facet",
+  "$fill",
+  "$graphLookup",
+  "$group",
+  "$indexStats",
+  "$limit",
+  "$lookup",
+  "$match",
+  "$merge",
+  "$out",
+  "$project",
+  "$redact",
+  "$replaceRoot",
+  "$replaceWith",
+  "$sample",
+  "$set",
+  "$setWindowFields",
+  "$skip",
+  "$sort",
+  "$sortByCount",
+  "$unionWith",
+  "$unset",
+  "$unwind",
+]);

@@ -1,0 +1,385 @@
+/**
+ * A collection: documents in natural order keyed by `_id`, its secondary indexes, and the
+ * index-assisted candidate search that equality filters use instead of a scan.
+ *
+ * @module
+ */
+
+import { ObjectId, UUID } from "bson";
+import { compareValues, type Doc, isPlainDoc, valueKey } from "./bson_values.ts";
+import { CommandError } from "./errors.ts";
+import {
+  defaultIndexName,
+  duplicateKeyError,
+  Index,
+  type IndexKey,
+  type IndexSpec,
+} from "./indexes.ts";
+import type { Oplog } from "./oplog.ts";
+
+const _ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: "_id_" };
+
+/** Equality values a filter pins a field to, or `undefined` when it does not. */
+function _equalityValues(condition: unknown, allowNull: boolean): unknown[] | undefined {
+  const usable = (v: unknown) =>
+    !(v instanceof RegExp) && !Array.isArray(v) && (allowNull || (v !== null && v !== undefined)) &&
+    !(isPlainDoc(v) && Object.keys(v).some((k) => k.startsWith("$")));
+  if (isPlainDoc(condition) && Object.keys(condition).some((k) => k.startsWith("$"))) {
+    const keys = Object.keys(condition);
+    if (keys.length !== 1) return undefined;
+    if (keys[0] === "$eq") return usable(condition.$eq) ? [condition.$eq] : undefined;
+    if (keys[0] === "$in" && Array.isArray(condition.$in)) {
+      return condition.$in.every(usable) ? condition.$in : undefined;
+    }
+    return undefined;
+  }
+  return usable(condition) ? [condition] : undefined;
+}
+
+/** Collects `field → condition` pairs from a filter's top level and its `$and` branches. */
+function _conditions(filter: Doc, out: Array<[string, unknown]> = []): Array<[string, unknown]> {
+  for (const [field, condition] of Object.entries(filter)) {
+    if (field === "$and" && Array.isArray(condition)) {
+      for (const branch of condition) if (isPlainDoc(branch)) _conditions(branch, out);
+    } else if (!field.startsWith("$")) {
+      out.push([field, condition]);
+    }
+  }
+  return out;
+}
+
+/** A collection of documents with its indexes. */
+export class Collection {
+  /** Database name. */
+  readonly db: string;
+  /** Collection name. */
+  readonly name: string;
+  /** Collection UUID (as `listCollections` reports it). */
+  readonly uuid: UUID = new UUID();
+  /** Creation options. */
+  readonly options: Doc;
+  /** Documents in natural order, keyed by the canonical key of their `_id`. */
+  readonly docs: Map<string, Doc> = new Map();
+  /** Secondary indexes by name. */
+  readonly indexes: Map<string, Index> = new Map();
+  /** Incremented on every write (caches compare it). */
+  version = 0;
+  readonly #oplog: Oplog;
+  #docArray: Doc[] | undefined;
+  #docArrayVersion = -1;
+
+  /**
+   * @param db Database name.
+   * @param name Collection name.
+   * @param oplog The oplog writes are recorded in.
+   * @param options Creation options.
+   */
+  constructor(db: string, name: string, oplog: Oplog, options: Doc = {}) {
+    this.db = db;
+    this.name = name;
+    this.#oplog = oplog;
+    this.options = options;
+  }
+
+  /** The namespace, `db.coll`. */
+  get ns(): string {
+    return `${this.db}.${this.name}`;
+  }
+
+  /**
+   * Returns the documents as an array in natural order (cached until the next write).
+   *
+   * @returns The documents; do not mutate.
+   */
+  all(): Doc[] {
+    if (this.#docArrayVersion !== this.version || !this.#docArray) {
+      this.#docArray = [...this.docs.values()];
+      this.#docArrayVersion = this.version;
+    }
+    return this.#docArray;
+  }
+
+  /**
+   * Lists the index specifications, `_id_` first.
+   *
+   * @returns The specifications.
+   */
+  indexSpecs(): IndexSpec[] {
+    return [_ID_INDEX, ...[...this.indexes.values()].map((index) => index.spec)];
+  }
+
+  /**
+   * Creates an index, building it over the existing documents.
+   *
+   * @param spec The requested specification (`key`, optional `name`, options).
+   * @returns `true` when created, `false` when an identical index existed.
+   */
+  createIndex(spec: Doc): boolean {
+    const key = spec.key;
+    if (!isPlainDoc(key) || Object.keys(key).length === 0) {
+      throw new CommandError(67, "Index keys cannot be an empty object");
+    }
+    const name = typeof spec.name === "string" ? spec.name : defaultIndexName(key);
+    const full: IndexSpec = { ...spec, v: 2, key, name };
+    if (name === "_id_" || (Object.keys(key).length === 1 && "_id" in key && !spec.unique)) {
+      return false;
+    }
+    const existing = this.indexes.get(name);
+    if (existing) {
+      if (
+        valueKey(existing.spec.key) === valueKey(key) && !!existing.spec.unique === !!spec.unique
+      ) {
+        return false;
+      }
+      throw new CommandError(
+        86,
+        `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${
+          JSON.stringify(full)
+        }, existing index: ${JSON.stringify(existing.spec)}`,
+      );
+    }
+    for (const other of this.indexes.values()) {
+      if (valueKey(other.spec.key) === valueKey(key)) {
+        throw new CommandError(
+          85,
+          `Index already exists with a different name: ${other.spec.name}`,
+        );
+      }
+    }
+    const index = new Index(full);
+    for (const [idKey, doc] of this.docs) {
+      const keys = index.keysOf(doc);
+      const conflict = index.conflict(keys, idKey);
+      if (conflict) throw index.duplicateKeyError(this.ns, conflict);
+      index.add(keys, idKey);
+    }
+    this.indexes.set(name, index);
+    return true;
+  }
+
+  /**
+   * Drops an index by name.
+   *
+   * @param name The index name.
+   */
+  dropIndex(name: string): void {
+    if (name === "_id_") throw new CommandError(72, "cannot drop _id index");
+    if (!this.indexes.delete(name)) {
+      throw new CommandError(27, `index not found with name [${name}]`);
+    }
+  }
+
+  /**
+   * Inserts a document (its `_id` already set and first).
+   *
+   * @param doc The document; the collection keeps it, so the caller must not change it later.
+   */
+  insert(doc: Doc): void {
+    const id = doc._id;
+    if (Array.isArray(id)) throw new CommandError(53, "can't use an array for _id");
+    if (isPlainDoc(id) && Object.keys(id).some((k) => k.startsWith("$"))) {
+      throw new CommandError(52, "_id fields may not contain '$'-prefixed fields");
+    }
+    const idKey = valueKey(id);
+    if (this.docs.has(idKey)) throw duplicateKeyError(this.ns, _ID_INDEX, [id]);
+    const allKeys: Array<[Index, IndexKey[]]> = [];
+    for (const index of this.indexes.values()) {
+      const keys = index.keysOf(doc);
+      const conflict = index.conflict(keys, idKey);
+      if (conflict) throw index.duplicateKeyError(this.ns, conflict);
+      allKeys.push([index, keys]);
+    }
+    for (const [index, keys] of allKeys) index.add(keys, idKey);
+    this.docs.set(idKey, doc);
+    this.version++;
+    this.#oplog.append({
+      op: "insert",
+      db: this.db,
+      coll: this.name,
+      documentKey: { _id: id },
+      after: doc,
+    });
+  }
+
+  /**
+   * Replaces a stored document by a new version with the same `_id`.
+   *
+   * @param before The stored document.
+   * @param after Its new version.
+   * @param updateDescription What changed, for an update event; absent for a replacement.
+   */
+  replace(before: Doc, after: Doc, updateDescription?: Doc): void {
+    const idKey = valueKey(before._id);
+    const changes: Array<[Index, IndexKey[], IndexKey[]]> = [];
+    for (const index of this.indexes.values()) {
+      const oldKeys = index.keysOf(before);
+      const newKeys = index.keysOf(after);
+      const conflict = index.conflict(newKeys, idKey);
+      if (conflict) throw index.duplicateKeyError(this.ns, conflict);
+      changes.push([index, oldKeys, newKeys]);
+    }
+    for (const [index, oldKeys, newKeys] of changes) {
+      index.remove(oldKeys, idKey);
+      index.add(newKeys, idKey);
+    }
+    this.docs.set(idKey, after);
+    this.version++;
+    this.#oplog.append({
+      op: updateDescription ? "update" : "replace",
+      db: this.db,
+      coll: this.name,
+      documentKey: { _id: after._id },
+      before,
+      after,
+      ...(updateDescription ? { updateDescription } : {}),
+    });
+  }
+
+  /**
+   * Deletes a stored document.
+   *
+   * @param doc The stored document.
+   */
+  delete(doc: Doc): void {
+    const idKey = valueKey(doc._id);
+    for (const index of this.indexes.values()) index.remove(index.keysOf(doc), idKey);
+    this.docs.delete(idKey);
+    this.version++;
+    this.#oplog.append({
+      op: "delete",
+      db: this.db,
+      coll: this.name,
+      documentKey: { _id: doc._id },
+      before: doc,
+    });
+  }
+
+  /**
+   * Returns the documents a filter can match, using the `_id` map or a single-field index
+   * for equality and `$in` conditions, or every document when no index applies.
+   * The caller still applies the full filter to the candidates.
+   *
+   * @param filter A query filter.
+   * @returns Candidate documents, in index order when an index was used.
+   */
+  candidates(filter: Doc): Doc[] {
+    return this.plan(filter).docs;
+  }
+
+  /**
+   * Like {@link candidates}, also telling whether the candidates are exactly the matches
+   * (the filter is a single equality or `$in` condition answered by an index).
+   *
+   * @param filter A query filter.
+   * @returns The candidates and whether they need no further filtering.
+   */
+  plan(filter: Doc): { docs: Doc[]; exact: boolean } {
+    const conditions = _conditions(filter);
+    const single = conditions.length === 1 && Object.keys(filter).length === 1;
+    const found = this.#plan(conditions);
+    return { docs: found ?? this.all(), exact: single && found !== undefined };
+  }
+
+  #plan(conditions: Array<[string, unknown]>): Doc[] | undefined {
+    let best: Doc[] | undefined;
+    for (const [field, condition] of conditions) {
+      if (field === "_id") {
+        const values = _equalityValues(condition, true);
+        if (!values) continue;
+        const found = this.#byId(values);
+        if (!best || found.length < best.length) best = found;
+        if (best.length <= 1) return best;
+        continue;
+      }
+      const index = this.#singleFieldIndex(field);
+      if (!index) continue;
+      const values = _equalityValues(condition, false);
+      if (!values) continue;
+      const found = this.#byIndex(index, values);
+      if (!best || found.length < best.length) best = found;
+      if (best.length === 0) return best;
+    }
+    return best;
+  }
+
+  /**
+   * Looks documents up by `_id` values.
+   *
+   * @param values `_id` values.
+   * @returns The documents found, ordered by `_id`.
+   */
+  byIds(values: unknown[]): Doc[] {
+    return this.#byId(values);
+  }
+
+  /**
+   * Returns the single-field index on a path, if there is one.
+   *
+   * @param field A dotted path.
+   * @returns The index.
+   */
+  indexOn(field: string): Index | undefined {
+    return this.#singleFieldIndex(field);
+  }
+
+  #singleFieldIndex(field: string): Index | undefined {
+    for (const index of this.indexes.values()) {
+      if (
+        index.fields.length === 1 && index.fields[0] === field &&
+        !index.spec.partialFilterExpression
+      ) return index;
+    }
+    return undefined;
+  }
+
+  #byId(values: unknown[]): Doc[] {
+    if (values.length === 1) {
+      const doc = this.docs.get(valueKey(values[0]));
+      return doc ? [doc] : [];
+    }
+    const seen = new Set<string>();
+    const out: Doc[] = [];
+    for (const value of values) {
+      const key = valueKey(value);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const doc = this.docs.get(key);
+      if (doc) out.push(doc);
+    }
+    return out.sort((a, b) => compareValues(a._id, b._id));
+  }
+
+  #byIndex(index: Index, values: unknown[]): Doc[] {
+    const seen = new Set<string>();
+    const out: Doc[] = [];
+    for (const value of values) {
+      const holders = index.entries.get(valueKey(value));
+      if (!holders) continue;
+      for (const idKey of holders) {
+        if (seen.has(idKey)) continue;
+        seen.add(idKey);
+        const doc = this.docs.get(idKey);
+        if (doc) out.push(doc);
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Puts `_id` first in a document, generating an ObjectId when it has none.
+ *
+ * @param doc A document to insert.
+ * @returns The document with `_id` first (the same object when already so).
+ */
+export function withIdFirst(doc: Doc): Doc {
+  if ("_id" in doc) {
+    for (const k in doc) {
+      if (k === "_id") return doc;
+      break;
+    }
+    const { _id, ...rest } = doc;
+    return { _id, ...rest };
+  }
+  return { _id: new ObjectId(), ...doc };
+}

@@ -1,0 +1,175 @@
+/**
+ * Handshake and administration commands: hello / isMaster, ping, buildInfo, sessions,
+ * listDatabases, serverStatus, replSetGetStatus, configureFailPoint.
+ *
+ * @module
+ */
+
+import { Long } from "bson";
+import { type Doc, isPlainDoc } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
+import type { CommandContext, CommandHandler } from "../state.ts";
+import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "../wire.ts";
+import { compileFilter } from "../mingo_context.ts";
+
+/** The server version the sandbox reports. */
+export const SANDBOX_VERSION = "7.0.0";
+/** The wire version matching {@link SANDBOX_VERSION}. */
+export const SANDBOX_WIRE_VERSION = 21;
+
+function _hello(ctx: CommandContext): Doc {
+  const { state, body, connection } = ctx;
+  const client = body.client;
+  if (isPlainDoc(client) && isPlainDoc(client.application)) {
+    const name = client.application.name;
+    if (typeof name === "string") connection.appName = name;
+  }
+  const now = state.storage.oplog.clock.now();
+  const legacy = ctx.name !== "hello";
+  const opTime = { ts: now, t: Long.fromNumber(1) };
+  const wall = new Date();
+  return {
+    ...(body.helloOk === true ? { helloOk: true } : {}),
+    ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
+    hosts: [state.me],
+    setName: state.setName,
+    setVersion: 1,
+    secondary: false,
+    primary: state.me,
+    me: state.me,
+    electionId: state.electionId,
+    lastWrite: {
+      opTime,
+      lastWriteDate: wall,
+      majorityOpTime: opTime,
+      majorityWriteDate: wall,
+    },
+    maxBsonObjectSize: MAX_BSON_SIZE,
+    maxMessageSizeBytes: MAX_MESSAGE_SIZE,
+    maxWriteBatchSize: 100_000,
+    localTime: wall,
+    logicalSessionTimeoutMinutes: 30,
+    connectionId: connection.id,
+    minWireVersion: 0,
+    maxWireVersion: SANDBOX_WIRE_VERSION,
+    readOnly: false,
+  };
+}
+
+function _buildInfo(): Doc {
+  return {
+    version: SANDBOX_VERSION,
+    gitVersion: "archiver-sandbox",
+    versionArray: SANDBOX_VERSION.split(".").map(Number).concat([0]),
+    bits: 64,
+    debug: false,
+    maxBsonObjectSize: MAX_BSON_SIZE,
+    storageEngines: ["memory"],
+    modules: [],
+    javascriptEngine: "none",
+    sandbox: true,
+  };
+}
+
+function _listDatabases(ctx: CommandContext): Doc {
+  const { storage } = ctx.state;
+  let databases: Doc[] = [...storage.databases.keys()].sort().map((name) => ({
+    name,
+    sizeOnDisk: 0,
+    empty: false,
+  }));
+  if (isPlainDoc(ctx.body.filter)) {
+    const test = compileFilter(ctx.body.filter);
+    databases = databases.filter(test);
+  }
+  if (ctx.body.nameOnly === true) return { databases: databases.map(({ name }) => ({ name })) };
+  return { databases, totalSize: 0, totalSizeMb: 0 };
+}
+
+function _serverStatus(ctx: CommandContext): Doc {
+  const { state } = ctx;
+  const uptimeMillis = Date.now() - state.startedAt.getTime();
+  return {
+    host: state.me,
+    version: SANDBOX_VERSION,
+    process: "mongod",
+    pid: Long.fromNumber(Deno.pid),
+    uptime: Math.floor(uptimeMillis / 1000),
+    uptimeMillis: Long.fromNumber(uptimeMillis),
+    localTime: new Date(),
+    connections: {
+      current: state.connections.current,
+      available: 1_000_000,
+      totalCreated: state.connections.totalCreated,
+    },
+    repl: { setName: state.setName, isWritablePrimary: true, primary: state.me, me: state.me },
+    storageEngine: { name: "memory" },
+  };
+}
+
+function _replSetGetStatus(ctx: CommandContext): Doc {
+  const { state } = ctx;
+  const now = state.storage.oplog.clock.now();
+  const optime = { ts: now, t: Long.fromNumber(1) };
+  return {
+    set: state.setName,
+    date: new Date(),
+    myState: 1,
+    term: Long.fromNumber(1),
+    heartbeatIntervalMillis: Long.fromNumber(2000),
+    members: [{
+      _id: 0,
+      name: state.me,
+      health: 1,
+      state: 1,
+      stateStr: "PRIMARY",
+      uptime: Math.floor((Date.now() - state.startedAt.getTime()) / 1000),
+      optime,
+      optimeDate: new Date(now.t * 1000),
+      self: true,
+    }],
+  };
+}
+
+function _getParameter(ctx: CommandContext): Doc {
+  const out: Doc = {};
+  const all = ctx.body.getParameter === "*";
+  if (all || ctx.body.featureCompatibilityVersion !== undefined) {
+    out.featureCompatibilityVersion = { version: "7.0" };
+  }
+  if (all || ctx.body.requireApiVersion !== undefined) out.requireApiVersion = false;
+  if (all || ctx.body.transactionLifetimeLimitSeconds !== undefined) {
+    out.transactionLifetimeLimitSeconds = 60;
+  }
+  return out;
+}
+
+function _configureFailPoint(ctx: CommandContext): Doc {
+  if (ctx.db !== "admin") {
+    throw new CommandError(13, "configureFailPoint may only be run against the admin database.");
+  }
+  return ctx.state.failPoints.configure(ctx.body);
+}
+
+/** Handshake and administration commands. */
+export const ADMIN_COMMANDS: Record<string, CommandHandler> = {
+  hello: _hello,
+  isMaster: _hello,
+  ismaster: _hello,
+  ping: () => ({}),
+  buildInfo: _buildInfo,
+  buildinfo: _buildInfo,
+  endSessions: () => ({}),
+  killSessions: () => ({}),
+  killAllSessions: () => ({}),
+  refreshSessions: () => ({}),
+  listDatabases: _listDatabases,
+  serverStatus: _serverStatus,
+  replSetGetStatus: _replSetGetStatus,
+  getParameter: _getParameter,
+  configureFailPoint: _configureFailPoint,
+  connectionStatus: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] } }),
+  whatsmyuri: (ctx) => ({ you: ctx.connection.remote }),
+  hostInfo: () => ({ system: { hostname: Deno.hostname(), currentTime: new Date() } }),
+  getCmdLineOpts: () => ({ argv: ["mongod"], parsed: {} }),
+};

@@ -1,0 +1,139 @@
+/**
+ * Catalog commands: create, drop, dropDatabase, listCollections, createIndexes, listIndexes,
+ * dropIndexes.
+ *
+ * @module
+ */
+
+import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
+import { compileFilter } from "../mingo_context.ts";
+import type { CommandContext, CommandHandler } from "../state.ts";
+import {
+  docOption,
+  documentCursorReply,
+  GENERIC_FIELDS,
+  intOption,
+  targetCollection,
+} from "./_shared.ts";
+
+function _create(ctx: CommandContext): Doc {
+  const name = targetCollection(ctx);
+  if (ctx.body.viewOn !== undefined) {
+    throw new CommandError(59, "Views are not supported by the sandbox");
+  }
+  const options: Doc = {};
+  for (const [key, value] of Object.entries(ctx.body)) {
+    if (key !== "create" && !GENERIC_FIELDS.has(key)) options[key] = value;
+  }
+  ctx.state.storage.createCollection(ctx.db, name, options);
+  return {};
+}
+
+function _drop(ctx: CommandContext): Doc {
+  const name = targetCollection(ctx);
+  const collection = ctx.state.storage.collection(ctx.db, name);
+  const nIndexesWas = collection ? collection.indexes.size + 1 : 0;
+  ctx.state.storage.dropCollection(ctx.db, name);
+  return collection ? { nIndexesWas, ns: collection.ns } : {};
+}
+
+function _dropDatabase(ctx: CommandContext): Doc {
+  ctx.state.storage.dropDatabase(ctx.db);
+  return { dropped: ctx.db };
+}
+
+function _listCollections(ctx: CommandContext): Doc {
+  const collections = ctx.state.storage.databases.get(ctx.db);
+  const nameOnly = ctx.body.nameOnly === true;
+  let docs: Doc[] = [...(collections?.values() ?? [])].map((c) =>
+    nameOnly ? { name: c.name, type: "collection" } : {
+      name: c.name,
+      type: "collection",
+      options: c.options,
+      info: { readOnly: false, uuid: c.uuid },
+      idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
+    }
+  );
+  const filter = docOption(ctx.body, "filter");
+  if (filter) docs = docs.filter(compileFilter(filter));
+  const cursor = docOption(ctx.body, "cursor") ?? {};
+  const batchSize = intOption(cursor, "batchSize");
+  return documentCursorReply(
+    ctx,
+    `${ctx.db}.$cmd.listCollections`,
+    docs,
+    batchSize !== undefined ? { batchSize } : {},
+  );
+}
+
+function _createIndexes(ctx: CommandContext): Doc {
+  const name = targetCollection(ctx);
+  const specs = ctx.body.indexes;
+  if (!Array.isArray(specs) || specs.length === 0 || !specs.every(isPlainDoc)) {
+    throw new CommandError(2, "Must specify at least one index to create");
+  }
+  const storage = ctx.state.storage;
+  const existed = storage.collection(ctx.db, name) !== undefined;
+  const collection = storage.ensureCollection(ctx.db, name);
+  const numIndexesBefore = collection.indexes.size + 1;
+  let created = 0;
+  for (const spec of specs as Doc[]) if (collection.createIndex(spec)) created++;
+  const reply: Doc = {
+    numIndexesBefore,
+    numIndexesAfter: collection.indexes.size + 1,
+    createdCollectionAutomatically: !existed,
+  };
+  if (created === 0) reply.note = "all indexes already exist";
+  return reply;
+}
+
+function _listIndexes(ctx: CommandContext): Doc {
+  const name = targetCollection(ctx);
+  const collection = ctx.state.storage.collection(ctx.db, name);
+  if (!collection) throw new CommandError(26, `ns does not exist: ${ctx.db}.${name}`);
+  const cursor = docOption(ctx.body, "cursor") ?? {};
+  const batchSize = intOption(cursor, "batchSize");
+  return documentCursorReply(
+    ctx,
+    collection.ns,
+    collection.indexSpecs(),
+    batchSize !== undefined ? { batchSize } : {},
+  );
+}
+
+function _dropIndexes(ctx: CommandContext): Doc {
+  const name = targetCollection(ctx);
+  const collection = ctx.state.storage.collection(ctx.db, name);
+  if (!collection) throw new CommandError(26, `ns not found ${ctx.db}.${name}`);
+  const nIndexesWas = collection.indexes.size + 1;
+  const target = ctx.body.index;
+  if (target === "*") {
+    collection.indexes.clear();
+  } else if (typeof target === "string") {
+    collection.dropIndex(target);
+  } else if (Array.isArray(target)) {
+    for (const indexName of target) collection.dropIndex(String(indexName));
+  } else if (isPlainDoc(target)) {
+    const found = collection.indexSpecs().find((spec) => valueKey(spec.key) === valueKey(target));
+    if (!found) {
+      throw new CommandError(27, `can't find index with key: ${JSON.stringify(target)}`);
+    }
+    collection.dropIndex(found.name);
+  } else {
+    throw new CommandError(14, "BSON field 'dropIndexes.index' is missing but a required field");
+  }
+  return { nIndexesWas };
+}
+
+/** Catalog commands. */
+export const CATALOG_COMMANDS: Record<string, CommandHandler> = {
+  create: _create,
+  drop: _drop,
+  dropDatabase: _dropDatabase,
+  listCollections: _listCollections,
+  createIndexes: _createIndexes,
+  listIndexes: _listIndexes,
+  dropIndexes: _dropIndexes,
+  deleteIndexes: _dropIndexes,
+};

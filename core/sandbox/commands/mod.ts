@@ -1,0 +1,21 @@
+/**
+ * The table of commands the sandbox implements; anything else answers CommandNotFound.
+ *
+ * @module
+ */
+
+import type { CommandHandler } from "../state.ts";
+import { ADMIN_COMMANDS } from "./admin.ts";
+import { CATALOG_COMMANDS } from "./catalog.ts";
+import { READ_COMMANDS } from "./reads.ts";
+import { WRITE_COMMANDS } from "./writes.ts";
+
+/** Every implemented command by name. */
+export const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map(
+  Object.entries({
+    ...ADMIN_COMMANDS,
+    ...CATALOG_COMMANDS,
+    ...READ_COMMANDS,
+    ...WRITE_COMMANDS,
+  }),
+);

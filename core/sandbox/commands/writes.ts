@@ -1,0 +1,238 @@
+/**
+ * Write commands: insert, update, delete, findAndModify.
+ *
+ * @module
+ */
+
+import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
+import { type Collection, withIdFirst } from "../collection.ts";
+import { asCommandError, CommandError } from "../errors.ts";
+import { sortDocuments } from "../mingo_context.ts";
+import { findMatching } from "../pipeline.ts";
+import type { CommandContext, CommandHandler } from "../state.ts";
+import {
+  applyReplacement,
+  applyUpdate,
+  describeUpdate,
+  isOperatorUpdate,
+  upsertSeed,
+} from "../update.ts";
+import { projectDocuments } from "../mingo_context.ts";
+import { docOption, rejectTransactions, targetCollection, writeError } from "./_shared.ts";
+
+function _statements(ctx: CommandContext, field: string): Doc[] {
+  const value = ctx.body[field];
+  if (!Array.isArray(value) || !value.every(isPlainDoc)) {
+    throw new CommandError(
+      40414,
+      `BSON field '${ctx.name}.${field}' is missing but a required field`,
+    );
+  }
+  return value as Doc[];
+}
+
+function _insert(ctx: CommandContext): Doc {
+  rejectTransactions(ctx.body);
+  const name = targetCollection(ctx);
+  const docs = _statements(ctx, "documents");
+  const ordered = ctx.body.ordered !== false;
+  const collection = ctx.state.storage.ensureCollection(ctx.db, name);
+  const writeErrors: Doc[] = [];
+  let n = 0;
+  for (let i = 0; i < docs.length; i++) {
+    try {
+      collection.insert(withIdFirst(docs[i]!));
+      n++;
+    } catch (error) {
+      writeErrors.push(writeError(i, error));
+      if (ordered) break;
+    }
+  }
+  return writeErrors.length > 0 ? { n, writeErrors } : { n };
+}
+
+interface _UpdateOutcome {
+  matched: number;
+  modified: number;
+  upsertedId?: unknown;
+  before?: Doc;
+  after?: Doc;
+}
+
+/** Applies one update statement (also used by findAndModify, with `sort`). */
+function _updateOne(
+  ctx: CommandContext,
+  name: string,
+  statement: {
+    q: Doc;
+    u: unknown;
+    upsert: boolean;
+    multi: boolean;
+    arrayFilters?: Doc[];
+    sort?: Doc;
+  },
+): _UpdateOutcome {
+  const { q, u, upsert, multi, arrayFilters, sort } = statement;
+  const operator = isOperatorUpdate(u);
+  if (!operator && !isPlainDoc(u)) {
+    throw new CommandError(14, "Update argument must be a document or a pipeline");
+  }
+  if (multi && !operator) {
+    throw new CommandError(9, "multi update is not supported for replacement-style update");
+  }
+  const storage = ctx.state.storage;
+  let collection: Collection | undefined = storage.collection(ctx.db, name);
+  let matched = findMatching(collection, q);
+  if (sort && matched.length > 1) matched = sortDocuments([...matched], sort);
+  if (!multi) matched = matched.slice(0, 1);
+  const outcome: _UpdateOutcome = { matched: matched.length, modified: 0 };
+  for (const doc of matched) {
+    const next = operator
+      ? applyUpdate(doc, u as Doc | Doc[], { filter: q, ...(arrayFilters ? { arrayFilters } : {}) })
+      : applyReplacement(doc, u as Doc);
+    const description = describeUpdate(doc, next);
+    const changed = Object.keys(description.updatedFields as Doc).length > 0 ||
+      (description.removedFields as string[]).length > 0 ||
+      (description.truncatedArrays as Doc[]).length > 0 ||
+      (!operator && valueKey(Object.keys(doc)) !== valueKey(Object.keys(next)));
+    outcome.before = doc;
+    outcome.after = next;
+    if (!changed) continue;
+    collection!.replace(doc, next, operator ? description : undefined);
+    outcome.modified++;
+  }
+  if (matched.length === 0 && upsert) {
+    const seed = upsertSeed(q);
+    const doc = operator
+      ? applyUpdate(seed, u as Doc | Doc[], {
+        inserting: true,
+        filter: q,
+        ...(arrayFilters ? { arrayFilters } : {}),
+      })
+      : applyReplacement(seed, u as Doc);
+    const inserted = withIdFirst(doc);
+    collection ??= storage.ensureCollection(ctx.db, name);
+    collection.insert(inserted);
+    outcome.upsertedId = inserted._id;
+    outcome.after = inserted;
+  }
+  return outcome;
+}
+
+function _update(ctx: CommandContext): Doc {
+  rejectTransactions(ctx.body);
+  const name = targetCollection(ctx);
+  const statements = _statements(ctx, "updates");
+  const ordered = ctx.body.ordered !== false;
+  const writeErrors: Doc[] = [];
+  const upserted: Doc[] = [];
+  let n = 0;
+  let nModified = 0;
+  for (let i = 0; i < statements.length; i++) {
+    const s = statements[i]!;
+    try {
+      const outcome = _updateOne(ctx, name, {
+        q: docOption(s, "q") ?? {},
+        u: s.u,
+        upsert: s.upsert === true,
+        multi: s.multi === true,
+        ...(Array.isArray(s.arrayFilters) ? { arrayFilters: s.arrayFilters as Doc[] } : {}),
+      });
+      if (outcome.upsertedId !== undefined) {
+        n++;
+        upserted.push({ index: i, _id: outcome.upsertedId });
+      } else {
+        n += outcome.matched;
+        nModified += outcome.modified;
+      }
+    } catch (error) {
+      writeErrors.push(writeError(i, error));
+      if (ordered) break;
+    }
+  }
+  const reply: Doc = { n, nModified };
+  if (upserted.length > 0) reply.upserted = upserted;
+  if (writeErrors.length > 0) reply.writeErrors = writeErrors;
+  return reply;
+}
+
+function _delete(ctx: CommandContext): Doc {
+  rejectTransactions(ctx.body);
+  const name = targetCollection(ctx);
+  const statements = _statements(ctx, "deletes");
+  const ordered = ctx.body.ordered !== false;
+  const writeErrors: Doc[] = [];
+  let n = 0;
+  for (let i = 0; i < statements.length; i++) {
+    const s = statements[i]!;
+    try {
+      const collection = ctx.state.storage.collection(ctx.db, name);
+      let matched = findMatching(collection, docOption(s, "q") ?? {});
+      if (Number(s.limit ?? 0) === 1) matched = matched.slice(0, 1);
+      for (const doc of matched) collection!.delete(doc);
+      n += matched.length;
+    } catch (error) {
+      writeErrors.push(writeError(i, error));
+      if (ordered) break;
+    }
+  }
+  return writeErrors.length > 0 ? { n, writeErrors } : { n };
+}
+
+function _project(doc: Doc | undefined | null, fields: Doc | undefined): Doc | null {
+  if (!doc) return null;
+  if (!fields || Object.keys(fields).length === 0) return doc;
+  return projectDocuments([doc], fields)[0] ?? null;
+}
+
+function _findAndModify(ctx: CommandContext): Doc {
+  rejectTransactions(ctx.body);
+  const name = targetCollection(ctx);
+  const body = ctx.body;
+  const query = docOption(body, "query") ?? {};
+  const sort = docOption(body, "sort");
+  const fields = docOption(body, "fields");
+  if (body.remove === true) {
+    if (body.update !== undefined) {
+      throw new CommandError(9, "Cannot specify both an update and remove=true");
+    }
+    const collection = ctx.state.storage.collection(ctx.db, name);
+    let matched = findMatching(collection, query);
+    if (sort && matched.length > 1) matched = sortDocuments([...matched], sort);
+    const doc = matched[0];
+    if (doc) collection!.delete(doc);
+    return { lastErrorObject: { n: doc ? 1 : 0 }, value: _project(doc, fields) };
+  }
+  if (body.update === undefined) {
+    throw new CommandError(9, "Either an update or remove=true must be specified");
+  }
+  try {
+    const outcome = _updateOne(ctx, name, {
+      q: query,
+      u: body.update,
+      upsert: body.upsert === true,
+      multi: false,
+      ...(Array.isArray(body.arrayFilters) ? { arrayFilters: body.arrayFilters as Doc[] } : {}),
+      ...(sort ? { sort } : {}),
+    });
+    const upserted = outcome.upsertedId !== undefined;
+    const lastErrorObject: Doc = {
+      n: upserted || outcome.matched > 0 ? 1 : 0,
+      updatedExisting: outcome.matched > 0,
+    };
+    if (upserted) lastErrorObject.upserted = outcome.upsertedId;
+    const value = body.new === true ? outcome.after : upserted ? null : outcome.before;
+    return { lastErrorObject, value: _project(value, fields) };
+  } catch (error) {
+    throw asCommandError(error);
+  }
+}
+
+/** Write commands. */
+export const WRITE_COMMANDS: Record<string, CommandHandler> = {
+  insert: _insert,
+  update: _update,
+  delete: _delete,
+  findAndModify: _findAndModify,
+  findandmodify: _findAndModify,
+};

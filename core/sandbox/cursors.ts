@@ -1,0 +1,176 @@
+/**
+ * Server-side cursors: result sets handed out in batches the way MongoDB does (101 documents
+ * in a first batch by default, 16 MiB at most per batch, id 0 once exhausted), and change
+ * stream cursors.
+ *
+ * @module
+ */
+
+import { calculateObjectSize, Long } from "bson";
+import type { Doc } from "./bson_values.ts";
+import type { ChangeStream } from "./change_streams.ts";
+import { CommandError } from "./errors.ts";
+import { MAX_BSON_SIZE } from "./wire.ts";
+
+/** Default number of documents in a first batch. */
+export const DEFAULT_FIRST_BATCH = 101;
+
+/** A cursor over a computed result set. */
+export interface DocumentCursor {
+  /** Cursor id. */
+  id: Long;
+  /** Namespace reported in replies. */
+  ns: string;
+  /** Result set. */
+  docs: Doc[];
+  /** Next position in `docs`. */
+  pos: number;
+  /** Documents the cursor may still return (`limit`). */
+  remaining: number;
+  /** Last use, for the idle timeout. */
+  lastUsed: number;
+  /** Not a change stream. */
+  changeStream?: undefined;
+}
+
+/** A change stream cursor. */
+export interface ChangeStreamCursor {
+  /** Cursor id. */
+  id: Long;
+  /** Namespace reported in replies. */
+  ns: string;
+  /** The stream. */
+  changeStream: ChangeStream;
+  /** Last use, for the idle timeout. */
+  lastUsed: number;
+}
+
+/** Any cursor. */
+export type Cursor = DocumentCursor | ChangeStreamCursor;
+
+const _IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+
+/**
+ * Takes the next batch from a document cursor.
+ *
+ * @param docs The result set.
+ * @param start Where to start.
+ * @param max Most documents to take.
+ * @returns The batch.
+ */
+export function takeBatch(docs: Doc[], start: number, max: number): Doc[] {
+  const end = Math.min(docs.length, start + max);
+  if (end - start <= 16) return docs.slice(start, end);
+  let bytes = 0;
+  for (let i = start; i < end; i++) {
+    bytes += calculateObjectSize(docs[i]!, { ignoreUndefined: true });
+    if (bytes > MAX_BSON_SIZE && i > start) return docs.slice(start, i);
+  }
+  return docs.slice(start, end);
+}
+
+/** The cursors of one server. */
+export class CursorManager {
+  readonly #cursors = new Map<string, Cursor>();
+
+  /** Number of open cursors. */
+  get size(): number {
+    return this.#cursors.size;
+  }
+
+  #newId(): Long {
+    let id: Long;
+    do {
+      id = Long.fromNumber(Math.floor(Math.random() * 2 ** 52) + 1);
+    } while (this.#cursors.has(id.toString()));
+    return id;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [key, cursor] of this.#cursors) {
+      if (now - cursor.lastUsed > _IDLE_TIMEOUT_MS) this.#cursors.delete(key);
+    }
+  }
+
+  /**
+   * Registers a document cursor for the rest of a result set.
+   *
+   * @param ns Namespace.
+   * @param docs Result set.
+   * @param pos Position after the first batch.
+   * @param remaining Documents the cursor may still return.
+   * @returns The cursor.
+   */
+  openDocuments(ns: string, docs: Doc[], pos: number, remaining: number): DocumentCursor {
+    this.#sweep();
+    const cursor: DocumentCursor = {
+      id: this.#newId(),
+      ns,
+      docs,
+      pos,
+      remaining,
+      lastUsed: Date.now(),
+    };
+    this.#cursors.set(cursor.id.toString(), cursor);
+    return cursor;
+  }
+
+  /**
+   * Registers a change stream cursor.
+   *
+   * @param ns Namespace.
+   * @param changeStream The stream.
+   * @returns The cursor.
+   */
+  openChangeStream(ns: string, changeStream: ChangeStream): ChangeStreamCursor {
+    this.#sweep();
+    const cursor: ChangeStreamCursor = {
+      id: this.#newId(),
+      ns,
+      changeStream,
+      lastUsed: Date.now(),
+    };
+    this.#cursors.set(cursor.id.toString(), cursor);
+    return cursor;
+  }
+
+  /**
+   * Finds a cursor by id.
+   *
+   * @param id Cursor id as received (Long or number).
+   * @returns The cursor.
+   */
+  get(id: unknown): Cursor | undefined {
+    const cursor = this.#cursors.get(String(id));
+    if (cursor) cursor.lastUsed = Date.now();
+    return cursor;
+  }
+
+  /**
+   * Finds a cursor by id or fails with CursorNotFound.
+   *
+   * @param id Cursor id.
+   * @returns The cursor.
+   */
+  require(id: unknown): Cursor {
+    const cursor = this.get(id);
+    if (!cursor) throw new CommandError(43, `cursor id ${String(id)} not found`);
+    return cursor;
+  }
+
+  /**
+   * Forgets a cursor.
+   *
+   * @param id Cursor id.
+   * @returns Whether it existed.
+   */
+  kill(id: unknown): boolean {
+    return this.#cursors.delete(String(id));
+  }
+
+  /** Forgets every cursor. */
+  clear(): void {
+    this.#cursors.clear();
+  }
+}

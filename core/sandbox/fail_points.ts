@@ -1,0 +1,149 @@
+/**
+ * The `failCommand` fail point, as mongod implements it for driver tests: make chosen
+ * commands fail with an error code, close the connection, block, or report a write concern
+ * error, a number of times, after skipping some, or until turned off.
+ *
+ * @module
+ */
+
+import { type Doc, isPlainDoc, numericValue } from "./bson_values.ts";
+import { CommandError } from "./errors.ts";
+
+/** What a triggered fail point asks the server to do with a command. */
+export interface FailCommandAction {
+  /** Close the connection without replying. */
+  closeConnection: boolean;
+  /** Error code to answer with. */
+  errorCode?: number;
+  /** Error labels to send (overrides the server's own choice when given). */
+  errorLabels?: string[];
+  /** Block the connection this long before acting. */
+  blockTimeMS: number;
+  /** Write concern error to add to an otherwise successful reply. */
+  writeConcernError?: Doc;
+  /** Extra error info. */
+  errInfo?: Doc;
+}
+
+interface _FailCommand {
+  mode: { kind: "alwaysOn" } | { kind: "times"; n: number } | { kind: "skip"; n: number };
+  commands: Set<string>;
+  appName?: string;
+  namespace?: string;
+  data: Doc;
+}
+
+/** The fail points configured on one server. */
+export class FailPoints {
+  #failCommand: _FailCommand | undefined;
+
+  /**
+   * Configures a fail point (`configureFailPoint`).
+   *
+   * @param body The command body.
+   * @returns The reply fields (`count`: times the previous configuration was entered).
+   */
+  configure(body: Doc): Doc {
+    const name = body.configureFailPoint;
+    if (name !== "failCommand") {
+      throw new CommandError(2, `Unknown fail point: ${String(name)}`);
+    }
+    const mode = body.mode;
+    const data = isPlainDoc(body.data) ? body.data : {};
+    if (mode === "off") {
+      this.#failCommand = undefined;
+      return { count: 0 };
+    }
+    let parsed: _FailCommand["mode"];
+    if (mode === "alwaysOn") parsed = { kind: "alwaysOn" };
+    else if (isPlainDoc(mode) && mode.times !== undefined) {
+      parsed = { kind: "times", n: numericValue(mode.times) ?? 0 };
+    } else if (isPlainDoc(mode) && mode.skip !== undefined) {
+      parsed = { kind: "skip", n: numericValue(mode.skip) ?? 0 };
+    } else {
+      throw new CommandError(2, `Unsupported fail point mode: ${JSON.stringify(mode)}`);
+    }
+    const commands = Array.isArray(data.failCommands) ? data.failCommands.map(String) : [];
+    if (commands.length === 0) {
+      throw new CommandError(2, "failCommand fail point requires 'failCommands'");
+    }
+    this.#failCommand = {
+      mode: parsed,
+      commands: new Set(commands),
+      ...(typeof data.appName === "string" ? { appName: data.appName } : {}),
+      ...(typeof data.namespace === "string" ? { namespace: data.namespace } : {}),
+      data,
+    };
+    if (parsed.kind === "times" && parsed.n <= 0) this.#failCommand = undefined;
+    return { count: 0 };
+  }
+
+  /**
+   * Checks whether a command triggers the fail point, counting the trigger.
+   *
+   * @param commandName The command name.
+   * @param appName The client's application name.
+   * @param ns The command's namespace (`db.coll`).
+   * @returns What to do, or `undefined` to run the command normally.
+   */
+  check(
+    commandName: string,
+    appName: string | undefined,
+    ns: string,
+  ): FailCommandAction | undefined {
+    const fp = this.#failCommand;
+    if (!fp || !fp.commands.has(commandName)) return undefined;
+    if (fp.appName !== undefined && fp.appName !== appName) return undefined;
+    if (fp.namespace !== undefined && fp.namespace !== ns) return undefined;
+    if (fp.mode.kind === "skip" && fp.mode.n > 0) {
+      fp.mode.n--;
+      return undefined;
+    }
+    if (fp.mode.kind === "times") {
+      fp.mode.n--;
+      if (fp.mode.n <= 0) this.#failCommand = undefined;
+    }
+    const data = fp.data;
+    const errorCode = numericValue(data.errorCode);
+    return {
+      closeConnection: data.closeConnection === true,
+      ...(errorCode !== undefined ? { errorCode } : {}),
+      ...(Array.isArray(data.errorLabels) ? { errorLabels: data.errorLabels.map(String) } : {}),
+      blockTimeMS: data.blockConnection === true ? numericValue(data.blockTimeMS) ?? 0 : 0,
+      ...(isPlainDoc(data.writeConcernError) ? { writeConcernError: data.writeConcernError } : {}),
+      ...(isPlainDoc(data.errInfo) ? { errInfo: data.errInfo } : {}),
+    };
+  }
+
+  /** Turns every fail point off. */
+  clear(): void {
+    this.#failCommand = undefined;
+  }
+}
+
+/** Error codes mongod labels `RetryableWriteError` on retryable writes. */
+export const RETRYABLE_WRITE_CODES: ReadonlySet<number> = new Set([
+  6,
+  7,
+  89,
+  91,
+  189,
+  262,
+  9001,
+  10107,
+  11600,
+  11602,
+  13435,
+  13436,
+]);
+
+/** Error codes mongod labels `ResumableChangeStreamError` on change stream getMores. */
+export const RESUMABLE_CHANGE_STREAM_CODES: ReadonlySet<number> = new Set([
+  ...RETRYABLE_WRITE_CODES,
+  63,
+  133,
+  150,
+  202,
+  234,
+  13388,
+]);

@@ -1,0 +1,177 @@
+/**
+ * The mingo configuration the sandbox evaluates queries, pipelines and updates with.
+ *
+ * mingo 7 compares custom classes through their `toString()` (so two ObjectId instances with
+ * the same bytes are equal, and hash alike because bson 7 keeps an ObjectId's bytes in own
+ * fields), but orders them by their string form, which is wrong for Long, Decimal128 and
+ * Timestamp and ignores MongoDB's cross-type order. The context built here replaces the
+ * range query operators and `$sort` with versions that use MongoDB's canonical BSON order.
+ *
+ * @module
+ */
+
+import { Aggregator } from "mingo/aggregator";
+import { Context, type ProcessingMode } from "mingo/core";
+import { Lazy } from "mingo/lazy";
+import * as accumulatorOperators from "mingo/operators/accumulator";
+import * as expressionOperators from "mingo/operators/expression";
+import * as pipelineOperators from "mingo/operators/pipeline";
+import * as projectionOperators from "mingo/operators/projection";
+import * as queryOperators from "mingo/operators/query";
+import * as windowOperators from "mingo/operators/window";
+import { Query } from "mingo/query";
+import type { Options } from "mingo/types";
+import { resolve } from "mingo/util";
+import { compareValues, type Doc, pathValues, typeRank } from "./bson_values.ts";
+
+type _RangeTest = (c: number) => boolean;
+
+function _rangeOperator(test: _RangeTest) {
+  return (selector: string, value: unknown, _options: unknown) => {
+    const rank = typeRank(value);
+    return (obj: unknown): boolean => {
+      const lhs = resolve(obj as Doc, selector, { unwrapArray: true });
+      if (Array.isArray(lhs)) {
+        for (const item of lhs) {
+          if (typeRank(item) === rank && test(compareValues(item, value))) return true;
+        }
+        return rank === 6 && test(compareValues(lhs, value));
+      }
+      return typeRank(lhs) === rank && lhs !== undefined && test(compareValues(lhs, value));
+    };
+  };
+}
+
+/**
+ * Sorts documents in place by a MongoDB sort specification, using the canonical BSON order;
+ * an array field sorts by its smallest element ascending and its largest descending.
+ *
+ * @param docs The documents.
+ * @param spec The sort specification, e.g. `{ date: -1, _id: 1 }`.
+ * @returns The same array, sorted (stable).
+ */
+export function sortDocuments<T>(docs: T[], spec: Record<string, unknown>): T[] {
+  const fields = Object.entries(spec).map(([path, dir]) => ({
+    path,
+    dir: Number(dir) < 0 ? -1 : 1,
+  }));
+  if (fields.length === 0 || docs.length < 2) return docs;
+  const keyed = docs.map((doc, index) => ({
+    doc,
+    index,
+    keys: fields.map(({ path, dir }) => _sortKey(doc, path, dir)),
+  }));
+  keyed.sort((a, b) => {
+    for (let i = 0; i < fields.length; i++) {
+      const c = compareValues(a.keys[i], b.keys[i]);
+      if (c !== 0) return c * fields[i]!.dir;
+    }
+    return a.index - b.index;
+  });
+  for (let i = 0; i < keyed.length; i++) docs[i] = keyed[i]!.doc;
+  return docs;
+}
+
+function _sortKey(doc: unknown, path: string, dir: number): unknown {
+  const values = pathValues(doc, path);
+  if (values.length === 0) return null;
+  let best = values[0];
+  for (let i = 1; i < values.length; i++) {
+    const c = compareValues(values[i], best);
+    if (dir > 0 ? c < 0 : c > 0) best = values[i];
+  }
+  return best;
+}
+
+const _mingoSort = pipelineOperators.$sort;
+
+function $sort(coll: ReturnType<typeof Lazy>, spec: Record<string, unknown>, options: Options) {
+  if (options.collation) return _mingoSort(coll, spec as never, options);
+  return coll.transform((items: unknown[]) => Lazy(sortDocuments(items, spec)));
+}
+
+/** The operator context: all of mingo's operators, with BSON-order `$sort` and range operators. */
+export const SANDBOX_CONTEXT: Context = Context.init({
+  accumulator: accumulatorOperators as never,
+  expression: expressionOperators as never,
+  pipeline: { ...pipelineOperators, $sort } as never,
+  projection: projectionOperators as never,
+  query: {
+    ...queryOperators,
+    $gt: _rangeOperator((c) => c > 0),
+    $gte: _rangeOperator((c) => c >= 0),
+    $lt: _rangeOperator((c) => c < 0),
+    $lte: _rangeOperator((c) => c <= 0),
+  } as never,
+  window: windowOperators as never,
+});
+
+/** Resolves a collection name to its documents, for `$lookup` sub-pipelines. */
+export type CollectionResolver = (name: string) => Doc[];
+
+/**
+ * Builds the mingo options for one evaluation.
+ *
+ * @param resolver Resolves `from` collections of nested `$lookup` stages.
+ * @param variables `let` variables.
+ * @returns mingo options.
+ */
+export function mingoOptions(
+  resolver?: CollectionResolver,
+  variables?: Doc,
+): Partial<Options> {
+  return {
+    context: SANDBOX_CONTEXT,
+    processingMode: 0 as ProcessingMode,
+    useStrictMode: true,
+    scriptEnabled: false,
+    ...(resolver ? { collectionResolver: resolver } : {}),
+    ...(variables ? { variables } : {}),
+  };
+}
+
+/**
+ * Compiles a query filter into a predicate.
+ *
+ * @param filter A MongoDB query filter.
+ * @param options mingo options from {@link mingoOptions}.
+ * @returns A predicate over documents.
+ */
+export function compileFilter(
+  filter: Doc,
+  options: Partial<Options> = mingoOptions(),
+): (doc: Doc) => boolean {
+  if (Object.keys(filter).length === 0) return () => true;
+  const query = new Query(filter, options);
+  return (doc) => query.test(doc);
+}
+
+/**
+ * Runs a pipeline of mingo stages over documents.
+ *
+ * @param docs Input documents (never mutated).
+ * @param stages Pipeline stages.
+ * @param options mingo options from {@link mingoOptions}.
+ * @returns The output documents.
+ */
+export function runStages(docs: Doc[], stages: Doc[], options: Partial<Options>): Doc[] {
+  if (stages.length === 0) return docs;
+  return new Aggregator(stages as never, options).run(docs) as Doc[];
+}
+
+/**
+ * Applies a find projection to documents.
+ *
+ * @param docs The documents.
+ * @param projection A projection document.
+ * @param options mingo options.
+ * @returns The projected documents.
+ */
+export function projectDocuments(
+  docs: Doc[],
+  projection: Doc,
+  options: Partial<Options> = mingoOptions(),
+): Doc[] {
+  if (Object.keys(projection).length === 0) return docs;
+  return new Query({}, options).find(docs, projection).all() as Doc[];
+}

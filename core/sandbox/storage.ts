@@ -1,0 +1,132 @@
+/**
+ * The server's data: databases of collections, and the oplog every write goes to.
+ *
+ * @module
+ */
+
+import type { Doc } from "./bson_values.ts";
+import { Collection } from "./collection.ts";
+import { CommandError } from "./errors.ts";
+import { Oplog } from "./oplog.ts";
+
+/**
+ * Checks a database name as MongoDB does.
+ *
+ * @param db The name.
+ */
+export function validateDbName(db: string): void {
+  if (db.length === 0 || /[/\\. "$\0]/.test(db) || db.length > 63) {
+    throw new CommandError(73, `Invalid database name: '${db}'`);
+  }
+}
+
+/**
+ * Checks a collection name as MongoDB does.
+ *
+ * @param db The database name.
+ * @param name The collection name.
+ */
+export function validateCollectionName(db: string, name: unknown): asserts name is string {
+  if (typeof name !== "string") {
+    throw new CommandError(73, `collection name has invalid type ${typeof name}`);
+  }
+  if (name.length === 0 || name.includes("\0") || name.startsWith(".") || name.includes("$")) {
+    throw new CommandError(73, `Invalid namespace specified '${db}.${name}'`);
+  }
+}
+
+/** All databases and collections of one sandbox, and its oplog. */
+export class Storage {
+  /** The oplog. */
+  readonly oplog: Oplog;
+  /** Database name → collection name → collection. */
+  readonly databases: Map<string, Map<string, Collection>> = new Map();
+
+  /**
+   * @param oplogSize Maximum number of oplog entries kept.
+   */
+  constructor(oplogSize: number) {
+    this.oplog = new Oplog(oplogSize);
+  }
+
+  /**
+   * Returns a collection if it exists.
+   *
+   * @param db Database name.
+   * @param name Collection name.
+   * @returns The collection.
+   */
+  collection(db: string, name: string): Collection | undefined {
+    return this.databases.get(db)?.get(name);
+  }
+
+  /**
+   * Returns a collection, creating it (and its database) when missing, as writes do.
+   *
+   * @param db Database name.
+   * @param name Collection name.
+   * @returns The collection.
+   */
+  ensureCollection(db: string, name: string): Collection {
+    const existing = this.collection(db, name);
+    if (existing) return existing;
+    validateDbName(db);
+    validateCollectionName(db, name);
+    let collections = this.databases.get(db);
+    if (!collections) this.databases.set(db, collections = new Map());
+    const collection = new Collection(db, name, this.oplog);
+    collections.set(name, collection);
+    return collection;
+  }
+
+  /**
+   * Creates a collection explicitly.
+   *
+   * @param db Database name.
+   * @param name Collection name.
+   * @param options Creation options.
+   * @returns The new collection.
+   */
+  createCollection(db: string, name: string, options: Doc): Collection {
+    if (this.collection(db, name)) {
+      throw new CommandError(48, `Collection ${db}.${name} already exists.`);
+    }
+    validateDbName(db);
+    validateCollectionName(db, name);
+    let collections = this.databases.get(db);
+    if (!collections) this.databases.set(db, collections = new Map());
+    const collection = new Collection(db, name, this.oplog, options);
+    collections.set(name, collection);
+    return collection;
+  }
+
+  /**
+   * Drops a collection, recording a `drop` in the oplog.
+   *
+   * @param db Database name.
+   * @param name Collection name.
+   * @returns Whether it existed.
+   */
+  dropCollection(db: string, name: string): boolean {
+    const collections = this.databases.get(db);
+    if (!collections?.delete(name)) return false;
+    if (collections.size === 0) this.databases.delete(db);
+    this.oplog.append({ op: "drop", db, coll: name });
+    return true;
+  }
+
+  /**
+   * Drops a database: a `drop` per collection, then `dropDatabase`, in the oplog.
+   *
+   * @param db Database name.
+   * @returns Whether it existed.
+   */
+  dropDatabase(db: string): boolean {
+    const collections = this.databases.get(db);
+    if (!collections) return false;
+    for (const name of [...collections.keys()]) this.dropCollection(db, name);
+    this.databases.delete(db);
+    this.oplog.append({ op: "dropDatabase", db });
+    return true;
+  }
+}

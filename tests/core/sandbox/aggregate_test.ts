@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { type MongoServerError, ObjectId } from "mongodb";
+import { testDatabase } from "../../support/test_db.ts";
+
+Deno.test("$lookup joins by _id and by an array localField such as items.menu_id", async () => {
+  await using t = await testDatabase();
+  const clientId = new ObjectId();
+  const menuIds = [new ObjectId(), new ObjectId()];
+  await t.db.collection("Client").insertOne({ _id: clientId, nom: "Durand" });
+  await t.db.collection("Menu").insertMany([
+    { _id: menuIds[0], nom: "Pizza", prix: 12 },
+    { _id: menuIds[1], nom: "Salade", prix: 8 },
+    { _id: new ObjectId(), nom: "Other", prix: 1 },
+  ]);
+  await t.db.collection("Commande").insertOne({
+    numero_commande: "CMD-1",
+    client_id: new ObjectId(clientId.toHexString()),
+    livreur_id: null,
+    items: menuIds.map((id, i) => ({ menu_id: new ObjectId(id.toHexString()), quantite: i + 1 })),
+  });
+  const [order] = await t.db.collection("Commande").aggregate([
+    { $match: { numero_commande: { $in: ["CMD-1"] } } },
+    { $lookup: { from: "Client", localField: "client_id", foreignField: "_id", as: "client" } },
+    { $lookup: { from: "Livreur", localField: "livreur_id", foreignField: "_id", as: "livreur" } },
+    { $lookup: { from: "Menu", localField: "items.menu_id", foreignField: "_id", as: "menus" } },
+    {
+      $project: {
+        _id: 0,
+        client: { $arrayElemAt: ["$client.nom", 0] },
+        livreur: { $size: "$livreur" },
+        total: {
+          $sum: {
+            $map: {
+              input: "$items",
+              as: "it",
+              in: {
+                $multiply: [
+                  "$$it.quantite",
+                  {
+                    $arrayElemAt: [
+                      "$menus.prix",
+                      { $indexOfArray: ["$menus._id", "$$it.menu_id"] },
+                    ],
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
+  ]).toArray();
+  assert.deepEqual(order, { client: "Durand", livreur: 0, total: 28 });
+});
+
+Deno.test("$lookup with pipeline and let, $unwind, $group, $sort, $facet and $count", async () => {
+  await using t = await testDatabase();
+  await t.db.collection<{ _id: number; r: string; amount: number }>("orders").insertMany([
+    { _id: 1, r: "a", amount: 10 },
+    { _id: 2, r: "a", amount: 5 },
+    { _id: 3, r: "b", amount: 7 },
+  ]);
+  await t.db.collection<{ _id: string; nom: string }>("restaurants").insertMany([{
+    _id: "a",
+    nom: "A",
+  }, { _id: "b", nom: "B" }]);
+  const result = await t.db.collection("orders").aggregate([
+    {
+      $lookup: {
+        from: "restaurants",
+        let: { rid: "$r" },
+        pipeline: [{ $match: { $expr: { $eq: ["$_id", "$$rid"] } } }, { $project: { nom: 1 } }],
+        as: "restaurant",
+      },
+    },
+    { $unwind: "$restaurant" },
+    { $group: { _id: "$restaurant.nom", total: { $sum: "$amount" }, n: { $sum: 1 } } },
+    { $sort: { total: -1 } },
+    { $facet: { top: [{ $limit: 1 }], count: [{ $count: "groups" }] } },
+  ]).toArray();
+  assert.deepEqual(result, [{ top: [{ _id: "A", total: 15, n: 2 }], count: [{ groups: 2 }] }]);
+});
+
+Deno.test("aggregate returns results in batches", async () => {
+  await using t = await testDatabase();
+  const c = t.db.collection<{ _id: number }>("b");
+  await c.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i })));
+  const docs = await c.aggregate([{ $match: { _id: { $gte: 5 } } }, { $sort: { _id: 1 } }], {
+    batchSize: 4,
+  }).toArray();
+  assert.equal(docs.length, 25);
+  assert.equal(docs[0]?._id, 5);
+});
+
+Deno.test("an unknown pipeline stage fails with code 40324", async () => {
+  await using t = await testDatabase();
+  await assert.rejects(
+    t.db.collection("x").aggregate([{ $bogus: {} }]).toArray(),
+    (e: MongoServerError) => e.code === 40324,
+  );
+});
