@@ -1,0 +1,164 @@
+/**
+ * Where the watcher keeps its resume token: a file replaced atomically (the default), or a
+ * MongoDB collection for watchers on several hosts. Each saved token carries the cluster time of
+ * the event it follows, when it was saved, and the namespace it belongs to, so a token from
+ * another collection is never used to resume.
+ *
+ * @module
+ */
+
+import { EJSON } from "bson";
+import { type Collection, type Document, Timestamp } from "mongodb";
+import { readJsonFile, writeFileAtomic } from "./atomic_file.ts";
+
+/** A resume token with what it follows. */
+export interface SavedToken {
+  /** The change stream's resume token (its `_id`). */
+  token: Document;
+  /** Cluster time of the last event the token follows, if known. */
+  clusterTime: Timestamp | null;
+  /** When it was saved. */
+  savedAt: Date;
+  /** `<db>.<collection>` of the stream it belongs to. */
+  namespace: string;
+}
+
+/** Loads and saves a resume token. */
+export interface TokenStore {
+  /** Where the token lives, for messages. */
+  readonly description: string;
+  /**
+   * Loads the saved token.
+   *
+   * @returns The token, or `undefined` when none was saved.
+   * @throws {CorruptTokenError} When something is saved but unusable.
+   */
+  load(): Promise<SavedToken | undefined>;
+  /**
+   * Saves a token, replacing the previous one only once the new one is safely written.
+   *
+   * @param token The token to save.
+   */
+  save(token: SavedToken): Promise<void>;
+}
+
+/** A saved token that cannot be used: empty, truncated, garbage, or of another shape. */
+export class CorruptTokenError extends Error {
+  /** @param message What is wrong with it. @param options The cause. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CorruptTokenError";
+  }
+}
+
+/** The file format: the token in Extended JSON, times in ISO form. */
+interface _TokenFile {
+  token: unknown;
+  cluster_time: { t: number; i: number } | null;
+  saved_at: string;
+  namespace: string;
+}
+
+function _fromStored(value: unknown, where: string): SavedToken {
+  const file = value as _TokenFile;
+  if (
+    typeof file !== "object" || file === null || typeof file.token !== "object" ||
+    file.token === null || typeof file.namespace !== "string" || typeof file.saved_at !== "string"
+  ) {
+    throw new CorruptTokenError(`${where} does not hold a resume token`);
+  }
+  const token = EJSON.deserialize(file.token as Document, { relaxed: false }) as Document;
+  if (!("_data" in token)) throw new CorruptTokenError(`${where} holds a token without _data`);
+  const clusterTime = file.cluster_time
+    ? _timestamp(file.cluster_time.t, file.cluster_time.i)
+    : null;
+  return { token, clusterTime, savedAt: new Date(file.saved_at), namespace: file.namespace };
+}
+
+function _toStored(saved: SavedToken): _TokenFile {
+  return {
+    token: EJSON.serialize(saved.token, { relaxed: false }),
+    cluster_time: saved.clusterTime
+      ? { t: saved.clusterTime.getHighBitsUnsigned(), i: saved.clusterTime.getLowBitsUnsigned() }
+      : null,
+    saved_at: saved.savedAt.toISOString(),
+    namespace: saved.namespace,
+  };
+}
+
+function _timestamp(t: number, i: number): Timestamp {
+  return new Timestamp({ t, i });
+}
+
+/** A token kept in a file, replaced atomically (temp file, flush, rename). */
+export class FileTokenStore implements TokenStore {
+  readonly #path: string;
+
+  /** @param path The token file. */
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** The file path. */
+  get description(): string {
+    return `token file ${JSON.stringify(this.#path)}`;
+  }
+
+  /** @inheritdoc */
+  async load(): Promise<SavedToken | undefined> {
+    let value: unknown;
+    try {
+      value = await readJsonFile(this.#path);
+    } catch (error) {
+      throw new CorruptTokenError(
+        `${this.description} is unreadable: ${error instanceof Error ? error.message : error}`,
+        { cause: error },
+      );
+    }
+    if (value === undefined) return undefined;
+    return _fromStored(value, this.description);
+  }
+
+  /** @inheritdoc */
+  async save(token: SavedToken): Promise<void> {
+    await writeFileAtomic(this.#path, `${JSON.stringify(_toStored(token))}\n`);
+  }
+}
+
+/** A token kept in a MongoDB collection, one document per watched namespace. */
+export class MongoTokenStore implements TokenStore {
+  readonly #collection: Collection;
+  readonly #key: string;
+
+  /**
+   * @param collection The collection holding tokens.
+   * @param key The watched namespace, the document's `_id`.
+   */
+  constructor(collection: Collection, key: string) {
+    this.#collection = collection;
+    this.#key = key;
+  }
+
+  /** The collection and key. */
+  get description(): string {
+    return `token document "${this.#key}" in ${this.#collection.collectionName}`;
+  }
+
+  /** @inheritdoc */
+  async load(): Promise<SavedToken | undefined> {
+    const document = await this.#collection.findOne({
+      _id: this.#key as unknown as Document["_id"],
+    });
+    if (!document) return undefined;
+    return _fromStored(document, this.description);
+  }
+
+  /** @inheritdoc */
+  async save(token: SavedToken): Promise<void> {
+    await this.#collection.replaceOne(
+      { _id: this.#key as unknown as Document["_id"] },
+      _toStored(token) as unknown as Document,
+      { upsert: true, writeConcern: { w: "majority" } },
+    );
+  }
+}

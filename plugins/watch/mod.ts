@@ -1,0 +1,102 @@
+/**
+ * The `watch` plugin: `archiver watch` archives each order the moment it turns delivered, from a
+ * MongoDB change stream, and resumes exactly where it stopped after any interruption. It is the
+ * service NSSM runs 24/7.
+ *
+ * @module
+ */
+
+import { integer, oneOf, text } from "../../core/parse.ts";
+import type { Plugin } from "../../core/plugin.ts";
+import { settingOptions, type SettingsSpec } from "../../core/settings.ts";
+import { statusFileSetting, tokenFileSetting } from "../../core/state_files.ts";
+
+/** The watch plugin's options. */
+export interface WatchOptions {
+  /** How often the status file is refreshed, in ms. @default 5000 */
+  statusIntervalMs: number;
+  /** How often an idle watcher saves its post-batch token, in ms. @default 60000 */
+  idleTokenSaveMs: number;
+  /** How far before a lost token's time the catch-up starts, for clock skew, in ms. @default 3600000 */
+  catchUpMarginMs: number;
+}
+
+/** The defaults of {@link WatchOptions}. */
+export const watchDefaults = {
+  statusIntervalMs: 5_000,
+  idleTokenSaveMs: 60_000,
+  catchUpMarginMs: 3_600_000,
+} satisfies WatchOptions;
+
+/** The settings `archiver watch` reads. */
+export const watchSettings = {
+  batchMax: {
+    env: "ARCHIVER_WATCH_BATCH_MAX",
+    flag: "--batch-max <n>",
+    description: "Most change events archived together in one micro-batch",
+    default: 500,
+    parse: integer({ min: 1, max: 10_000 }),
+  },
+  batchWaitMs: {
+    env: "ARCHIVER_WATCH_BATCH_WAIT_MS",
+    flag: "--batch-wait-ms <ms>",
+    description: "Longest wait for a micro-batch to fill once its first event arrived",
+    default: 200,
+    parse: integer({ min: 0, max: 60_000 }),
+  },
+  tokenStore: {
+    env: "ARCHIVER_TOKEN_STORE",
+    flag: "--token-store <store>",
+    description: "Where the resume token is kept: file, or mongo for watchers on several hosts",
+    default: "file" as "file" | "mongo",
+    parse: oneOf(["file", "mongo"] as const),
+  },
+  tokenFile: tokenFileSetting,
+  tokenCollection: {
+    env: "ARCHIVER_TOKEN_COLLECTION",
+    description: "Collection of the resume tokens with --token-store mongo",
+    default: "archiver_resume_tokens",
+    parse: text({ pattern: /^(?!system\.)[^$\0]{1,120}$/, expected: "a collection name" }),
+  },
+  statusFile: statusFileSetting,
+  metricsPort: {
+    env: "ARCHIVER_METRICS_PORT",
+    flag: "--metrics-port <port>",
+    description: "Serve Prometheus /metrics and /healthz on 127.0.0.1:<port>; 0 turns it off",
+    default: 0,
+    parse: integer({ min: 0, max: 65535 }),
+  },
+} as const satisfies SettingsSpec;
+
+/**
+ * Creates the watch plugin.
+ *
+ * @param options Overrides of {@link watchDefaults}.
+ * @returns The plugin.
+ */
+export function watch(options: Partial<WatchOptions> = {}): Plugin {
+  const settings = { ...watchDefaults, ...options };
+  return {
+    name: "watch",
+    description: "Archive orders the moment they are delivered, from a change stream",
+    settings: watchSettings,
+    register(program, ctx) {
+      const command = program
+        .command("watch")
+        .description(
+          "Archive orders the moment they are delivered (change stream); resumes where it stopped",
+        )
+        .option(
+          "--catch-up-since <date>",
+          "Before streaming, archive what was delivered since (ISO date/time, today, 7d, 12h)",
+        )
+        .option("--from-now", "Skip the catch-up and the saved token: stream from now on");
+      for (const option of settingOptions(watchSettings)) command.addOption(option);
+      command.action(async (flags, cmd) => {
+        const config = await ctx.start(cmd, watchSettings);
+        const { runWatch } = await import("./watcher.ts");
+        await runWatch(ctx, config.values, { ...flags, ...settings });
+      });
+    },
+  };
+}

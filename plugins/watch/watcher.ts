@@ -1,0 +1,488 @@
+/**
+ * The watcher: opens a change stream on the orders collection filtered on the server to
+ * deliveries, groups events into micro-batches, archives each batch through the shared core, and
+ * saves the resume token only once the batch is acknowledged. Without a usable token it first
+ * catches up with a backfill over the gap, having noted the cluster time, then streams from that
+ * time: nothing is missed, and the overlap is harmless because the sink is idempotent.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import type {
+  ChangeStream,
+  ChangeStreamDocument,
+  Db,
+  Document,
+  MongoClient,
+  Timestamp,
+} from "mongodb";
+import { archiveOrders, type OrderRef } from "../../core/archiver.ts";
+import { ensureArchiveIndex } from "../../core/archive_sink.ts";
+import { backfill } from "../../core/backfill.ts";
+import { collectionNames } from "../../core/collections.ts";
+import type { GlobalConfig } from "../../core/config.ts";
+import { parseDateBound } from "../../core/dates.ts";
+import { ConfigError } from "../../core/errors.ts";
+import {
+  createMongoClient,
+  describeError,
+  isAuthError,
+  isTransientError,
+} from "../../core/mongo.ts";
+import { maskUri } from "../../core/mask.ts";
+import type { PluginContext } from "../../core/plugin.ts";
+import { backoffDelay, sleep } from "../../core/retry.ts";
+import {
+  CorruptTokenError,
+  FileTokenStore,
+  MongoTokenStore,
+  type SavedToken,
+  type TokenStore,
+} from "../../core/token_store.ts";
+import { type WatchMetrics, type WatchStatus, writeWatchStatus } from "../../core/watch_status.ts";
+import type { WatchOptions } from "./mod.ts";
+
+/** The watch settings as resolved. */
+export interface WatchConfig extends GlobalConfig {
+  batchMax: number;
+  batchWaitMs: number;
+  tokenStore: "file" | "mongo";
+  tokenFile: string;
+  tokenCollection: string;
+  statusFile: string;
+  metricsPort: number;
+}
+
+/** The watch command's flags and plugin options. */
+export interface WatchFlags extends WatchOptions {
+  catchUpSince?: string;
+  fromNow?: boolean;
+}
+
+// Server answers that mean the saved position cannot be resumed from: catch up instead.
+const HISTORY_LOST = new Set([
+  286, // ChangeStreamHistoryLost
+  260, // InvalidResumeToken
+  280, // ChangeStreamFatalError
+]);
+// Server answers that no retry can fix: the deployment cannot serve change streams.
+const NOT_SUPPORTED = new Set([
+  40573, // change streams only on replica sets
+  40324, // unrecognized pipeline stage: $changeStream
+]);
+
+type _Plan =
+  | { kind: "catch-up"; since?: Date }
+  | { kind: "resume"; token: Document }
+  | { kind: "from-time"; time: Timestamp }
+  | { kind: "now" };
+
+/**
+ * Runs the watcher until its signal is aborted.
+ *
+ * @param ctx The plugin context.
+ * @param config The resolved settings.
+ * @param flags Flags and plugin options.
+ * @throws {ConfigError} On refused credentials or a deployment without change streams (exit 2).
+ */
+export async function runWatch(
+  ctx: PluginContext,
+  config: WatchConfig,
+  flags: WatchFlags,
+): Promise<void> {
+  const log = ctx.logger.getChild("watch");
+  const signal = ctx.lifecycle.signal;
+  const names = collectionNames(config);
+  const namespace = `${config.db}.${names.orders}`;
+  let catchUpSince: Date | undefined;
+  if (flags.catchUpSince !== undefined) {
+    try {
+      catchUpSince = parseDateBound(flags.catchUpSince).start;
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid --catch-up-since ${JSON.stringify(flags.catchUpSince)}: expected ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
+  if (flags.fromNow && catchUpSince) {
+    throw new ConfigError("Choose one of --from-now and --catch-up-since");
+  }
+
+  const startedAt = new Date();
+  const metrics: WatchMetrics = {
+    events_processed: 0,
+    events_archived: 0,
+    orders_duplicates: 0,
+    orders_incomplete: 0,
+    orders_errors: 0,
+    stream_lag_seconds: 0,
+    connection_errors: 0,
+    resume_token_age_seconds: 0,
+    uptime_seconds: 0,
+  };
+  let state: WatchStatus["state"] = "starting";
+  let lastEventAt: Date | null = null;
+  let lastToken: SavedToken | undefined;
+  const recentErrors: Date[] = [];
+  const statusPath = resolve(ctx.cwd, config.statusFile);
+
+  const snapshot = (): WatchStatus => {
+    const now = new Date();
+    while (recentErrors.length > 0 && now.getTime() - recentErrors[0]!.getTime() > 3_600_000) {
+      recentErrors.shift();
+    }
+    metrics.uptime_seconds = Math.round((now.getTime() - startedAt.getTime()) / 1000);
+    metrics.resume_token_age_seconds = lastToken
+      ? Math.round((now.getTime() - lastToken.savedAt.getTime()) / 1000)
+      : 0;
+    return {
+      pid: Deno.pid,
+      state,
+      started_at: startedAt.toISOString(),
+      updated_at: now.toISOString(),
+      last_event_at: lastEventAt?.toISOString() ?? null,
+      recent_connection_errors: recentErrors.map((d) => d.toISOString()),
+      metrics: { ...metrics },
+    };
+  };
+  let lastStatusWrite = 0;
+  const writeStatus = async (force = false) => {
+    if (!force && Date.now() - lastStatusWrite < flags.statusIntervalMs) return;
+    lastStatusWrite = Date.now();
+    try {
+      await writeWatchStatus(statusPath, snapshot());
+    } catch (error) {
+      log.warn(`Could not write the status file ${statusPath}: ${describeError(error)}`);
+    }
+  };
+  const setState = async (next: WatchStatus["state"]) => {
+    state = next;
+    await writeStatus(true);
+  };
+  const countError = (error: unknown) => {
+    metrics.connection_errors++;
+    recentErrors.push(new Date());
+    log.error(`❌ Change Stream error: ${describeError(error)}`, {
+      connection_errors: metrics.connection_errors,
+    });
+  };
+  // The status file is the heartbeat health reads: keep it fresh even while a call is slow.
+  const heartbeat = setInterval(() => void writeStatus(), flags.statusIntervalMs);
+  ctx.lifecycle.onStop(async () => {
+    clearInterval(heartbeat);
+    state = "stopped";
+    await writeStatus(true);
+  });
+
+  if (config.metricsPort > 0) {
+    const { startMetricsServer } = await import("./metrics_server.ts");
+    const server = startMetricsServer(config.metricsPort, snapshot);
+    ctx.lifecycle.onStop(() => server.stop());
+    log.info(`Metrics on http://127.0.0.1:${server.port}/metrics and /healthz`);
+  }
+  await setState("starting");
+
+  const client = await _connectForever(ctx, config, { countError, log });
+  if (!client) return;
+  ctx.lifecycle.onStop(() => client.close());
+  const db = client.db(config.db);
+
+  const store: TokenStore = config.tokenStore === "mongo"
+    ? new MongoTokenStore(db.collection(config.tokenCollection), namespace)
+    : new FileTokenStore(resolve(ctx.cwd, config.tokenFile));
+  lastToken = await _loadToken(store, namespace, log);
+
+  let plan: _Plan;
+  if (flags.fromNow) plan = { kind: "now" };
+  else if (catchUpSince) plan = { kind: "catch-up", since: catchUpSince };
+  else if (lastToken) plan = { kind: "resume", token: lastToken.token };
+  else plan = { kind: "catch-up" };
+
+  const saveToken = async (token: Document | undefined, clusterTime: Timestamp | null) => {
+    if (!token) return;
+    if (lastToken && JSON.stringify(lastToken.token) === JSON.stringify(token)) return;
+    const saved = { token, clusterTime, savedAt: new Date(), namespace };
+    await store.save(saved);
+    lastToken = saved;
+  };
+
+  let attempt = 0;
+  while (!signal.aborted) {
+    try {
+      await _ensureIndex(db, names.archive);
+      if (plan.kind === "catch-up") {
+        await setState("catching-up");
+        const time = await _clusterTime(db);
+        const since = plan.since ? ` delivered since ${plan.since.toISOString()}` : "";
+        log.info(`Catching up on delivered orders${since} before streaming`);
+        const result = await backfill({
+          db,
+          names,
+          log,
+          signal,
+          archivedBy: "watch",
+          deliveredStatus: config.deliveredStatus,
+          from: plan.since,
+          batchSize: config.batchMax,
+          onTransientError: countError,
+        });
+        if (result.interrupted) break;
+        metrics.events_archived += result.report.orders_archived;
+        metrics.orders_duplicates += result.report.orders_duplicates;
+        metrics.orders_incomplete += result.report.orders_incomplete;
+        metrics.orders_errors += result.report.orders_errors;
+        log.info(`✅ Archived ${result.report.orders_archived} orders (catch-up)`, {
+          ...result.report,
+          catch_up: true,
+        });
+        plan = { kind: "from-time", time };
+      }
+      const options: Document = plan.kind === "resume"
+        ? { resumeAfter: plan.token }
+        : plan.kind === "from-time"
+        ? { startAtOperationTime: plan.time }
+        : {};
+      const stream = db.collection(names.orders).watch(
+        [
+          {
+            $match: {
+              operationType: { $in: ["insert", "update", "replace"] },
+              "fullDocument.status": config.deliveredStatus,
+            },
+          },
+        ],
+        {
+          ...options,
+          fullDocument: "updateLookup",
+          batchSize: config.batchMax,
+          maxAwaitTimeMS: Math.max(50, Math.min(1_000, config.batchWaitMs || 1_000)),
+        },
+      );
+      try {
+        await _stream(stream, {
+          onOpen: async () => {
+            attempt = 0;
+            log.info("✅ Change Stream opened successfully", { namespace });
+            await setState("streaming");
+          },
+          onBatch: async (events) => {
+            const refs = _orderRefs(events);
+            const outcome = await archiveOrders(refs, {
+              db,
+              names,
+              log,
+              signal,
+              archivedBy: "watch",
+              onTransientError: countError,
+            });
+            const written = Date.now();
+            const last = events.at(-1)!;
+            const eventTimes = events.map(_eventTime);
+            metrics.events_processed += events.length;
+            metrics.events_archived += outcome.archived;
+            metrics.orders_duplicates += outcome.duplicates + outcome.alreadyArchived;
+            metrics.orders_incomplete += outcome.incomplete;
+            metrics.orders_errors += outcome.errors;
+            metrics.stream_lag_seconds = Math.max(0, (written - Math.min(...eventTimes)) / 1000);
+            lastEventAt = new Date(Math.max(...eventTimes));
+            await saveToken(stream.resumeToken as Document, last.clusterTime ?? null);
+            log.info(`✅ Archived ${outcome.archived} orders`, {
+              orders_archived: outcome.archived,
+              orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
+              orders_incomplete: outcome.incomplete,
+              orders_errors: outcome.errors,
+              events: events.length,
+              stream_lag_seconds: metrics.stream_lag_seconds,
+            });
+            await writeStatus();
+          },
+          onIdle: async () => {
+            if (!lastToken || Date.now() - lastToken.savedAt.getTime() >= flags.idleTokenSaveMs) {
+              await saveToken(stream.resumeToken as Document | undefined, null);
+            }
+            await writeStatus();
+          },
+          batchMax: config.batchMax,
+          batchWaitMs: config.batchWaitMs,
+          signal,
+        });
+      } finally {
+        await stream.close().catch(() => {});
+      }
+    } catch (error) {
+      if (signal.aborted) break;
+      const code = (error as { code?: unknown }).code;
+      if (isAuthError(error)) {
+        throw new ConfigError(
+          `Authentication to MongoDB at ${maskUri(config.uri)} failed: ${describeError(error)}`,
+          { cause: error },
+        );
+      }
+      if (typeof code === "number" && NOT_SUPPORTED.has(code)) {
+        throw new ConfigError(
+          `Cannot watch ${namespace}: change streams need a replica set or sharded cluster (${
+            describeError(error)
+          })`,
+          { cause: error },
+        );
+      }
+      if (typeof code === "number" && HISTORY_LOST.has(code)) {
+        const from = lastToken?.clusterTime
+          ? new Date(lastToken.clusterTime.getHighBitsUnsigned() * 1000)
+          : lastToken?.savedAt;
+        const since = from ? new Date(from.getTime() - flags.catchUpMarginMs) : undefined;
+        log.warn(
+          `⚠️ Could not resume the change stream (${describeError(error)}): catching up${
+            since ? ` on deliveries since ${since.toISOString()}` : " on every delivered order"
+          }`,
+        );
+        plan = { kind: "catch-up", since };
+        continue;
+      }
+      if (!isTransientError(error) && !_isServerError(error)) throw error;
+      countError(error);
+      await setState("reconnecting");
+      const delay = backoffDelay(++attempt, { baseDelayMs: 250, maxDelayMs: 30_000 });
+      try {
+        await sleep(delay, signal);
+      } catch {
+        break;
+      }
+      if (lastToken) plan = { kind: "resume", token: lastToken.token };
+    }
+  }
+  log.info("Watcher stopped", { resume_token_saved: lastToken?.savedAt.toISOString() ?? null });
+}
+
+interface _StreamHandlers {
+  onOpen(): Promise<void>;
+  onBatch(events: ChangeStreamDocument[]): Promise<void>;
+  onIdle(): Promise<void>;
+  batchMax: number;
+  batchWaitMs: number;
+  signal: AbortSignal;
+}
+
+async function _stream(stream: ChangeStream, handlers: _StreamHandlers): Promise<void> {
+  // The driver opens the stream on the first read; a successful read means it is open.
+  let pending: ChangeStreamDocument | null = await stream.tryNext();
+  await handlers.onOpen();
+  while (!handlers.signal.aborted) {
+    if (!pending) {
+      // Nothing unprocessed is buffered: the stream's token is safe to save while idle.
+      await handlers.onIdle();
+      pending = await stream.tryNext();
+      continue;
+    }
+    const events = [pending];
+    pending = null;
+    const deadline = Date.now() + handlers.batchWaitMs;
+    while (events.length < handlers.batchMax && Date.now() < deadline) {
+      const event = await stream.tryNext();
+      if (!event) break;
+      events.push(event);
+    }
+    await handlers.onBatch(events);
+  }
+}
+
+function _orderRefs(events: ChangeStreamDocument[]): OrderRef[] {
+  const byId = new Map<string, OrderRef>();
+  for (const event of events) {
+    if (!("fullDocument" in event) || !event.fullDocument) continue;
+    const document = event.fullDocument as Document;
+    byId.set(String(document._id), {
+      _id: document._id,
+      numero_commande: document.numero_commande,
+    });
+  }
+  return [...byId.values()];
+}
+
+function _eventTime(event: ChangeStreamDocument): number {
+  const wall = (event as { wallTime?: Date }).wallTime;
+  if (wall instanceof Date) return wall.getTime();
+  const clusterTime = (event as { clusterTime?: Timestamp }).clusterTime;
+  return clusterTime ? clusterTime.getHighBitsUnsigned() * 1000 : Date.now();
+}
+
+function _isServerError(error: unknown): boolean {
+  return error instanceof Error && error.name === "MongoServerError";
+}
+
+async function _clusterTime(db: Db): Promise<Timestamp> {
+  const reply = await db.command({ ping: 1 });
+  const time = (reply.operationTime ?? reply.$clusterTime?.clusterTime) as Timestamp | undefined;
+  if (!time) {
+    throw new ConfigError(
+      "The server reports no cluster time: change streams need a replica set or sharded cluster",
+    );
+  }
+  return time;
+}
+
+async function _ensureIndex(db: Db, archive: string): Promise<void> {
+  await ensureArchiveIndex(db.collection(archive));
+}
+
+async function _loadToken(
+  store: TokenStore,
+  namespace: string,
+  log: PluginContext["logger"],
+): Promise<SavedToken | undefined> {
+  try {
+    const saved = await store.load();
+    if (saved && saved.namespace !== namespace) {
+      log.warn(
+        `⚠️ Could not load resume token: ${store.description} belongs to ${saved.namespace}, not ${namespace}; catching up instead`,
+      );
+      return undefined;
+    }
+    if (saved) log.info(`Resuming after the token saved at ${saved.savedAt.toISOString()}`);
+    return saved;
+  } catch (error) {
+    const reason = error instanceof CorruptTokenError ? error.message : describeError(error);
+    log.warn(`⚠️ Could not load resume token: ${reason}; catching up instead`);
+    return undefined;
+  }
+}
+
+async function _connectForever(
+  ctx: PluginContext,
+  config: WatchConfig,
+  hooks: { countError(error: unknown): void; log: PluginContext["logger"] },
+): Promise<MongoClient | undefined> {
+  const where = maskUri(config.uri);
+  for (let attempt = 1; !ctx.lifecycle.signal.aborted; attempt++) {
+    const client = createMongoClient(config);
+    try {
+      await client.connect();
+      hooks.log.info(`✅ Connected to database at ${where}`);
+      return client;
+    } catch (error) {
+      await client.close().catch(() => {});
+      if (isAuthError(error)) {
+        throw new ConfigError(
+          `Authentication to MongoDB at ${where} failed: ${describeError(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      hooks.log.error(`❌ Failed to connect to MongoDB at ${where}: ${describeError(error)}`);
+      hooks.countError(error);
+      try {
+        await sleep(
+          backoffDelay(attempt, { baseDelayMs: 500, maxDelayMs: 30_000 }),
+          ctx.lifecycle.signal,
+        );
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
