@@ -1,0 +1,87 @@
+/**
+ * The `health-check` plugin: `archiver health` runs every check (MongoDB, watcher, resume token,
+ * last batch, archive completeness, disk) concurrently under one deadline and exits with the
+ * worst state in the monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+ *
+ * @module
+ */
+
+import type { GlobalConfig } from "../../core/config.ts";
+import type { Plugin } from "../../core/plugin.ts";
+import { settingOptions } from "../../core/settings.ts";
+import { healthSettings } from "./settings.ts";
+
+export { healthSettings } from "./settings.ts";
+
+/** Options of the `health-check` plugin. */
+export interface HealthCheckOptions {
+  /** The command's name. @default "health" */
+  command?: string;
+  /** How many unarchived orders the completeness check looks up at most. @default 100 */
+  missingOrdersLimit?: number;
+  /** The clock, in ms since the epoch (tests). @default Date.now */
+  now?: () => number;
+}
+
+/** The defaults merged with what the caller passes. */
+export const healthCheckDefaults = {
+  command: "health",
+  missingOrdersLimit: 100,
+  now: Date.now,
+} satisfies Required<HealthCheckOptions>;
+
+/**
+ * Makes the `health-check` plugin.
+ *
+ * @param options Command name, completeness limit and clock.
+ * @returns The plugin.
+ * @example
+ * ```ts
+ * const plugins = [healthCheck()];
+ * // archiver health --json; echo $?   → 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+ * ```
+ */
+export function healthCheck(options: HealthCheckOptions = {}): Plugin {
+  const opts = { ...healthCheckDefaults, ...options };
+  const description = "Check MongoDB, the watcher, the last batch, the archive and the disk";
+  return {
+    name: "health-check",
+    description,
+    settings: healthSettings,
+    register(program, ctx) {
+      const command = program
+        .command(opts.command)
+        .description(`${description}; exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN`)
+        .option("--json", "Print one JSON object on a single line instead of a table");
+      for (const option of settingOptions(healthSettings)) command.addOption(option);
+      command.action(async (flags, cmd) => {
+        const config = await ctx.start(cmd, healthSettings);
+        const values = config.values;
+        const { runHealthChecks } = await import("./checks.ts");
+        const { thresholdsFrom } = await import("./settings.ts");
+        const { healthJson, healthTable } = await import("./table.ts");
+        const { STATE_EXIT_CODE } = await import("./state.ts");
+        const log = ctx.logger.getChild("health");
+        const report = await runHealthChecks(values as GlobalConfig, {
+          thresholds: thresholdsFrom(values),
+          statusFile: values.statusFile,
+          tokenFile: values.tokenFile,
+          reportFile: values.reportFile,
+          graceMs: values.grace,
+          timeoutMs: values.timeout,
+          cwd: ctx.cwd,
+          signal: ctx.lifecycle.signal,
+          log,
+          now: opts.now,
+        });
+        ctx.out(flags.json ? healthJson(report) : healthTable(report));
+        const problems = report.checks.filter((check) => check.state !== "OK");
+        const summary = problems.map((check) => `${check.name} ${check.state}`).join(", ");
+        if (report.state === "OK") log.info(`🩺 Health OK (${report.checks.length} checks)`);
+        else if (report.state === "CRITICAL") log.error(`❌ Health CRITICAL: ${summary}`);
+        else log.warn(`⚠️ Health ${report.state}: ${summary}`);
+        ctx.lifecycle.exitCode = STATE_EXIT_CODE[report.state];
+      });
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The settings of `archiver health`: the plan's thresholds, the grace period for archive
+ * completeness, the deadline, and the shared state files it reads.
+ *
+ * @module
+ */
+
+import {
+  boolean,
+  decimal,
+  duration,
+  formatDuration,
+  formatSize,
+  integer,
+  parseSize,
+} from "../../core/parse.ts";
+import type { SettingsSpec, SettingValues } from "../../core/settings.ts";
+import { reportFileSetting, statusFileSetting, tokenFileSetting } from "../../core/state_files.ts";
+import { defaultThresholds, type HealthThresholds } from "./thresholds.ts";
+
+const PERCENT = decimal({ min: 0, max: 100 });
+
+/** Every setting `archiver health` reads. */
+export const healthSettings = {
+  statusFile: statusFileSetting,
+  tokenFile: tokenFileSetting,
+  reportFile: reportFileSetting,
+  maxTokenAge: {
+    env: "ARCHIVER_HEALTH_MAX_TOKEN_AGE",
+    flag: "--max-token-age <duration>",
+    description: "Resume token older than this is CRITICAL",
+    default: defaultThresholds.maxTokenAgeMs,
+    parse: duration({ min: 1_000 }),
+    format: formatDuration,
+  },
+  tokenSaveAge: {
+    env: "ARCHIVER_HEALTH_TOKEN_SAVE_AGE",
+    description: "Resume token not saved within this is a WARNING",
+    default: defaultThresholds.tokenSaveAgeMs,
+    parse: duration({ min: 1_000 }),
+    format: formatDuration,
+  },
+  maxHeartbeatAge: {
+    env: "ARCHIVER_HEALTH_MAX_HEARTBEAT_AGE",
+    flag: "--max-heartbeat-age <duration>",
+    description: "Watcher status file older than this is CRITICAL",
+    default: defaultThresholds.maxHeartbeatAgeMs,
+    parse: duration({ min: 1_000 }),
+    format: formatDuration,
+  },
+  lagWarn: {
+    env: "ARCHIVER_HEALTH_LAG_WARN",
+    flag: "--lag-warn <duration>",
+    description: "Change stream lag above this is a WARNING",
+    default: defaultThresholds.lagWarnSeconds * 1000,
+    parse: duration(),
+    format: formatDuration,
+  },
+  lagCritical: {
+    env: "ARCHIVER_HEALTH_LAG_CRITICAL",
+    flag: "--lag-critical <duration>",
+    description: "Change stream lag above this is CRITICAL",
+    default: defaultThresholds.lagCriticalSeconds * 1000,
+    parse: duration(),
+    format: formatDuration,
+  },
+  maxConnectionErrors: {
+    env: "ARCHIVER_HEALTH_MAX_CONNECTION_ERRORS",
+    description: "More watcher connection errors than this in the last hour is CRITICAL",
+    default: defaultThresholds.maxConnectionErrors,
+    parse: integer({ min: 0 }),
+  },
+  archivedMinPercent: {
+    env: "ARCHIVER_HEALTH_ARCHIVED_MIN_PERCENT",
+    description: "Last batch archiving less than this % of what it found is a WARNING",
+    default: defaultThresholds.archivedMinPercent,
+    parse: PERCENT,
+  },
+  duplicatesMaxPercent: {
+    env: "ARCHIVER_HEALTH_DUPLICATES_MAX_PERCENT",
+    description: "Last batch with more duplicates than this % is a WARNING",
+    default: defaultThresholds.duplicatesMaxPercent,
+    parse: PERCENT,
+  },
+  incompleteMaxPercent: {
+    env: "ARCHIVER_HEALTH_INCOMPLETE_MAX_PERCENT",
+    description: "Last batch with more incomplete orders than this % is a WARNING",
+    default: defaultThresholds.incompleteMaxPercent,
+    parse: PERCENT,
+  },
+  grace: {
+    env: "ARCHIVER_HEALTH_GRACE",
+    flag: "--grace <duration>",
+    description: "Delivered orders older than this must be in the archive",
+    default: 600_000,
+    parse: duration(),
+    format: formatDuration,
+  },
+  maxLogSize: {
+    env: "ARCHIVER_HEALTH_MAX_LOG_SIZE",
+    flag: "--max-log-size <size>",
+    description: "Log folder larger than this is a WARNING",
+    default: defaultThresholds.maxLogDirBytes,
+    parse: parseSize,
+    format: formatSize,
+  },
+  minFreeDisk: {
+    env: "ARCHIVER_HEALTH_MIN_FREE_DISK",
+    flag: "--min-free-disk <percent>",
+    description: "Less free space than this % on the log folder's volume is a WARNING",
+    default: defaultThresholds.minFreeDiskPercent,
+    parse: PERCENT,
+  },
+  requireWatcher: {
+    env: "ARCHIVER_HEALTH_REQUIRE_WATCHER",
+    description: "Whether a missing status or token file is CRITICAL (else: not applicable)",
+    default: defaultThresholds.requireWatcher as boolean,
+    parse: boolean,
+  },
+  timeout: {
+    env: "ARCHIVER_HEALTH_TIMEOUT",
+    flag: "--timeout <duration>",
+    description: "Deadline for all checks; a check still running then is CRITICAL or UNKNOWN",
+    default: 30_000,
+    parse: duration({ min: 500 }),
+    format: formatDuration,
+  },
+} as const satisfies SettingsSpec;
+
+/** The resolved values of {@link healthSettings}. */
+export type HealthSettingValues = SettingValues<typeof healthSettings>;
+
+/**
+ * The thresholds the settings describe.
+ *
+ * @param values The resolved settings.
+ * @returns The thresholds for the checks.
+ */
+export function thresholdsFrom(values: HealthSettingValues): HealthThresholds {
+  return {
+    maxTokenAgeMs: values.maxTokenAge,
+    tokenSaveAgeMs: values.tokenSaveAge,
+    maxHeartbeatAgeMs: values.maxHeartbeatAge,
+    lagWarnSeconds: values.lagWarn / 1000,
+    lagCriticalSeconds: values.lagCritical / 1000,
+    maxConnectionErrors: values.maxConnectionErrors,
+    archivedMinPercent: values.archivedMinPercent,
+    duplicatesMaxPercent: values.duplicatesMaxPercent,
+    incompleteMaxPercent: values.incompleteMaxPercent,
+    maxLogDirBytes: values.maxLogSize,
+    minFreeDiskPercent: values.minFreeDisk,
+    requireWatcher: values.requireWatcher,
+  };
+}

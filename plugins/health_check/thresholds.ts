@@ -1,0 +1,545 @@
+/**
+ * The health thresholds: pure functions from what was read (a status file, a token file, a batch
+ * report, disk figures, what MongoDB answered) and the current time to a check's state and reason.
+ * The limits come from the operators' monitoring plan; the I/O that gathers the inputs lives in
+ * `checks.ts`, `mongo_checks.ts` and `disk.ts`.
+ *
+ * @module
+ */
+
+import type { SavedBatchReport } from "../../core/batch_report.ts";
+import type { WatchStatus } from "../../core/watch_status.ts";
+import { type CheckResult, result, skipped } from "./state.ts";
+
+/** The limits checks are held to. */
+export interface HealthThresholds {
+  /** A resume token older than this is CRITICAL. @default 1h */
+  maxTokenAgeMs: number;
+  /** A resume token not saved within this is a WARNING. @default 10m */
+  tokenSaveAgeMs: number;
+  /** A watcher heartbeat older than this is CRITICAL. @default 2m */
+  maxHeartbeatAgeMs: number;
+  /** Stream lag above this many seconds is a WARNING. @default 10 */
+  lagWarnSeconds: number;
+  /** Stream lag above this many seconds is CRITICAL. @default 30 */
+  lagCriticalSeconds: number;
+  /** More connection errors than this in the last hour is CRITICAL. @default 3 */
+  maxConnectionErrors: number;
+  /** A last batch archiving less than this percent of what it found is a WARNING. @default 95 */
+  archivedMinPercent: number;
+  /** A last batch with more duplicates than this percent of what it found is a WARNING. @default 10 */
+  duplicatesMaxPercent: number;
+  /** A last batch with more incomplete orders than this percent is a WARNING. @default 5 */
+  incompleteMaxPercent: number;
+  /** A log folder larger than this many bytes is a WARNING. @default 1GB */
+  maxLogDirBytes: number;
+  /** Less free space than this percent on the log folder's volume is a WARNING. @default 20 */
+  minFreeDiskPercent: number;
+  /** Whether a missing status or token file is CRITICAL rather than not applicable. @default false */
+  requireWatcher: boolean;
+}
+
+/** The plan's limits. */
+export const defaultThresholds = {
+  maxTokenAgeMs: 3_600_000,
+  tokenSaveAgeMs: 600_000,
+  maxHeartbeatAgeMs: 120_000,
+  lagWarnSeconds: 10,
+  lagCriticalSeconds: 30,
+  maxConnectionErrors: 3,
+  archivedMinPercent: 95,
+  duplicatesMaxPercent: 10,
+  incompleteMaxPercent: 5,
+  maxLogDirBytes: 1024 ** 3,
+  minFreeDiskPercent: 20,
+  requireWatcher: false,
+} as const satisfies HealthThresholds;
+
+/** What reading a state file gave: nothing, something unreadable, or a value. */
+export type FileRead<T> =
+  | { kind: "missing"; path: string }
+  | { kind: "invalid"; path: string; reason: string }
+  | { kind: "found"; path: string; value: T };
+
+/** The resume-token file the watcher writes. */
+export interface TokenFile {
+  /** The resume token, as Extended JSON. */
+  token?: unknown;
+  /** ISO cluster time of the token, or null. */
+  cluster_time?: string | null;
+  /** ISO time the token was saved. */
+  saved_at?: unknown;
+  /** `<db>.<collection>` the stream watches. */
+  namespace?: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The watcher's liveness: status file present, heartbeat fresh, not stopped.
+ *
+ * @param read The status file as read.
+ * @param now The current time in ms.
+ * @param limits The thresholds.
+ * @returns The `watcher` check.
+ */
+export function watcherCheck(
+  read: FileRead<WatchStatus>,
+  now: number,
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "watcher";
+  if (read.kind === "missing") return _absent(name, `no status file ${read.path}`, limits);
+  if (read.kind === "invalid") {
+    return result(name, "CRITICAL", `Cannot read status file ${read.path}: ${read.reason}`);
+  }
+  const status = read.value;
+  const updated = Date.parse(status.updated_at);
+  if (Number.isNaN(updated)) {
+    return result(name, "CRITICAL", `Status file ${read.path} has no valid updated_at`);
+  }
+  const age = Math.max(0, now - updated);
+  const uptime = status.metrics?.uptime_seconds;
+  const data = {
+    state: status.state,
+    pid: status.pid,
+    heartbeat_age_seconds: Math.round(age / 1000),
+    uptime_seconds: uptime ?? null,
+    last_event_at: status.last_event_at ?? null,
+  };
+  if (status.state === "stopped") {
+    return result(name, "CRITICAL", `Watcher stopped ${formatAge(age)} ago`, data);
+  }
+  if (age > limits.maxHeartbeatAgeMs) {
+    return result(
+      name,
+      "CRITICAL",
+      `No heartbeat for ${formatAge(age)} (max ${
+        formatAge(limits.maxHeartbeatAgeMs)
+      }): is the watcher running?`,
+      data,
+    );
+  }
+  const up = typeof uptime === "number" ? `, up ${formatAge(uptime * 1000)}` : "";
+  const detail = `${status.state}${up}, heartbeat ${formatAge(age)} ago`;
+  if (status.state === "reconnecting") {
+    return result(name, "WARNING", `Reconnecting to MongoDB (${detail})`, data);
+  }
+  return result(name, "OK", detail, data);
+}
+
+/**
+ * The change stream's lag, from the watcher's status.
+ *
+ * @param read The status file as read.
+ * @param limits The thresholds.
+ * @returns The `stream_lag` check.
+ */
+export function streamLagCheck(read: FileRead<WatchStatus>, limits: HealthThresholds): CheckResult {
+  const name = "stream_lag";
+  if (read.kind === "missing") return _absent(name, `no status file ${read.path}`, limits);
+  if (read.kind === "invalid") return result(name, "UNKNOWN", `No readable status file`);
+  const lag = read.value.metrics?.stream_lag_seconds;
+  if (typeof lag !== "number" || !Number.isFinite(lag)) {
+    return result(name, "UNKNOWN", "The status file has no stream_lag_seconds");
+  }
+  const data = { stream_lag_seconds: lag };
+  const shown = `${_round(lag)}s`;
+  if (lag > limits.lagCriticalSeconds) {
+    return result(name, "CRITICAL", `Stream lag ${shown} (> ${limits.lagCriticalSeconds}s)`, data);
+  }
+  if (lag > limits.lagWarnSeconds) {
+    return result(name, "WARNING", `Stream lag ${shown} (> ${limits.lagWarnSeconds}s)`, data);
+  }
+  return result(name, "OK", `Stream lag ${shown}`, data);
+}
+
+/**
+ * The watcher's connection errors of the last hour.
+ *
+ * @param read The status file as read.
+ * @param now The current time in ms.
+ * @param limits The thresholds.
+ * @returns The `connection_errors` check.
+ */
+export function connectionErrorsCheck(
+  read: FileRead<WatchStatus>,
+  now: number,
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "connection_errors";
+  if (read.kind === "missing") return _absent(name, `no status file ${read.path}`, limits);
+  if (read.kind === "invalid") return result(name, "UNKNOWN", `No readable status file`);
+  const times = Array.isArray(read.value.recent_connection_errors)
+    ? read.value.recent_connection_errors
+    : [];
+  const count = times.filter((time) => {
+    const at = Date.parse(time);
+    return !Number.isNaN(at) && at >= now - HOUR_MS && at <= now + 60_000;
+  }).length;
+  const data = { connection_errors_last_hour: count };
+  const text = `${count} connection error${count === 1 ? "" : "s"} in the last hour`;
+  if (count > limits.maxConnectionErrors) {
+    return result(name, "CRITICAL", `${text} (> ${limits.maxConnectionErrors})`, data);
+  }
+  return result(name, "OK", text, data);
+}
+
+/**
+ * The resume token's age.
+ *
+ * @param read The token file as read.
+ * @param now The current time in ms.
+ * @param limits The thresholds.
+ * @returns The `resume_token` check.
+ */
+export function resumeTokenCheck(
+  read: FileRead<TokenFile>,
+  now: number,
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "resume_token";
+  if (read.kind === "missing") return _absent(name, `no token file ${read.path}`, limits);
+  if (read.kind === "invalid") {
+    return result(name, "CRITICAL", `Cannot parse token file ${read.path}: ${read.reason}`);
+  }
+  const token = read.value;
+  const saved = typeof token.saved_at === "string" ? Date.parse(token.saved_at) : NaN;
+  if (typeof token !== "object" || token === null || Number.isNaN(saved)) {
+    return result(name, "CRITICAL", `Token file ${read.path} has no valid saved_at`);
+  }
+  const age = Math.max(0, now - saved);
+  const data = {
+    resume_token_age_seconds: Math.round(age / 1000),
+    saved_at: token.saved_at,
+    namespace: token.namespace ?? null,
+  };
+  if (age > limits.maxTokenAgeMs) {
+    return result(
+      name,
+      "CRITICAL",
+      `Resume token saved ${formatAge(age)} ago (max ${formatAge(limits.maxTokenAgeMs)})`,
+      data,
+    );
+  }
+  if (age > limits.tokenSaveAgeMs) {
+    return result(
+      name,
+      "WARNING",
+      `Resume token saved ${formatAge(age)} ago, not within the last ${
+        formatAge(limits.tokenSaveAgeMs)
+      }`,
+      data,
+    );
+  }
+  return result(name, "OK", `Resume token saved ${formatAge(age)} ago`, data);
+}
+
+/**
+ * The last batch run's figures against the plan's rates.
+ *
+ * @param read The last batch report as read.
+ * @param limits The thresholds.
+ * @returns The `last_batch` check.
+ */
+export function lastBatchCheck(
+  read: FileRead<SavedBatchReport>,
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "last_batch";
+  if (read.kind === "missing") return skipped(name, `no batch report ${read.path}`);
+  if (read.kind === "invalid") {
+    return result(name, "CRITICAL", `Cannot read batch report ${read.path}: ${read.reason}`);
+  }
+  const report = read.value;
+  const found = report.orders_found;
+  const data = {
+    finished_at: report.finished_at ?? null,
+    orders_found: found,
+    orders_archived: report.orders_archived,
+    orders_duplicates: report.orders_duplicates,
+    orders_incomplete: report.orders_incomplete,
+    orders_errors: report.orders_errors,
+  };
+  const figures = `found ${found}, archived ${report.orders_archived}, duplicates ${
+    report.orders_duplicates ?? 0
+  }, incomplete ${report.orders_incomplete ?? 0}, errors ${report.orders_errors ?? 0}`;
+  if ((report.orders_errors ?? 0) > 0) {
+    return result(
+      name,
+      "CRITICAL",
+      `Last batch had ${report.orders_errors} error${
+        report.orders_errors === 1 ? "" : "s"
+      } (${figures})`,
+      data,
+    );
+  }
+  const problems: string[] = [];
+  if (found > 0) {
+    const archived = _percent(report.orders_archived ?? 0, found);
+    const duplicates = _percent(report.orders_duplicates ?? 0, found);
+    const incomplete = _percent(report.orders_incomplete ?? 0, found);
+    if (archived < limits.archivedMinPercent) {
+      problems.push(`archived ${_round(archived)}% < ${limits.archivedMinPercent}%`);
+    }
+    if (duplicates > limits.duplicatesMaxPercent) {
+      problems.push(`duplicates ${_round(duplicates)}% > ${limits.duplicatesMaxPercent}%`);
+    }
+    if (incomplete > limits.incompleteMaxPercent) {
+      problems.push(`incomplete ${_round(incomplete)}% > ${limits.incompleteMaxPercent}%`);
+    }
+  }
+  if (problems.length > 0) {
+    return result(name, "WARNING", `Last batch: ${problems.join(", ")} (${figures})`, data);
+  }
+  return result(name, "OK", `Last batch: ${figures}`, data);
+}
+
+/**
+ * The log folder's size.
+ *
+ * @param size The folder's bytes and file count, or why it could not be measured.
+ * @param limits The thresholds.
+ * @returns The `log_folder` check.
+ */
+export function logFolderCheck(
+  size: { dir: string; bytes: number; files: number } | { dir: string; error: string },
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "log_folder";
+  if ("error" in size) {
+    return result(name, "UNKNOWN", `Cannot measure log folder ${size.dir}: ${size.error}`);
+  }
+  const data = { log_dir_bytes: size.bytes, log_files: size.files };
+  const text = `${formatBytes(size.bytes)} in ${size.files} file${size.files === 1 ? "" : "s"}`;
+  if (size.bytes > limits.maxLogDirBytes) {
+    return result(
+      name,
+      "WARNING",
+      `Log folder holds ${text} (> ${formatBytes(limits.maxLogDirBytes)}): run archiver logs prune`,
+      data,
+    );
+  }
+  return result(name, "OK", `Log folder holds ${text}`, data);
+}
+
+/**
+ * Free space on the log folder's volume.
+ *
+ * @param space Free and total bytes, or why they are unknown.
+ * @param limits The thresholds.
+ * @returns The `disk_space` check.
+ */
+export function diskSpaceCheck(
+  space: { freeBytes: number; totalBytes: number } | { error: string },
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "disk_space";
+  if ("error" in space) {
+    return result(name, "UNKNOWN", `Cannot read free disk space: ${space.error}`);
+  }
+  if (space.totalBytes <= 0) return result(name, "UNKNOWN", "The volume reports no size");
+  const percent = _percent(space.freeBytes, space.totalBytes);
+  const data = {
+    free_bytes: space.freeBytes,
+    total_bytes: space.totalBytes,
+    free_percent: _round(percent),
+  };
+  const text = `${_round(percent)}% free (${formatBytes(space.freeBytes)} of ${
+    formatBytes(space.totalBytes)
+  })`;
+  if (percent < limits.minFreeDiskPercent) {
+    return result(name, "WARNING", `${text} (< ${limits.minFreeDiskPercent}%)`, data);
+  }
+  return result(name, "OK", text, data);
+}
+
+/** What MongoDB answered, or why it did not. */
+export type MongoProbe =
+  | {
+    ok: true;
+    pingMs: number;
+    topology: "replicaSet" | "sharded" | "standalone";
+    setName?: string;
+  }
+  | { ok: false; reason: string };
+
+/**
+ * MongoDB reachability and whether change streams are possible.
+ *
+ * @param probe The ping and `hello` outcome.
+ * @returns The `mongodb` and `change_streams` checks.
+ */
+export function mongoChecks(probe: MongoProbe): [CheckResult, CheckResult] {
+  if (!probe.ok) {
+    return [
+      result("mongodb", "CRITICAL", `MongoDB unreachable: ${probe.reason}`),
+      result("change_streams", "UNKNOWN", "MongoDB unreachable"),
+    ];
+  }
+  const ping = result("mongodb", "OK", `Ping ${probe.pingMs} ms`, { ping_ms: probe.pingMs });
+  const data = { topology: probe.topology, set_name: probe.setName ?? null };
+  if (probe.topology === "replicaSet") {
+    return [ping, result("change_streams", "OK", `Replica set "${probe.setName}"`, data)];
+  }
+  if (probe.topology === "sharded") {
+    return [ping, result("change_streams", "OK", "Sharded cluster", data)];
+  }
+  return [
+    ping,
+    result(
+      "change_streams",
+      "CRITICAL",
+      "Standalone server: change streams need a replica set or sharded cluster",
+      data,
+    ),
+  ];
+}
+
+/** The collections found and the archive's indexes. */
+export interface CollectionsSeen {
+  /** Collection names in the database. */
+  present: readonly string[];
+  /** Orders collection name. */
+  orders: string;
+  /** Reference collection names (clients, couriers, restaurants, menu). */
+  references: readonly string[];
+  /** Archive collection name. */
+  archive: string;
+  /** The archive's indexes: key and uniqueness. */
+  archiveIndexes: ReadonlyArray<{ key: Record<string, unknown>; unique?: boolean }>;
+}
+
+/**
+ * Source and archive collections present, the archive with its unique index.
+ *
+ * @param seen What the database holds.
+ * @returns The `collections` check.
+ */
+export function collectionsCheck(seen: CollectionsSeen): CheckResult {
+  const name = "collections";
+  const present = new Set(seen.present);
+  const missingSources = [seen.orders, ...seen.references].filter((c) => !present.has(c));
+  const data = { missing: missingSources, archive_present: present.has(seen.archive) };
+  if (!present.has(seen.orders)) {
+    return result(name, "CRITICAL", `Missing collections: ${missingSources.join(", ")}`, data);
+  }
+  if (missingSources.length > 0) {
+    return result(name, "WARNING", `Missing collections: ${missingSources.join(", ")}`, data);
+  }
+  if (!present.has(seen.archive)) {
+    return result(
+      name,
+      "WARNING",
+      `Archive collection ${seen.archive} does not exist yet (nothing archived)`,
+      data,
+    );
+  }
+  const unique = seen.archiveIndexes.some((index) =>
+    index.unique === true && Object.keys(index.key).length === 1 &&
+    index.key.numero_commande !== undefined
+  );
+  if (!unique) {
+    return result(
+      name,
+      "CRITICAL",
+      `Archive ${seen.archive} has no unique index on numero_commande: orders may be archived twice`,
+      data,
+    );
+  }
+  return result(
+    name,
+    "OK",
+    `${seen.orders}, ${seen.references.join(", ")} and ${seen.archive} present, archive indexed`,
+    data,
+  );
+}
+
+/**
+ * Delivered orders past the grace period that are complete but absent from the archive.
+ *
+ * @param missing Their order numbers, oldest first, at most `limit`.
+ * @param options The grace period, the query limit and how many numbers to show.
+ * @returns The `archive_completeness` check.
+ */
+export function completenessCheck(
+  missing: readonly string[],
+  options: { graceMs: number; limit: number; shown?: number },
+): CheckResult {
+  const name = "archive_completeness";
+  const shown = options.shown ?? 5;
+  const grace = formatAge(options.graceMs);
+  if (missing.length === 0) {
+    return result(name, "OK", `Every complete delivered order older than ${grace} is archived`, {
+      missing_orders: 0,
+    });
+  }
+  const count = missing.length >= options.limit ? `${options.limit}+` : String(missing.length);
+  const listed = missing.slice(0, shown).join(", ") + (missing.length > shown ? ", …" : "");
+  return result(
+    name,
+    "CRITICAL",
+    `${count} delivered order${
+      missing.length === 1 ? "" : "s"
+    } older than ${grace} not archived: ${listed}`,
+    { missing_orders: missing.length, examples: missing.slice(0, shown) },
+  );
+}
+
+/**
+ * A duration as people read it: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
+ *
+ * @param ms A duration in milliseconds.
+ * @returns Its two largest units.
+ */
+export function formatAge(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const units: Array<[string, number]> = [["d", 86_400], ["h", 3_600], ["m", 60], ["s", 1]];
+  const parts: string[] = [];
+  let rest = seconds;
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0 || parts.length > 0) parts.push(`${n}${unit}`);
+    if (parts.length === 2) break;
+  }
+  return parts.filter((part) => !part.startsWith("0")).join(" ");
+}
+
+/**
+ * A size as people read it: `512 B`, `1.5 MB`, `2.0 GB`.
+ *
+ * @param bytes A size in bytes.
+ * @returns Its text.
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function _absent(name: string, what: string, limits: HealthThresholds): CheckResult {
+  if (limits.requireWatcher) {
+    return result(name, "CRITICAL", `${_capitalize(what)}: the watcher has not run here`);
+  }
+  return skipped(name, `${what} (no watcher configured here)`);
+}
+
+function _capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function _percent(part: number, whole: number): number {
+  return whole > 0 ? (part / whole) * 100 : 0;
+}
+
+function _round(value: number): number {
+  return Math.round(value * 10) / 10;
+}

@@ -1,0 +1,144 @@
+/**
+ * One line of a JSON-lines log file, parsed, and what it says in the operators' vocabulary:
+ * orders archived, incomplete or duplicate, connection failures, change stream errors, stream lag.
+ * Pure functions: the reader and the follower feed them text, the rule engine consumes the result.
+ *
+ * @module
+ */
+
+/** A parsed log line. */
+export interface LogEntry {
+  /** The line's time, in ms since the epoch. */
+  time: number;
+  /** `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL` (`WARNING` is read as `WARN`). */
+  level: string;
+  /** The message. */
+  message: string;
+  /** The logger's category, such as `archiver.batch`. */
+  logger: string;
+  /** Structured properties. */
+  properties: Record<string, unknown>;
+}
+
+/** The operators' patterns a line matched, and the counts it carries. */
+export interface LogSignals {
+  /** Orders archived (`✅ Archived N orders`, or `properties.orders_archived` on that line). */
+  archived: number;
+  /** Incomplete orders (`⚠️ Order … is incomplete`, or `properties.orders_incomplete`). */
+  incomplete: number;
+  /** Duplicates (`⚠️ Order … already archived`, `♻️ N orders already archived`, or `properties.orders_duplicates`). */
+  duplicates: number;
+  /** Delivered orders found by a batch (`📦 Found N delivered orders`). */
+  found: number;
+  /** `❌ Failed to connect to MongoDB`. */
+  connectionFailure: boolean;
+  /** `❌ Change Stream error`. */
+  changeStreamError: boolean;
+  /** `❌ Error enriching order`. */
+  enrichError: boolean;
+  /** `✅ Change Stream opened successfully`. */
+  changeStreamOpened: boolean;
+  /** `✅ Connected to database`. */
+  connected: boolean;
+  /** `⚠️ Could not load resume token`. */
+  tokenNotLoaded: boolean;
+  /** `properties.stream_lag_seconds`, when the line carries it. */
+  lagSeconds?: number;
+}
+
+const LEVELS: Record<string, string> = {
+  TRACE: "DEBUG",
+  DEBUG: "DEBUG",
+  INFO: "INFO",
+  WARN: "WARN",
+  WARNING: "WARN",
+  ERROR: "ERROR",
+  FATAL: "FATAL",
+};
+
+/**
+ * Parses one line of a log file.
+ *
+ * @param line The line, without its line ending.
+ * @returns The entry, or `undefined` when the line is not a log record (not JSON, a truncated
+ * last line, no valid `@timestamp`).
+ */
+export function parseLogLine(line: string): LogEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  const stamp = record["@timestamp"];
+  const time = typeof stamp === "string" ? Date.parse(stamp) : NaN;
+  if (Number.isNaN(time)) return undefined;
+  const rawLevel = typeof record.level === "string" ? record.level.toUpperCase() : "INFO";
+  const properties = typeof record.properties === "object" && record.properties !== null
+    ? record.properties as Record<string, unknown>
+    : {};
+  return {
+    time,
+    level: LEVELS[rawLevel] ?? rawLevel,
+    message: typeof record.message === "string" ? record.message : String(record.message ?? ""),
+    logger: typeof record.logger === "string" ? record.logger : "",
+    properties,
+  };
+}
+
+const ARCHIVED = /Archived (\d+) orders?\b/;
+const DUPLICATE_COUNT = /(\d+) orders? already archived/;
+const INCOMPLETE_COUNT = /(\d+) orders? (?:are |were )?incomplete/;
+const FOUND = /Found (\d+) delivered orders?/;
+
+/**
+ * What a line says in the operators' patterns. Counts come from the line's properties
+ * (`orders_archived`, `orders_duplicates`, `orders_incomplete`) when present, else from the
+ * number in the message; a per-order warning counts one.
+ *
+ * @param entry A parsed line.
+ * @returns The matched patterns and counts.
+ */
+export function classify(entry: LogEntry): LogSignals {
+  const message = entry.message;
+  const props = entry.properties;
+  const signals: LogSignals = {
+    archived: 0,
+    incomplete: 0,
+    duplicates: 0,
+    found: 0,
+    connectionFailure: message.includes("Failed to connect to MongoDB"),
+    changeStreamError: message.includes("Change Stream error"),
+    enrichError: message.includes("Error enriching order"),
+    changeStreamOpened: message.includes("Change Stream opened successfully"),
+    connected: message.includes("Connected to database"),
+    tokenNotLoaded: message.includes("Could not load resume token"),
+  };
+  const lag = props.stream_lag_seconds;
+  if (typeof lag === "number" && Number.isFinite(lag)) signals.lagSeconds = lag;
+
+  const archived = ARCHIVED.exec(message);
+  const duplicateCount = DUPLICATE_COUNT.exec(message);
+  const incompleteCount = INCOMPLETE_COUNT.exec(message);
+  // Counts in properties are trusted only on the summary lines that define them, so a progress
+  // line carrying running totals is not added twice.
+  const summary = archived !== null || duplicateCount !== null || incompleteCount !== null;
+  if (archived) signals.archived = _count(props.orders_archived) ?? Number(archived[1]);
+  if (summary) {
+    signals.duplicates = _count(props.orders_duplicates) ??
+      (duplicateCount ? Number(duplicateCount[1]) : 0);
+    signals.incomplete = _count(props.orders_incomplete) ??
+      (incompleteCount ? Number(incompleteCount[1]) : 0);
+  }
+  if (/Order \S+ is incomplete/.test(message)) signals.incomplete += 1;
+  if (/Order \S+ already archived/.test(message)) signals.duplicates += 1;
+  const found = FOUND.exec(message);
+  if (found) signals.found = Number(found[1]);
+  return signals;
+}
+
+function _count(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}

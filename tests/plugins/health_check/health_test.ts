@@ -1,0 +1,304 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { saveBatchReport } from "../../../core/batch_report.ts";
+import { writeWatchStatus } from "../../../core/watch_status.ts";
+import { healthCheck } from "../../../plugins/health_check/mod.ts";
+import { cli, tempDir } from "../../support/cli.ts";
+import { seedOrders } from "../../support/orders.ts";
+import { assertSnapshot } from "../../support/snapshot.ts";
+import { testDatabase } from "../../support/test_db.ts";
+
+const plugins = [healthCheck()];
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+
+interface HealthJson {
+  state: string;
+  duration_ms: number;
+  checks: Array<{ name: string; state: string; reason: string; skipped?: boolean }>;
+}
+
+function parse(stdout: string): HealthJson & { byName: Record<string, HealthJson["checks"][0]> } {
+  assert.equal(stdout.trim().split("\n").length, 1, "--json prints one line");
+  const json = JSON.parse(stdout) as HealthJson;
+  return { ...json, byName: Object.fromEntries(json.checks.map((c) => [c.name, c])) };
+}
+
+/** A port nothing listens on: bound, then released. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function writeStatus(path: string, updatedAgo: number, lag = 1.2, errors: string[] = []) {
+  await writeWatchStatus(path, {
+    pid: 4242,
+    state: "streaming",
+    started_at: ago(7_200_000),
+    updated_at: ago(updatedAgo),
+    last_event_at: ago(updatedAgo),
+    recent_connection_errors: errors,
+    metrics: {
+      events_processed: 100,
+      events_archived: 98,
+      orders_duplicates: 1,
+      orders_incomplete: 1,
+      orders_errors: 0,
+      stream_lag_seconds: lag,
+      connection_errors: errors.length,
+      resume_token_age_seconds: 3,
+      uptime_seconds: 7_200,
+    },
+  });
+}
+
+async function writeToken(path: string, savedAgo: number) {
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      token: { _data: "8263F0A1B2000000012B022C0100296E5A1004" },
+      cluster_time: ago(savedAgo),
+      saved_at: ago(savedAgo),
+      namespace: "food_delivery.Commande",
+    }),
+  );
+}
+
+async function writeReport(path: string, figures: { errors?: number; archived?: number } = {}) {
+  await saveBatchReport(path, {
+    orders_found: 100,
+    orders_archived: figures.archived ?? 100,
+    orders_duplicates: 0,
+    orders_incomplete: 0,
+    orders_errors: figures.errors ?? 0,
+    batch_duration_ms: 1_200,
+    started_at: ago(120_000),
+    finished_at: ago(118_800),
+    dry_run: false,
+  });
+}
+
+Deno.test("health --help lists the thresholds and the exit codes", async () => {
+  const { code, stdout } = await cli(["health", "--help"], { plugins });
+  assert.equal(code, 0);
+  assert.match(
+    stdout,
+    /--max-token-age <duration>[\s\S]*?ARCHIVER_HEALTH_MAX_TOKEN_AGE, default 1h/,
+  );
+  assert.match(stdout, /exit code 0 OK, 1 WARNING, 2\s+CRITICAL, 3 UNKNOWN/);
+  assert.match(stdout, /--timeout <duration>/);
+  await assertSnapshot("health_help", stdout);
+});
+
+Deno.test("health with a server that is down: mongodb CRITICAL, exit 2, within the deadline", async () => {
+  await using dir = await tempDir();
+  const started = Date.now();
+  const { code, stdout, stderr } = await cli(
+    ["health", "--json", "--uri", `mongodb://127.0.0.1:${closedPort()}`, "--timeout", "5s"],
+    { plugins, cwd: dir.path, env: { ARCHIVER_CONNECT_TIMEOUT: "1s" } },
+  );
+  assert.ok(Date.now() - started < 5_000, "ends within the deadline");
+  assert.equal(code, 2);
+  const json = parse(stdout);
+  assert.equal(json.state, "CRITICAL");
+  assert.equal(json.byName.mongodb!.state, "CRITICAL");
+  assert.match(json.byName.mongodb!.reason, /^MongoDB unreachable: .*ECONNREFUSED/);
+  assert.equal(json.byName.change_streams!.state, "UNKNOWN");
+  assert.equal(json.byName.archive_completeness!.state, "UNKNOWN");
+  // No watcher and no batch here: those checks say so rather than fail.
+  for (const name of ["watcher", "stream_lag", "connection_errors", "resume_token", "last_batch"]) {
+    assert.equal(json.byName[name]!.state, "OK", name);
+    assert.equal(json.byName[name]!.skipped, true, name);
+  }
+  assert.match(stderr, /❌ Failed to connect to MongoDB/);
+});
+
+Deno.test("health masks the password of an unreachable server", async () => {
+  await using dir = await tempDir();
+  const { code, stdout, stderr } = await cli(
+    ["health", "--json", "--uri", `mongodb://app:s3cr3tpw@127.0.0.1:${closedPort()}`],
+    { plugins, cwd: dir.path, env: { ARCHIVER_CONNECT_TIMEOUT: "500ms" } },
+  );
+  assert.equal(code, 2);
+  assert.equal(`${stdout}${stderr}`.includes("s3cr3tpw"), false);
+});
+
+Deno.test("health with a stale status file, an old token and a batch report with errors", async () => {
+  await using dir = await tempDir();
+  await writeStatus(join(dir.path, "archiver-status.json"), 10 * 60_000, 45, [
+    ago(50 * 60_000),
+    ago(40 * 60_000),
+    ago(30 * 60_000),
+    ago(5 * 60_000),
+  ]);
+  await writeToken(join(dir.path, ".resume_token.json"), 3 * 3_600_000);
+  await writeReport(join(dir.path, "last-batch.json"), { errors: 2, archived: 98 });
+  const { code, stdout } = await cli(
+    ["health", "--json", "--uri", `mongodb://127.0.0.1:${closedPort()}`],
+    { plugins, cwd: dir.path, env: { ARCHIVER_CONNECT_TIMEOUT: "500ms" } },
+  );
+  assert.equal(code, 2);
+  const json = parse(stdout);
+  assert.equal(json.byName.watcher!.state, "CRITICAL");
+  assert.match(json.byName.watcher!.reason, /No heartbeat for 10m \(max 2m\)/);
+  assert.equal(json.byName.stream_lag!.state, "CRITICAL");
+  assert.equal(json.byName.connection_errors!.state, "CRITICAL");
+  assert.equal(json.byName.resume_token!.state, "CRITICAL");
+  assert.match(json.byName.resume_token!.reason, /saved 3h ago \(max 1h\)/);
+  assert.equal(json.byName.last_batch!.state, "CRITICAL");
+  assert.match(json.byName.last_batch!.reason, /^Last batch had 2 errors/);
+});
+
+Deno.test("health: an unparsable token file is CRITICAL with a one-line reason", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(join(dir.path, "token.json"), '{"token": {"_data": "82');
+  const { stdout } = await cli(
+    [
+      "health",
+      "--json",
+      "--token-file",
+      "token.json",
+      "--uri",
+      `mongodb://127.0.0.1:${closedPort()}`,
+    ],
+    { plugins, cwd: dir.path, env: { ARCHIVER_CONNECT_TIMEOUT: "500ms" } },
+  );
+  const check = parse(stdout).byName.resume_token!;
+  assert.equal(check.state, "CRITICAL");
+  assert.match(check.reason, /^Cannot parse token file token\.json: /);
+  assert.equal(check.reason.includes("\n"), false);
+});
+
+Deno.test("health: thresholds come from flags and ARCHIVER_HEALTH_* variables", async () => {
+  await using dir = await tempDir();
+  await writeStatus(join(dir.path, "archiver-status.json"), 3 * 60_000, 12);
+  await writeToken(join(dir.path, ".resume_token.json"), 2 * 3_600_000);
+  const { stdout } = await cli(
+    [
+      "health",
+      "--json",
+      "--uri",
+      `mongodb://127.0.0.1:${closedPort()}`,
+      "--max-heartbeat-age",
+      "5m",
+      "--max-token-age",
+      "3h",
+    ],
+    {
+      plugins,
+      cwd: dir.path,
+      env: {
+        ARCHIVER_CONNECT_TIMEOUT: "500ms",
+        ARCHIVER_HEALTH_LAG_WARN: "20s",
+        ARCHIVER_HEALTH_TOKEN_SAVE_AGE: "3h",
+      },
+    },
+  );
+  const json = parse(stdout);
+  assert.equal(json.byName.watcher!.state, "OK");
+  assert.equal(json.byName.stream_lag!.state, "OK");
+  assert.equal(json.byName.resume_token!.state, "OK");
+});
+
+Deno.test("health: a bad threshold is a configuration error, exit 2 with one line", async () => {
+  const { code, stderr } = await cli(["health", "--max-token-age", "soon"], { plugins });
+  assert.equal(code, 2);
+  assert.match(stderr, /^error: Invalid --max-token-age "soon": expected a duration/);
+});
+
+Deno.test("health against a database: OK, then CRITICAL when a delivered order is missing from the archive", async (t) => {
+  await using db = await testDatabase("health");
+  await using dir = await tempDir();
+  const seeded = await seedOrders(db.db, {
+    complete: 8,
+    incomplete: 2,
+    // The first order was delivered a minute ago: within the grace period.
+    deliveredAt: (i) => new Date(Date.now() - (i === 0 ? 60_000 : (i + 1) * 3_600_000)),
+  });
+  const archive = db.db.collection("Historique");
+  await archive.createIndex({ numero_commande: 1 }, { unique: true });
+  await archive.insertMany(
+    seeded.complete.slice(1).map((numero_commande) => ({ numero_commande, archived_by: "batch" })),
+  );
+  await writeStatus(join(dir.path, "archiver-status.json"), 2_000);
+  await writeToken(join(dir.path, ".resume_token.json"), 30_000);
+  await writeReport(join(dir.path, "last-batch.json"));
+  const run = (...extra: string[]) =>
+    cli(["health", "--uri", db.uri, "--db", db.dbName, "--min-free-disk", "0", ...extra], {
+      plugins,
+      cwd: dir.path,
+    });
+
+  await t.step("everything archived (incomplete and recent orders excused): exit 0", async () => {
+    const { code, stdout } = await run("--json");
+    const json = parse(stdout);
+    assert.deepEqual(
+      json.checks.filter((c) => c.state !== "OK").map((c) => `${c.name}: ${c.reason}`),
+      [],
+    );
+    assert.equal(json.state, "OK");
+    assert.equal(code, 0);
+    assert.match(json.byName.mongodb!.reason, /^Ping \d+ ms$/);
+  });
+
+  await t.step("a complete delivered order missing from the archive is CRITICAL", async () => {
+    const missing = seeded.complete[3]!;
+    await archive.deleteOne({ numero_commande: missing });
+    const { code, stdout } = await run("--json");
+    const check = parse(stdout).byName.archive_completeness!;
+    assert.equal(check.state, "CRITICAL");
+    assert.equal(check.reason, `1 delivered order older than 10m not archived: ${missing}`);
+    assert.equal(code, 2);
+  });
+
+  await t.step("the table shows every check aligned, and the overall state", async () => {
+    const { code, stdout } = await run();
+    assert.equal(code, 2);
+    const lines = stdout.trimEnd().split("\n");
+    assert.match(lines[0]!, /^STATE\s+CHECK\s+REASON$/);
+    const reasonColumn = lines[0]!.indexOf("REASON");
+    for (const line of lines.slice(1, 12)) assert.equal(line[reasonColumn - 1], " ");
+    assert.match(lines.at(-1)!, /^Overall: CRITICAL \(11 checks in \d+\.\ds\)$/);
+  });
+
+  await t.step("a grace period longer than the order's age excuses it", async () => {
+    const { code, stdout } = await run("--json", "--grace", "30d");
+    assert.equal(parse(stdout).byName.archive_completeness!.state, "OK");
+    assert.equal(code, 0);
+  });
+});
+
+Deno.test("health with a server that accepts connections but never answers ends by its deadline", async () => {
+  await using dir = await tempDir();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) held.push(conn);
+    } catch {
+      // Closed at the end of the test.
+    }
+  })();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const started = Date.now();
+    const { code, stdout } = await cli(
+      ["health", "--json", "--uri", `mongodb://127.0.0.1:${port}`, "--timeout", "2s"],
+      { plugins, cwd: dir.path, env: { ARCHIVER_CONNECT_TIMEOUT: "30s" } },
+    );
+    assert.ok(Date.now() - started < 4_000, `ended after ${Date.now() - started} ms`);
+    assert.equal(code, 2);
+    assert.equal(parse(stdout).byName.mongodb!.state, "CRITICAL");
+  } finally {
+    listener.close();
+    for (const conn of held) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed by the driver.
+      }
+    }
+    await accepting;
+  }
+});

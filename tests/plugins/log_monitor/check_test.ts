@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Logger } from "@logtape/logtape";
+import { logger, setupLogging } from "../../../core/logging.ts";
+import { connectMongo } from "../../../core/mongo.ts";
+import { logMonitor } from "../../../plugins/log_monitor/mod.ts";
+import { cli, tempDir } from "../../support/cli.ts";
+import { assertSnapshot } from "../../support/snapshot.ts";
+
+const plugins = [logMonitor()];
+
+/** Writes log lines through the tool's own logging, as a command run would. */
+async function writeLogs(
+  dir: string,
+  name: string,
+  write: (log: Logger) => void | Promise<void>,
+  maxSize = 10 * 1024 * 1024,
+): Promise<void> {
+  const close = await setupLogging({
+    level: "debug",
+    write: () => {},
+    file: { dir, name, maxSize, maxFiles: 10 },
+  });
+  try {
+    await write(logger(name));
+  } finally {
+    await close();
+  }
+}
+
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+interface CheckJson {
+  state: string;
+  lines: number;
+  invalid_lines: number;
+  levels: Record<string, number>;
+  patterns: Record<string, number>;
+  max_stream_lag_seconds: number | null;
+  files: Array<{ name: string; read: boolean }>;
+  alerts: Array<{ rule: string; state: string; count: number; last_message: string }>;
+}
+
+Deno.test("logs check counts each pattern the tool writes and applies every alert rule", async () => {
+  await using dir = await tempDir();
+  // A batch run, rotated twice by a small size limit.
+  await writeLogs(dir.path, "batch", (log) => {
+    log.info("📦 Found 22 delivered orders");
+    for (let i = 1; i <= 3; i++) {
+      log.warn(`⚠️ Order CMD-00000${i} is incomplete`, { missing: ["client"] });
+    }
+    log.warn("⚠️ Order CMD-000004 already archived");
+    log.info("♻️ 2 orders already archived");
+    log.info("📊 Progress: 22/22 processed", { orders_archived: 16 });
+    log.info("✅ Archived 16 orders", { orders_archived: 16 });
+    for (let i = 0; i < 20; i++) log.debug(`batch detail ${i}`, { padding: "x".repeat(100) });
+  }, 1024);
+  // A watcher: connects, opens its stream, lags once, fails.
+  await writeLogs(dir.path, "watch", async (log) => {
+    log.info("✅ Connected to database at mongodb://127.0.0.1:27017");
+    log.warn("⚠️ Could not load resume token: file is empty");
+    log.info("✅ Change Stream opened successfully");
+    log.info("✅ Archived 1 orders", { stream_lag_seconds: 2.5, orders_archived: 1 });
+    log.info("✅ Archived 1 orders", { stream_lag_seconds: 35, orders_archived: 1 });
+    log.error("❌ Change Stream error: cursor killed");
+    log.error("❌ Error enriching order CMD-000009: timeout");
+    // Four real connection failures, logged by the core's connect.
+    const uri = `mongodb://127.0.0.1:${closedPort()}`;
+    for (let i = 0; i < 4; i++) {
+      await connectMongo({ uri, connectTimeout: 100 }, { deadlineMs: 150 }).catch(() => {});
+    }
+  });
+  // A truncated last line and a foreign file: counted, skipped, no crash.
+  await Deno.writeTextFile(join(dir.path, "watch.jsonl"), '{"@timestamp":"2025-10-', {
+    append: true,
+  });
+  await Deno.writeTextFile(join(dir.path, "notes.jsonl"), "not json\nstill not json\n");
+  await Deno.writeTextFile(join(dir.path, "readme.txt"), "ignored: not a log file\n");
+
+  const { code, stdout } = await cli(["logs", "check", "--json", "--log-dir", dir.path], {
+    plugins,
+  });
+  assert.equal(stdout.trim().split("\n").length, 1);
+  const json = JSON.parse(stdout) as CheckJson;
+  const names = json.files.map((f) => f.name).sort();
+  assert.ok(names.includes("batch.jsonl.1") && names.includes("batch.jsonl.2"), names.join());
+  assert.equal(json.invalid_lines, 3);
+  assert.equal(json.patterns.found, 22);
+  assert.equal(json.patterns.archived, 18);
+  assert.equal(json.patterns.incomplete, 3);
+  assert.equal(json.patterns.duplicate, 3);
+  assert.equal(json.patterns.connection_failure, 4);
+  assert.equal(json.patterns.change_stream_error, 1);
+  assert.equal(json.patterns.enrich_error, 1);
+  assert.equal(json.patterns.change_stream_opened, 1);
+  assert.equal(json.patterns.connected, 1);
+  assert.equal(json.patterns.resume_token_not_loaded, 1);
+  assert.equal(json.max_stream_lag_seconds, 35);
+  assert.equal(json.levels.DEBUG, 20);
+  assert.equal(json.levels.ERROR, 6);
+  const alerts = Object.fromEntries(json.alerts.map((a) => [a.rule, a]));
+  assert.equal(alerts.error?.state, "CRITICAL");
+  assert.equal(alerts.error?.count, 6);
+  assert.equal(alerts.connection_errors?.state, "CRITICAL");
+  assert.equal(alerts.connection_errors?.count, 1);
+  assert.equal(alerts.stream_lag?.state, "WARNING");
+  assert.equal(alerts.incomplete_rate?.state, "WARNING");
+  assert.equal(json.state, "CRITICAL");
+  assert.equal(code, 2);
+});
+
+Deno.test("logs check exits 1 when only warning rules fire, and prints a summary", async () => {
+  await using dir = await tempDir();
+  await writeLogs(dir.path, "watch", (log) => {
+    log.info("✅ Change Stream opened successfully");
+    log.info("✅ Archived 2 orders", { stream_lag_seconds: 31, orders_archived: 2 });
+  });
+  const { code, stdout } = await cli(["logs", "check", "--log-dir", dir.path], { plugins });
+  assert.equal(code, 1);
+  assert.match(stdout, /^Lines: {4}2$/m);
+  assert.match(stdout, /^ {2}WARNING {3}stream_lag {2}1x, last .*: Stream lag 31s \(max 30s\)/m);
+  assert.match(stdout, /^State: {4}WARNING$/m);
+});
+
+Deno.test("logs check exits 0 on clean logs and reads only the --since window", async () => {
+  await using dir = await tempDir();
+  await writeLogs(dir.path, "batch", (log) => {
+    log.error("❌ Error enriching order CMD-000001: timeout");
+  });
+  const later = [logMonitor({ now: () => Date.now() + 2 * 3_600_000 })];
+  const { code, stdout } = await cli([
+    "logs",
+    "check",
+    "--json",
+    "--since",
+    "1h",
+    "--log-dir",
+    dir.path,
+  ], {
+    plugins: later,
+  });
+  const json = JSON.parse(stdout) as CheckJson;
+  assert.equal(json.lines, 0);
+  assert.equal(json.state, "OK");
+  assert.equal(code, 0);
+  const now = await cli(["logs", "check", "--since", "1h", "--log-dir", dir.path], { plugins });
+  assert.equal(now.code, 2);
+});
+
+Deno.test("logs check on a missing log folder is OK with nothing read", async () => {
+  await using dir = await tempDir();
+  const { code, stdout } = await cli(
+    ["logs", "check", "--json", "--log-dir", join(dir.path, "none")],
+    { plugins },
+  );
+  assert.equal(code, 0);
+  assert.equal((JSON.parse(stdout) as CheckJson).lines, 0);
+});
+
+Deno.test("logs --help lists check, follow and prune", async () => {
+  const { code, stdout } = await cli(["logs", "--help"], { plugins });
+  assert.equal(code, 0);
+  assert.match(stdout, /^\s+check \[options\]/m);
+  assert.match(stdout, /^\s+follow \[options\]/m);
+  assert.match(stdout, /^\s+prune \[options\]/m);
+  await assertSnapshot("logs_help", stdout);
+  const check = await cli(["logs", "check", "--help"], { plugins });
+  assert.match(check.stdout, /--since <duration>[\s\S]*ARCHIVER_LOGS_SINCE, default 1d/);
+  await assertSnapshot("logs_check_help", check.stdout);
+  await assertSnapshot(
+    "logs_follow_help",
+    (await cli(["logs", "follow", "--help"], { plugins })).stdout,
+  );
+  await assertSnapshot(
+    "logs_prune_help",
+    (await cli(["logs", "prune", "--help"], { plugins })).stdout,
+  );
+});

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { classify, type LogEntry, parseLogLine } from "../../../plugins/log_monitor/entry.ts";
+
+const entry = (
+  message: string,
+  properties: Record<string, unknown> = {},
+  level = "INFO",
+): LogEntry => ({
+  time: Date.parse("2025-10-16T12:00:00Z"),
+  level,
+  message,
+  logger: "archiver.batch",
+  properties,
+});
+
+Deno.test("parseLogLine() reads the tool's JSON-lines record", () => {
+  const line = JSON.stringify({
+    "@timestamp": "2025-10-16T12:34:56.000Z",
+    level: "WARN",
+    message: "⚠️ Order CMD-000042 is incomplete",
+    logger: "archiver.batch",
+    properties: { missing: ["client"] },
+  });
+  assert.deepEqual(parseLogLine(line), {
+    time: Date.parse("2025-10-16T12:34:56.000Z"),
+    level: "WARN",
+    message: "⚠️ Order CMD-000042 is incomplete",
+    logger: "archiver.batch",
+    properties: { missing: ["client"] },
+  });
+});
+
+Deno.test("parseLogLine() rejects what is not a log record, without throwing", () => {
+  assert.equal(parseLogLine('{"@timestamp":"2025-10-16T12:34:56.000Z","level":"IN'), undefined);
+  assert.equal(parseLogLine("2025-10-16 12:34:56 [INFO] [batch] ✅ Archived 3 orders"), undefined);
+  assert.equal(parseLogLine("[1,2,3]"), undefined);
+  assert.equal(parseLogLine('{"level":"INFO","message":"no time"}'), undefined);
+  assert.equal(parseLogLine('{"@timestamp":"yesterday","message":"x"}'), undefined);
+});
+
+Deno.test("parseLogLine() reads WARNING as WARN", () => {
+  const line = '{"@timestamp":"2025-10-16T12:00:00Z","level":"WARNING","message":"x"}';
+  assert.equal(parseLogLine(line)?.level, "WARN");
+});
+
+Deno.test("classify() recognises the operators' patterns", () => {
+  assert.equal(classify(entry("✅ Archived 150 orders")).archived, 150);
+  assert.equal(classify(entry("✅ Change Stream opened successfully")).changeStreamOpened, true);
+  assert.equal(classify(entry("✅ Connected to database at mongodb://h")).connected, true);
+  assert.equal(classify(entry("⚠️  Order CMD-000042 is incomplete")).incomplete, 1);
+  assert.equal(classify(entry("⚠️ Order CMD-000042 already archived")).duplicates, 1);
+  assert.equal(classify(entry("⚠️ Could not load resume token: bad JSON")).tokenNotLoaded, true);
+  assert.equal(classify(entry("❌ Failed to connect to MongoDB at h: x")).connectionFailure, true);
+  assert.equal(classify(entry("❌ Error enriching order CMD-1")).enrichError, true);
+  assert.equal(classify(entry("❌ Change Stream error: cursor killed")).changeStreamError, true);
+  assert.equal(classify(entry("📦 Found 150 delivered orders")).found, 150);
+  assert.equal(classify(entry("♻️ 12 orders already archived")).duplicates, 12);
+});
+
+Deno.test("classify() prefers the counts in a summary line's properties", () => {
+  const signals = classify(
+    entry("✅ Archived 150 orders", {
+      orders_archived: 148,
+      orders_duplicates: 3,
+      orders_incomplete: 7,
+    }),
+  );
+  assert.deepEqual([signals.archived, signals.duplicates, signals.incomplete], [148, 3, 7]);
+});
+
+Deno.test("classify() does not count running totals of progress lines", () => {
+  const signals = classify(entry("📊 Progress: 100/150 processed", { orders_archived: 100 }));
+  assert.equal(signals.archived, 0);
+});
+
+Deno.test("classify() reads the stream lag from a line's properties", () => {
+  assert.equal(
+    classify(entry("✅ Archived 1 orders", { stream_lag_seconds: 2.5 })).lagSeconds,
+    2.5,
+  );
+  assert.equal(classify(entry("x", { stream_lag_seconds: "2" })).lagSeconds, undefined);
+});
