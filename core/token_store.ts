@@ -7,9 +7,10 @@
  * @module
  */
 
-import { EJSON } from "bson";
-import { type Collection, type Document, Timestamp } from "mongodb";
+import { BSON, type Collection, type Document, Timestamp } from "mongodb";
 import { readJsonFile, writeFileAtomic } from "./atomic_file.ts";
+
+const { EJSON } = BSON;
 
 /** A resume token with what it follows. */
 export interface SavedToken {

@@ -7,7 +7,8 @@
  */
 
 import type { Document } from "mongodb";
-import { EJSON } from "bson";
+import { BSON } from "mongodb";
+const { EJSON } = BSON;
 import { dirname, resolve } from "node:path";
 import { backfill, type BackfillResult } from "../../core/backfill.ts";
 import { ensureArchiveIndex } from "../../core/archive_sink.ts";

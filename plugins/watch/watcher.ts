@@ -201,11 +201,27 @@ export async function runWatch(
   else if (lastToken) plan = { kind: "resume", token: lastToken.token };
   else plan = { kind: "catch-up" };
 
+  // A token that cannot be saved (disk full, read-only folder) must not stop the service: the
+  // orders are archived, the previous token stays intact, and the next batch tries again. At
+  // worst a restart replays from the older token, which the idempotent sink absorbs.
+  let tokenSaveFailing = false;
   const saveToken = async (token: Document | undefined, clusterTime: Timestamp | null) => {
     if (!token) return;
     if (lastToken && JSON.stringify(lastToken.token) === JSON.stringify(token)) return;
     const saved = { token, clusterTime, savedAt: new Date(), namespace };
-    await store.save(saved);
+    try {
+      await store.save(saved);
+    } catch (error) {
+      if (!tokenSaveFailing) {
+        log.error(
+          `❌ Could not save resume token to ${store.description}: ${describeError(error)}`,
+        );
+      }
+      tokenSaveFailing = true;
+      return;
+    }
+    if (tokenSaveFailing) log.info(`Resume token saved again to ${store.description}`);
+    tokenSaveFailing = false;
     lastToken = saved;
   };
 

@@ -179,6 +179,29 @@ Deno.test("a token from another collection is not used to resume", async () => {
   assertEachOnce(await archivedNumbers(tdb.db), seeded.complete);
 });
 
+Deno.test("a token file that cannot be written: archiving goes on, the error is logged once, exit 0", async () => {
+  await using tdb = await testDatabase("watch_token_unwritable");
+  await using dir = await tempDir();
+  const seeded = await seed(tdb.db, { complete: 0, incomplete: 0, notDelivered: 4 });
+  await Deno.writeTextFile(join(dir.path, "blocker"), "a file where the token's folder should be");
+  const watcher = startWatcher(tdb.uri, tdb.dbName, dir.path, [
+    "--token-file",
+    "blocker/token.json",
+  ]);
+  await watcher.waitFor(/✅ Change Stream opened successfully/);
+  for (const number of seeded.notDelivered) {
+    await tdb.db.collection("Commande").updateOne(deliver(number).filter, deliver(number).update);
+  }
+  await eventually(async () => (await archivedNumbers(tdb.db)).length >= 4, 5_000, "4 archived");
+  const { code } = await watcher.stop();
+  assert.equal(code, 0, watcher.stderr());
+  const errors = watcher.stderr().split("\n").filter((l) =>
+    l.includes("❌ Could not save resume token")
+  );
+  assert.equal(errors.length, 1, watcher.stderr());
+  assertEachOnce(await archivedNumbers(tdb.db), seeded.notDelivered);
+});
+
 Deno.test("a token older than the oplog: recovery through the catch-up", async () => {
   await using sandbox = await dedicatedSandbox({ oplogSize: 5 });
   if (!sandbox) return; // A real server's oplog cannot be shrunk from a test.
