@@ -10,13 +10,19 @@ import type { PluginContext, Program } from "../core/plugin.ts";
 import { displayValue, type SettingsSpec } from "../core/settings.ts";
 
 /**
- * Every setting of the core and of the given plugins, core first.
+ * Every setting of the core and of the given plugins, core first. Plugin settings are keyed by
+ * their environment variable, which is unique across the tool, so two plugins may use the same
+ * key for different settings; a setting shared by several plugins appears once.
  *
  * @param plugins The registered plugins.
  * @returns One spec holding all settings.
  */
 export function allSettings(plugins: PluginContext["plugins"]): SettingsSpec {
-  return Object.assign({}, globalSettings, ...plugins.map((plugin) => plugin.settings ?? {}));
+  const spec: SettingsSpec = { ...globalSettings };
+  for (const plugin of plugins) {
+    for (const setting of Object.values(plugin.settings ?? {})) spec[setting.env] ??= setting;
+  }
+  return spec;
 }
 
 /**
@@ -37,9 +43,13 @@ export function envExample(plugins: PluginContext["plugins"]): string {
     "# (.env in the working folder, or next to the binary), then the defaults shown here.",
     "# Uncomment and edit what you need; `archiver config` shows the effective values.",
   ];
+  const listed = new Set<string>();
   for (const [title, spec] of groups) {
+    const fresh = Object.values(spec).filter((setting) => !listed.has(setting.env));
+    if (fresh.length === 0) continue;
     lines.push("", `# --- ${title}`);
-    for (const setting of Object.values(spec)) {
+    for (const setting of fresh) {
+      listed.add(setting.env);
       const flag = setting.flag ? ` (flag ${setting.flag.split(" ")[0]})` : "";
       lines.push(`# ${setting.description}${flag}`);
       lines.push(`# ${setting.env}=${displayValue(setting, setting.default)}`);
