@@ -1,7 +1,7 @@
 /**
- * The lifecycle of one command run: an abort signal raised on SIGINT, SIGTERM or (on Windows,
- * where NSSM sends Ctrl+Break) SIGBREAK, clean-up steps run in reverse order on stop, and the
- * exit code the run ends with.
+ * The lifecycle of one command run: an abort signal raised on SIGINT (Ctrl+C, which NSSM sends
+ * to stop a service), SIGTERM, or on Windows SIGBREAK, clean-up steps run in reverse order on
+ * stop, and the exit code the run ends with.
  *
  * @module
  */

@@ -16,7 +16,7 @@ Deno.test("stop() runs clean-up steps once, newest first", async () => {
   assert.deepEqual(order, ["flush logs", "close client"]);
 });
 
-Deno.test("Windows listens for Ctrl+Break, which NSSM sends, instead of SIGTERM", () => {
+Deno.test("Windows listens for Ctrl+C (what NSSM sends) and Ctrl+Break instead of SIGTERM", () => {
   assert.deepEqual(shutdownSignals("windows"), ["SIGINT", "SIGBREAK"]);
   assert.deepEqual(shutdownSignals("linux"), ["SIGINT", "SIGTERM"]);
 });
