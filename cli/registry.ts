@@ -11,6 +11,7 @@ import { healthCheck } from "../plugins/health_check/mod.ts";
 import { logMonitor } from "../plugins/log_monitor/mod.ts";
 import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
+import { service } from "../plugins/service/mod.ts";
 import { simulate } from "../plugins/simulate/mod.ts";
 
 /** The plugins `archiver` ships with. */
@@ -21,4 +22,5 @@ export const builtinPlugins: readonly Plugin[] = [
   watch(),
   healthCheck(),
   logMonitor(),
+  service(),
 ];
