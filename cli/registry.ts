@@ -7,15 +7,17 @@
 
 import type { Plugin } from "../core/plugin.ts";
 import { batch } from "../plugins/batch/mod.ts";
+import { demo } from "../plugins/demo/mod.ts";
 import { healthCheck } from "../plugins/health_check/mod.ts";
 import { logMonitor } from "../plugins/log_monitor/mod.ts";
 import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
-import { service } from "../plugins/service/mod.ts";
 import { simulate } from "../plugins/simulate/mod.ts";
+import { service } from "../plugins/service/mod.ts";
 
 /** The plugins `archiver` ships with. */
 export const builtinPlugins: readonly Plugin[] = [
+  demo(),
   sandbox(),
   simulate(),
   batch(),

@@ -59,15 +59,36 @@ export function logFilePath(dir: string, name: string): string {
   return join(dir, `${name}.jsonl`);
 }
 
+// The configurations in force, innermost last: a command that runs other commands in-process
+// (`archiver demo`) gets its own logging back when the inner run closes its logs.
+const _active: LoggingOptions[] = [];
+
 /**
  * Configures LogTape for a command run. Call the returned function before exiting: it flushes
- * and closes the log file.
+ * and closes the log file. Runs may nest (a command running other commands in-process): closing
+ * the innermost run's logging restores the enclosing run's, and closing the last one disposes.
  *
  * @param options Level, console format and file.
  * @returns A function that flushes and closes every sink.
  * @throws {ConfigError} When the log folder cannot be created or written.
  */
 export async function setupLogging(options: LoggingOptions): Promise<() => Promise<void>> {
+  await _configure(options);
+  _active.push(options);
+  let closed = false;
+  return async () => {
+    if (closed) return;
+    closed = true;
+    const index = _active.lastIndexOf(options);
+    const innermost = index === _active.length - 1;
+    if (index >= 0) _active.splice(index, 1);
+    const enclosing = _active.at(-1);
+    if (!enclosing) await dispose();
+    else if (innermost) await _configure(enclosing);
+  };
+}
+
+async function _configure(options: LoggingOptions): Promise<void> {
   const write = options.write ?? _writeStderr;
   const color = options.color ?? (_stderrIsTerminal() && !Deno.env.get("NO_COLOR"));
   const format = options.format === "json"
@@ -105,9 +126,17 @@ export async function setupLogging(options: LoggingOptions): Promise<() => Promi
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
-  return async () => {
-    await dispose();
-  };
+}
+
+/**
+ * The console of the logging in force (the innermost run's): a command that runs other commands
+ * shows their output where its own lines go. Lines are masked; without logging, standard error.
+ *
+ * @returns A function writing one line, without its line ending.
+ */
+export function activeConsole(): (line: string) => void {
+  const write = _active.at(-1)?.write ?? _writeStderr;
+  return (line) => write(redact(line));
 }
 
 /**
