@@ -54,6 +54,20 @@ export interface Sandbox {
   readonly port: number;
   /** Stops the server: closes the listener and every connection. */
   stop(): Promise<void>;
+  /**
+   * Simulates a server outage: closes the listener and every connection and drops open cursors,
+   * as a restarted mongod would, but keeps the data and the oplog. A no-op when already paused.
+   */
+  pause(): Promise<void>;
+  /**
+   * Ends an outage begun by {@link pause}: listens again on the same host and port, with the same
+   * data. A no-op when not paused.
+   *
+   * @throws {Deno.errors.AddrInUse} When another process took the port meanwhile.
+   */
+  resume(): Promise<void>;
+  /** Whether the server is paused. */
+  readonly paused: boolean;
   /** Same as {@link stop}. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -85,10 +99,11 @@ export function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
 
 function _start(options: SandboxOptions): Sandbox {
   const settings = { ...SANDBOX_DEFAULTS, ...options };
-  const listener = Deno.listen({ hostname: settings.host, port: settings.port, transport: "tcp" });
+  let listener = Deno.listen({ hostname: settings.host, port: settings.port, transport: "tcp" });
   const port = listener.addr.port;
   const uriHost = _uriHost(settings.host);
-  const controller = new AbortController();
+  // One controller per listening period: aborting it ends the getMore waits of that period.
+  let controller = new AbortController();
   const log = getLogger(["archiver", "sandbox"]);
   const state: SandboxState = {
     storage: new Storage(settings.oplogSize),
@@ -106,61 +121,99 @@ function _start(options: SandboxOptions): Sandbox {
   const connections = new Set<Deno.Conn>();
   const served = new Set<Promise<void>>();
   let nextId = 1;
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        if (controller.signal.aborted) {
-          conn.close();
-          break;
+  const accept = (current: Deno.TcpListener, signal: AbortSignal) =>
+    (async () => {
+      try {
+        for await (const conn of current) {
+          if (signal.aborted) {
+            conn.close();
+            break;
+          }
+          conn.setNoDelay(true);
+          const addr = conn.remoteAddr as Deno.NetAddr;
+          const info = { id: nextId++, remote: `${addr.hostname}:${addr.port}` };
+          connections.add(conn);
+          state.connections.current++;
+          state.connections.totalCreated++;
+          const serving = serveConnection(conn, state, info).finally(() => {
+            connections.delete(conn);
+            served.delete(serving);
+            state.connections.current--;
+          });
+          served.add(serving);
         }
-        conn.setNoDelay(true);
-        const addr = conn.remoteAddr as Deno.NetAddr;
-        const info = { id: nextId++, remote: `${addr.hostname}:${addr.port}` };
-        connections.add(conn);
-        state.connections.current++;
-        state.connections.totalCreated++;
-        const serving = serveConnection(conn, state, info).finally(() => {
-          connections.delete(conn);
-          served.delete(serving);
-          state.connections.current--;
-        });
-        served.add(serving);
+      } catch (error) {
+        if (!signal.aborted) {
+          log.error("Sandbox listener failed: {error}", { error });
+        }
       }
-    } catch (error) {
-      if (!controller.signal.aborted) {
-        log.error("Sandbox listener failed: {error}", { error });
+    })();
+  let accepting = accept(listener, controller.signal);
+  log.info("Sandbox listening on {host}:{port}", { host: settings.host, port });
+  // Closes the listener and every connection, and waits until each has finished.
+  const close = async () => {
+    controller.abort();
+    try {
+      listener.close();
+    } catch {
+      // Already closed.
+    }
+    for (const conn of connections) {
+      try {
+        conn.close();
+      } catch {
+        // Closed by its own handler meanwhile.
       }
     }
-  })();
-  log.info("Sandbox listening on {host}:{port}", { host: settings.host, port });
+    await accepting;
+    await Promise.allSettled([...served]);
+    state.cursors.clear();
+  };
   let stopping: Promise<void> | undefined;
+  let paused = false;
+  let transition: Promise<void> = Promise.resolve();
   const stop = () => {
     stopping ??= (async () => {
-      controller.abort();
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-      for (const conn of connections) {
-        try {
-          conn.close();
-        } catch {
-          // Closed by its own handler meanwhile.
-        }
-      }
-      await accepting;
-      await Promise.allSettled([...served]);
-      state.cursors.clear();
+      await transition;
+      if (!paused) await close();
+      paused = false;
       log.info("Sandbox on port {port} stopped", { port });
     })();
     return stopping;
+  };
+  const pause = () => {
+    transition = transition.then(async () => {
+      if (paused || stopping) return;
+      paused = true;
+      await close();
+      log.info("Sandbox on port {port} paused", { port });
+    });
+    return transition;
+  };
+  const resume = () => {
+    const next = transition.then(() => {
+      if (!paused || stopping) return;
+      listener = Deno.listen({ hostname: settings.host, port, transport: "tcp" });
+      controller = new AbortController();
+      state.signal = controller.signal;
+      accepting = accept(listener, controller.signal);
+      paused = false;
+      log.info("Sandbox on port {port} resumed", { port });
+    });
+    // A failed resume leaves the server paused; later calls may try again.
+    transition = next.catch(() => {});
+    return next;
   };
   return {
     uri: `mongodb://${uriHost}:${port}/?directConnection=true`,
     host: settings.host,
     port,
     stop,
+    pause,
+    resume,
+    get paused() {
+      return paused;
+    },
     [Symbol.asyncDispose]: stop,
   };
 }

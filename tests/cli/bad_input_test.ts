@@ -1,0 +1,366 @@
+/**
+ * Every command with bad flags and values, bad `.env` lines, credentials a server does not accept
+ * and an unwritable log folder: one clear line on standard error, the documented exit code,
+ * nothing on standard output, and nothing written (no log folder, no report, token or status
+ * file, no collection). Runs in-process against nothing: every case must stop before connecting.
+ */
+
+import assert from "node:assert/strict";
+import { join, relative } from "node:path";
+import { MongoClient } from "mongodb";
+import { builtinPlugins } from "../../cli/registry.ts";
+import { startSandbox } from "../../core/sandbox/mod.ts";
+import { cli, tempDir } from "../support/cli.ts";
+
+interface Case {
+  /** Arguments after `archiver`. */
+  args: string[];
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Content of `.env` in the working folder. */
+  dotenv?: string;
+  /** What the one line must say. */
+  says: RegExp;
+  /** Exit code. @default 2 */
+  code?: number;
+  /**
+   * `nothing`: the working folder is left as it was. `log`: the value is checked once logging
+   * has started, so the command's own log file (holding the same one line) is all that is written.
+   */
+  writes?: "nothing" | "log";
+}
+
+const UNREACHABLE = "mongodb://127.0.0.1:9";
+
+const CASES: Case[] = [
+  // Unknown commands and flags, extra arguments: commander's usage errors.
+  { args: ["frobnicate"], says: /unknown command 'frobnicate'/ },
+  { args: ["logs", "frob"], says: /unknown command 'frob'/ },
+  { args: ["--bogus", "batch"], says: /unknown option '--bogus'/ },
+  { args: ["config", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["config", "--json", "extra"], says: /too many arguments for 'config'/ },
+  { args: ["sandbox", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["simulate", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["batch", "--dry-run=yes"], says: /unknown option|does not take an argument/ },
+  { args: ["watch", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["health", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["logs", "check", "--json", "x"], says: /too many arguments for 'check'/ },
+  { args: ["logs", "follow", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["logs", "prune", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["service", "print", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["demo", "--bogus"], says: /unknown option '--bogus'/ },
+  { args: ["batch", "--batch-size"], says: /option '--batch-size <n>' argument missing/ },
+  // Global settings.
+  {
+    args: ["--uri", "http://x", "batch"],
+    says: /Invalid --uri "http:\/\/x": expected a connection string/,
+  },
+  { args: ["--uri", "", "health"], says: /Invalid --uri ""/ },
+  { args: ["--db", "a.b", "batch"], says: /Invalid --db "a\.b": expected a database name/ },
+  { args: ["--db", "x".repeat(64), "watch"], says: /Invalid --db "x{64}"/ },
+  {
+    args: ["--log-level", "verbose", "batch"],
+    says: /Invalid --log-level "verbose": expected one of debug, info, warning, error/,
+  },
+  {
+    args: ["--log-format", "xml", "health"],
+    says: /Invalid --log-format "xml": expected one of pretty, json/,
+  },
+  {
+    args: ["--env-file", "nope.env", "batch"],
+    says: /Cannot read --env-file "nope\.env": file not found/,
+  },
+  { args: ["--env-file", ".", "watch"], says: /Cannot read --env-file "\.":/ },
+  // sandbox, simulate.
+  {
+    args: ["sandbox", "--port", "70000"],
+    says: /Invalid --port "70000": expected an integer from 0 to 65535/,
+  },
+  { args: ["sandbox", "--port", "abc"], says: /Invalid --port "abc"/ },
+  { args: ["sandbox", "--oplog-size", "0"], says: /Invalid --oplog-size "0"/ },
+  {
+    args: ["simulate", "--count", "-1"],
+    says: /Invalid --count "-1": expected a non-negative integer/,
+  },
+  { args: ["simulate", "--count", "ten"], says: /Invalid --count "ten"/ },
+  {
+    args: ["simulate", "--p-delivered", "1.5"],
+    says: /Invalid --p-delivered "1\.5": expected a number from 0 to 1/,
+  },
+  { args: ["simulate", "--p-incomplete", "-0.1"], says: /Invalid --p-incomplete "-0\.1"/ },
+  { args: ["simulate", "--duration", "5x"], says: /Invalid --duration "5x": expected a duration/ },
+  { args: ["simulate", "--seed", "abc"], says: /Invalid --seed "abc"/ },
+  { args: ["simulate", "--rate", "0"], says: /Invalid --rate "0"/ },
+  // batch.
+  {
+    args: ["batch", "--batch-size", "0"],
+    says: /Invalid --batch-size "0": expected an integer from 1 to 50000/,
+  },
+  { args: ["batch", "--batch-size", "zero"], says: /Invalid --batch-size "zero"/ },
+  { args: ["batch", "--limit", "1.5"], says: /Invalid --limit "1\.5"/, writes: "log" },
+  {
+    args: ["batch", "--date-from", "2025-02-30"],
+    says: /Invalid --date-from "2025-02-30": .*day 30 is not in that month/,
+    writes: "log",
+  },
+  {
+    args: ["batch", "--date-to", "tomorrow-ish"],
+    says: /Invalid --date-to "tomorrow-ish"/,
+    writes: "log",
+  },
+  {
+    args: ["batch", "--date-from", "today", "--date-to", "yesterday"],
+    says: /Invalid date window/,
+    writes: "log",
+  },
+  {
+    args: ["batch", "--export", "no/such/folder/x.json"],
+    says: /Cannot write --export/,
+    writes: "log",
+  },
+  {
+    args: ["batch", "--report-file", "no/such/folder/r.json"],
+    says: /Cannot write ARCHIVER_REPORT_FILE/,
+    writes: "log",
+  },
+  // watch.
+  {
+    args: ["watch", "--batch-max", "0"],
+    says: /Invalid --batch-max "0": expected an integer from 1 to 10000/,
+  },
+  { args: ["watch", "--batch-wait-ms", "-5"], says: /Invalid --batch-wait-ms "-5"/ },
+  {
+    args: ["watch", "--token-store", "redis"],
+    says: /Invalid --token-store "redis": expected one of file, mongo/,
+  },
+  { args: ["watch", "--metrics-port", "-1"], says: /Invalid --metrics-port "-1"/ },
+  {
+    args: ["watch", "--catch-up-since", "soon"],
+    says: /Invalid --catch-up-since "soon"/,
+    writes: "log",
+  },
+  {
+    args: ["watch", "--from-now", "--catch-up-since", "1h"],
+    says: /Choose one of --from-now and --catch-up-since/,
+    writes: "log",
+  },
+  // health, logs.
+  { args: ["health", "--timeout", "-1s"], says: /Invalid --timeout "-1s": expected a duration/ },
+  { args: ["health", "--lag-warn", "x"], says: /Invalid --lag-warn "x"/ },
+  {
+    args: ["health", "--min-free-disk", "150"],
+    says: /Invalid --min-free-disk "150": expected a number from 0 to 100/,
+  },
+  { args: ["health", "--max-log-size", "lots"], says: /Invalid --max-log-size "lots"/ },
+  { args: ["logs", "check", "--since", "forever"], says: /Invalid --since "forever"/ },
+  { args: ["logs", "follow", "--since", "1y"], says: /Invalid --since "1y"|unknown option/ },
+  { args: ["logs", "prune", "--older-than", "0"], says: /Invalid --older-than "0"/ },
+  // service, demo (the demo works in a temporary folder of its own, never the working folder).
+  { args: ["service", "print", "--name", ""], says: /Invalid --name "": expected 1-80 letters/ },
+  {
+    args: ["service", "print", "--exe", "relative.exe"],
+    says: /Invalid --exe "relative\.exe": expected an absolute Windows path/,
+  },
+  { args: ["service", "install"], says: /Cannot install the service here/ },
+  {
+    args: ["demo", "--count", "0"],
+    says: /Invalid --count "0": expected an integer from 1 to 1000000/,
+  },
+  { args: ["demo", "--rate", "x"], says: /Invalid --rate "x"/ },
+  {
+    args: ["demo", "--duration", "1ms"],
+    says: /Invalid --duration "1ms": expected a duration of at least 1s/,
+  },
+  // Bad environment and .env lines.
+  {
+    args: ["batch"],
+    dotenv: "ARCHIVER_LOG_LEVEL=loud\n",
+    says: /Invalid ARCHIVER_LOG_LEVEL "loud" in .*\.env: expected one of/,
+  },
+  {
+    args: ["batch"],
+    dotenv: "ARCHIVER_BATCH_SIZE=-5\n",
+    says: /Invalid ARCHIVER_BATCH_SIZE "-5" in .*\.env/,
+  },
+  {
+    args: ["watch"],
+    dotenv: "ARCHIVER_TOKEN_STORE=s3\n",
+    says: /Invalid ARCHIVER_TOKEN_STORE "s3" in .*\.env/,
+  },
+  {
+    args: ["health"],
+    dotenv: "ARCHIVER_HEALTH_TIMEOUT=soon\n",
+    says: /Invalid ARCHIVER_HEALTH_TIMEOUT "soon" in .*\.env/,
+  },
+  {
+    args: ["batch"],
+    dotenv: "ARCHIVER_LOG_MAX_SIZE=huge\n",
+    says: /Invalid ARCHIVER_LOG_MAX_SIZE "huge" in .*\.env/,
+  },
+  {
+    args: ["logs", "check"],
+    dotenv: "ARCHIVER_LOG_MAX_FILES=0\n",
+    says: /Invalid ARCHIVER_LOG_MAX_FILES "0" in .*\.env/,
+  },
+  {
+    args: ["simulate"],
+    dotenv: "ARCHIVER_SIMULATE_P_DELIVERED=40%\n",
+    says: /Invalid ARCHIVER_SIMULATE_P_DELIVERED "40%" in .*\.env/,
+  },
+  {
+    args: ["batch"],
+    dotenv: "# comment\nMONGODB_DB=a b c\n",
+    says: /Invalid MONGODB_DB "a b c" in .*\.env/,
+  },
+  {
+    args: ["batch"],
+    dotenv: "ARCHIVER_ARCHIVE_COLLECTION=system.archive\n",
+    says: /Invalid ARCHIVER_ARCHIVE_COLLECTION "system\.archive" in .*\.env/,
+  },
+  {
+    args: ["batch"],
+    env: { ARCHIVER_ENV_FILE: "missing.env" },
+    says: /Cannot read ARCHIVER_ENV_FILE "missing\.env": file not found/,
+  },
+  {
+    args: ["batch"],
+    env: { ARCHIVER_LOG_FORMAT: "yaml" },
+    says: /Invalid ARCHIVER_LOG_FORMAT "yaml"/,
+  },
+  // A log folder that cannot be created or written: a file is in the way.
+  { args: ["--log-dir", "blocker", "batch"], says: /Cannot write logs to ".*blocker"/ },
+  {
+    args: ["--log-dir", "blocker/sub", "watch"],
+    says: /Cannot write logs to ".*blocker\/sub": not a folder/,
+  },
+  {
+    args: ["health"],
+    env: { ARCHIVER_LOG_DIR: "blocker" },
+    says: /Cannot write logs to ".*blocker"/,
+  },
+];
+
+async function _files(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      found.push(relative(root, path));
+      if (entry.isDirectory) await walk(path);
+    }
+  };
+  await walk(root);
+  return found.sort();
+}
+
+function _label(item: Case): string {
+  const env = Object.entries(item.env ?? {}).map(([k, v]) => `${k}=${v} `).join("");
+  const dotenv = item.dotenv ? ` with .env ${JSON.stringify(item.dotenv.trim())}` : "";
+  return `${env}archiver ${item.args.join(" ")}${dotenv}`.slice(0, 120);
+}
+
+Deno.test(`bad input: ${CASES.length} cases, each one line, exit 2, nothing written`, async (t) => {
+  for (const item of CASES) {
+    await t.step(_label(item), async () => {
+      await using dir = await tempDir();
+      await Deno.writeTextFile(join(dir.path, "blocker"), "a file where a folder should be");
+      if (item.dotenv !== undefined) await Deno.writeTextFile(join(dir.path, ".env"), item.dotenv);
+      const before = await _files(dir.path);
+      const { code, stdout, stderr } = await cli(item.args, {
+        plugins: [...builtinPlugins],
+        cwd: dir.path,
+        env: { MONGODB_URI: UNREACHABLE, ARCHIVER_CONNECT_TIMEOUT: "300ms", ...item.env },
+      });
+      assert.equal(code, item.code ?? 2, stderr);
+      assert.equal(stdout, "", "nothing on standard output");
+      const lines = stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `one line:\n${stderr}`);
+      assert.match(lines[0]!, item.says);
+      assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+      const after = await _files(dir.path);
+      if ((item.writes ?? "nothing") === "nothing") {
+        assert.deepEqual(after, before, "nothing written");
+      } else {
+        const name = item.args.find((a) => !a.startsWith("-"))!;
+        const written = after.filter((f) => !before.includes(f));
+        assert.deepEqual(written, ["logs", join("logs", `${name}.jsonl`)]);
+        const log = await Deno.readTextFile(join(dir.path, "logs", `${name}.jsonl`));
+        assert.equal(log.trimEnd().split("\n").length, 1, log);
+      }
+    });
+  }
+  console.error(`[bad-input] inputs_tried=${CASES.length}`);
+});
+
+const PASSWORD = `Wr0ng-P4ss-${crypto.randomUUID().slice(0, 8)}`;
+
+function _withPassword(uri: string, password: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/)(?:([^:@/]*)(?::[^@/]*)?@)?(.*)$/.exec(uri)!;
+  return `${match[1]}${encodeURIComponent(match[2] || "archiver_nobody")}:${password}@${match[3]}`;
+}
+
+async function _leaks(dir: string, outputs: string[]): Promise<string[]> {
+  const found = outputs.filter((text) => text.includes(PASSWORD)).map(() => "output");
+  for (const file of await _files(dir)) {
+    const path = join(dir, file);
+    if ((await Deno.stat(path)).isFile && (await Deno.readTextFile(path)).includes(PASSWORD)) {
+      found.push(file);
+    }
+  }
+  return found;
+}
+
+Deno.test("credentials the sandbox cannot check: exit 3, the password in no output and no log file, no collection created", async (t) => {
+  await using sandbox = await startSandbox();
+  const uri = _withPassword(sandbox.uri, PASSWORD);
+  // watch retries a refused connection forever by design (only a refusal of the credentials
+  // themselves stops it), so it is covered below against a real server only.
+  for (
+    const args of [["batch"], ["batch", "--dry-run"], ["simulate", "--count", "5"], ["health"]]
+  ) {
+    await t.step(`archiver ${args.join(" ")}`, async () => {
+      await using dir = await tempDir();
+      const { code, stdout, stderr } = await cli(["--uri", uri, "--db", "bad_input", ...args], {
+        plugins: [...builtinPlugins],
+        cwd: dir.path,
+        env: { ARCHIVER_CONNECT_TIMEOUT: "500ms" },
+      });
+      assert.ok(code === (args[0] === "health" ? 2 : 3), `exit ${code}:\n${stderr}`);
+      assert.match(stderr.trimEnd().split("\n").at(-1)!, /:\*\*\*\*@|CRITICAL/);
+      assert.deepEqual(await _leaks(dir.path, [stdout, stderr]), []);
+      assert.ok(!stderr.includes(PASSWORD));
+    });
+  }
+  const client = new MongoClient(sandbox.uri);
+  try {
+    const names = (await client.db("bad_input").listCollections().toArray()).map((c) => c.name);
+    assert.deepEqual(names, [], "nothing written to the server");
+  } finally {
+    await client.close();
+  }
+});
+
+const REAL = Deno.env.get("MONGODB_TEST_URI");
+
+Deno.test({
+  name: REAL
+    ? "a wrong password on the real server: exit 2, one line, the password nowhere"
+    : "a wrong password on a real server: SKIPPED without MONGODB_TEST_URI (the sandbox has no authentication)",
+  ignore: !REAL,
+  async fn(t) {
+    const uri = _withPassword(REAL!, PASSWORD);
+    for (const args of [["batch"], ["watch"], ["simulate", "--count", "5"], ["health"]]) {
+      await t.step(`archiver ${args.join(" ")}`, async () => {
+        await using dir = await tempDir();
+        const { code, stdout, stderr } = await cli(["--uri", uri, ...args], {
+          plugins: [...builtinPlugins],
+          cwd: dir.path,
+          env: { ARCHIVER_CONNECT_TIMEOUT: "5s" },
+        });
+        assert.equal(code, 2, stderr);
+        assert.match(stderr, /Authentication to MongoDB at .*:\*\*\*\*@.* failed|CRITICAL/);
+        assert.deepEqual(await _leaks(dir.path, [stdout, stderr]), []);
+      });
+    }
+  },
+});
