@@ -183,8 +183,12 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
     const line = error instanceof ArchiverError || error instanceof ShutdownRequested
       ? message
       : `Unexpected error: ${message}${debug ? "" : " (run with --log-level debug for details)"}`;
-    if (logging) logger().error(line);
-    else stderr(`error: ${redact(line)}\n`);
+    // An error already logged where it happened, in the operators' words, is not repeated.
+    const alreadyLogged = logging && error instanceof ArchiverError && error.logged;
+    if (!alreadyLogged) {
+      if (logging) logger().error(line);
+      else stderr(`error: ${redact(line)}\n`);
+    }
     if (debug && error instanceof Error && error.stack) stderr(`${redact(error.stack)}\n`);
     return code;
   } finally {

@@ -26,17 +26,26 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export class ArchiverError extends Error {
   /** The exit code the CLI ends with when this error reaches it. */
   readonly exitCode: number;
+  /** Whether it was already logged in the operators' words, so the CLI prints it only once. */
+  readonly logged: boolean;
 
   /**
    * @param message One sentence-case line, without a trailing period.
    * @param exitCode The exit code to end with.
-   * @param options The underlying cause, kept for debug output.
+   * @param options The underlying cause, kept for debug output, and whether it was logged.
    */
-  constructor(message: string, exitCode: number, options?: ErrorOptions) {
+  constructor(message: string, exitCode: number, options?: ArchiverErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     this.exitCode = exitCode;
+    this.logged = options?.logged ?? false;
   }
+}
+
+/** Options of an {@link ArchiverError}. */
+export interface ArchiverErrorOptions extends ErrorOptions {
+  /** Already logged where it happened. @default false */
+  logged?: boolean;
 }
 
 /** A bad flag, setting or `.env` line; exit code 2. */
@@ -45,7 +54,7 @@ export class ConfigError extends ArchiverError {
    * @param message What was wrong and what was expected.
    * @param options The underlying cause.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ArchiverErrorOptions) {
     super(message, ExitCode.usage, options);
   }
 }
@@ -56,7 +65,7 @@ export class UnreachableError extends ArchiverError {
    * @param message What was attempted, with the URI already masked.
    * @param options The driver error that caused it.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ArchiverErrorOptions) {
     super(message, ExitCode.unreachable, options);
   }
 }
@@ -67,7 +76,7 @@ export class PartialFailureError extends ArchiverError {
    * @param message How many items failed and where to look.
    * @param options The underlying cause.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ArchiverErrorOptions) {
     super(message, ExitCode.partialFailure, options);
   }
 }

@@ -169,15 +169,18 @@ export async function connectMongo(
     await client.close().catch(() => {});
     if (options.signal?.aborted) throw error;
     const reason = describeError(error);
+    // Logged here in the operators' words (the log monitor counts this line); the CLI then
+    // prints nothing more, so the user sees one line.
+    log.error(`❌ Failed to connect to MongoDB at ${where}: ${reason}`);
     if (isAuthError(error)) {
-      log.error(`❌ Failed to connect to MongoDB at ${where}: ${reason}`);
       throw new ConfigError(`Authentication to MongoDB at ${where} failed: ${reason}`, {
         cause: error,
+        logged: true,
       });
     }
-    log.error(`❌ Failed to connect to MongoDB at ${where}: ${reason}`);
     throw new UnreachableError(`Failed to connect to MongoDB at ${where}: ${reason}`, {
       cause: error,
+      logged: true,
     });
   }
   log.info(`✅ Connected to database at ${where}`);

@@ -27,6 +27,8 @@ export interface WatchMetrics {
   resume_token_age_seconds: number;
   /** Seconds since the watcher started. */
   uptime_seconds: number;
+  /** Resume-token saves that failed (disk full, read-only folder); the previous token is kept. */
+  token_save_errors: number;
 }
 
 /** What the status file holds. */

@@ -59,9 +59,11 @@ export function batch(options: Partial<BatchOptions> = {}): Plugin {
         .option("--json", "Print the report as one JSON object on one line");
       for (const option of settingOptions(batchSettings)) command.addOption(option);
       command.action(async (flags, cmd) => {
+        const { planBatch, runBatch } = await import("./run.ts");
+        const batchFlags = { ...flags, exportSample: settings.exportSample };
+        const plan = await planBatch(batchFlags, ctx.cwd);
         const config = await ctx.start(cmd, batchSettings);
-        const { runBatch } = await import("./run.ts");
-        await runBatch(ctx, config.values, { ...flags, exportSample: settings.exportSample });
+        await runBatch(ctx, config.values, batchFlags, plan);
       });
     },
   };

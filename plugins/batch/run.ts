@@ -42,14 +42,24 @@ export interface BatchConfig extends GlobalConfig {
   reportFile: string;
 }
 
-interface _Plan {
+/** What a run will do, checked before anything starts. */
+export interface BatchPlan {
   from?: Date;
   to?: Date;
   limit: number;
   exportPath?: string;
 }
 
-function _plan(flags: BatchFlags, cwd: string): _Plan {
+/**
+ * Checks the flags and works out the window, limit and export path, before the command starts
+ * (so a bad flag writes nothing, not even a log file).
+ *
+ * @param flags The command's flags.
+ * @param cwd The working folder.
+ * @returns The plan.
+ * @throws {ConfigError} On a bad date, window, limit or export folder.
+ */
+export async function planBatch(flags: BatchFlags, cwd: string): Promise<BatchPlan> {
   const bound = (flag: string, raw: string | undefined) => {
     if (raw === undefined) return undefined;
     try {
@@ -80,11 +90,12 @@ function _plan(flags: BatchFlags, cwd: string): _Plan {
     }
   }
   const exportPath = flags.export === undefined ? undefined : resolve(cwd, flags.export);
+  if (exportPath) await _checkFolder(exportPath, "--export");
   return { from, to, limit, exportPath };
 }
 
 /**
- * Runs a batch: validate, connect, select, archive batch by batch, report.
+ * Runs a batch: connect, select, archive batch by batch, report.
  *
  * @param ctx The plugin context.
  * @param config The resolved settings.
@@ -94,9 +105,8 @@ export async function runBatch(
   ctx: PluginContext,
   config: BatchConfig,
   flags: BatchFlags,
+  plan: BatchPlan,
 ): Promise<void> {
-  const plan = _plan(flags, ctx.cwd);
-  if (plan.exportPath) await _checkFolder(plan.exportPath, "--export");
   const reportPath = resolve(ctx.cwd, config.reportFile);
   if (!flags.dryRun) await _checkFolder(reportPath, "ARCHIVER_REPORT_FILE");
 
@@ -212,7 +222,7 @@ function _logSummary(log: PluginContext["logger"], report: BatchReport, dryRun: 
   }
 }
 
-function _windowText(plan: _Plan): string {
+function _windowText(plan: BatchPlan): string {
   if (!plan.from && !plan.to) return "";
   const from = plan.from ? ` from ${plan.from.toISOString()}` : "";
   const to = plan.to ? ` before ${plan.to.toISOString()}` : "";

@@ -15,6 +15,7 @@ const COUNTERS: Array<[keyof WatchMetrics, string]> = [
   ["orders_incomplete", "Delivered orders left out because a reference resolves to nothing"],
   ["orders_errors", "Orders that could not be written"],
   ["connection_errors", "Connection and change stream errors"],
+  ["token_save_errors", "Resume-token saves that failed; the previous token is kept"],
 ];
 
 const GAUGES: Array<[keyof WatchMetrics, string]> = [

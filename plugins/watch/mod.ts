@@ -93,8 +93,9 @@ export function watch(options: Partial<WatchOptions> = {}): Plugin {
         .option("--from-now", "Skip the catch-up and the saved token: stream from now on");
       for (const option of settingOptions(watchSettings)) command.addOption(option);
       command.action(async (flags, cmd) => {
+        const { planWatch, runWatch } = await import("./watcher.ts");
+        planWatch(flags);
         const config = await ctx.start(cmd, watchSettings);
-        const { runWatch } = await import("./watcher.ts");
         await runWatch(ctx, config.values, { ...flags, ...settings });
       });
     },

@@ -95,21 +95,7 @@ export async function runWatch(
   const signal = ctx.lifecycle.signal;
   const names = collectionNames(config);
   const namespace = `${config.db}.${names.orders}`;
-  let catchUpSince: Date | undefined;
-  if (flags.catchUpSince !== undefined) {
-    try {
-      catchUpSince = parseDateBound(flags.catchUpSince).start;
-    } catch (error) {
-      throw new ConfigError(
-        `Invalid --catch-up-since ${JSON.stringify(flags.catchUpSince)}: expected ${
-          (error as Error).message
-        }`,
-      );
-    }
-  }
-  if (flags.fromNow && catchUpSince) {
-    throw new ConfigError("Choose one of --from-now and --catch-up-since");
-  }
+  const catchUpSince = planWatch(flags);
 
   const startedAt = new Date();
   const metrics: WatchMetrics = {
@@ -122,6 +108,7 @@ export async function runWatch(
     connection_errors: 0,
     resume_token_age_seconds: 0,
     uptime_seconds: 0,
+    token_save_errors: 0,
   };
   let state: WatchStatus["state"] = "starting";
   let lastEventAt: Date | null = null;
@@ -212,6 +199,7 @@ export async function runWatch(
     try {
       await store.save(saved);
     } catch (error) {
+      metrics.token_save_errors++;
       if (!tokenSaveFailing) {
         log.error(
           `❌ Could not save resume token to ${store.description}: ${describeError(error)}`,
@@ -371,6 +359,32 @@ export async function runWatch(
     }
   }
   log.info("Watcher stopped", { resume_token_saved: lastToken?.savedAt.toISOString() ?? null });
+}
+
+/**
+ * Checks the watch flags before the command starts, so a bad one writes nothing.
+ *
+ * @param flags The command's flags.
+ * @returns Where the catch-up starts when `--catch-up-since` is given.
+ * @throws {ConfigError} On a bad date or conflicting flags.
+ */
+export function planWatch(flags: Pick<WatchFlags, "catchUpSince" | "fromNow">): Date | undefined {
+  let catchUpSince: Date | undefined;
+  if (flags.catchUpSince !== undefined) {
+    try {
+      catchUpSince = parseDateBound(flags.catchUpSince).start;
+    } catch (error) {
+      throw new ConfigError(
+        `Invalid --catch-up-since ${JSON.stringify(flags.catchUpSince)}: expected ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
+  if (flags.fromNow && catchUpSince) {
+    throw new ConfigError("Choose one of --from-now and --catch-up-since");
+  }
+  return catchUpSince;
 }
 
 interface _StreamHandlers {

@@ -295,6 +295,7 @@ Deno.test("a document that cannot be written is counted and logged; the rest of 
 
 Deno.test("bad input stops with one line and exit 2, before connecting", async (t) => {
   await using dir = await tempDir();
+  const logs = join(dir.path, "logs");
   const cases: Array<[string[], string]> = [
     [
       ["--date-from", "2025-13-01"],
@@ -320,6 +321,11 @@ Deno.test("bad input stops with one line and exit 2, before connecting", async (
       assert.equal(stdout, "");
       assert.equal(stderr.trim().split("\n").length, 1, stderr);
       assert.ok(stderr.includes(line.replace(/^error: /, "")), stderr);
+      await assert.rejects(
+        Deno.stat(logs),
+        Deno.errors.NotFound,
+        "nothing written, not even a log",
+      );
     });
   }
 });
@@ -344,6 +350,7 @@ Deno.test("an unreachable server ends with exit 3 within the connect timeout, pa
     stderr,
     /❌ Failed to connect to MongoDB at mongodb:\/\/ops:\*\*\*\*@127\.0\.0\.1:9/,
   );
+  assert.equal(stderr.trim().split("\n").length, 1, `one line: ${stderr}`);
   assert.doesNotMatch(stderr, /Secr3t-Value/);
   assert.doesNotMatch(await Deno.readTextFile(join(dir.path, "batch.jsonl")), /Secr3t-Value/);
 });

@@ -49,6 +49,7 @@ async function writeStatus(path: string, updatedAgo: number, lag = 1.2, errors: 
       connection_errors: errors.length,
       resume_token_age_seconds: 3,
       uptime_seconds: 7_200,
+      token_save_errors: 0,
     },
   });
 }

@@ -43,6 +43,7 @@ function status(overrides: Partial<WatchStatus> = {}, metrics = {}): FileRead<Wa
         connection_errors: 0,
         resume_token_age_seconds: 5,
         uptime_seconds: 3_600,
+        token_save_errors: 0,
         ...metrics,
       },
       ...overrides,
