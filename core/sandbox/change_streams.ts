@@ -298,18 +298,24 @@ export class ChangeStream {
     return output;
   }
 
+  /** Whether the stream sees an entry; a rename is seen from its source and its target. */
   #watches(entry: OplogEntry): boolean {
+    if (this.#watchesNamespace(entry.db, entry.coll)) return true;
+    return entry.to !== undefined && this.#watchesNamespace(entry.to.db, entry.to.coll);
+  }
+
+  #watchesNamespace(entryDb: string, entryColl: string | undefined): boolean {
     const { db, coll } = this.#scope;
-    if (db === undefined) return !_SYSTEM_DBS.has(entry.db);
-    if (entry.db !== db) return false;
-    if (coll === undefined) return !entry.coll?.startsWith("system.");
-    return entry.coll === coll;
+    if (db === undefined) return !_SYSTEM_DBS.has(entryDb);
+    if (entryDb !== db) return false;
+    if (coll === undefined) return !entryColl?.startsWith("system.");
+    return entryColl === coll;
   }
 
   #invalidates(entry: OplogEntry): boolean {
     if (!this.#watches(entry)) return false;
     if (this.#scope.db === undefined) return false;
-    if (this.#scope.coll !== undefined) return entry.op === "drop";
+    if (this.#scope.coll !== undefined) return entry.op === "drop" || entry.op === "rename";
     return entry.op === "dropDatabase";
   }
 
@@ -357,6 +363,16 @@ export class ChangeStream {
           event.fullDocument = entry.after ?? null;
         }
         return withBefore(event);
+      }
+      case "rename": {
+        const event: Doc = { ...base, ns, to: { ...entry.to! } };
+        if (this.#spec.showExpandedEvents) {
+          event.operationDescription = {
+            to: { ...entry.to! },
+            ...(entry.dropTarget ? { dropTarget: entry.dropTarget } : {}),
+          };
+        }
+        return event;
       }
       case "drop":
       case "dropDatabase":

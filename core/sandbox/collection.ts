@@ -50,10 +50,8 @@ function _conditions(filter: Doc, out: Array<[string, unknown]> = []): Array<[st
 
 /** A collection of documents with its indexes. */
 export class Collection {
-  /** Database name. */
-  readonly db: string;
-  /** Collection name. */
-  readonly name: string;
+  #db: string;
+  #name: string;
   /** Collection UUID (as `listCollections` reports it). */
   readonly uuid: UUID = new UUID();
   /** Creation options. */
@@ -75,10 +73,32 @@ export class Collection {
    * @param options Creation options.
    */
   constructor(db: string, name: string, oplog: Oplog, options: Doc = {}) {
-    this.db = db;
-    this.name = name;
+    this.#db = db;
+    this.#name = name;
     this.#oplog = oplog;
     this.options = options;
+  }
+
+  /** Database name. */
+  get db(): string {
+    return this.#db;
+  }
+
+  /** Collection name. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /**
+   * Gives the collection a new namespace, keeping its documents, indexes and UUID. Only the
+   * storage calls this, after moving the collection in its catalog.
+   *
+   * @param db The new database name.
+   * @param name The new collection name.
+   */
+  moveTo(db: string, name: string): void {
+    this.#db = db;
+    this.#name = name;
   }
 
   /** The namespace, `db.coll`. */

@@ -23,6 +23,7 @@ import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import { resolve } from "mingo/util";
 import { compareValues, type Doc, pathValues, typeRank } from "./bson_values.ts";
+import { COMPILED_OPERATOR, compileStages, evalCompiled } from "./expressions.ts";
 
 type _RangeTest = (c: number) => boolean;
 
@@ -90,10 +91,13 @@ function $sort(coll: ReturnType<typeof Lazy>, spec: Record<string, unknown>, opt
   return coll.transform((items: unknown[]) => Lazy(sortDocuments(items, spec)));
 }
 
-/** The operator context: all of mingo's operators, with BSON-order `$sort` and range operators. */
+/**
+ * The operator context: all of mingo's operators, with BSON-order `$sort` and range operators,
+ * and the private operator compiled expressions run through.
+ */
 export const SANDBOX_CONTEXT: Context = Context.init({
   accumulator: accumulatorOperators as never,
-  expression: expressionOperators as never,
+  expression: { ...expressionOperators, [COMPILED_OPERATOR]: evalCompiled } as never,
   pipeline: { ...pipelineOperators, $sort } as never,
   projection: projectionOperators as never,
   query: {
@@ -147,7 +151,8 @@ export function compileFilter(
 }
 
 /**
- * Runs a pipeline of mingo stages over documents.
+ * Runs a pipeline of mingo stages over documents, with the expressions of `$project`,
+ * `$addFields` and `$set` compiled once for the whole run.
  *
  * @param docs Input documents (never mutated).
  * @param stages Pipeline stages.
@@ -156,7 +161,8 @@ export function compileFilter(
  */
 export function runStages(docs: Doc[], stages: Doc[], options: Partial<Options>): Doc[] {
   if (stages.length === 0) return docs;
-  return new Aggregator(stages as never, options).run(docs) as Doc[];
+  const compiled = compileStages(stages, options.context ?? SANDBOX_CONTEXT);
+  return new Aggregator(compiled as never, options).run(docs) as Doc[];
 }
 
 /**

@@ -4,11 +4,26 @@
  * @module
  */
 
-import { Timestamp } from "bson";
+import { Timestamp, type UUID } from "bson";
 import type { Doc } from "./bson_values.ts";
 
 /** What an oplog entry records. */
-export type OplogOperation = "insert" | "update" | "replace" | "delete" | "drop" | "dropDatabase";
+export type OplogOperation =
+  | "insert"
+  | "update"
+  | "replace"
+  | "delete"
+  | "drop"
+  | "rename"
+  | "dropDatabase";
+
+/** A namespace, as change events carry it. */
+export interface Namespace {
+  /** Database name. */
+  db: string;
+  /** Collection name. */
+  coll: string;
+}
 
 /** One write, as change streams see it. */
 export interface OplogEntry {
@@ -32,6 +47,10 @@ export interface OplogEntry {
   before?: Doc;
   /** What an update changed. */
   updateDescription?: Doc;
+  /** The new namespace of a renamed collection (`db` and `coll` hold the old one). */
+  to?: Namespace;
+  /** The UUID of the collection a rename replaced (`dropTarget`), if any. */
+  dropTarget?: UUID;
 }
 
 /** Hands out strictly increasing cluster times: seconds from the wall clock, then a counter. */

@@ -7,7 +7,7 @@
 import type { Doc } from "./bson_values.ts";
 import { Collection } from "./collection.ts";
 import { CommandError } from "./errors.ts";
-import { Oplog } from "./oplog.ts";
+import { type Namespace, Oplog } from "./oplog.ts";
 
 /**
  * Checks a database name as MongoDB does.
@@ -113,6 +113,51 @@ export class Storage {
     if (collections.size === 0) this.databases.delete(db);
     this.oplog.append({ op: "drop", db, coll: name });
     return true;
+  }
+
+  /**
+   * Renames a collection, possibly into another database, keeping its documents, indexes,
+   * options and UUID, and records one `rename` in the oplog (also when `dropTarget` replaced an
+   * existing collection, as mongod does).
+   *
+   * @param from The current namespace.
+   * @param to The new namespace.
+   * @param dropTarget Whether an existing collection at `to` is dropped instead of failing.
+   * @returns The renamed collection.
+   * @throws {CommandError} NamespaceNotFound (26) when `from` does not exist, NamespaceExists
+   * (48) when `to` exists and `dropTarget` is false, IllegalOperation (20) when both are the
+   * same, InvalidNamespace (73) for a bad target name.
+   */
+  renameCollection(from: Namespace, to: Namespace, dropTarget: boolean): Collection {
+    const source = this.collection(from.db, from.coll);
+    if (!source) {
+      throw new CommandError(26, `Source collection ${from.db}.${from.coll} does not exist`);
+    }
+    if (from.db === to.db && from.coll === to.coll) {
+      throw new CommandError(20, "Can't rename a collection to itself");
+    }
+    validateDbName(to.db);
+    validateCollectionName(to.db, to.coll);
+    const target = this.collection(to.db, to.coll);
+    if (target) {
+      if (!dropTarget) throw new CommandError(48, "target namespace exists");
+      this.databases.get(to.db)!.delete(to.coll);
+    }
+    const sources = this.databases.get(from.db)!;
+    sources.delete(from.coll);
+    if (sources.size === 0) this.databases.delete(from.db);
+    let targets = this.databases.get(to.db);
+    if (!targets) this.databases.set(to.db, targets = new Map());
+    source.moveTo(to.db, to.coll);
+    targets.set(to.coll, source);
+    this.oplog.append({
+      op: "rename",
+      db: from.db,
+      coll: from.coll,
+      to: { db: to.db, coll: to.coll },
+      ...(target ? { dropTarget: target.uuid } : {}),
+    });
+    return source;
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
- * Catalog commands: create, drop, dropDatabase, listCollections, createIndexes, listIndexes,
- * dropIndexes.
+ * Catalog commands: create, drop, dropDatabase, renameCollection, listCollections,
+ * createIndexes, listIndexes, dropIndexes.
  *
  * @module
  */
@@ -8,6 +8,7 @@
 import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
 import { compileFilter } from "../mingo_context.ts";
+import type { Namespace } from "../oplog.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import {
   docOption,
@@ -41,6 +42,34 @@ function _drop(ctx: CommandContext): Doc {
 function _dropDatabase(ctx: CommandContext): Doc {
   ctx.state.storage.dropDatabase(ctx.db);
   return { dropped: ctx.db };
+}
+
+/** Splits `db.coll` at its first dot, as MongoDB reads a namespace string. */
+function _namespace(value: unknown, field: string): Namespace {
+  if (typeof value !== "string") {
+    throw new CommandError(
+      value === undefined ? 40414 : 14,
+      value === undefined
+        ? `BSON field 'renameCollection.${field}' is missing but a required field`
+        : `BSON field 'renameCollection.${field}' is the wrong type '${typeof value}', expected type 'string'`,
+    );
+  }
+  const dot = value.indexOf(".");
+  if (dot <= 0 || dot === value.length - 1) {
+    const which = field === "to" ? "target" : "source";
+    throw new CommandError(73, `Invalid ${which} namespace: ${value}`);
+  }
+  return { db: value.slice(0, dot), coll: value.slice(dot + 1) };
+}
+
+function _renameCollection(ctx: CommandContext): Doc {
+  if (ctx.db !== "admin") {
+    throw new CommandError(13, "renameCollection may only be run against the admin database.");
+  }
+  const from = _namespace(ctx.body.renameCollection, "renameCollection");
+  const to = _namespace(ctx.body.to, "to");
+  ctx.state.storage.renameCollection(from, to, ctx.body.dropTarget === true);
+  return {};
 }
 
 function _listCollections(ctx: CommandContext): Doc {
@@ -131,6 +160,7 @@ export const CATALOG_COMMANDS: Record<string, CommandHandler> = {
   create: _create,
   drop: _drop,
   dropDatabase: _dropDatabase,
+  renameCollection: _renameCollection,
   listCollections: _listCollections,
   createIndexes: _createIndexes,
   listIndexes: _listIndexes,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Long, MongoBulkWriteError, type MongoServerError, ObjectId } from "mongodb";
+import { type Document, Long, MongoBulkWriteError, type MongoServerError, ObjectId } from "mongodb";
 import { testDatabase } from "../../support/test_db.ts";
 
 Deno.test("insert and find round-trip documents with their BSON types", async () => {
@@ -173,4 +173,18 @@ Deno.test("an unknown command answers CommandNotFound", async () => {
     assert.equal(e.codeName, "CommandNotFound");
     return true;
   });
+});
+
+Deno.test("a pipeline update whose output lacks _id keeps the document's _id", async () => {
+  await using t = await testDatabase();
+  const c = t.db.collection<Document>("pipeline_updates");
+  await c.insertOne({ _id: 1 as never, x: 1, y: { z: 2 } });
+  await c.updateOne({ _id: 1 as never }, [{ $replaceRoot: { newRoot: "$y" } }]);
+  assert.deepEqual(await c.findOne({ _id: 1 as never }), { _id: 1, z: 2 });
+  await c.updateOne({ _id: 1 as never }, [{ $project: { _id: 0, z: 1 } }, { $set: { w: 3 } }]);
+  assert.deepEqual(await c.findOne({ _id: 1 as never }), { _id: 1, z: 2, w: 3 });
+  await assert.rejects(
+    c.updateOne({ _id: 1 as never }, [{ $set: { _id: 2 } }]),
+    (e: MongoServerError) => e.code === 66,
+  );
 });

@@ -1,0 +1,553 @@
+/**
+ * Aggregation expressions compiled once per aggregation instead of interpreted per document.
+ *
+ * mingo walks an expression tree for every document: it re-reads operator names, and builds a
+ * merged variables object for every `$$variable` it meets. For `$project`, `$addFields` and
+ * `$set`, the sandbox compiles each operator expression into a closure and hands it to mingo
+ * wrapped in a private operator, so mingo's own stage code (field order, missing values,
+ * inclusion rules) still shapes the output. The closures keep mingo's semantics:
+ *
+ * - field paths, variables, object and array literals are resolved as mingo resolves them;
+ * - `$let`, `$map`, `$filter`, `$cond`, `$ifNull`, `$and`, `$or` and `$literal` are
+ *   evaluated here, and hand anything unusual (a malformed specification, an input of the
+ *   wrong type) to mingo so that its errors stay the same;
+ * - operators that evaluate all their arguments first (arithmetic, comparisons, most array,
+ *   set, string and conversion operators) get their arguments from compiled closures, then run
+ *   mingo's own implementation on those values;
+ * - any other operator is evaluated by mingo, with the variables in scope.
+ *
+ * @module
+ */
+
+import { type Context, evalExpr } from "mingo/core";
+import type { Options } from "mingo/types";
+import { ObjectId } from "bson";
+import { type Doc, isPlainDoc } from "./bson_values.ts";
+
+/** The name of the private operator compiled expressions travel under inside a stage. */
+export const COMPILED_OPERATOR = "$_sandboxCompiled";
+
+/** Variables in scope: mingo's `{ ...globals, this: current, ...locals }`. */
+type _Scope = Record<string, unknown>;
+
+/** What a compiled expression evaluates against. */
+interface _Frame {
+  /** The current document (`$$CURRENT`). */
+  obj: unknown;
+  /** The stage's document (`$$ROOT`, and what field paths resolve against). */
+  root: unknown;
+  /** Variables. */
+  scope: _Scope;
+  /** mingo's options, for operators mingo evaluates. */
+  options: Options;
+}
+
+type _Compiled = (frame: _Frame) => unknown;
+
+/** A compiled expression, as the private operator receives it. */
+export class CompiledExpression {
+  /** The evaluator. */
+  readonly fn: _Compiled;
+  /** The source expression. */
+  readonly source: unknown;
+
+  /**
+   * @param fn The evaluator.
+   * @param source The source expression.
+   */
+  constructor(fn: _Compiled, source: unknown) {
+    this.fn = fn;
+    this.source = source;
+  }
+}
+
+/** Operators that evaluate their whole argument first and use nothing else of it. */
+const _EAGER = new Set([
+  "$abs",
+  "$add",
+  "$ceil",
+  "$divide",
+  "$exp",
+  "$floor",
+  "$ln",
+  "$log",
+  "$log10",
+  "$mod",
+  "$multiply",
+  "$pow",
+  "$round",
+  "$subtract",
+  "$trunc",
+  "$arrayElemAt",
+  "$arrayToObject",
+  "$concatArrays",
+  "$in",
+  "$indexOfArray",
+  "$range",
+  "$reverseArray",
+  "$size",
+  "$slice",
+  "$objectToArray",
+  "$setDifference",
+  "$setEquals",
+  "$setIntersection",
+  "$setIsSubset",
+  "$concat",
+  "$split",
+  "$strLenBytes",
+  "$strLenCP",
+  "$strcasecmp",
+  "$toBool",
+  "$toDate",
+  "$toDouble",
+  "$toString",
+  "$type",
+  "$isNumber",
+  "$eq",
+  "$ne",
+  "$gt",
+  "$gte",
+  "$lt",
+  "$lte",
+  "$cmp",
+]);
+
+const _SYSTEM_VARS = new Set(["$$ROOT", "$$CURRENT", "$$REMOVE", "$$NOW"]);
+
+const _isOperator = (name: string | undefined): name is string =>
+  name !== undefined && name[0] === "$" && /^\$[a-zA-Z0-9_]+$/.test(name);
+
+const _isNil = (v: unknown) => v === null || v === undefined;
+
+const _truthy = (v: unknown, strict: boolean | undefined) => !!v || (!!strict && v === "");
+
+/** Whether mingo evaluates a value to itself (so it can be passed to an operator as is). */
+function _inert(v: unknown): boolean {
+  switch (typeof v) {
+    case "string":
+      return v[0] !== "$";
+    case "object":
+      return v === null || v instanceof Date;
+    default:
+      return true;
+  }
+}
+
+/** Turns an evaluated value back into an expression mingo evaluates to that value. */
+const _quote = (v: unknown): unknown => (_inert(v) ? v : { $literal: v });
+
+const _OBJECT_PROTO_PROPS = new Set(
+  Object.getOwnPropertyNames(Object.prototype).filter((s) => s !== "__proto__"),
+);
+
+const _isPrimitive = (v: unknown) =>
+  (typeof v !== "object" && typeof v !== "function") || v === null;
+
+/** mingo's `getValue`: one step of a path. */
+function _step(obj: unknown, key: string): unknown {
+  if (obj === Object.prototype || _isPrimitive(obj)) return undefined;
+  if (Array.isArray(obj)) return obj[Number(key)];
+  if (_OBJECT_PROTO_PROPS.has(key) && !Object.hasOwn(obj as object, key)) return undefined;
+  return (obj as Doc)[key];
+}
+
+const _isDigits = (s: string) => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+};
+
+/**
+ * mingo's path resolution (`resolve` without `unwrapArray`), with the path split once: a
+ * non-numeric field applied to an array maps over its elements, dropping missing values, and
+ * does not descend into directly nested arrays.
+ */
+function _walk(
+  value: unknown,
+  fields: string[],
+  digits: boolean[],
+  start: number,
+  nested: boolean,
+): unknown {
+  for (let i = start; i < fields.length; i++) {
+    if (!digits[i] && Array.isArray(value)) {
+      if (nested && i === start) break;
+      const out: unknown[] = [];
+      for (const item of value) {
+        const v = _walk(item, fields, digits, i, true);
+        if (v !== undefined) out.push(v);
+      }
+      return out;
+    }
+    value = _step(value, fields[i]!);
+    if (value === undefined) break;
+  }
+  return value;
+}
+
+function _protoGuard(selector: string): (() => never) | undefined {
+  if (
+    selector === "__proto__" || selector.startsWith("__proto__.") ||
+    selector.endsWith(".__proto__") || selector.includes(".__proto__.")
+  ) {
+    return () => {
+      throw new Error(`Accessing __proto__ is not allowed in selector: '${selector}'.`);
+    };
+  }
+  return undefined;
+}
+
+/** Compiles a path (`a.b.c`) into a resolver over a document, as mingo's `resolve`. */
+function _resolver(selector: string): (obj: unknown) => unknown {
+  const guard = _protoGuard(selector);
+  if (guard) return guard;
+  const fields = selector.split(".");
+  const digits = fields.map(_isDigits);
+  return (obj) => {
+    if (_isPrimitive(obj) || obj instanceof Date || obj instanceof RegExp) return obj;
+    return _walk(obj, fields, digits, 0, false);
+  };
+}
+
+/**
+ * Compiles `name.a.b` into a resolver over the value of variable `name`; mingo resolves the
+ * whole selector against an object holding the variables, so the first step is never an array
+ * step.
+ */
+function _variableResolver(selector: string): (value: unknown) => unknown {
+  const guard = _protoGuard(selector);
+  if (guard) return guard;
+  const fields = selector.split(".");
+  const digits = fields.map(_isDigits);
+  return (value) => _walk(value, fields, digits, 1, false);
+}
+
+/** Evaluates an expression with mingo, with the frame's variables in scope. */
+function _mingo(expr: unknown): _Compiled {
+  return (frame) => {
+    const names = Object.keys(frame.scope);
+    if (names.length === 1 && names[0] === "this" && frame.scope.this === frame.obj) {
+      return evalExpr(frame.obj, expr, frame.options);
+    }
+    const vars: Doc = {};
+    for (const name of names) vars[name] = { $literal: frame.scope[name] };
+    return evalExpr(frame.obj, { $let: { vars, in: expr } }, frame.options);
+  };
+}
+
+function _path(expr: string): _Compiled {
+  if (expr === "$$KEEP" || expr === "$$PRUNE" || expr === "$$DESCEND") return () => expr;
+  const dot = expr.indexOf(".");
+  const prefix = dot === -1 ? expr : expr.substring(0, dot);
+  const rest = dot === -1 ? "" : expr.substring(dot + 1);
+  if (_SYSTEM_VARS.has(prefix)) {
+    if (prefix === "$$NOW") return _mingo(expr);
+    if (prefix === "$$REMOVE") return () => undefined;
+    const of = rest === "" ? undefined : _resolver(rest);
+    if (prefix === "$$ROOT") return of ? (f) => of(f.root) : (f) => f.root;
+    return of ? (f) => of(f.obj) : (f) => f.obj;
+  }
+  if (prefix.length >= 2 && prefix[1] === "$") {
+    const name = prefix.substring(2);
+    const fallback = _mingo(expr);
+    const of = dot === -1 ? undefined : _variableResolver(expr.substring(2));
+    return (f) => {
+      if (!Object.hasOwn(f.scope, name)) return fallback(f);
+      return of ? of(f.scope[name]) : f.scope[name];
+    };
+  }
+  const field = expr.substring(1);
+  if (field === "") return (f) => f.root;
+  const of = _resolver(field);
+  return (f) => of(f.root);
+}
+
+function _array(items: unknown[], context: Context): _Compiled {
+  const fns = items.map((item) => _compile(item, context));
+  return (f) => {
+    const out = new Array(fns.length);
+    for (let i = 0; i < fns.length; i++) out[i] = fns[i]!(f);
+    return out;
+  };
+}
+
+function _object(expr: Doc, context: Context): _Compiled {
+  const keys = Object.keys(expr);
+  const fns = keys.map((key) => _compile(expr[key], context));
+  return (f) => {
+    const out: Doc = {};
+    for (let i = 0; i < keys.length; i++) out[keys[i]!] = fns[i]!(f);
+    return out;
+  };
+}
+
+function _withScope(frame: _Frame, scope: _Scope): _Frame {
+  return { obj: frame.obj, root: frame.root, scope, options: frame.options };
+}
+
+function _let(spec: unknown, context: Context, whole: Doc): _Compiled {
+  if (!isPlainDoc(spec) || !isPlainDoc(spec.vars) || !("in" in spec)) return _mingo(whole);
+  const names = Object.keys(spec.vars);
+  const vars = names.map((name) => _compile((spec.vars as Doc)[name], context));
+  const body = _compile(spec.in, context);
+  return (f) => {
+    const scope: _Scope = { ...f.scope };
+    for (let i = 0; i < names.length; i++) scope[names[i]!] = vars[i]!(f);
+    return body(_withScope(f, scope));
+  };
+}
+
+function _iteration(
+  spec: unknown,
+  bodyField: "in" | "cond",
+  context: Context,
+  whole: Doc,
+): { input: _Compiled; name: string; body: _Compiled; fallback: _Compiled } | undefined {
+  if (!isPlainDoc(spec) || !Object.hasOwn(spec, "input") || !Object.hasOwn(spec, bodyField)) {
+    return undefined;
+  }
+  if (!_isNil(spec.as) && typeof spec.as !== "string") return undefined;
+  return {
+    input: _compile(spec.input, context),
+    name: (spec.as as string | undefined) || "this",
+    body: _compile(spec[bodyField], context),
+    fallback: _mingo(whole),
+  };
+}
+
+function _map(spec: unknown, context: Context, whole: Doc): _Compiled {
+  const parts = _iteration(spec, "in", context, whole);
+  if (!parts) return _mingo(whole);
+  const { input, name, body, fallback } = parts;
+  return (f) => {
+    const items = input(f);
+    if (_isNil(items)) return null;
+    if (!Array.isArray(items)) return fallback(f);
+    const scope: _Scope = { ...f.scope };
+    const inner = _withScope(f, scope);
+    const out = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      scope[name] = items[i];
+      out[i] = body(inner);
+    }
+    return out;
+  };
+}
+
+function _filter(spec: unknown, context: Context, whole: Doc): _Compiled {
+  const parts = _iteration(spec, "cond", context, whole);
+  if (!parts || (spec as Doc).limit !== undefined) return _mingo(whole);
+  const { input, name, body, fallback } = parts;
+  return (f) => {
+    const items = input(f);
+    if (_isNil(items)) return null;
+    if (!Array.isArray(items)) return fallback(f);
+    if (items.length === 0) return [];
+    const scope: _Scope = { ...f.scope };
+    const inner = _withScope(f, scope);
+    const strict = f.options.useStrictMode;
+    const out: unknown[] = [];
+    for (const item of items) {
+      scope[name] = item;
+      if (_truthy(body(inner), strict)) out.push(item);
+    }
+    return out;
+  };
+}
+
+function _cond(spec: unknown, context: Context, whole: Doc): _Compiled {
+  let parts: unknown[];
+  if (Array.isArray(spec)) {
+    if (spec.length !== 3) return _mingo(whole);
+    parts = spec;
+  } else if (isPlainDoc(spec)) {
+    parts = [spec.if, spec.then, spec.else];
+  } else {
+    return _mingo(whole);
+  }
+  const [test, then, otherwise] = parts.map((part) => _compile(part, context)) as [
+    _Compiled,
+    _Compiled,
+    _Compiled,
+  ];
+  return (f) => (_truthy(test(f), f.options.useStrictMode) ? then(f) : otherwise(f));
+}
+
+function _ifNull(spec: unknown, context: Context, whole: Doc): _Compiled {
+  if (!Array.isArray(spec)) return _mingo(whole);
+  const fns = spec.map((item) => _compile(item, context));
+  return (f) => {
+    let value: unknown = undefined;
+    for (const fn of fns) {
+      value = fn(f);
+      if (!_isNil(value)) return value;
+    }
+    return value;
+  };
+}
+
+function _logical(spec: unknown, context: Context, whole: Doc, all: boolean): _Compiled {
+  if (!Array.isArray(spec)) return _mingo(whole);
+  const fns = spec.map((item) => _compile(item, context));
+  return (f) => {
+    const strict = f.options.useStrictMode;
+    for (const fn of fns) {
+      if (_truthy(fn(f), strict) !== all) return !all;
+    }
+    return all;
+  };
+}
+
+type _OperatorFn = (obj: unknown, expr: unknown, options: Options) => unknown;
+
+/**
+ * mingo's `$eq` for the cases that need no deep comparison: two scalars, or two ObjectIds
+ * (mingo compares those by their hex strings); `undefined` when mingo must decide.
+ */
+function _quickEquals(a: unknown, b: unknown): boolean | undefined {
+  if (a === b || Object.is(a, b)) return true;
+  const scalarA = (typeof a !== "object" && typeof a !== "function") || a === null;
+  const scalarB = (typeof b !== "object" && typeof b !== "function") || b === null;
+  if (scalarA && scalarB) return _isNil(a) && _isNil(b);
+  if (scalarA && !_isNil(a)) return false;
+  if (a instanceof ObjectId && b instanceof ObjectId && a.constructor === b.constructor) {
+    return a.equals(b);
+  }
+  return undefined;
+}
+
+function _equality(fn: _OperatorFn, spec: unknown[], context: Context, negate: boolean): _Compiled {
+  const [left, right] = spec.map((item) => _compile(item, context)) as [_Compiled, _Compiled];
+  return (f) => {
+    const a = left(f);
+    const b = right(f);
+    const quick = _quickEquals(a, b);
+    if (quick !== undefined) return quick !== negate;
+    return fn(f.obj, [_quote(a), _quote(b)], f.options);
+  };
+}
+
+/** An operator mingo runs on arguments the compiled closures evaluated. */
+function _eager(fn: _OperatorFn, spec: unknown, context: Context): _Compiled {
+  if (Array.isArray(spec)) {
+    const args = spec.map((item) => _compile(item, context));
+    return (f) => {
+      const values = new Array(args.length);
+      for (let i = 0; i < args.length; i++) values[i] = _quote(args[i]!(f));
+      return fn(f.obj, values, f.options);
+    };
+  }
+  const arg = _compile(spec, context);
+  return (f) => fn(f.obj, _quote(arg(f)), f.options);
+}
+
+function _operator(op: string, spec: unknown, context: Context, whole: Doc): _Compiled {
+  switch (op) {
+    case "$literal":
+      return () => spec;
+    case "$let":
+      return _let(spec, context, whole);
+    case "$map":
+      return _map(spec, context, whole);
+    case "$filter":
+      return _filter(spec, context, whole);
+    case "$cond":
+      return _cond(spec, context, whole);
+    case "$ifNull":
+      return _ifNull(spec, context, whole);
+    case "$and":
+      return _logical(spec, context, whole, true);
+    case "$or":
+      return _logical(spec, context, whole, false);
+  }
+  const fn = context.getOperator("expression" as never, op) as _OperatorFn | null;
+  if (fn && (op === "$eq" || op === "$ne") && Array.isArray(spec) && spec.length === 2) {
+    return _equality(fn, spec, context, op === "$ne");
+  }
+  if (fn && _EAGER.has(op)) return _eager(fn, spec, context);
+  if (!fn && context.getOperator("accumulator" as never, op)) {
+    // mingo evaluates the argument, then accumulates over the resulting array.
+    const arg = _compile(spec, context);
+    return (f) => evalExpr(f.obj, { [op]: _quote(arg(f)) }, f.options);
+  }
+  return _mingo(whole);
+}
+
+function _compile(expr: unknown, context: Context): _Compiled {
+  if (typeof expr === "string" && expr.length > 0 && expr[0] === "$") return _path(expr);
+  if (Array.isArray(expr)) return _array(expr, context);
+  if (isPlainDoc(expr)) {
+    const keys = Object.keys(expr);
+    if (_isOperator(keys[0])) {
+      if (keys.length !== 1) return _mingo(expr);
+      return _operator(keys[0], expr[keys[0]], context, expr);
+    }
+    return _object(expr, context);
+  }
+  return () => expr;
+}
+
+/**
+ * Compiles an aggregation expression.
+ *
+ * @param expr The expression.
+ * @param context The operators it may use.
+ * @returns The compiled expression, to pass as `{ [COMPILED_OPERATOR]: compiled }`.
+ */
+export function compileExpression(expr: unknown, context: Context): CompiledExpression {
+  return new CompiledExpression(_compile(expr, context), expr);
+}
+
+/**
+ * The private operator: evaluates a {@link CompiledExpression} with the variables mingo has in
+ * scope at that point.
+ *
+ * @param obj The current document.
+ * @param expr The compiled expression.
+ * @param options mingo's options (with the stage's root document and local variables).
+ * @returns The value.
+ */
+export function evalCompiled(obj: unknown, expr: unknown, options: Options): unknown {
+  if (!(expr instanceof CompiledExpression)) {
+    throw new Error(`Unrecognized expression '${COMPILED_OPERATOR}'`);
+  }
+  const locals = (options as { local?: { root?: unknown; variables?: Doc } }).local;
+  const scope: _Scope = { ...options.variables, this: obj, ...locals?.variables };
+  return expr.fn({ obj, root: locals?.root ?? obj, scope, options });
+}
+
+const _COMPILED_STAGES = new Set(["$project", "$addFields", "$set"]);
+
+/**
+ * Replaces the operator expressions of `$project`, `$addFields` and `$set` stages by compiled
+ * ones; other stages are returned unchanged.
+ *
+ * @param stages Pipeline stages.
+ * @param context The operators expressions may use.
+ * @returns Stages with compiled expressions.
+ */
+export function compileStages(stages: Doc[], context: Context): Doc[] {
+  return stages.map((stage) => {
+    const name = Object.keys(stage)[0]!;
+    const spec = stage[name];
+    if (!_COMPILED_STAGES.has(name) || !isPlainDoc(spec)) return stage;
+    const projection = name === "$project";
+    let changed = false;
+    const out: Doc = {};
+    for (const [field, value] of Object.entries(spec)) {
+      const op = isPlainDoc(value) ? Object.keys(value) : [];
+      if (
+        op.length === 1 && _isOperator(op[0]) && op[0] !== COMPILED_OPERATOR &&
+        !(projection && context.getOperator("projection" as never, op[0]))
+      ) {
+        out[field] = { [COMPILED_OPERATOR]: compileExpression(value, context) };
+        changed = true;
+      } else {
+        out[field] = value;
+      }
+    }
+    return changed ? { [name]: out } : stage;
+  });
+}
