@@ -1,27 +1,70 @@
 /**
  * Sandbox benchmark: bulk inserts, an indexed equality find, the archiver's four-collection
- * `$lookup` enrichment over 100,000 orders, and change-stream delivery lag.
+ * `$lookup` enrichment over 100,000 orders (the pipeline `enrichmentPipeline()` builds, in
+ * batches of 1,000 ids as the archiver sends it), and change-stream delivery lag.
  *
  * The sandbox runs in a worker thread by default, as it does behind `archiver sandbox` in its
  * own process, so that the driver's work (encoding commands, decoding results) does not share
  * a thread with the server's; `--in-process` runs both on one thread, as tests do.
  *
- * Run: `deno task bench:sandbox [--in-process]`
+ * Run: `deno task bench:sandbox [--in-process]`; `deno task bench` runs it with the others
+ * through {@link benchSandbox}.
  *
  * @module
  */
 
 import { type Document, MongoClient, ObjectId } from "mongodb";
+import type { CollectionNames } from "../core/collections.ts";
+import { enrichmentPipeline } from "../core/enrich.ts";
 import { startSandbox } from "../core/sandbox/mod.ts";
 
-const ORDERS = 100_000;
 const BATCH = 1_000;
 const CLIENTS = 10_000;
 const COURIERS = 1_000;
 const RESTAURANTS = 500;
 const MENUS_PER_RESTAURANT = 10;
-const FINDS = 5_000;
-const UPDATES = 10_000;
+const _NAMES: CollectionNames = {
+  orders: "Commande",
+  clients: "Client",
+  couriers: "Livreur",
+  restaurants: "Restaurants",
+  menu: "Menu",
+  archive: "Historique",
+};
+
+/** What the sandbox benchmark measured. */
+export interface SandboxBenchResult {
+  /** Orders inserted, then enriched. */
+  orders: number;
+  /** Orders inserted per second, in batches of 1,000. */
+  insertPerSecond: number;
+  /** Indexed `findOne` by `numero_commande` per second. */
+  findPerSecond: number;
+  /** Orders enriched per second by the four-collection `$lookup` aggregation. */
+  lookupPerSecond: number;
+  /** Change-stream updates delivered. */
+  updates: number;
+  /** Updates delivered per second. */
+  streamPerSecond: number;
+  /** Change-stream delivery lag, median, in ms. */
+  lagP50Ms: number;
+  /** Change-stream delivery lag, 99th percentile, in ms. */
+  lagP99Ms: number;
+}
+
+/** Sizes and placement of a sandbox benchmark run. */
+export interface SandboxBenchOptions {
+  /** Run the sandbox on the driver's thread instead of a worker. @default false */
+  inProcess?: boolean;
+  /** Orders inserted and enriched (a multiple of 1,000). @default 100000 */
+  orders?: number;
+  /** Indexed finds. @default 5000 */
+  finds?: number;
+  /** Change-stream updates (at most `orders`). @default 10000 */
+  updates?: number;
+  /** Print each figure as it is measured. @default false */
+  print?: boolean;
+}
 
 function _rate(count: number, ms: number): string {
   return `${Math.round(count / (ms / 1000)).toLocaleString("en-US")}/s`;
@@ -69,16 +112,29 @@ if ((globalThis as { name?: string }).name === _WORKER_NAME) {
     scope.postMessage("stopped");
   };
   scope.postMessage(sandbox.uri);
-} else {
-  await _run(Deno.args.includes("--in-process"));
+} else if (import.meta.main) {
+  await benchSandbox({ inProcess: Deno.args.includes("--in-process"), print: true });
 }
 
-async function _run(inProcess: boolean): Promise<void> {
+/**
+ * Runs the sandbox benchmark: inserts, indexed finds, `$lookup` enrichment, change-stream lag.
+ *
+ * @param options Sizes, placement of the server, and whether to print as it goes.
+ * @returns The figures.
+ */
+export async function benchSandbox(
+  options: SandboxBenchOptions = {},
+): Promise<SandboxBenchResult> {
+  const inProcess = options.inProcess ?? false;
+  const ORDERS = options.orders ?? 100_000;
+  const FINDS = options.finds ?? 5_000;
+  const UPDATES = Math.min(ORDERS, options.updates ?? 10_000);
+  const print = options.print ? console.log : () => {};
   const sandbox = await _startServer(inProcess);
   const client = new MongoClient(sandbox.uri);
   await client.connect();
   const db = client.db("bench");
-  console.log(
+  print(
     `sandbox benchmark on ${sandbox.uri} (${
       inProcess ? "same thread as the driver" : "worker thread"
     })`,
@@ -96,7 +152,7 @@ async function _run(inProcess: boolean): Promise<void> {
       prix: 5 + (m * 1.5),
     }))
   );
-  await db.collection("Client").insertMany(clientIds.map((_id, i) => ({
+  await db.collection(_NAMES.clients).insertMany(clientIds.map((_id, i) => ({
     _id,
     nom: `Nom${i}`,
     prenom: `Prénom${i}`,
@@ -104,7 +160,7 @@ async function _run(inProcess: boolean): Promise<void> {
     telephone: "0600000000",
     adresse: `${i} rue de la Paix, Paris`,
   })));
-  await db.collection("Livreur").insertMany(courierIds.map((_id, i) => ({
+  await db.collection(_NAMES.couriers).insertMany(courierIds.map((_id, i) => ({
     _id,
     nom: `Livreur${i}`,
     prenom: "Jean",
@@ -112,16 +168,16 @@ async function _run(inProcess: boolean): Promise<void> {
     vehicule: "vélo",
     note: 4.5,
   })));
-  await db.collection("Restaurants").insertMany(restaurantIds.map((_id, i) => ({
+  await db.collection(_NAMES.restaurants).insertMany(restaurantIds.map((_id, i) => ({
     _id,
     nom: `Restaurant ${i}`,
     type_cuisine: "française",
     adresse: `${i} avenue Foch`,
     note: 4.2,
   })));
-  await db.collection("Menu").insertMany(menus);
+  await db.collection(_NAMES.menu).insertMany(menus);
 
-  const orders = db.collection("Commande");
+  const orders = db.collection(_NAMES.orders);
   await orders.createIndex({ numero_commande: 1 }, { unique: true });
   await orders.createIndex({ status: 1 });
   const orderIds: ObjectId[] = [];
@@ -152,7 +208,7 @@ async function _run(inProcess: boolean): Promise<void> {
     await orders.insertMany(batch);
   }
   const insertMs = performance.now() - started;
-  console.log(
+  print(
     `insert:            ${ORDERS} orders in batches of ${BATCH}: ${_rate(ORDERS, insertMs)}`,
   );
 
@@ -163,65 +219,27 @@ async function _run(inProcess: boolean): Promise<void> {
     if (!found) throw new Error(`Order CMD-${n} not found`);
   }
   const findMs = performance.now() - started;
-  console.log(`indexed find:      ${FINDS} findOne by numero_commande: ${_rate(FINDS, findMs)}`);
+  print(`indexed find:      ${FINDS} findOne by numero_commande: ${_rate(FINDS, findMs)}`);
 
-  const enrichment = (ids: ObjectId[]) => [
-    { $match: { _id: { $in: ids } } },
-    { $lookup: { from: "Client", localField: "client_id", foreignField: "_id", as: "client" } },
-    { $lookup: { from: "Livreur", localField: "livreur_id", foreignField: "_id", as: "livreur" } },
-    {
-      $lookup: {
-        from: "Restaurants",
-        localField: "restaurant_id",
-        foreignField: "_id",
-        as: "restaurant",
-      },
-    },
-    { $lookup: { from: "Menu", localField: "items.menu_id", foreignField: "_id", as: "menus" } },
-    {
-      $project: {
-        numero_commande: 1,
-        status: 1,
-        date_commande: 1,
-        date_livraison: 1,
-        client: { $arrayElemAt: ["$client", 0] },
-        livreur: { $arrayElemAt: ["$livreur", 0] },
-        restaurant: { $arrayElemAt: ["$restaurant", 0] },
-        items: {
-          $map: {
-            input: "$items",
-            as: "it",
-            in: {
-              menu_id: "$$it.menu_id",
-              quantite: "$$it.quantite",
-              prix: {
-                $arrayElemAt: ["$menus.prix", { $indexOfArray: ["$menus._id", "$$it.menu_id"] }],
-              },
-            },
-          },
-        },
-        duree_livraison_min: {
-          $dateDiff: { startDate: "$date_commande", endDate: "$date_livraison", unit: "minute" },
-        },
-      },
-    },
-  ];
   started = performance.now();
   let enriched = 0;
   for (let b = 0; b < ORDERS / BATCH; b++) {
     const ids = orderIds.slice(b * BATCH, (b + 1) * BATCH);
-    const docs = await orders.aggregate(enrichment(ids)).toArray();
+    // The archiver's own aggregation and batch size (core/archiver.ts).
+    const docs = await orders
+      .aggregate(enrichmentPipeline({ ids }, _NAMES), { batchSize: ids.length + 1 })
+      .toArray();
     enriched += docs.length;
   }
   const lookupMs = performance.now() - started;
   if (enriched !== ORDERS) throw new Error(`Enriched ${enriched} orders instead of ${ORDERS}`);
-  console.log(
+  print(
     `$lookup enrichment: ${ORDERS} orders, batches of ${BATCH}: ${_rate(ORDERS, lookupMs)}`,
   );
 
   const watcher = new MongoClient(sandbox.uri);
   await watcher.connect();
-  const stream = watcher.db("bench").collection("Commande").watch(
+  const stream = watcher.db("bench").collection(_NAMES.orders).watch(
     [{ $match: { operationType: "update" } }],
     { maxAwaitTimeMS: 1000 },
   );
@@ -243,7 +261,7 @@ async function _run(inProcess: boolean): Promise<void> {
   await receiving;
   const streamMs = performance.now() - started;
   lags.sort((a, b) => a - b);
-  console.log(
+  print(
     `change stream:     ${UPDATES} updates delivered: ${_rate(UPDATES, streamMs)}, lag p50 ${
       _percentile(lags, 50).toFixed(2)
     } ms, p99 ${_percentile(lags, 99).toFixed(2)} ms`,
@@ -252,4 +270,14 @@ async function _run(inProcess: boolean): Promise<void> {
   await watcher.close();
   await client.close();
   await sandbox.stop();
+  return {
+    orders: ORDERS,
+    insertPerSecond: Math.round(ORDERS / (insertMs / 1000)),
+    findPerSecond: Math.round(FINDS / (findMs / 1000)),
+    lookupPerSecond: Math.round(ORDERS / (lookupMs / 1000)),
+    updates: UPDATES,
+    streamPerSecond: Math.round(UPDATES / (streamMs / 1000)),
+    lagP50Ms: _percentile(lags, 50),
+    lagP99Ms: _percentile(lags, 99),
+  };
 }
