@@ -4,6 +4,7 @@ import { MongoClient } from "mongodb";
 import { tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { dedicatedSandbox, testDatabase } from "../../support/test_db.ts";
+import { archivedNumbers, assertEachOnce } from "../../support/faults.ts";
 import { eventually, startWatcher } from "../../support/watcher.ts";
 
 // Delivering assigns a courier, as the order lifecycle does (orders waiting have none yet).
@@ -17,17 +18,6 @@ async function seed(db: import("mongodb").Db, options: Parameters<typeof seedOrd
   const seeded = await seedOrders(db, options);
   courier = [...seeded.couriers.values()][0]!._id;
   return seeded;
-}
-
-async function archivedNumbers(db: import("mongodb").Db): Promise<string[]> {
-  const docs = await db.collection("Historique").find({}, { projection: { numero_commande: 1 } })
-    .toArray();
-  return docs.map((d) => d.numero_commande as string).sort();
-}
-
-function assertEachOnce(numbers: string[], expected: string[]) {
-  assert.equal(new Set(numbers).size, numbers.length, "no order archived twice");
-  assert.deepEqual(numbers, [...expected].sort());
 }
 
 Deno.test("watch catches up, then archives an order within a second of its delivery; other changes are ignored", async () => {
