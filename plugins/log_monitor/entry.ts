@@ -24,7 +24,7 @@ export interface LogEntry {
 export interface LogSignals {
   /** Orders archived (`✅ Archived N orders`, or `properties.orders_archived` on that line). */
   archived: number;
-  /** Incomplete orders (`⚠️ Order … is incomplete`, or `properties.orders_incomplete`). */
+  /** Incomplete orders (`⚠️ Order … is incomplete`, one each, or a bare `N orders incomplete`). */
   incomplete: number;
   /** Duplicates (`⚠️ Order … already archived`, `♻️ N orders already archived`, or `properties.orders_duplicates`). */
   duplicates: number;
@@ -94,9 +94,10 @@ const INCOMPLETE_COUNT = /(\d+) orders? (?:are |were )?incomplete/;
 const FOUND = /Found (\d+) delivered orders?/;
 
 /**
- * What a line says in the operators' patterns. Counts come from the line's properties
- * (`orders_archived`, `orders_duplicates`, `orders_incomplete`) when present, else from the
- * number in the message; a per-order warning counts one.
+ * What a line says in the operators' patterns. Archived and duplicate counts come from the
+ * summary line's properties (`orders_archived`, `orders_duplicates`) when present, else from the
+ * number in the message; incomplete orders are counted from their per-order warnings, which the
+ * tool writes once for each.
  *
  * @param entry A parsed line.
  * @returns The matched patterns and counts.
@@ -129,9 +130,11 @@ export function classify(entry: LogEntry): LogSignals {
   if (summary) {
     signals.duplicates = _count(props.orders_duplicates) ??
       (duplicateCount ? Number(duplicateCount[1]) : 0);
-    signals.incomplete = _count(props.orders_incomplete) ??
-      (incompleteCount ? Number(incompleteCount[1]) : 0);
   }
+  // Batch and watch warn once about each incomplete order (`⚠️ Order … is incomplete`) and also
+  // total them on their summary line: the per-order warnings are the count, so the total is used
+  // only from a line that says nothing else (`N orders incomplete`).
+  if (incompleteCount && !archived) signals.incomplete = Number(incompleteCount[1]);
   if (/Order \S+ is incomplete/.test(message)) signals.incomplete += 1;
   if (/Order \S+ already archived/.test(message)) signals.duplicates += 1;
   const found = FOUND.exec(message);

@@ -65,7 +65,18 @@ Deno.test("classify() prefers the counts in a summary line's properties", () => 
       orders_incomplete: 7,
     }),
   );
-  assert.deepEqual([signals.archived, signals.duplicates, signals.incomplete], [148, 3, 7]);
+  // The 7 incomplete orders were each warned about already: the summary does not add them again.
+  assert.deepEqual([signals.archived, signals.duplicates, signals.incomplete], [148, 3, 0]);
+});
+
+Deno.test("incomplete orders logged by a batch run are counted once each", () => {
+  const lines = [
+    entry("⚠️ Order CMD-000011 is incomplete: missing client"),
+    entry("⚠️ Order CMD-000012 is incomplete: missing menu item 65f0"),
+    entry("✅ Archived 10 orders", { orders_archived: 10, orders_incomplete: 2 }),
+  ];
+  const total = lines.map(classify).reduce((sum, s) => sum + s.incomplete, 0);
+  assert.equal(total, 2);
 });
 
 Deno.test("classify() does not count running totals of progress lines", () => {
