@@ -9,8 +9,7 @@
 
 import type { AnyBulkWriteOperation, Collection, Document, MongoBulkWriteError } from "mongodb";
 import type { Logger } from "@logtape/logtape";
-import { describeError, isTransientError } from "./mongo.ts";
-import { retry } from "./retry.ts";
+import { isTransientCode, retryTransient } from "./mongo.ts";
 
 /** The name of the archive's unique index. */
 export const ARCHIVE_INDEX = "numero_commande_unique";
@@ -67,18 +66,9 @@ export async function writeArchive(
   const result: SinkResult = { archived: 0, duplicates: 0, failed: [] };
   let pending = [...documents];
   for (let round = 0; pending.length > 0; round++) {
-    const outcome = await retry(() => _bulkUpsert(archive, pending), {
-      signal: options.signal,
-      deadlineMs: options.retryDeadlineMs ?? 30_000,
-      baseDelayMs: 200,
-      maxDelayMs: 5_000,
-      isRetryable: isTransientError,
-      onRetry: ({ error, attempt }) => {
-        options.onTransientError?.(error);
-        options.log.warn(
-          `Archive write failed (attempt ${attempt}), retrying: ${describeError(error)}`,
-        );
-      },
+    const outcome = await retryTransient("Archive write", () => _bulkUpsert(archive, pending), {
+      ...options,
+      deadlineMs: options.retryDeadlineMs,
     });
     result.archived += outcome.archived;
     result.duplicates += outcome.duplicates;
@@ -88,7 +78,7 @@ export async function writeArchive(
       if (error.code === DUPLICATE_KEY && /numero_commande/.test(error.errmsg ?? "")) {
         // Two writers raced on the same new order: the other one archived it.
         result.duplicates++;
-      } else if (round < 3 && _transientCode(error.code)) {
+      } else if (round < 3 && isTransientCode(error.code)) {
         retryable.push(document);
       } else {
         const reason = `${error.errmsg ?? "write failed"} (code ${error.code})`;
@@ -135,8 +125,4 @@ async function _bulkUpsert(archive: Collection, documents: Document[]): Promise<
       errors: list.map((e) => ({ index: e.index, error: { code: e.code, errmsg: e.errmsg } })),
     };
   }
-}
-
-function _transientCode(code: number | undefined): boolean {
-  return code !== undefined && isTransientError(Object.assign(new Error(), { code }));
 }

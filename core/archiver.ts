@@ -10,8 +10,7 @@ import type { Db, Document, ObjectId } from "mongodb";
 import type { Logger } from "@logtape/logtape";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentPipeline } from "./enrich.ts";
-import { describeError, isTransientError } from "./mongo.ts";
-import { retry } from "./retry.ts";
+import { retryTransient } from "./mongo.ts";
 import { writeArchive } from "./archive_sink.ts";
 
 /** An order as the modes hand it over: its id and number. */
@@ -86,37 +85,27 @@ export async function archiveOrders(
   if (orders.length === 0) return outcome;
   const { db, names, log } = options;
   const archive = db.collection(names.archive);
-  const withRetry = <T>(fn: () => Promise<T>) =>
-    retry(fn, {
-      signal: options.signal,
-      deadlineMs: 30_000,
-      baseDelayMs: 200,
-      maxDelayMs: 5_000,
-      isRetryable: isTransientError,
-      onRetry: ({ error, attempt }) => {
-        options.onTransientError?.(error);
-        log.warn(`MongoDB call failed (attempt ${attempt}), retrying: ${describeError(error)}`);
-      },
-    });
-
+  const retrying = { log, signal: options.signal, onTransientError: options.onTransientError };
   const numbers = orders.map((order) => order.numero_commande);
   const archived = new Set(
-    (await withRetry(() =>
-      archive.find({ numero_commande: { $in: numbers } }, {
-        projection: { _id: 0, numero_commande: 1 },
-        batchSize: numbers.length + 1,
-      }).toArray()
+    (await retryTransient(
+      "Reading archived order numbers",
+      () =>
+        archive.find({ numero_commande: { $in: numbers } }, {
+          projection: { _id: 0, numero_commande: 1 },
+          batchSize: numbers.length + 1,
+        }).toArray(),
+      retrying,
     )).map((doc) => doc.numero_commande as string),
   );
   outcome.alreadyArchived = archived.size;
   const ids = orders.filter((order) => !archived.has(order.numero_commande)).map((o) => o._id);
   if (ids.length === 0) return outcome;
 
-  const enriched = await withRetry(() =>
+  const enriched = await retryTransient("Enriching orders", () =>
     db.collection(names.orders)
       .aggregate(enrichmentPipeline({ ids }, names), { batchSize: ids.length + 1 })
-      .toArray()
-  );
+      .toArray(), retrying);
   outcome.enriched = enriched.length;
   const archivedAt = new Date();
   const toWrite: Document[] = [];

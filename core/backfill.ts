@@ -10,8 +10,7 @@ import type { Document } from "mongodb";
 import { type ArchiveOptions, archiveOrders, type OrderRef } from "./archiver.ts";
 import { type BatchReport, emptyReport } from "./batch_report.ts";
 import { orderFilter } from "./enrich.ts";
-import { describeError, isTransientError } from "./mongo.ts";
-import { retry } from "./retry.ts";
+import { retryTransient } from "./mongo.ts";
 
 /** What a backfill selects and how it reports progress. */
 export interface BackfillOptions extends Omit<ArchiveOptions, "reportedIncomplete"> {
@@ -55,17 +54,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   const { db, names, log, signal, batchSize } = options;
   const limit = options.limit ?? Infinity;
   const withRetry = <T>(what: string, fn: () => Promise<T>) =>
-    retry(fn, {
-      signal,
-      deadlineMs: 30_000,
-      baseDelayMs: 250,
-      maxDelayMs: 5_000,
-      isRetryable: isTransientError,
-      onRetry: ({ error }) => {
-        options.onTransientError?.(error);
-        log.warn(`${what} failed, retrying: ${describeError(error)}`);
-      },
-    });
+    retryTransient(what, fn, { log, signal, onTransientError: options.onTransientError });
   const report = emptyReport();
   const reportedIncomplete = new Set<string>();
   const filter = orderFilter({

@@ -7,6 +7,7 @@
  */
 
 import { MongoClient, type MongoClientOptions } from "mongodb";
+import type { Logger } from "@logtape/logtape";
 import { ConfigError, UnreachableError } from "./errors.ts";
 import { logger } from "./logging.ts";
 import { maskUri, redact, registerUriSecret } from "./mask.ts";
@@ -59,6 +60,17 @@ const TRANSIENT_NAMES = new Set([
 const AUTH_CODES = new Set([18, 13]); // AuthenticationFailed, Unauthorized
 
 /**
+ * Whether a server error code is one MongoDB and its drivers treat as transient (a per-document
+ * write error carries a code but is no `Error`).
+ *
+ * @param code The server's error code.
+ * @returns `true` for network, election and shutdown codes.
+ */
+export function isTransientCode(code: number | undefined): boolean {
+  return code !== undefined && TRANSIENT_CODES.has(code);
+}
+
+/**
  * Whether an error is worth retrying: network trouble, no reachable server, an election or a
  * shutdown — anything that a later attempt may not meet.
  *
@@ -75,7 +87,7 @@ export function isTransientError(error: unknown): boolean {
     labelled.hasErrorLabel?.("TransientTransactionError")
   ) return true;
   if (TRANSIENT_NAMES.has(error.name)) return true;
-  return typeof labelled.code === "number" && TRANSIENT_CODES.has(labelled.code);
+  return typeof labelled.code === "number" && isTransientCode(labelled.code);
 }
 
 /**
@@ -198,4 +210,44 @@ export function describeError(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   const firstLine = error.message.split("\n")[0] ?? error.message;
   return redact(typeof code === "number" ? `${firstLine} (code ${code})` : firstLine);
+}
+
+/** How {@link retryTransient} bounds and reports its attempts. */
+export interface TransientRetryOptions {
+  /** Where each retry is logged, as a warning. */
+  log: Logger;
+  /** Stops waiting when aborted. */
+  signal?: AbortSignal;
+  /** Gives up after this long, in ms, and throws the last error. @default 30000 */
+  deadlineMs?: number;
+  /** Called on each transient failure, to count connection errors. */
+  onTransientError?: (error: unknown) => void;
+}
+
+/**
+ * Runs a MongoDB call, retrying transient failures (network, elections, shutdown) with backoff
+ * and full jitter until a deadline; other errors are thrown at once. Each retry is logged as
+ * `<what> failed (attempt N), retrying: <reason>`, without credentials.
+ *
+ * @param what What the call does, for the log (`"Archive write"`).
+ * @param fn The call.
+ * @param options Logger, abort signal, deadline and error counter.
+ * @returns What the call returned.
+ */
+export function retryTransient<T>(
+  what: string,
+  fn: () => Promise<T>,
+  options: TransientRetryOptions,
+): Promise<T> {
+  return retry(fn, {
+    signal: options.signal,
+    deadlineMs: options.deadlineMs ?? 30_000,
+    baseDelayMs: 200,
+    maxDelayMs: 5_000,
+    isRetryable: isTransientError,
+    onRetry: ({ error, attempt }) => {
+      options.onTransientError?.(error);
+      options.log.warn(`${what} failed (attempt ${attempt}), retrying: ${describeError(error)}`);
+    },
+  });
 }

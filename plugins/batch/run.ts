@@ -18,10 +18,9 @@ import { collectionNames } from "../../core/collections.ts";
 import type { GlobalConfig } from "../../core/config.ts";
 import { parseDateBound } from "../../core/dates.ts";
 import { ConfigError, ExitCode, UnreachableError } from "../../core/errors.ts";
-import { connectMongo, describeError, isTransientError } from "../../core/mongo.ts";
+import { connectMongo, describeError, isTransientError, retryTransient } from "../../core/mongo.ts";
 import { integer } from "../../core/parse.ts";
 import type { PluginContext } from "../../core/plugin.ts";
-import { retry } from "../../core/retry.ts";
 import { formatReport } from "./report_table.ts";
 
 /** The flags of one run. */
@@ -123,11 +122,11 @@ export async function runBatch(
   let failure: unknown;
   try {
     if (!flags.dryRun) {
-      await retry(() => ensureArchiveIndex(db.collection(names.archive)), {
-        signal,
-        deadlineMs: config.connectTimeout,
-        isRetryable: isTransientError,
-      });
+      await retryTransient(
+        "Creating the archive index",
+        () => ensureArchiveIndex(db.collection(names.archive)),
+        { log, signal },
+      );
     }
     result = await backfill({
       db,
