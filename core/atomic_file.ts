@@ -7,6 +7,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
+import { ConfigError } from "./errors.ts";
 
 /**
  * Writes `text` to `path` atomically.
@@ -52,4 +53,34 @@ export async function readJsonFile(path: string): Promise<unknown> {
     throw error;
   }
   return JSON.parse(text);
+}
+
+/**
+ * Checks, before any work, that a file can be created where a flag or setting points: its folder
+ * must exist. Run early so a bad path stops the command with nothing written.
+ *
+ * @param path The file's absolute path.
+ * @param label What names it in the message (`--export`, `the report file`).
+ * @param shown The path as the user wrote it. @default path
+ * @throws {ConfigError} When the folder is missing or not a folder (exit 2).
+ */
+export async function checkWritableFolder(
+  path: string,
+  label: string,
+  shown: string = path,
+): Promise<void> {
+  try {
+    const info = await Deno.stat(dirname(path));
+    if (!info.isDirectory) throw new Error("is not a folder");
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : (error as Error).message;
+    throw new ConfigError(
+      `Cannot write ${label} ${JSON.stringify(shown)}: folder ${
+        JSON.stringify(dirname(path))
+      } ${reason}`,
+      { cause: error },
+    );
+  }
 }

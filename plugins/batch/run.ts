@@ -7,12 +7,12 @@
  */
 
 import type { Document } from "mongodb";
-import { BSON } from "mongodb";
-const { EJSON } = BSON;
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { backfill, type BackfillResult } from "../../core/backfill.ts";
 import { ensureArchiveIndex } from "../../core/archive_sink.ts";
-import { writeFileAtomic } from "../../core/atomic_file.ts";
+import { checkWritableFolder } from "../../core/atomic_file.ts";
+import { writeExtendedJson } from "../../core/extended_json.ts";
+import { type ProgressBar, progressBar } from "../../core/progress.ts";
 import { type BatchReport, emptyReport, saveBatchReport } from "../../core/batch_report.ts";
 import { collectionNames } from "../../core/collections.ts";
 import type { GlobalConfig } from "../../core/config.ts";
@@ -89,7 +89,7 @@ export async function planBatch(flags: BatchFlags, cwd: string): Promise<BatchPl
     }
   }
   const exportPath = flags.export === undefined ? undefined : resolve(cwd, flags.export);
-  if (exportPath) await _checkFolder(exportPath, "--export");
+  if (exportPath) await checkWritableFolder(exportPath, "--export");
   return { from, to, limit, exportPath };
 }
 
@@ -107,7 +107,7 @@ export async function runBatch(
   plan: BatchPlan,
 ): Promise<void> {
   const reportPath = resolve(ctx.cwd, config.reportFile);
-  if (!flags.dryRun) await _checkFolder(reportPath, "ARCHIVER_REPORT_FILE");
+  if (!flags.dryRun) await checkWritableFolder(reportPath, "the report file");
 
   const log = ctx.logger.getChild("batch");
   const signal = ctx.lifecycle.signal;
@@ -117,7 +117,7 @@ export async function runBatch(
   const db = client.db(config.db);
   const names = collectionNames(config);
   const sample: Document[] = [];
-  let progress: { update(n: number): void; stop(): void } | undefined;
+  let progress: ProgressBar | undefined;
   let result: BackfillResult | undefined;
   let failure: unknown;
   try {
@@ -145,7 +145,7 @@ export async function runBatch(
         log.info(`📦 Found ${total} delivered orders${_windowText(plan)}`, {
           orders_delivered: total,
         });
-        if (ctx.interactive && total > 0) progress = await _progressBar(total);
+        if (ctx.interactive && total > 0) progress = await progressBar(total, "📊");
       },
       onProgress: (processed, total) => {
         progress?.update(processed);
@@ -177,10 +177,7 @@ export async function runBatch(
     });
   }
   if (plan.exportPath) {
-    await writeFileAtomic(
-      plan.exportPath,
-      `${EJSON.stringify(sample, undefined, 2, { relaxed: true })}\n`,
-    );
+    await writeExtendedJson(plan.exportPath, sample);
     log.info(`Wrote ${sample.length} sample documents to ${plan.exportPath}`);
   }
 
@@ -226,28 +223,4 @@ function _windowText(plan: BatchPlan): string {
   const from = plan.from ? ` from ${plan.from.toISOString()}` : "";
   const to = plan.to ? ` before ${plan.to.toISOString()}` : "";
   return ` delivered${from}${to}`;
-}
-
-async function _checkFolder(path: string, name: string): Promise<void> {
-  try {
-    const info = await Deno.stat(dirname(path));
-    if (!info.isDirectory) throw new Error("not a folder");
-  } catch (error) {
-    throw new ConfigError(
-      `Cannot write ${name} ${JSON.stringify(path)}: folder ${JSON.stringify(dirname(path))} ${
-        error instanceof Deno.errors.NotFound ? "does not exist" : (error as Error).message
-      }`,
-      { cause: error },
-    );
-  }
-}
-
-async function _progressBar(total: number) {
-  const { default: progress } = await import("cli-progress");
-  const bar = new progress.SingleBar(
-    { format: "📊 {bar} {value}/{total} orders | {eta_formatted} left", hideCursor: true },
-    progress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  return bar;
 }

@@ -1,12 +1,11 @@
 /**
- * `--export FILE`: a sample of the generated orders written as Extended JSON, so ObjectIds and
- * Dates survive the trip through a file (`mongoimport --jsonArray` reads it back). The sample is
- * drawn while the orders stream past (reservoir sampling), so memory holds only the sample.
+ * `--export FILE`: the sample of the generated orders that is written as Extended JSON (by
+ * `core/extended_json.ts`). The sample is drawn while the orders stream past (reservoir
+ * sampling), so memory holds only the sample.
  *
  * @module
  */
 
-import { BSON } from "mongodb";
 import type { Order } from "../../core/model.ts";
 import { SeededRandom } from "./random.ts";
 
@@ -52,27 +51,4 @@ export class OrderSample {
       (a.numero_commande < b.numero_commande ? -1 : 1)
     );
   }
-}
-
-/**
- * The Extended JSON text of orders: a JSON array, one relaxed-mode order per line
- * (`{"$oid": …}` ids, `{"$date": …}` dates).
- *
- * @param orders The orders.
- * @returns The file's content.
- */
-export function ordersToExtendedJson(orders: readonly Order[]): string {
-  if (orders.length === 0) return "[]\n";
-  const lines = orders.map((order) => `  ${BSON.EJSON.stringify(order, { relaxed: true })}`);
-  return `[\n${lines.join(",\n")}\n]\n`;
-}
-
-/**
- * Writes orders to a file as Extended JSON.
- *
- * @param path The file to write (replaced if it exists).
- * @param orders The orders.
- */
-export async function writeOrderSample(path: string, orders: readonly Order[]): Promise<void> {
-  await Deno.writeTextFile(path, ordersToExtendedJson(orders));
 }

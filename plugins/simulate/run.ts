@@ -5,14 +5,17 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { collectionNames } from "../../core/collections.ts";
 import type { GlobalConfig } from "../../core/config.ts";
 import { ConfigError } from "../../core/errors.ts";
 import { connectMongo } from "../../core/mongo.ts";
 import type { PluginContext } from "../../core/plugin.ts";
 import type { SettingValues } from "../../core/settings.ts";
-import { OrderSample, writeOrderSample } from "./export.ts";
+import { OrderSample } from "./export.ts";
+import { checkWritableFolder } from "../../core/atomic_file.ts";
+import { writeExtendedJson } from "../../core/extended_json.ts";
+import { progressBar } from "../../core/progress.ts";
 import { type DatasetBatch, generateDataset, scaledReferenceCounts } from "./generator.ts";
 import { runLiveTraffic } from "./live.ts";
 import type { SimulateOptions, simulateSettings } from "./mod.ts";
@@ -69,7 +72,7 @@ export async function runSimulate(
     );
   }
   const exportPath = flags.export !== undefined ? resolve(ctx.cwd, flags.export) : undefined;
-  if (exportPath) await _checkFolder(exportPath, flags.export!);
+  if (exportPath) await checkWritableFolder(exportPath, "--export", flags.export!);
   const names = collectionNames(config);
   const log = ctx.logger.getChild("simulate");
   if (flags.drop) {
@@ -161,7 +164,9 @@ export async function runSimulate(
   );
   const sample = exportPath ? new OrderSample(flags.exportSample, seed) : undefined;
   const tally = new DatasetTally(names);
-  const bar = ctx.interactive && config.count > 0 ? await _progressBar(config.count) : undefined;
+  const bar = ctx.interactive && config.count > 0
+    ? await progressBar(config.count, "🎲")
+    : undefined;
   try {
     await writeDataset(db, names, _sampled(batches, sample), {
       concurrency: flags.insertConcurrency,
@@ -179,7 +184,7 @@ export async function runSimulate(
   }
   if (exportPath && sample) {
     const orders = sample.orders();
-    await writeOrderSample(exportPath, orders);
+    await writeExtendedJson(exportPath, orders);
     log.info(`📤 Exported ${orders.length} orders to ${flags.export}`);
   }
   const summary = tally.summary({
@@ -219,20 +224,6 @@ function _anchor(raw: string | undefined): Date {
   return date;
 }
 
-async function _checkFolder(path: string, shown: string): Promise<void> {
-  try {
-    const info = await Deno.stat(dirname(path));
-    if (!info.isDirectory) throw new Error("not a folder");
-  } catch (error) {
-    throw new ConfigError(
-      `Cannot write --export ${JSON.stringify(shown)}: folder ${JSON.stringify(dirname(path))} ${
-        error instanceof Deno.errors.NotFound ? "does not exist" : (error as Error).message
-      }`,
-      { cause: error },
-    );
-  }
-}
-
 function _stdinIsTerminal(): boolean {
   try {
     return Deno.stdin.isTerminal();
@@ -247,17 +238,4 @@ async function _confirm(question: string): Promise<boolean> {
   const read = await Deno.stdin.read(buffer);
   const answer = new TextDecoder().decode(buffer.subarray(0, read ?? 0)).trim().toLowerCase();
   return ["y", "yes", "o", "oui"].includes(answer);
-}
-
-async function _progressBar(total: number) {
-  const { default: progress } = await import("cli-progress");
-  const bar = new progress.SingleBar(
-    {
-      format: "🎲 {bar} {value}/{total} orders | {eta_formatted} left",
-      hideCursor: true,
-    },
-    progress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  return bar;
 }

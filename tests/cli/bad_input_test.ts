@@ -117,7 +117,7 @@ const CASES: Case[] = [
   },
   {
     args: ["batch", "--report-file", "no/such/folder/r.json"],
-    says: /Cannot write ARCHIVER_REPORT_FILE/,
+    says: /Cannot write the report file "[^"]*no\/such\/folder\/r\.json": folder .* does not exist/,
     writes: "log",
   },
   // watch.

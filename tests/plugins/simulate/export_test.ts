@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import { BSON, ObjectId } from "mongodb";
 import { join } from "node:path";
-import {
-  OrderSample,
-  ordersToExtendedJson,
-  writeOrderSample,
-} from "../../../plugins/simulate/export.ts";
+import { OrderSample } from "../../../plugins/simulate/export.ts";
+import { toExtendedJson, writeExtendedJson } from "../../../core/extended_json.ts";
 import { generateDataset } from "../../../plugins/simulate/generator.ts";
 import type { Order } from "../../../core/model.ts";
 import { tempDir } from "../../support/cli.ts";
@@ -46,11 +43,11 @@ Deno.test("OrderSample keeps a reproducible sample of the stream, in number orde
   assert.ok(first.at(-1)! > "CMD-000020", "the sample reaches past the first orders");
 });
 
-Deno.test("writeOrderSample() writes Extended JSON in which ObjectIds and Dates survive", async () => {
+Deno.test("writeExtendedJson() writes a sample in which ObjectIds and Dates survive", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "sample.json");
   const sample = orders(10);
-  await writeOrderSample(path, sample);
+  await writeExtendedJson(path, sample);
   const text = await Deno.readTextFile(path);
   assert.match(text, /"\$oid"/);
   assert.match(text, /"\$date"/);
@@ -59,5 +56,5 @@ Deno.test("writeOrderSample() writes Extended JSON in which ObjectIds and Dates 
   assert.ok(read[0]!._id instanceof ObjectId);
   assert.ok(read[0]!.date_commande instanceof Date);
   assert.deepEqual(read, sample);
-  assert.equal(ordersToExtendedJson([]), "[]\n");
+  assert.equal(toExtendedJson([]), "[]\n");
 });
