@@ -34,6 +34,7 @@ export {
   type LoadedConfig,
 } from "./core/config.ts";
 export {
+  addSettingOptions,
   displayValue,
   flagValues,
   resolveSettings,

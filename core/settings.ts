@@ -122,6 +122,25 @@ export function settingOptions(spec: SettingsSpec): Option[] {
 }
 
 /**
+ * Adds the flags of a group of settings to a command (see {@link settingOptions}).
+ *
+ * @param command The command.
+ * @param spec The settings.
+ * @returns The same command, for chaining.
+ * @example
+ * ```ts
+ * addSettingOptions(program.command("batch"), batchSettings).action(...);
+ * ```
+ */
+export function addSettingOptions<C extends { addOption(option: Option): unknown }>(
+  command: C,
+  spec: SettingsSpec,
+): C {
+  for (const option of settingOptions(spec)) command.addOption(option);
+  return command;
+}
+
+/**
  * Reads the flag values a command was given for a group of settings, including global flags.
  *
  * @param command The command being run.

@@ -8,7 +8,7 @@
 import type { Plugin } from "../../core/plugin.ts";
 import { integer } from "../../core/parse.ts";
 import { reportFileSetting } from "../../core/state_files.ts";
-import { settingOptions, type SettingsSpec } from "../../core/settings.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
 
 /** The batch plugin's options. */
 export interface BatchOptions {
@@ -57,7 +57,7 @@ export function batch(options: Partial<BatchOptions> = {}): Plugin {
         .option("--allow-incomplete", "Also archive incomplete orders, marked complete: false")
         .option("--export <file>", "Write a sample of the archived documents as Extended JSON")
         .option("--json", "Print the report as one JSON object on one line");
-      for (const option of settingOptions(batchSettings)) command.addOption(option);
+      addSettingOptions(command, batchSettings);
       command.action(async (flags, cmd) => {
         const { planBatch, runBatch } = await import("./run.ts");
         const batchFlags = { ...flags, exportSample: settings.exportSample };

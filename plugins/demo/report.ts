@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { BatchReport } from "../../core/batch_report.ts";
+
 /** The part of `archiver simulate --json` the demo reads. */
 export interface SimulatedFigures {
   /** Orders written. */
@@ -16,15 +18,8 @@ export interface SimulatedFigures {
   incomplete: number;
 }
 
-/** The part of `archiver batch --json` the demo reads. */
-export interface BatchFigures {
-  orders_found: number;
-  orders_archived: number;
-  orders_duplicates: number;
-  orders_incomplete: number;
-  orders_errors: number;
-  batch_duration_ms: number;
-}
+/** What `archiver batch --json` prints: the batch report. */
+export type BatchFigures = BatchReport;
 
 /** What the live phase did and what the watcher made of it. */
 export interface LiveFigures {

@@ -8,7 +8,7 @@
 
 import type { GlobalConfig } from "../../core/config.ts";
 import type { Plugin } from "../../core/plugin.ts";
-import { settingOptions } from "../../core/settings.ts";
+import { addSettingOptions } from "../../core/settings.ts";
 import { healthSettings } from "./settings.ts";
 
 export { healthSettings } from "./settings.ts";
@@ -53,7 +53,7 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
         .command(opts.command)
         .description(`${description}; exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN`)
         .option("--json", "Print one JSON object on a single line instead of a table");
-      for (const option of settingOptions(healthSettings)) command.addOption(option);
+      addSettingOptions(command, healthSettings);
       command.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, healthSettings);
         const values = config.values;

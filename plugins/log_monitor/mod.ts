@@ -9,7 +9,7 @@
 
 import { resolve } from "node:path";
 import type { Plugin } from "../../core/plugin.ts";
-import { settingOptions } from "../../core/settings.ts";
+import { addSettingOptions, settingOptions } from "../../core/settings.ts";
 import { logCheckSettings, logMonitorSettings, logPruneSettings } from "./settings.ts";
 
 export { logMonitorSettings } from "./settings.ts";
@@ -59,7 +59,7 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
           "Count lines by level and pattern and apply the alert rules; exit 0 OK, 1 WARNING, 2 CRITICAL",
         )
         .option("--json", "Print one JSON object on a single line");
-      for (const option of settingOptions(logCheckSettings)) check.addOption(option);
+      addSettingOptions(check, logCheckSettings);
       check.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, logCheckSettings, { logFile: opts.logFile });
         const { checkLogs } = await import("./check.ts");
@@ -108,7 +108,7 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
         .description("Delete rotated log files older than the retention and report what was freed")
         .option("--dry-run", "List what would be deleted, deleting nothing")
         .option("--json", "Print one JSON object on a single line");
-      for (const option of settingOptions(logPruneSettings)) prune.addOption(option);
+      addSettingOptions(prune, logPruneSettings);
       prune.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, logPruneSettings, { logFile: opts.logFile });
         const { pruneLogs } = await import("./prune.ts");

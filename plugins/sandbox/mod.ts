@@ -8,7 +8,7 @@
 
 import { integer, text } from "../../core/parse.ts";
 import type { Plugin } from "../../core/plugin.ts";
-import { settingOptions, type SettingsSpec } from "../../core/settings.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
 
 /** The settings of `archiver sandbox`. */
 export const sandboxSettings = {
@@ -51,7 +51,7 @@ export function sandbox(): Plugin {
         .description(
           "Run a local MongoDB-compatible server (in memory) until Ctrl+C; prints its connection string",
         );
-      for (const option of settingOptions(sandboxSettings)) command.addOption(option);
+      addSettingOptions(command, sandboxSettings);
       command.action(async (_flags, cmd) => {
         const config = await ctx.start(cmd, sandboxSettings);
         const { startSandbox } = await import("../../core/sandbox/mod.ts");

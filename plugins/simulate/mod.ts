@@ -8,7 +8,7 @@
 
 import { decimal, duration, formatDuration, integer, type Parser } from "../../core/parse.ts";
 import type { Plugin } from "../../core/plugin.ts";
-import { settingOptions, type SettingsSpec } from "../../core/settings.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
 
 /** The simulate plugin's options. */
 export interface SimulateOptions {
@@ -142,7 +142,7 @@ export function simulate(options: Partial<SimulateOptions> = {}): Plugin {
         .description(
           "Fill the database with realistic, reproducible orders (or --live: move orders through their lifecycle in real time)",
         );
-      for (const option of settingOptions(simulateSettings)) command.addOption(option);
+      addSettingOptions(command, simulateSettings);
       command
         .option("--drop", "Empty the simulated collections first (asks unless --yes)")
         .option("--drop-archive", "With --drop, empty the archive collection too")

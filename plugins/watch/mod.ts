@@ -8,7 +8,7 @@
 
 import { integer, oneOf, text } from "../../core/parse.ts";
 import type { Plugin } from "../../core/plugin.ts";
-import { settingOptions, type SettingsSpec } from "../../core/settings.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
 import { statusFileSetting, tokenFileSetting } from "../../core/state_files.ts";
 
 /** The watch plugin's options. */
@@ -91,7 +91,7 @@ export function watch(options: Partial<WatchOptions> = {}): Plugin {
           "Before streaming, archive what was delivered since (ISO date/time, today, 7d, 12h)",
         )
         .option("--from-now", "Skip the catch-up and the saved token: stream from now on");
-      for (const option of settingOptions(watchSettings)) command.addOption(option);
+      addSettingOptions(command, watchSettings);
       command.action(async (flags, cmd) => {
         const { planWatch, runWatch } = await import("./watcher.ts");
         planWatch(flags);
