@@ -214,9 +214,14 @@ export async function runWatch(
   };
 
   let attempt = 0;
+  let indexReady = false;
   while (!signal.aborted) {
     try {
-      await _ensureIndex(db, names.archive);
+      // Inside the loop so a transient failure here is retried like any other; once is enough.
+      if (!indexReady) {
+        await ensureArchiveIndex(db.collection(names.archive));
+        indexReady = true;
+      }
       if (plan.kind === "catch-up") {
         await setState("catching-up");
         const time = await _clusterTime(db);
@@ -452,10 +457,6 @@ async function _clusterTime(db: Db): Promise<Timestamp> {
     );
   }
   return time;
-}
-
-async function _ensureIndex(db: Db, archive: string): Promise<void> {
-  await ensureArchiveIndex(db.collection(archive));
 }
 
 async function _loadToken(
