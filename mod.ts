@@ -1,7 +1,8 @@
 /**
  * `archiver`: archive delivered orders from MongoDB, in batch and in real time through change
- * streams. This module is the library's public API: the plugin contract and the core pieces that
- * plugins share (configuration, logging, errors, the MongoDB connection and retry).
+ * streams. This module is the library's public API: the plugin contract, the core pieces that
+ * plugins share (configuration, logging, errors, the MongoDB connection and retry), the archiving
+ * core batch and watch run (enrichment, sink, backfill, token store), and the sandbox server.
  *
  * @example
  * ```ts
@@ -61,6 +62,36 @@ export {
   createMongoClient,
   describeError,
   isAuthError,
+  isTransientCode,
   isTransientError,
+  retryTransient,
 } from "./core/mongo.ts";
 export { backoffDelay, retry, type RetryOptions, sleep } from "./core/retry.ts";
+
+// The archiving core batch and watch share.
+export { type CollectionNames, collectionNames } from "./core/collections.ts";
+export { enrichmentPipeline, orderFilter, type OrderSelection } from "./core/enrich.ts";
+export {
+  ARCHIVE_INDEX,
+  ensureArchiveIndex,
+  type SinkResult,
+  writeArchive,
+} from "./core/archive_sink.ts";
+export { archiveOrders, type ArchiveOutcome, type OrderRef } from "./core/archiver.ts";
+export { backfill, type BackfillOptions, type BackfillResult } from "./core/backfill.ts";
+export { parseDateBound } from "./core/dates.ts";
+export {
+  type BatchReport,
+  loadBatchReport,
+  saveBatchReport,
+  type SavedBatchReport,
+} from "./core/batch_report.ts";
+export {
+  CorruptTokenError,
+  FileTokenStore,
+  MongoTokenStore,
+  type SavedToken,
+  type TokenStore,
+} from "./core/token_store.ts";
+export { readWatchStatus, type WatchMetrics, type WatchStatus } from "./core/watch_status.ts";
+export { type Sandbox, type SandboxOptions, startSandbox } from "./core/sandbox/mod.ts";

@@ -30,6 +30,8 @@ export class ArchiverError extends Error {
   readonly logged: boolean;
 
   /**
+   * Creates the error.
+   *
    * @param message One sentence-case line, without a trailing period.
    * @param exitCode The exit code to end with.
    * @param options The underlying cause, kept for debug output, and whether it was logged.
@@ -51,6 +53,8 @@ export interface ArchiverErrorOptions extends ErrorOptions {
 /** A bad flag, setting or `.env` line; exit code 2. */
 export class ConfigError extends ArchiverError {
   /**
+   * Creates the error.
+   *
    * @param message What was wrong and what was expected.
    * @param options The underlying cause.
    */
@@ -62,6 +66,8 @@ export class ConfigError extends ArchiverError {
 /** MongoDB could not be reached after bounded retries; exit code 3. */
 export class UnreachableError extends ArchiverError {
   /**
+   * Creates the error.
+   *
    * @param message What was attempted, with the URI already masked.
    * @param options The driver error that caused it.
    */
@@ -73,6 +79,8 @@ export class UnreachableError extends ArchiverError {
 /** The command finished, but some items failed; exit code 1. */
 export class PartialFailureError extends ArchiverError {
   /**
+   * Creates the error.
+   *
    * @param message How many items failed and where to look.
    * @param options The underlying cause.
    */

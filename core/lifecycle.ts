@@ -11,7 +11,11 @@ export class ShutdownRequested extends Error {
   /** The signal received. */
   readonly signal: Deno.Signal;
 
-  /** @param signal The signal received. */
+  /**
+   * Creates the shutdown reason.
+   *
+   * @param signal The signal received.
+   */
   constructor(signal: Deno.Signal) {
     super(`Received ${signal}, shutting down`);
     this.name = "ShutdownRequested";

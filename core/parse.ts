@@ -77,7 +77,7 @@ export function text(options: { pattern?: RegExp; expected?: string } = {}): Par
 }
 
 /** Parses `true/false/yes/no/1/0/on/off`. */
-export const boolean: Parser<boolean> = (raw) => {
+export const boolean: Parser<boolean> = (raw: string): boolean => {
   const value = raw.trim().toLowerCase();
   if (["true", "yes", "1", "on"].includes(value)) return true;
   if (["false", "no", "0", "off"].includes(value)) return false;

@@ -45,7 +45,12 @@ export interface TokenStore {
 
 /** A saved token that cannot be used: empty, truncated, garbage, or of another shape. */
 export class CorruptTokenError extends Error {
-  /** @param message What is wrong with it. @param options The cause. */
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong with the token.
+   * @param options The cause.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "CorruptTokenError";
@@ -95,7 +100,11 @@ function _timestamp(t: number, i: number): Timestamp {
 export class FileTokenStore implements TokenStore {
   readonly #path: string;
 
-  /** @param path The token file. */
+  /**
+   * A store keeping the token in one file.
+   *
+   * @param path The token file.
+   */
   constructor(path: string) {
     this.#path = path;
   }
@@ -105,7 +114,12 @@ export class FileTokenStore implements TokenStore {
     return `token file ${JSON.stringify(this.#path)}`;
   }
 
-  /** @inheritdoc */
+  /**
+   * Loads the saved token.
+   *
+   * @returns The token, or `undefined` when none was saved.
+   * @throws {CorruptTokenError} When something is saved but unusable.
+   */
   async load(): Promise<SavedToken | undefined> {
     let value: unknown;
     try {
@@ -120,7 +134,11 @@ export class FileTokenStore implements TokenStore {
     return _fromStored(value, this.description);
   }
 
-  /** @inheritdoc */
+  /**
+   * Saves a token, replacing the previous one only once the new one is written.
+   *
+   * @param token The token to save.
+   */
   async save(token: SavedToken): Promise<void> {
     await writeFileAtomic(this.#path, `${JSON.stringify(_toStored(token))}\n`);
   }
@@ -132,6 +150,8 @@ export class MongoTokenStore implements TokenStore {
   readonly #key: string;
 
   /**
+   * A store keeping the token in a collection, keyed by the watched namespace.
+   *
    * @param collection The collection holding tokens.
    * @param key The watched namespace, the document's `_id`.
    */
@@ -145,7 +165,12 @@ export class MongoTokenStore implements TokenStore {
     return `token document "${this.#key}" in ${this.#collection.collectionName}`;
   }
 
-  /** @inheritdoc */
+  /**
+   * Loads the saved token.
+   *
+   * @returns The token, or `undefined` when none was saved.
+   * @throws {CorruptTokenError} When something is saved but unusable.
+   */
   async load(): Promise<SavedToken | undefined> {
     const document = await this.#collection.findOne({
       _id: this.#key as unknown as Document["_id"],
@@ -154,7 +179,11 @@ export class MongoTokenStore implements TokenStore {
     return _fromStored(document, this.description);
   }
 
-  /** @inheritdoc */
+  /**
+   * Saves a token, replacing the previous one only once the new one is written.
+   *
+   * @param token The token to save.
+   */
   async save(token: SavedToken): Promise<void> {
     await this.#collection.replaceOne(
       { _id: this.#key as unknown as Document["_id"] },
