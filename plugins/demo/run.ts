@@ -208,9 +208,13 @@ export async function runDemo(
   const batch = (await step(["batch", "--report-file", files.report, "--json"]))
     .json as unknown as BatchFigures;
 
-  // 3. The watcher, as its own process, the way the service manager runs it.
+  // 3. The watcher, as its own process, the way the service manager runs it. Its URI goes in
+  // the environment, not the arguments, where any local user could read a password with `ps`.
+  const childGlobals = globals.filter((_, i) =>
+    globals[i] !== "--uri" && globals[i - 1] !== "--uri"
+  );
   const watchArgs = [
-    ...globals,
+    ...childGlobals,
     "watch",
     "--token-store",
     "file",
@@ -223,8 +227,14 @@ export async function runDemo(
     "--batch-wait-ms",
     "100",
   ];
-  log.info(`▶️ archiver ${watchArgs.slice(globals.length).map(shown).join(" ")} (child process)`);
-  const watcher = spawnSelf(watchArgs, { cwd: ctx.cwd, env, onLine: console });
+  log.info(
+    `▶️ archiver ${watchArgs.slice(childGlobals.length).map(shown).join(" ")} (child process)`,
+  );
+  const watcher = spawnSelf(watchArgs, {
+    cwd: ctx.cwd,
+    env: { ...env, MONGODB_URI: uri },
+    onLine: console,
+  });
   resources.add(async () => {
     await watcher.stop(5_000);
   });
