@@ -26,14 +26,20 @@
 
 export { buildProgram, runCli, type RunOptions } from "./cli/program.ts";
 export { builtinPlugins } from "./cli/registry.ts";
-export type { AnyCommand, Plugin, PluginContext, Program, StartOptions } from "./core/plugin.ts";
+export type {
+  AnyCommand,
+  Plugin,
+  PluginContext,
+  Program,
+  StartOptions,
+} from "./core/runtime/plugin.ts";
 export {
   type ConfigSources,
   type GlobalConfig,
   globalSettings,
   loadConfig,
   type LoadedConfig,
-} from "./core/config.ts";
+} from "./core/runtime/config.ts";
 export {
   addSettingOptions,
   displayValue,
@@ -44,8 +50,8 @@ export {
   type SettingSource,
   type SettingsSpec,
   type SettingValues,
-} from "./core/settings.ts";
-export * as parse from "./core/parse.ts";
+} from "./core/runtime/settings.ts";
+export * as parse from "./core/runtime/parse.ts";
 export {
   ArchiverError,
   ConfigError,
@@ -53,10 +59,10 @@ export {
   exitCodeOf,
   PartialFailureError,
   UnreachableError,
-} from "./core/errors.ts";
-export { Lifecycle, ShutdownRequested } from "./core/lifecycle.ts";
-export { formatPretty, logger, setupLogging } from "./core/logging.ts";
-export { maskUri, redact, registerSecret } from "./core/mask.ts";
+} from "./core/runtime/errors.ts";
+export { Lifecycle, ShutdownRequested } from "./core/runtime/lifecycle.ts";
+export { formatPretty, logger, setupLogging } from "./core/runtime/logging.ts";
+export { maskUri, redact, registerSecret } from "./core/runtime/mask.ts";
 export {
   connectMongo,
   createMongoClient,
@@ -65,33 +71,37 @@ export {
   isTransientCode,
   isTransientError,
   retryTransient,
-} from "./core/mongo.ts";
-export { backoffDelay, retry, type RetryOptions, sleep } from "./core/retry.ts";
+} from "./core/mongo/client.ts";
+export { backoffDelay, retry, type RetryOptions, sleep } from "./core/runtime/retry.ts";
 
 // The archiving core batch and watch share.
-export { type CollectionNames, collectionNames } from "./core/collections.ts";
-export { enrichmentPipeline, orderFilter, type OrderSelection } from "./core/enrich.ts";
+export { type CollectionNames, collectionNames } from "./core/archive/collections.ts";
+export { enrichmentPipeline, orderFilter, type OrderSelection } from "./core/archive/enrich.ts";
 export {
   ARCHIVE_INDEX,
   ensureArchiveIndex,
   type SinkResult,
   writeArchive,
-} from "./core/archive_sink.ts";
-export { archiveOrders, type ArchiveOutcome, type OrderRef } from "./core/archiver.ts";
-export { backfill, type BackfillOptions, type BackfillResult } from "./core/backfill.ts";
-export { parseDateBound } from "./core/dates.ts";
+} from "./core/archive/sink.ts";
+export { archiveOrders, type ArchiveOutcome, type OrderRef } from "./core/archive/archiver.ts";
+export { backfill, type BackfillOptions, type BackfillResult } from "./core/archive/backfill.ts";
+export { parseDateBound } from "./core/runtime/dates.ts";
 export {
   type BatchReport,
   loadBatchReport,
   saveBatchReport,
   type SavedBatchReport,
-} from "./core/batch_report.ts";
+} from "./core/archive/report.ts";
 export {
   CorruptTokenError,
   FileTokenStore,
   MongoTokenStore,
   type SavedToken,
   type TokenStore,
-} from "./core/token_store.ts";
-export { readWatchStatus, type WatchMetrics, type WatchStatus } from "./core/watch_status.ts";
+} from "./core/stream/token_store.ts";
+export {
+  readWatchStatus,
+  type WatchMetrics,
+  type WatchStatus,
+} from "./core/stream/watch_status.ts";
 export { type Sandbox, type SandboxOptions, startSandbox } from "./core/sandbox/mod.ts";

@@ -25,9 +25,9 @@ import {
 } from "mongodb";
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import { ensureArchiveIndex } from "../core/archive_sink.ts";
-import { backfill } from "../core/backfill.ts";
-import type { CollectionNames } from "../core/collections.ts";
+import { ensureArchiveIndex } from "../core/archive/sink.ts";
+import { backfill } from "../core/archive/backfill.ts";
+import type { CollectionNames } from "../core/archive/collections.ts";
 import { generateDataset, scaledReferenceCounts } from "../plugins/simulate/generator.ts";
 import { ensureSourceIndexes, writeDataset } from "../plugins/simulate/writer.ts";
 import { runArchiver, startSandboxProcess } from "./_child.ts";

@@ -14,7 +14,7 @@
 
 import { join } from "node:path";
 import { runCli } from "../cli/program.ts";
-import { parseSize } from "../core/parse.ts";
+import { parseSize } from "../core/runtime/parse.ts";
 import { logMonitor } from "../plugins/log_monitor/mod.ts";
 
 /** The figures of one run. */

@@ -14,8 +14,8 @@
  */
 
 import { type Document, MongoClient, ObjectId } from "mongodb";
-import type { CollectionNames } from "../core/collections.ts";
-import { enrichmentPipeline } from "../core/enrich.ts";
+import type { CollectionNames } from "../core/archive/collections.ts";
+import { enrichmentPipeline } from "../core/archive/enrich.ts";
 import { startSandbox } from "../core/sandbox/mod.ts";
 
 const BATCH = 1_000;
@@ -225,7 +225,7 @@ export async function benchSandbox(
   let enriched = 0;
   for (let b = 0; b < ORDERS / BATCH; b++) {
     const ids = orderIds.slice(b * BATCH, (b + 1) * BATCH);
-    // The archiver's own aggregation and batch size (core/archiver.ts).
+    // The archiver's own aggregation and batch size (core/archive/archiver.ts).
     const docs = await orders
       .aggregate(enrichmentPipeline({ ids }, _NAMES), { batchSize: ids.length + 1 })
       .toArray();

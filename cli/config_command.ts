@@ -5,9 +5,9 @@
  * @module
  */
 
-import { globalSettings } from "../core/config.ts";
-import type { PluginContext, Program } from "../core/plugin.ts";
-import { displayValue, type SettingsSpec } from "../core/settings.ts";
+import { globalSettings } from "../core/runtime/config.ts";
+import type { PluginContext, Program } from "../core/runtime/plugin.ts";
+import { displayValue, type SettingsSpec } from "../core/runtime/settings.ts";
 
 /**
  * Every setting of the core and of the given plugins, core first. Plugin settings are keyed by

@@ -14,13 +14,13 @@ import {
   type GlobalConfig,
   globalSettings,
   loadConfig,
-} from "../core/config.ts";
-import { ArchiverError, ExitCode, exitCodeOf } from "../core/errors.ts";
-import { Lifecycle, ShutdownRequested } from "../core/lifecycle.ts";
-import { logger, setupLogging } from "../core/logging.ts";
-import { redact } from "../core/mask.ts";
-import type { Plugin, PluginContext, Program } from "../core/plugin.ts";
-import { flagValues, settingOptions } from "../core/settings.ts";
+} from "../core/runtime/config.ts";
+import { ArchiverError, ExitCode, exitCodeOf } from "../core/runtime/errors.ts";
+import { Lifecycle, ShutdownRequested } from "../core/runtime/lifecycle.ts";
+import { logger, setupLogging } from "../core/runtime/logging.ts";
+import { redact } from "../core/runtime/mask.ts";
+import type { Plugin, PluginContext, Program } from "../core/runtime/plugin.ts";
+import { flagValues, settingOptions } from "../core/runtime/settings.ts";
 import { registerConfigCommand } from "./config_command.ts";
 
 /** Where a run reads its environment and writes its output. */

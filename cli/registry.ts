@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Plugin } from "../core/plugin.ts";
+import type { Plugin } from "../core/runtime/plugin.ts";
 import { batch } from "../plugins/batch/mod.ts";
 import { demo } from "../plugins/demo/mod.ts";
 import { healthCheck } from "../plugins/health_check/mod.ts";

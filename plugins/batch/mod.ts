@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Plugin } from "../../core/plugin.ts";
-import { integer } from "../../core/parse.ts";
-import { reportFileSetting } from "../../core/state_files.ts";
-import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
+import { integer } from "../../core/runtime/parse.ts";
+import { reportFileSetting } from "../../core/runtime/state_files.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 
 /** The batch plugin's options. */
 export interface BatchOptions {

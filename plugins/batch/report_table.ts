@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BatchReport } from "../../core/batch_report.ts";
+import type { BatchReport } from "../../core/archive/report.ts";
 
 /**
  * Formats a report as aligned `figure  value` lines, with the shares operators watch.

@@ -8,19 +8,24 @@
 
 import type { Document } from "mongodb";
 import { resolve } from "node:path";
-import { backfill, type BackfillResult } from "../../core/backfill.ts";
-import { ensureArchiveIndex } from "../../core/archive_sink.ts";
-import { checkWritableFolder } from "../../core/atomic_file.ts";
-import { writeExtendedJson } from "../../core/extended_json.ts";
-import { type ProgressBar, progressBar } from "../../core/progress.ts";
-import { type BatchReport, emptyReport, saveBatchReport } from "../../core/batch_report.ts";
-import { collectionNames } from "../../core/collections.ts";
-import type { GlobalConfig } from "../../core/config.ts";
-import { parseDateBound } from "../../core/dates.ts";
-import { ConfigError, ExitCode, UnreachableError } from "../../core/errors.ts";
-import { connectMongo, describeError, isTransientError, retryTransient } from "../../core/mongo.ts";
-import { integer } from "../../core/parse.ts";
-import type { PluginContext } from "../../core/plugin.ts";
+import { backfill, type BackfillResult } from "../../core/archive/backfill.ts";
+import { ensureArchiveIndex } from "../../core/archive/sink.ts";
+import { checkWritableFolder } from "../../core/runtime/atomic_file.ts";
+import { writeExtendedJson } from "../../core/runtime/extended_json.ts";
+import { type ProgressBar, progressBar } from "../../core/runtime/progress.ts";
+import { type BatchReport, emptyReport, saveBatchReport } from "../../core/archive/report.ts";
+import { collectionNames } from "../../core/archive/collections.ts";
+import type { GlobalConfig } from "../../core/runtime/config.ts";
+import { parseDateBound } from "../../core/runtime/dates.ts";
+import { ConfigError, ExitCode, UnreachableError } from "../../core/runtime/errors.ts";
+import {
+  connectMongo,
+  describeError,
+  isTransientError,
+  retryTransient,
+} from "../../core/mongo/client.ts";
+import { integer } from "../../core/runtime/parse.ts";
+import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { formatReport } from "./report_table.ts";
 
 /** The flags of one run. */

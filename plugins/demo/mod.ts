@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Plugin } from "../../core/plugin.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
 
 /** The demo plugin's options. */
 export interface DemoOptions {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { BatchReport } from "../../core/batch_report.ts";
+import type { BatchReport } from "../../core/archive/report.ts";
 
 /** The part of `archiver simulate --json` the demo reads. */
 export interface SimulatedFigures {

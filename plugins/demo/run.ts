@@ -11,16 +11,16 @@
 import { join } from "node:path";
 import type { Db } from "mongodb";
 import { runCli } from "../../cli/program.ts";
-import { collectionNames } from "../../core/collections.ts";
-import type { globalSettings, LoadedConfig } from "../../core/config.ts";
-import { enrichmentPipeline } from "../../core/enrich.ts";
-import { ArchiverError, ConfigError, ExitCode } from "../../core/errors.ts";
-import { activeConsole } from "../../core/logging.ts";
-import { maskUri } from "../../core/mask.ts";
-import { connectMongo } from "../../core/mongo.ts";
-import { decimal, duration, formatDuration, integer } from "../../core/parse.ts";
-import type { PluginContext } from "../../core/plugin.ts";
-import { sleep } from "../../core/retry.ts";
+import { collectionNames } from "../../core/archive/collections.ts";
+import type { globalSettings, LoadedConfig } from "../../core/runtime/config.ts";
+import { enrichmentPipeline } from "../../core/archive/enrich.ts";
+import { ArchiverError, ConfigError, ExitCode } from "../../core/runtime/errors.ts";
+import { activeConsole } from "../../core/runtime/logging.ts";
+import { maskUri } from "../../core/runtime/mask.ts";
+import { connectMongo } from "../../core/mongo/client.ts";
+import { decimal, duration, formatDuration, integer } from "../../core/runtime/parse.ts";
+import type { PluginContext } from "../../core/runtime/plugin.ts";
+import { sleep } from "../../core/runtime/retry.ts";
 import type { DemoOptions } from "./mod.ts";
 import {
   type ArchiveCheck,

@@ -8,11 +8,11 @@
 
 import type { Logger } from "@logtape/logtape";
 import { resolve } from "node:path";
-import { readJsonFile } from "../../core/atomic_file.ts";
-import { loadBatchReport, type SavedBatchReport } from "../../core/batch_report.ts";
-import type { GlobalConfig } from "../../core/config.ts";
-import { describeError } from "../../core/mongo.ts";
-import { readWatchStatus } from "../../core/watch_status.ts";
+import { readJsonFile } from "../../core/runtime/atomic_file.ts";
+import { loadBatchReport, type SavedBatchReport } from "../../core/archive/report.ts";
+import type { GlobalConfig } from "../../core/runtime/config.ts";
+import { describeError } from "../../core/mongo/client.ts";
+import { readWatchStatus } from "../../core/stream/watch_status.ts";
 import { folderSize, freeDiskSpace } from "./disk.ts";
 import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
 import { type CheckResult, type HealthState, result, worstState } from "./state.ts";

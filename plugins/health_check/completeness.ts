@@ -1,7 +1,7 @@
 /**
  * The archive-completeness query: delivered orders older than a grace period that are absent
  * from the archive and complete (every reference resolves, so the archiver should have taken
- * them). It reuses the shared enrichment pipeline (`core/enrich.ts`) so "complete" means exactly
+ * them). It reuses the shared enrichment pipeline (`core/archive/enrich.ts`) so "complete" means exactly
  * what batch and watch mean by it, and joins the archive first so only unarchived orders are
  * enriched.
  *
@@ -9,8 +9,8 @@
  */
 
 import type { Document } from "mongodb";
-import type { CollectionNames } from "../../core/collections.ts";
-import { enrichmentPipeline } from "../../core/enrich.ts";
+import type { CollectionNames } from "../../core/archive/collections.ts";
+import { enrichmentPipeline } from "../../core/archive/enrich.ts";
 
 /** What the query needs. */
 export interface CompletenessQuery {

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { GlobalConfig } from "../../core/config.ts";
-import type { Plugin } from "../../core/plugin.ts";
-import { addSettingOptions } from "../../core/settings.ts";
+import type { GlobalConfig } from "../../core/runtime/config.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
+import { addSettingOptions } from "../../core/runtime/settings.ts";
 import { healthSettings } from "./settings.ts";
 
 export { healthSettings } from "./settings.ts";

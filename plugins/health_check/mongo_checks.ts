@@ -8,10 +8,10 @@
 
 import type { Logger } from "@logtape/logtape";
 import type { MongoClient } from "mongodb";
-import { collectionNames } from "../../core/collections.ts";
-import type { GlobalConfig } from "../../core/config.ts";
-import { maskUri } from "../../core/mask.ts";
-import { createMongoClient, describeError } from "../../core/mongo.ts";
+import { collectionNames } from "../../core/archive/collections.ts";
+import type { GlobalConfig } from "../../core/runtime/config.ts";
+import { maskUri } from "../../core/runtime/mask.ts";
+import { createMongoClient, describeError } from "../../core/mongo/client.ts";
 import { missingFromArchivePipeline } from "./completeness.ts";
 import type { CheckResult } from "./state.ts";
 import { result } from "./state.ts";

@@ -13,9 +13,13 @@ import {
   formatSize,
   integer,
   parseSize,
-} from "../../core/parse.ts";
-import type { SettingsSpec, SettingValues } from "../../core/settings.ts";
-import { reportFileSetting, statusFileSetting, tokenFileSetting } from "../../core/state_files.ts";
+} from "../../core/runtime/parse.ts";
+import type { SettingsSpec, SettingValues } from "../../core/runtime/settings.ts";
+import {
+  reportFileSetting,
+  statusFileSetting,
+  tokenFileSetting,
+} from "../../core/runtime/state_files.ts";
 import { defaultThresholds, type HealthThresholds } from "./thresholds.ts";
 
 const PERCENT = decimal({ min: 0, max: 100 });

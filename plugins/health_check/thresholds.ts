@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { SavedBatchReport } from "../../core/batch_report.ts";
-import type { WatchStatus } from "../../core/watch_status.ts";
+import type { SavedBatchReport } from "../../core/archive/report.ts";
+import type { WatchStatus } from "../../core/stream/watch_status.ts";
 import { type CheckResult, result, skipped } from "./state.ts";
 
 /** The limits checks are held to. */

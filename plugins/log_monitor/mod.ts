@@ -8,8 +8,8 @@
  */
 
 import { resolve } from "node:path";
-import type { Plugin } from "../../core/plugin.ts";
-import { addSettingOptions, settingOptions } from "../../core/settings.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
+import { addSettingOptions, settingOptions } from "../../core/runtime/settings.ts";
 import { logCheckSettings, logMonitorSettings, logPruneSettings } from "./settings.ts";
 
 export { logMonitorSettings } from "./settings.ts";
@@ -112,7 +112,7 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
       prune.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, logPruneSettings, { logFile: opts.logFile });
         const { pruneLogs } = await import("./prune.ts");
-        const { PartialFailureError } = await import("../../core/errors.ts");
+        const { PartialFailureError } = await import("../../core/runtime/errors.ts");
         const report = await pruneLogs(resolve(ctx.cwd, config.values.logDir), {
           cutoff: opts.now() - config.values.olderThan,
           dryRun: flags.dryRun === true,

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { decimal, duration, formatDuration, integer } from "../../core/parse.ts";
-import type { SettingsSpec, SettingValues } from "../../core/settings.ts";
+import { decimal, duration, formatDuration, integer } from "../../core/runtime/parse.ts";
+import type { SettingsSpec, SettingValues } from "../../core/runtime/settings.ts";
 import { defaultRules, type LogRules } from "./rules.ts";
 
 /** The settings of `logs check` and `logs follow`: the window and the rules. */

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { integer, text } from "../../core/parse.ts";
-import type { Plugin } from "../../core/plugin.ts";
-import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
+import { integer, text } from "../../core/runtime/parse.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 
 /** The settings of `archiver sandbox`. */
 export const sandboxSettings = {
@@ -62,7 +62,7 @@ export function sandbox(): Plugin {
           server = await startSandbox({ host, port, oplogSize });
         } catch (error) {
           if (error instanceof Deno.errors.AddrInUse) {
-            const { ConfigError } = await import("../../core/errors.ts");
+            const { ConfigError } = await import("../../core/runtime/errors.ts");
             throw new ConfigError(
               `Cannot listen on ${host}:${port}: the port is in use (choose another with --port, or --port 0)`,
               { cause: error },

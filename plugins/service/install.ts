@@ -6,7 +6,7 @@
  */
 
 import { win32 } from "node:path";
-import { ConfigError, PartialFailureError } from "../../core/errors.ts";
+import { ConfigError, PartialFailureError } from "../../core/runtime/errors.ts";
 import { nssmPlan, powerShellLine, type ServiceOptions } from "./nssm.ts";
 
 /** Where the installation runs and reports. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Plugin } from "../../core/plugin.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
 import { FALLBACK_EXE, serviceDefaults, type ServiceOptions } from "./nssm.ts";
 
 /** Options of the `service` plugin: NSSM timings, platform and running binary. */

@@ -7,7 +7,7 @@
  */
 
 import { win32 } from "node:path";
-import { ConfigError, ExitCode } from "../../core/errors.ts";
+import { ConfigError, ExitCode } from "../../core/runtime/errors.ts";
 
 /**
  * How long the watcher takes at most to stop cleanly after Ctrl+C (it closes the change stream,

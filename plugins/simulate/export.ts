@@ -1,12 +1,12 @@
 /**
  * `--export FILE`: the sample of the generated orders that is written as Extended JSON (by
- * `core/extended_json.ts`). The sample is drawn while the orders stream past (reservoir
+ * `core/runtime/extended_json.ts`). The sample is drawn while the orders stream past (reservoir
  * sampling), so memory holds only the sample.
  *
  * @module
  */
 
-import type { Order } from "../../core/model.ts";
+import type { Order } from "../../core/archive/model.ts";
 import { SeededRandom } from "./random.ts";
 
 /** A fixed-size, uniform, reproducible sample of a stream of orders. */

@@ -19,7 +19,7 @@ import {
   orderNumber,
   OrderStatus,
   type Restaurant,
-} from "../../core/model.ts";
+} from "../../core/archive/model.ts";
 import {
   CUISINES,
   DRINKS,

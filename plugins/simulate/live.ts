@@ -9,9 +9,9 @@
  */
 
 import type { AnyBulkWriteOperation, Collection, Db, Document, ObjectId } from "mongodb";
-import type { CollectionNames } from "../../core/collections.ts";
-import { type Order, OrderStatus } from "../../core/model.ts";
-import { sleep } from "../../core/retry.ts";
+import type { CollectionNames } from "../../core/archive/collections.ts";
+import { type Order, OrderStatus } from "../../core/archive/model.ts";
+import { sleep } from "../../core/runtime/retry.ts";
 import { generateReferenceData, OrderFactory, type ReferenceSet } from "./generator.ts";
 import { SeededRandom } from "./random.ts";
 import { highestOrderSequence } from "./writer.ts";

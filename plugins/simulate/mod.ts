@@ -6,9 +6,15 @@
  * @module
  */
 
-import { decimal, duration, formatDuration, integer, type Parser } from "../../core/parse.ts";
-import type { Plugin } from "../../core/plugin.ts";
-import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
+import {
+  decimal,
+  duration,
+  formatDuration,
+  integer,
+  type Parser,
+} from "../../core/runtime/parse.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 
 /** The simulate plugin's options. */
 export interface SimulateOptions {

@@ -6,16 +6,16 @@
  */
 
 import { resolve } from "node:path";
-import { collectionNames } from "../../core/collections.ts";
-import type { GlobalConfig } from "../../core/config.ts";
-import { ConfigError } from "../../core/errors.ts";
-import { connectMongo } from "../../core/mongo.ts";
-import type { PluginContext } from "../../core/plugin.ts";
-import type { SettingValues } from "../../core/settings.ts";
+import { collectionNames } from "../../core/archive/collections.ts";
+import type { GlobalConfig } from "../../core/runtime/config.ts";
+import { ConfigError } from "../../core/runtime/errors.ts";
+import { connectMongo } from "../../core/mongo/client.ts";
+import type { PluginContext } from "../../core/runtime/plugin.ts";
+import type { SettingValues } from "../../core/runtime/settings.ts";
 import { OrderSample } from "./export.ts";
-import { checkWritableFolder } from "../../core/atomic_file.ts";
-import { writeExtendedJson } from "../../core/extended_json.ts";
-import { progressBar } from "../../core/progress.ts";
+import { checkWritableFolder } from "../../core/runtime/atomic_file.ts";
+import { writeExtendedJson } from "../../core/runtime/extended_json.ts";
+import { progressBar } from "../../core/runtime/progress.ts";
 import { type DatasetBatch, generateDataset, scaledReferenceCounts } from "./generator.ts";
 import { runLiveTraffic } from "./live.ts";
 import type { SimulateOptions, simulateSettings } from "./mod.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { OrderStatus } from "../../core/model.ts";
+import { OrderStatus } from "../../core/archive/model.ts";
 import type { DatasetBatch, DocumentKind } from "./generator.ts";
 
 /** What a dataset run wrote. */

@@ -6,7 +6,7 @@
  */
 
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { WatchMetrics, WatchStatus } from "../../core/watch_status.ts";
+import type { WatchMetrics, WatchStatus } from "../../core/stream/watch_status.ts";
 
 const COUNTERS: Array<[keyof WatchMetrics, string]> = [
   ["events_processed", "Change events read from the stream"],

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { integer, oneOf, text } from "../../core/parse.ts";
-import type { Plugin } from "../../core/plugin.ts";
-import { addSettingOptions, type SettingsSpec } from "../../core/settings.ts";
-import { statusFileSetting, tokenFileSetting } from "../../core/state_files.ts";
+import { integer, oneOf, text } from "../../core/runtime/parse.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
+import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
+import { statusFileSetting, tokenFileSetting } from "../../core/runtime/state_files.ts";
 
 /** The watch plugin's options. */
 export interface WatchOptions {

@@ -17,30 +17,34 @@ import type {
   MongoClient,
   Timestamp,
 } from "mongodb";
-import { archiveOrders, type OrderRef } from "../../core/archiver.ts";
-import { ensureArchiveIndex } from "../../core/archive_sink.ts";
-import { backfill } from "../../core/backfill.ts";
-import { collectionNames } from "../../core/collections.ts";
-import type { GlobalConfig } from "../../core/config.ts";
-import { parseDateBound } from "../../core/dates.ts";
-import { ConfigError } from "../../core/errors.ts";
+import { archiveOrders, type OrderRef } from "../../core/archive/archiver.ts";
+import { ensureArchiveIndex } from "../../core/archive/sink.ts";
+import { backfill } from "../../core/archive/backfill.ts";
+import { collectionNames } from "../../core/archive/collections.ts";
+import type { GlobalConfig } from "../../core/runtime/config.ts";
+import { parseDateBound } from "../../core/runtime/dates.ts";
+import { ConfigError } from "../../core/runtime/errors.ts";
 import {
   createMongoClient,
   describeError,
   isAuthError,
   isTransientError,
-} from "../../core/mongo.ts";
-import { maskUri } from "../../core/mask.ts";
-import type { PluginContext } from "../../core/plugin.ts";
-import { backoffDelay, sleep } from "../../core/retry.ts";
+} from "../../core/mongo/client.ts";
+import { maskUri } from "../../core/runtime/mask.ts";
+import type { PluginContext } from "../../core/runtime/plugin.ts";
+import { backoffDelay, sleep } from "../../core/runtime/retry.ts";
 import {
   CorruptTokenError,
   FileTokenStore,
   MongoTokenStore,
   type SavedToken,
   type TokenStore,
-} from "../../core/token_store.ts";
-import { type WatchMetrics, type WatchStatus, writeWatchStatus } from "../../core/watch_status.ts";
+} from "../../core/stream/token_store.ts";
+import {
+  type WatchMetrics,
+  type WatchStatus,
+  writeWatchStatus,
+} from "../../core/stream/watch_status.ts";
 import type { WatchOptions } from "./mod.ts";
 
 /** The watch settings as resolved. */

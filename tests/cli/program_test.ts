@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import denoJson from "../../deno.json" with { type: "json" };
-import type { Plugin } from "../../core/plugin.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
 import { cli, tempDir } from "../support/cli.ts";
 import { assertSnapshot } from "../support/snapshot.ts";
 import { fail, greet, wait } from "../fixtures/plugins.ts";

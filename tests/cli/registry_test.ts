@@ -13,7 +13,7 @@ Deno.test("every folder in plugins/ is a registered built-in plugin, and only th
 });
 
 Deno.test("each environment variable names one setting across the core and every plugin", async () => {
-  const { globalSettings } = await import("../../core/config.ts");
+  const { globalSettings } = await import("../../core/runtime/config.ts");
   const owners = new Map<string, { owner: string; setting: unknown }>();
   const groups: Array<[string, Record<string, { env: string }>]> = [
     ["core", globalSettings],

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Db, Document } from "mongodb";
 import { Timestamp } from "mongodb";
-import { FileTokenStore, type SavedToken } from "../../core/token_store.ts";
+import { FileTokenStore, type SavedToken } from "../../core/stream/token_store.ts";
 import { tempDir } from "../support/cli.ts";
 import { archivedNumbers, assertEachOnce, deliver, reportFaults } from "../support/faults.ts";
 import { seedOrders } from "../support/orders.ts";

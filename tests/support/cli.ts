@@ -6,7 +6,7 @@
  */
 
 import { runCli } from "../../cli/program.ts";
-import type { Plugin } from "../../core/plugin.ts";
+import type { Plugin } from "../../core/runtime/plugin.ts";
 
 /** What a CLI run printed and returned. */
 export interface CliResult {

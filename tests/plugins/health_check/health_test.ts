@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { saveBatchReport } from "../../../core/batch_report.ts";
-import { writeWatchStatus } from "../../../core/watch_status.ts";
+import { saveBatchReport } from "../../../core/archive/report.ts";
+import { writeWatchStatus } from "../../../core/stream/watch_status.ts";
 import { healthCheck } from "../../../plugins/health_check/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";

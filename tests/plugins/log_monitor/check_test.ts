@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Logger } from "@logtape/logtape";
-import { logger, setupLogging } from "../../../core/logging.ts";
-import { connectMongo } from "../../../core/mongo.ts";
+import { logger, setupLogging } from "../../../core/runtime/logging.ts";
+import { connectMongo } from "../../../core/mongo/client.ts";
 import { logMonitor } from "../../../plugins/log_monitor/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";

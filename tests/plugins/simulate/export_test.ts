@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { BSON, ObjectId } from "mongodb";
 import { join } from "node:path";
 import { OrderSample } from "../../../plugins/simulate/export.ts";
-import { toExtendedJson, writeExtendedJson } from "../../../core/extended_json.ts";
+import { toExtendedJson, writeExtendedJson } from "../../../core/runtime/extended_json.ts";
 import { generateDataset } from "../../../plugins/simulate/generator.ts";
-import type { Order } from "../../../core/model.ts";
+import type { Order } from "../../../core/archive/model.ts";
 import { tempDir } from "../../support/cli.ts";
 
 function orders(count: number): Order[] {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { orderNumber, orderSequence, OrderStatus } from "../../../core/model.ts";
-import type { Client, Courier, MenuItem, Order, Restaurant } from "../../../core/model.ts";
+import { orderNumber, orderSequence, OrderStatus } from "../../../core/archive/model.ts";
+import type { Client, Courier, MenuItem, Order, Restaurant } from "../../../core/archive/model.ts";
 import {
   type DatasetBatch,
   type DatasetOptions,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { BSON, ObjectId } from "mongodb";
 import type { Db } from "mongodb";
 import { join } from "node:path";
-import type { Order } from "../../../core/model.ts";
+import type { Order } from "../../../core/archive/model.ts";
 import { simulate } from "../../../plugins/simulate/mod.ts";
 import type { DatasetSummary, LiveSummary } from "../../../plugins/simulate/summary.ts";
 import { cli, tempDir } from "../../support/cli.ts";

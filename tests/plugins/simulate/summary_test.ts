@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ObjectId } from "mongodb";
-import type { Order } from "../../../core/model.ts";
+import type { Order } from "../../../core/archive/model.ts";
 import { DatasetTally, perSecond, renderSummary } from "../../../plugins/simulate/summary.ts";
 
 const NAMES = {

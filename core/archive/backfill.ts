@@ -8,9 +8,9 @@
 
 import type { Document } from "mongodb";
 import { type ArchiveOptions, archiveOrders, type OrderRef } from "./archiver.ts";
-import { type BatchReport, emptyReport } from "./batch_report.ts";
+import { type BatchReport, emptyReport } from "./report.ts";
 import { orderFilter } from "./enrich.ts";
-import { retryTransient } from "./mongo.ts";
+import { retryTransient } from "../mongo/client.ts";
 
 /** What a backfill selects and how it reports progress. */
 export interface BackfillOptions extends Omit<ArchiveOptions, "reportedIncomplete"> {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { GlobalConfig } from "./config.ts";
+import type { GlobalConfig } from "../runtime/config.ts";
 
 /** Source and archive collection names. */
 export interface CollectionNames {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffDelay, retry, sleep } from "../../core/retry.ts";
+import { backoffDelay, retry, sleep } from "../../../core/runtime/retry.ts";
 
 Deno.test("backoffDelay() stays within the exponential ceiling and the maximum", () => {
   const top = () => 0.999999;

@@ -8,10 +8,10 @@
 
 import { MongoClient, type MongoClientOptions } from "mongodb";
 import type { Logger } from "@logtape/logtape";
-import { ConfigError, UnreachableError } from "./errors.ts";
-import { logger } from "./logging.ts";
-import { maskUri, redact, registerUriSecret } from "./mask.ts";
-import { retry, type RetryOptions } from "./retry.ts";
+import { ConfigError, UnreachableError } from "../runtime/errors.ts";
+import { logger } from "../runtime/logging.ts";
+import { maskUri, redact, registerUriSecret } from "../runtime/mask.ts";
+import { retry, type RetryOptions } from "../runtime/retry.ts";
 
 /** What a connection needs from the configuration. */
 export interface MongoConfig {

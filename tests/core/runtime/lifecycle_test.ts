@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { Lifecycle, shutdownSignals } from "../../core/lifecycle.ts";
-import { tempDir } from "../support/cli.ts";
+import { Lifecycle, shutdownSignals } from "../../../core/runtime/lifecycle.ts";
+import { tempDir } from "../../support/cli.ts";
 
-const TEST_CLI = fromFileUrl(new URL("../fixtures/test_cli.ts", import.meta.url));
+const TEST_CLI = fromFileUrl(new URL("../../fixtures/test_cli.ts", import.meta.url));
 
 Deno.test("stop() runs clean-up steps once, newest first", async () => {
   const lifecycle = new Lifecycle();
@@ -47,7 +47,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 Deno.test("the real entry point exits 2 on an unknown command and 0 on --version", async () => {
-  const main = fromFileUrl(new URL("../../cli/main.ts", import.meta.url));
+  const main = fromFileUrl(new URL("../../../cli/main.ts", import.meta.url));
   const run = (args: string[]) =>
     new Deno.Command(Deno.execPath(), { args: ["run", "--allow-all", main, ...args] }).output();
   const unknown = await run(["frobnicate"]);

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { clearSecrets, maskUri, passwordOf, redact, registerSecret } from "../../core/mask.ts";
-import { cli, tempDir } from "../support/cli.ts";
-import { fail } from "../fixtures/plugins.ts";
+import {
+  clearSecrets,
+  maskUri,
+  passwordOf,
+  redact,
+  registerSecret,
+} from "../../../core/runtime/mask.ts";
+import { cli, tempDir } from "../../support/cli.ts";
+import { fail } from "../../fixtures/plugins.ts";
 
 Deno.test("maskUri() hides the password and keeps user, hosts and options", () => {
   const cases: Array<[string, string]> = [

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseDateBound } from "../../core/dates.ts";
+import { parseDateBound } from "../../../core/runtime/dates.ts";
 
 const now = new Date(2025, 9, 16, 14, 30, 0); // 16 Oct 2025 14:30 local
 

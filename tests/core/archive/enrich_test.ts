@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ObjectId } from "mongodb";
-import { enrichmentPipeline, orderFilter } from "../../core/enrich.ts";
+import { enrichmentPipeline, orderFilter } from "../../../core/archive/enrich.ts";
 
 const names = {
   orders: "Commande",

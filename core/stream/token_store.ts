@@ -8,7 +8,7 @@
  */
 
 import { BSON, type Collection, type Document, Timestamp } from "mongodb";
-import { readJsonFile, writeFileAtomic } from "./atomic_file.ts";
+import { readJsonFile, writeFileAtomic } from "../runtime/atomic_file.ts";
 
 const { EJSON } = BSON;
 

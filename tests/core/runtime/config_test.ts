@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { globalSettings, loadConfig } from "../../core/config.ts";
-import { resolveSettings } from "../../core/settings.ts";
-import { cli, tempDir } from "../support/cli.ts";
-import { greet, greetSettings } from "../fixtures/plugins.ts";
+import { globalSettings, loadConfig } from "../../../core/runtime/config.ts";
+import { resolveSettings } from "../../../core/runtime/settings.ts";
+import { cli, tempDir } from "../../support/cli.ts";
+import { greet, greetSettings } from "../../fixtures/plugins.ts";
 
 const plugins = [greet()];
 
@@ -213,10 +213,10 @@ Deno.test("archiver config prints each value with its source, the password maske
 });
 
 Deno.test(".env.example is what `archiver config --example` prints for the built-in plugins", async () => {
-  const { builtinPlugins } = await import("../../cli/registry.ts");
+  const { builtinPlugins } = await import("../../../cli/registry.ts");
   const { code, stdout } = await cli(["config", "--example"], { plugins: [...builtinPlugins] });
   assert.equal(code, 0);
-  const example = await Deno.readTextFile(new URL("../../.env.example", import.meta.url));
+  const example = await Deno.readTextFile(new URL("../../../.env.example", import.meta.url));
   assert.equal(
     example,
     stdout,

@@ -10,8 +10,8 @@ import type { Db, Document, ObjectId } from "mongodb";
 import type { Logger } from "@logtape/logtape";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentPipeline } from "./enrich.ts";
-import { retryTransient } from "./mongo.ts";
-import { writeArchive } from "./archive_sink.ts";
+import { retryTransient } from "../mongo/client.ts";
+import { writeArchive } from "./sink.ts";
 
 /** An order as the modes hand it over: its id and number. */
 export interface OrderRef {

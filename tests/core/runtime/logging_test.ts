@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatPretty, logger, setupLogging } from "../../core/logging.ts";
-import { clearSecrets, registerSecret } from "../../core/mask.ts";
-import { tempDir } from "../support/cli.ts";
+import { formatPretty, logger, setupLogging } from "../../../core/runtime/logging.ts";
+import { clearSecrets, registerSecret } from "../../../core/runtime/mask.ts";
+import { tempDir } from "../../support/cli.ts";
 
 Deno.test("console lines follow the operators' pattern", () => {
   const line = formatPretty({

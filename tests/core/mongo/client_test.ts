@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { MongoNetworkError, MongoServerError } from "mongodb";
-import { ExitCode, UnreachableError } from "../../core/errors.ts";
-import { clearSecrets } from "../../core/mask.ts";
+import { ExitCode, UnreachableError } from "../../../core/runtime/errors.ts";
+import { clearSecrets } from "../../../core/runtime/mask.ts";
 import {
   connectMongo,
   createMongoClient,
   isAuthError,
   isTransientError,
-} from "../../core/mongo.ts";
+} from "../../../core/mongo/client.ts";
 
 function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -9,7 +9,7 @@
 
 import type { AnyBulkWriteOperation, Collection, Document, MongoBulkWriteError } from "mongodb";
 import type { Logger } from "@logtape/logtape";
-import { isTransientCode, retryTransient } from "./mongo.ts";
+import { isTransientCode, retryTransient } from "../mongo/client.ts";
 
 /** The name of the archive's unique index. */
 export const ARCHIVE_INDEX = "numero_commande_unique";

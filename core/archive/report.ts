@@ -5,7 +5,7 @@
  * @module
  */
 
-import { readJsonFile, writeFileAtomic } from "./atomic_file.ts";
+import { readJsonFile, writeFileAtomic } from "../runtime/atomic_file.ts";
 
 /** The figures of one batch run, named as in the operators' monitoring plan. */
 export interface BatchReport {
