@@ -63,15 +63,16 @@ export {
 export { Lifecycle, ShutdownRequested } from "./core/runtime/lifecycle.ts";
 export { formatPretty, logger, setupLogging } from "./core/runtime/logging.ts";
 export { maskUri, redact, registerSecret } from "./core/runtime/mask.ts";
+export { connectMongo, createMongoClient } from "./core/mongo/client.ts";
 export {
-  connectMongo,
-  createMongoClient,
   describeError,
+  type ErrorKind,
+  errorKind,
   isAuthError,
   isTransientCode,
   isTransientError,
-  retryTransient,
-} from "./core/mongo/client.ts";
+} from "./core/mongo/errors.ts";
+export { retryTransient } from "./core/mongo/retry.ts";
 export { backoffDelay, retry, type RetryOptions, sleep } from "./core/runtime/retry.ts";
 
 // The archiving core batch and watch share.

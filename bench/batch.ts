@@ -27,20 +27,12 @@ import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { ensureArchiveIndex } from "../core/archive/sink.ts";
 import { backfill } from "../core/archive/backfill.ts";
-import type { CollectionNames } from "../core/archive/collections.ts";
+import { type CollectionNames, DEFAULT_COLLECTION_NAMES } from "../core/archive/collections.ts";
 import { generateDataset, scaledReferenceCounts } from "../plugins/simulate/generator.ts";
 import { ensureSourceIndexes, writeDataset } from "../plugins/simulate/writer.ts";
 import { runArchiver, startSandboxProcess } from "./_child.ts";
 
-/** The default collection names, as `archiver batch` uses them. */
-export const BENCH_NAMES: CollectionNames = {
-  orders: "Commande",
-  clients: "Client",
-  couriers: "Livreur",
-  restaurants: "Restaurants",
-  menu: "Menu",
-  archive: "Historique",
-};
+export const BENCH_NAMES: CollectionNames = DEFAULT_COLLECTION_NAMES;
 
 /** Sizes of a batch benchmark run. */
 export interface BatchBenchOptions {

@@ -14,7 +14,7 @@
  */
 
 import { type Document, MongoClient, ObjectId } from "mongodb";
-import type { CollectionNames } from "../core/archive/collections.ts";
+import { type CollectionNames, DEFAULT_COLLECTION_NAMES } from "../core/archive/collections.ts";
 import { enrichmentPipeline } from "../core/archive/enrich.ts";
 import { startSandbox } from "../core/sandbox/mod.ts";
 
@@ -23,14 +23,7 @@ const CLIENTS = 10_000;
 const COURIERS = 1_000;
 const RESTAURANTS = 500;
 const MENUS_PER_RESTAURANT = 10;
-const _NAMES: CollectionNames = {
-  orders: "Commande",
-  clients: "Client",
-  couriers: "Livreur",
-  restaurants: "Restaurants",
-  menu: "Menu",
-  archive: "Historique",
-};
+const _NAMES: CollectionNames = DEFAULT_COLLECTION_NAMES;
 
 /** What the sandbox benchmark measured. */
 export interface SandboxBenchResult {

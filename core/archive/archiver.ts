@@ -10,7 +10,7 @@ import type { Db, Document, ObjectId } from "mongodb";
 import type { Logger } from "@logtape/logtape";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentPipeline } from "./enrich.ts";
-import { retryTransient } from "../mongo/client.ts";
+import { retryTransient } from "../mongo/retry.ts";
 import { writeArchive } from "./sink.ts";
 
 /** An order as the modes hand it over: its id and number. */

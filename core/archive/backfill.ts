@@ -10,7 +10,7 @@ import type { Document } from "mongodb";
 import { type ArchiveOptions, archiveOrders, type OrderRef } from "./archiver.ts";
 import { type BatchReport, emptyReport } from "./report.ts";
 import { orderFilter } from "./enrich.ts";
-import { retryTransient } from "../mongo/client.ts";
+import { retryTransient } from "../mongo/retry.ts";
 
 /** What a backfill selects and how it reports progress. */
 export interface BackfillOptions extends Omit<ArchiveOptions, "reportedIncomplete"> {

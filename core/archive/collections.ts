@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { GlobalConfig } from "../runtime/config.ts";
+import { type GlobalConfig, globalSettings } from "../runtime/config.ts";
 
 /** Source and archive collection names. */
 export interface CollectionNames {
@@ -20,6 +20,8 @@ export interface CollectionNames {
   menu: string;
   /** The archive (`Historique`). */
   archive: string;
+  /** Delivered orders not archived, with their reason (`archiver_quarantine`). */
+  quarantine: string;
 }
 
 /**
@@ -36,5 +38,13 @@ export function collectionNames(config: GlobalConfig): CollectionNames {
     restaurants: config.restaurantsCollection,
     menu: config.menuCollection,
     archive: config.archiveCollection,
+    quarantine: config.quarantineCollection,
   };
 }
+
+/** The collection names at their defaults (`Commande`, …, `Historique`, `archiver_quarantine`). */
+export const DEFAULT_COLLECTION_NAMES: CollectionNames = collectionNames(
+  Object.fromEntries(
+    Object.entries(globalSettings).map(([key, setting]) => [key, setting.default]),
+  ) as GlobalConfig,
+);

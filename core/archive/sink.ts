@@ -9,7 +9,8 @@
 
 import type { AnyBulkWriteOperation, Collection, Document, MongoBulkWriteError } from "mongodb";
 import type { Logger } from "@logtape/logtape";
-import { isTransientCode, retryTransient } from "../mongo/client.ts";
+import { isTransientCode } from "../mongo/errors.ts";
+import { retryTransient } from "../mongo/retry.ts";
 
 /** The name of the archive's unique index. */
 export const ARCHIVE_INDEX = "numero_commande_unique";

@@ -131,6 +131,12 @@ export const globalSettings = {
     default: "Historique",
     parse: text(COLLECTION_NAME),
   },
+  quarantineCollection: {
+    env: "ARCHIVER_QUARANTINE_COLLECTION",
+    description: "Delivered orders that could not be archived, with their reason",
+    default: "archiver_quarantine",
+    parse: text(COLLECTION_NAME),
+  },
   deliveredStatus: {
     env: "ARCHIVER_DELIVERED_STATUS",
     description: "Order status that means delivered",

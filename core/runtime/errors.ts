@@ -15,6 +15,8 @@ export const ExitCode = {
   usage: 2,
   /** MongoDB could not be reached within the bounded connection attempts. */
   unreachable: 3,
+  /** An unexpected internal error (a defect, not a data or deployment problem); sysexits' EX_SOFTWARE. */
+  internal: 70,
   /** Interrupted by a second Ctrl+C before a clean stop. */
   interrupted: 130,
 } as const;
@@ -90,11 +92,12 @@ export class PartialFailureError extends ArchiverError {
 }
 
 /**
- * The exit code for any thrown value: an {@link ArchiverError}'s own code, else 1.
+ * The exit code for any thrown value: an {@link ArchiverError}'s own code, else 70 (internal
+ * error), so a scheduler can tell a crash from orders that failed (1).
  *
  * @param error What was thrown.
  * @returns The exit code to end with.
  */
 export function exitCodeOf(error: unknown): number {
-  return error instanceof ArchiverError ? error.exitCode : ExitCode.partialFailure;
+  return error instanceof ArchiverError ? error.exitCode : ExitCode.internal;
 }

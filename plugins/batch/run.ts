@@ -18,12 +18,9 @@ import { collectionNames } from "../../core/archive/collections.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { parseDateBound } from "../../core/runtime/dates.ts";
 import { ConfigError, ExitCode, UnreachableError } from "../../core/runtime/errors.ts";
-import {
-  connectMongo,
-  describeError,
-  isTransientError,
-  retryTransient,
-} from "../../core/mongo/client.ts";
+import { connectMongo } from "../../core/mongo/client.ts";
+import { describeError, isTransientError } from "../../core/mongo/errors.ts";
+import { retryTransient } from "../../core/mongo/retry.ts";
 import { integer } from "../../core/runtime/parse.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { formatReport } from "./report_table.ts";

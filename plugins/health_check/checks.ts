@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import { readJsonFile } from "../../core/runtime/atomic_file.ts";
 import { loadBatchReport, type SavedBatchReport } from "../../core/archive/report.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { describeError } from "../../core/mongo/client.ts";
+import { describeError } from "../../core/mongo/errors.ts";
 import { readWatchStatus } from "../../core/stream/watch_status.ts";
 import { folderSize, freeDiskSpace } from "./disk.ts";
 import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";

@@ -10,7 +10,7 @@ import type { Db } from "mongodb";
 import type { CollectionNames } from "../../core/archive/collections.ts";
 import { PartialFailureError } from "../../core/runtime/errors.ts";
 import { ORDER_NUMBER_PREFIX, orderSequence } from "../../core/archive/model.ts";
-import { describeError } from "../../core/mongo/client.ts";
+import { describeError } from "../../core/mongo/errors.ts";
 import type { DatasetBatch, DocumentKind } from "./generator.ts";
 
 /** The collections a simulation writes, by document kind. */

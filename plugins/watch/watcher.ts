@@ -24,12 +24,8 @@ import { collectionNames } from "../../core/archive/collections.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { parseDateBound } from "../../core/runtime/dates.ts";
 import { ConfigError } from "../../core/runtime/errors.ts";
-import {
-  createMongoClient,
-  describeError,
-  isAuthError,
-  isTransientError,
-} from "../../core/mongo/client.ts";
+import { createMongoClient } from "../../core/mongo/client.ts";
+import { describeError, isAuthError, isTransientError } from "../../core/mongo/errors.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { backoffDelay, sleep } from "../../core/runtime/retry.ts";

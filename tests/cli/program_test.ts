@@ -55,7 +55,7 @@ Deno.test("an unknown option suggests the closest one, exit 2", async () => {
 Deno.test("two plugins may not register the same command", async () => {
   const twin: Plugin = { ...greet(), name: "twin" };
   const { code, stderr } = await cli(["--help"], { plugins: [greet(), twin] });
-  assert.equal(code, 1);
+  assert.equal(code, 70);
   assert.match(stderr, /Plugin "twin" cannot register its commands: .*command 'greet'/);
 });
 
@@ -65,7 +65,7 @@ Deno.test("each domain error ends with its exit code and one line without a stac
     ["config", 2, /Invalid --thing "x": expected a thing/],
     ["partial", 1, /2 orders failed to archive/],
     ["unreachable", 3, /Failed to connect to MongoDB/],
-    ["crash", 1, /Unexpected error: boom \(run with --log-level debug for details\)/],
+    ["crash", 70, /Unexpected error: boom \(run with --log-level debug for details\)/],
   ];
   for (const [how, exitCode, message] of cases) {
     await t.step(how, async () => {
@@ -85,7 +85,7 @@ Deno.test("--log-level debug adds the stack trace", async () => {
     ["--log-dir", dir.path, "--log-level", "debug", "fail", "crash"],
     { plugins },
   );
-  assert.equal(code, 1);
+  assert.equal(code, 70);
   assert.match(stderr, /Unexpected error: boom/);
   assert.match(stderr, /at .*plugins\.ts:\d+/);
 });

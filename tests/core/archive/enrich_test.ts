@@ -9,6 +9,7 @@ const names = {
   restaurants: "Restaurants",
   menu: "Menu",
   archive: "Historique",
+  quarantine: "archiver_quarantine",
 };
 
 Deno.test("enrichmentPipeline() selects by ids, then joins the four reference collections", () => {

@@ -2,12 +2,8 @@ import assert from "node:assert/strict";
 import { MongoNetworkError, MongoServerError } from "mongodb";
 import { ExitCode, UnreachableError } from "../../../core/runtime/errors.ts";
 import { clearSecrets } from "../../../core/runtime/mask.ts";
-import {
-  connectMongo,
-  createMongoClient,
-  isAuthError,
-  isTransientError,
-} from "../../../core/mongo/client.ts";
+import { connectMongo, createMongoClient } from "../../../core/mongo/client.ts";
+import { isAuthError, isTransientError } from "../../../core/mongo/errors.ts";
 
 function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -47,7 +47,7 @@ Deno.test("a password quoted by a thrown driver error reaches no output and no l
     ["--uri", uri, "--log-dir", dir.path, "fail", "secret", uri],
     { plugins: [fail()] },
   );
-  assert.equal(code, 1);
+  assert.equal(code, 70, "an unexpected error ends with exit code 70, not 1");
   const file = await Deno.readTextFile(join(dir.path, "fail.jsonl"));
   for (const text of [stdout, stderr, file]) assert.doesNotMatch(text, /Zebra-Quartz-77/);
   assert.match(stderr, /mongodb:\/\/archiver:\*\*\*\*@127\.0\.0\.1:9\/orders/);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ObjectId, serialize } from "bson";
 import { Aggregator } from "mingo/aggregator";
-import { enrichmentPipeline } from "../../../core/enrich.ts";
+import { enrichmentPipeline } from "../../../core/archive/enrich.ts";
 import type { Doc } from "../../../core/sandbox/bson_values.ts";
 import { mingoOptions, runStages } from "../../../core/sandbox/mingo_context.ts";
 
@@ -72,6 +72,7 @@ Deno.test("compiled expressions give mingo's output for the enrichment projectio
     restaurants: "r",
     menu: "m",
     archive: "h",
+    quarantine: "q",
   };
   const stages = enrichmentPipeline({ ids: [] }, names).filter((stage) => !("$lookup" in stage))
     .slice(1);

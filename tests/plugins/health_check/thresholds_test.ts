@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { SavedBatchReport } from "../../../core/batch_report.ts";
-import type { WatchStatus } from "../../../core/watch_status.ts";
+import type { SavedBatchReport } from "../../../core/archive/report.ts";
+import type { WatchStatus } from "../../../core/stream/watch_status.ts";
 import { worstState } from "../../../plugins/health_check/state.ts";
 import {
   collectionsCheck,
@@ -221,6 +221,7 @@ Deno.test("collectionsCheck() wants the sources and a unique index on the archiv
     orders: "Commande",
     references: ["Client", "Livreur", "Restaurants", "Menu"],
     archive: "Historique",
+    quarantine: "archiver_quarantine",
   };
   const all = ["Commande", "Client", "Livreur", "Restaurants", "Menu", "Historique"];
   const indexed = [{ key: { _id: 1 } }, { key: { numero_commande: 1 }, unique: true }];
