@@ -17,8 +17,12 @@ export interface BatchReport {
   orders_duplicates: number;
   /** Orders left out because a reference resolves to nothing. */
   orders_incomplete: number;
-  /** Orders that could not be written. */
+  /** Orders that could not be archived for a reason of their own (quarantined as `error`). */
   orders_errors: number;
+  /** Orders quarantined as invalid: no order number, or a field the archive needs mistyped. */
+  orders_invalid: number;
+  /** Orders archived from the quarantine (completed or fixed since an earlier run). */
+  orders_recovered: number;
   /** Wall time of the run. */
   batch_duration_ms: number;
 }
@@ -41,6 +45,8 @@ export function emptyReport(): BatchReport {
     orders_duplicates: 0,
     orders_incomplete: 0,
     orders_errors: 0,
+    orders_invalid: 0,
+    orders_recovered: 0,
     batch_duration_ms: 0,
   };
 }

@@ -17,8 +17,12 @@ export interface WatchMetrics {
   orders_duplicates: number;
   /** Orders left out because a reference resolves to nothing. */
   orders_incomplete: number;
-  /** Orders that could not be written. */
+  /** Orders that could not be written (quarantined with reason `error`). */
   orders_errors: number;
+  /** Orders quarantined as invalid (a field the archive needs is missing or mistyped). */
+  orders_invalid: number;
+  /** Orders taken out of the quarantine because they were archived at a retry. */
+  orders_recovered: number;
   /** Seconds from the last event's cluster time to its archive write. */
   stream_lag_seconds: number;
   /** Connection and stream errors since start. */
@@ -31,18 +35,41 @@ export interface WatchMetrics {
   token_save_errors: number;
 }
 
+/** The watcher's states. */
+export const WATCH_STATES = [
+  "starting",
+  "catching-up",
+  "streaming",
+  "reconnecting",
+  "invalidated",
+  "stopped",
+] as const;
+
+/** One of the watcher's states. */
+export type WatchState = (typeof WATCH_STATES)[number];
+
 /** What the status file holds. */
 export interface WatchStatus {
   /** The watcher's process id. */
   pid: number;
-  /** What it is doing: `starting`, `catching-up`, `streaming`, `reconnecting`, `stopped`. */
-  state: "starting" | "catching-up" | "streaming" | "reconnecting" | "stopped";
+  /**
+   * What it is doing: `starting`, `catching-up`, `streaming`, `reconnecting`, `invalidated` (the
+   * orders collection was dropped or renamed: waiting for it to exist again), `stopped`.
+   */
+  state: WatchState;
   /** ISO start time. */
   started_at: string;
   /** ISO time of this write: the heartbeat. */
   updated_at: string;
   /** ISO time of the last change event, or null. */
   last_event_at: string | null;
+  /**
+   * ISO time of the last successful read of the stream (an event or an empty await), or null
+   * before the first: a `streaming` watcher whose reads stopped is stalled.
+   */
+  last_read_at: string | null;
+  /** How long one read of the stream waits on the server at most, in ms. */
+  max_await_ms: number;
   /** ISO times of the connection errors of the last hour. */
   recent_connection_errors: string[];
   /** The figures. */

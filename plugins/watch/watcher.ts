@@ -104,6 +104,8 @@ export async function runWatch(
     orders_duplicates: 0,
     orders_incomplete: 0,
     orders_errors: 0,
+    orders_invalid: 0,
+    orders_recovered: 0,
     stream_lag_seconds: 0,
     connection_errors: 0,
     resume_token_age_seconds: 0,
@@ -131,6 +133,8 @@ export async function runWatch(
       started_at: startedAt.toISOString(),
       updated_at: now.toISOString(),
       last_event_at: lastEventAt?.toISOString() ?? null,
+      last_read_at: null,
+      max_await_ms: 1_000,
       recent_connection_errors: recentErrors.map((d) => d.toISOString()),
       metrics: { ...metrics },
     };
