@@ -1,21 +1,30 @@
 /**
- * The backfill pass: every delivered order in a delivery-date window that is not yet archived,
- * streamed with a cursor and archived batch by batch through the shared core. `archiver batch`
- * is this pass with a report; `archiver watch` runs it to cover the gap before it streams.
+ * The backfill pass: every delivered order that is not yet archived — in a delivery-date window
+ * only when the operator asks for one — streamed with a cursor in `_id` order and archived batch
+ * by batch through the shared core, which also quarantines what it cannot archive. `archiver
+ * batch` is this pass with a report; `archiver watch` runs it to cover the gap before it
+ * streams. No date the application writes decides what the pass covers.
  *
  * @module
  */
 
-import type { Document } from "mongodb";
+import { type Document, ObjectId } from "mongodb";
 import { type ArchiveOptions, archiveOrders, type OrderRef } from "./archiver.ts";
 import { type BatchReport, emptyReport } from "./report.ts";
 import { orderFilter } from "./enrich.ts";
+import { describeError, isTransientError } from "../mongo/errors.ts";
 import { retryTransient } from "../mongo/retry.ts";
+import { backoffDelay, sleep } from "../runtime/retry.ts";
 
 /** What a backfill selects and how it reports progress. */
 export interface BackfillOptions extends Omit<ArchiveOptions, "reportedIncomplete"> {
   /** The delivered status value. */
   deliveredStatus: string;
+  /**
+   * Gives up when transient failures keep the pass from progressing for this long, in ms (the
+   * clock restarts at each batch archived). @default 30000
+   */
+  retryDeadlineMs?: number;
   /** Delivered at or after. */
   from?: Date;
   /** Delivered before. */
@@ -43,18 +52,19 @@ export interface BackfillResult {
 }
 
 /**
- * Archives every delivered, not-yet-archived order in the window. A transient failure reopens
- * the cursor where it stopped (the last delivery date read); retries are bounded, after which
- * the error is thrown.
+ * Archives every delivered, not-yet-archived order (in the window, when one is given). A
+ * transient failure reopens the cursor after the last order read, with backoff; the pass gives
+ * up only when it made no progress for `retryDeadlineMs`.
  *
  * @param options Database, names, window, batch size and callbacks.
  * @returns The figures and whether it was interrupted.
+ * @throws The last transient error once no progress was made for the deadline; deployment and
+ *   internal errors at once.
  */
 export async function backfill(options: BackfillOptions): Promise<BackfillResult> {
   const { db, names, log, signal, batchSize } = options;
   const limit = options.limit ?? Infinity;
-  const withRetry = <T>(what: string, fn: () => Promise<T>) =>
-    retryTransient(what, fn, { log, signal, onTransientError: options.onTransientError });
+  const deadlineMs = options.retryDeadlineMs ?? 30_000;
   const report = emptyReport();
   const reportedIncomplete = new Set<string>();
   const filter = orderFilter({
@@ -62,74 +72,84 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     from: options.from,
     to: options.to,
   });
-  const total = await withRetry(
+  const total = await retryTransient(
     "Counting delivered orders",
     () => db.collection(names.orders).countDocuments(filter),
+    { log, signal, onTransientError: options.onTransientError },
   );
   await options.onStart?.(total);
 
   let processed = 0;
-  const processChunk = async (chunk: OrderRef[]) => {
+  let last: { id: unknown } | undefined;
+  let progressAt = Date.now();
+  const flush = async (chunk: OrderRef[]) => {
     const outcome = await archiveOrders(chunk, { ...options, reportedIncomplete });
     report.orders_found += chunk.length - outcome.alreadyArchived;
     report.orders_archived += outcome.archived;
     report.orders_duplicates += outcome.duplicates;
     report.orders_incomplete += outcome.incomplete;
+    report.orders_invalid += outcome.invalid;
     report.orders_errors += outcome.errors;
+    report.orders_recovered += outcome.recovered;
     if (outcome.documents.length > 0) options.onDocuments?.(outcome.documents);
     processed += chunk.length;
+    last = { id: chunk.at(-1)!._id };
+    progressAt = Date.now();
     options.onProgress?.(processed, total);
   };
-
-  // Where to pick up after a transient failure: the last delivery date read, and the orders read
-  // at exactly that date. The cursor follows the (status, date_livraison) index, so a reopened
-  // cursor starts where the lost one stopped instead of re-reading the window.
-  let resume: { date: Date; ids: unknown[] } | undefined;
-  const resumeFilter = () => {
-    if (!resume) return filter;
-    const window = { ...(filter.date_livraison ?? {}), $gte: resume.date };
-    return { ...filter, date_livraison: window, _id: { $nin: resume.ids } };
-  };
-  const remember = (chunk: OrderRef[]) => {
-    for (const order of chunk) {
-      const date = (order as OrderRef & { date_livraison: Date }).date_livraison;
-      if (resume && date.getTime() === resume.date.getTime()) resume.ids.push(order._id);
-      else resume = { date, ids: [order._id] };
+  // Read in _id order (always present, unique, indexed), so a reopened cursor starts right after
+  // the last order handled instead of re-reading the pass.
+  const pass = async (): Promise<void> => {
+    const cursor = db.collection(names.orders).find(_after(filter, last), {
+      projection: { _id: 1, numero_commande: 1 },
+      sort: { _id: 1 },
+      batchSize,
+    });
+    try {
+      let chunk: OrderRef[] = [];
+      for await (const order of cursor) {
+        chunk.push(order);
+        if (chunk.length >= Math.min(batchSize, limit - report.orders_found)) {
+          await flush(chunk);
+          chunk = [];
+          if (report.orders_found >= limit || signal?.aborted) return;
+        }
+      }
+      if (chunk.length > 0) await flush(chunk);
+    } finally {
+      await cursor.close().catch(() => {});
     }
-  };
-  const flush = async (chunk: OrderRef[]) => {
-    await processChunk(chunk);
-    remember(chunk);
   };
 
   try {
-    while (report.orders_found < limit && !signal?.aborted) {
-      const exhausted = await withRetry("Reading delivered orders", async () => {
-        const cursor = db.collection(names.orders).find(resumeFilter(), {
-          projection: { _id: 1, numero_commande: 1, date_livraison: 1 },
-          sort: { date_livraison: 1 },
-          batchSize,
-        });
-        try {
-          let chunk: OrderRef[] = [];
-          for await (const order of cursor) {
-            chunk.push(order as unknown as OrderRef);
-            if (chunk.length >= Math.min(batchSize, limit - report.orders_found)) {
-              await flush(chunk);
-              chunk = [];
-              if (report.orders_found >= limit || signal?.aborted) return false;
-            }
-          }
-          if (chunk.length > 0) await flush(chunk);
-          return true;
-        } finally {
-          await cursor.close().catch(() => {});
-        }
-      });
-      if (exhausted) break;
+    for (let attempt = 1; !signal?.aborted; attempt++) {
+      try {
+        await pass();
+        break;
+      } catch (error) {
+        if (signal?.aborted || !isTransientError(error)) throw error;
+        const delayMs = backoffDelay(attempt, { baseDelayMs: 200, maxDelayMs: 5_000 });
+        if (Date.now() - progressAt + delayMs > deadlineMs) throw error;
+        options.onTransientError?.(error);
+        log.warn(
+          `Reading delivered orders failed (attempt ${attempt}), retrying: ${describeError(error)}`,
+        );
+        await sleep(delayMs, signal);
+      }
     }
   } catch (error) {
     if (!signal?.aborted) throw error;
   }
   return { report, total, interrupted: signal?.aborted === true };
+}
+
+function _after(filter: Document, last: { id: unknown } | undefined): Document {
+  if (!last) return filter;
+  // `$gt` on _id brackets by type; ObjectIds (the platform's ids) sort last among the usual id
+  // types, so after one nothing of another type is left. After an id of another type, compare
+  // in BSON order across types with $expr, so no order of a later type is skipped.
+  const after = last.id instanceof ObjectId
+    ? { _id: { $gt: last.id } }
+    : { $expr: { $gt: ["$_id", last.id] } };
+  return { $and: [filter, after] };
 }

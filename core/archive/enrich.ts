@@ -4,19 +4,24 @@
  * of a thousand orders costs one aggregation, never one query per order.
  *
  * Each output document carries `missing` (the references that resolve to nothing: `client`,
- * `livreur`, `restaurant`, `menu`), `missing_menu_ids`, and `complete`.
+ * `livreur`, `restaurant`, `menu`), `missing_menu_ids`, `complete`, and `invalid`: what is wrong
+ * with the order's own fields (a missing or mistyped order number, date, items or quantity). The
+ * pipeline never fails on such data: every computation is guarded by the type it needs, so a
+ * malformed order comes back marked invalid instead of failing the batch it is in.
  *
  * @module
  */
 
-import type { Document, ObjectId } from "mongodb";
+import type { Document } from "mongodb";
 import type { CollectionNames } from "./collections.ts";
 
 /** Which orders to enrich. */
 export type OrderSelection =
   | {
     /** Orders by `_id`, as batch and watch hand them over. */
-    ids: readonly ObjectId[];
+    ids: readonly unknown[];
+    /** …that still have this status (the delivered value), when given. */
+    status?: string;
   }
   | {
     /** Orders with this status (the delivered value)… */
@@ -35,7 +40,11 @@ export type OrderSelection =
  * @returns A query document.
  */
 export function orderFilter(selection: OrderSelection): Document {
-  if ("ids" in selection) return { _id: { $in: [...selection.ids] } };
+  if ("ids" in selection) {
+    const filter: Document = { _id: { $in: [...selection.ids] } };
+    if (selection.status !== undefined) filter.status = selection.status;
+    return filter;
+  }
   const filter: Document = { status: selection.status };
   const window: Document = {};
   if (selection.from) window.$gte = selection.from;
@@ -75,6 +84,77 @@ function _missingIf(array: string, name: string): Document {
   return { $cond: [{ $eq: [{ $size: `$${array}` }, 0] }, [name], []] };
 }
 
+function _typeIs(path: string, type: string): Document {
+  return { $eq: [{ $type: path }, type] };
+}
+
+function _problemIf(condition: Document, message: Document | string): Document {
+  return { $cond: [condition, [message], []] };
+}
+
+function _countItems(cond: Document): Document {
+  return {
+    $size: {
+      $filter: { input: { $cond: [{ $isArray: "$items" }, "$items", []] }, as: "i", cond },
+    },
+  };
+}
+
+function _itemProblem(cond: Document, what: string): Document {
+  return {
+    $let: {
+      vars: { n: _countItems(cond) },
+      in: _problemIf({ $gt: ["$$n", 0] }, {
+        $concat: [{ $toString: "$$n" }, ` item(s) ${what}`],
+      }),
+    },
+  };
+}
+
+/**
+ * What is wrong with an order's own fields, as short sentences naming each field: the order
+ * number (the archive's key, never null), the two dates the delivery duration is computed from,
+ * the items and their quantities. Empty for a well-formed order.
+ */
+function _invalidFields(): Document {
+  const isObject = (path: string) => _typeIs(path, "object");
+  return {
+    $concatArrays: [
+      _problemIf(
+        {
+          $or: [{ $not: [_typeIs("$numero_commande", "string")] }, {
+            $eq: ["$numero_commande", ""],
+          }],
+        },
+        {
+          $concat: [
+            "numero_commande is ",
+            { $type: "$numero_commande" },
+            ", not a non-empty string",
+          ],
+        },
+      ),
+      _problemIf({ $not: [_typeIs("$date_livraison", "date")] }, {
+        $concat: ["date_livraison is ", { $type: "$date_livraison" }, ", not a date"],
+      }),
+      _problemIf({ $not: [_typeIs("$date_commande", "date")] }, {
+        $concat: ["date_commande is ", { $type: "$date_commande" }, ", not a date"],
+      }),
+      _problemIf({ $not: [{ $isArray: "$items" }] }, {
+        $concat: ["items is ", { $type: "$items" }, ", not an array"],
+      }),
+      _itemProblem({ $not: [isObject("$$i")] }, "in items are not documents"),
+      _itemProblem({
+        $and: [isObject("$$i"), { $in: [{ $type: "$$i.menu_id" }, ["missing", "null"]] }],
+      }, "in items have no menu_id"),
+      _itemProblem(
+        { $and: [isObject("$$i"), { $not: [{ $isNumber: "$$i.quantite" }] }] },
+        "in items have a quantite that is not a number",
+      ),
+    ],
+  };
+}
+
 /**
  * Builds the enrichment aggregation: `$match` on the selected orders, `$lookup` into clients,
  * couriers, restaurants and menu items, then a projection into the archive shape. Pure: the same
@@ -91,7 +171,8 @@ function _missingIf(array: string, name: string): Document {
  * ```
  */
 export function enrichmentPipeline(selection: OrderSelection, names: CollectionNames): Document[] {
-  const menuIds = { $ifNull: ["$items.menu_id", []] };
+  const items = { $cond: [{ $isArray: "$items" }, "$items", []] };
+  const menuIds = { $cond: [{ $isArray: "$items" }, { $ifNull: ["$items.menu_id", []] }, []] };
   return [
     { $match: orderFilter(selection) },
     {
@@ -126,7 +207,7 @@ export function enrichmentPipeline(selection: OrderSelection, names: CollectionN
         restaurant: _summary("_restaurant", ["nom", "type_cuisine", "adresse", "note"]),
         items: {
           $map: {
-            input: { $ifNull: ["$items", []] },
+            input: items,
             as: "item",
             in: {
               $let: {
@@ -152,9 +233,9 @@ export function enrichmentPipeline(selection: OrderSelection, names: CollectionN
                   quantite: "$$item.quantite",
                   total_ligne: {
                     $cond: [
-                      { $eq: [{ $ifNull: ["$$menu.prix", null] }, null] },
-                      null,
+                      { $and: [{ $isNumber: "$$menu.prix" }, { $isNumber: "$$item.quantite" }] },
                       { $round: [{ $multiply: ["$$menu.prix", "$$item.quantite"] }, 2] },
+                      null,
                     ],
                   },
                 },
@@ -165,9 +246,10 @@ export function enrichmentPipeline(selection: OrderSelection, names: CollectionN
         duree_livraison_minutes: {
           $cond: [
             {
-              $and: [{ $ifNull: ["$date_livraison", false] }, {
-                $ifNull: ["$date_commande", false],
-              }],
+              $and: [
+                { $eq: [{ $type: "$date_livraison" }, "date"] },
+                { $eq: [{ $type: "$date_commande" }, "date"] },
+              ],
             },
             {
               $round: [
@@ -179,6 +261,7 @@ export function enrichmentPipeline(selection: OrderSelection, names: CollectionN
           ],
         },
         missing_menu_ids: { $setDifference: [menuIds, "$_menu._id"] },
+        invalid: _invalidFields(),
         missing: {
           $concatArrays: [
             _missingIf("_client", "client"),
@@ -198,6 +281,34 @@ export function enrichmentPipeline(selection: OrderSelection, names: CollectionN
     {
       $addFields: {
         montant_total: { $round: [{ $sum: "$items.total_ligne" }, 2] },
+        invalid: {
+          $concatArrays: ["$invalid", {
+            $let: {
+              vars: {
+                n: {
+                  $size: {
+                    $filter: {
+                      input: "$items",
+                      as: "i",
+                      cond: {
+                        $and: [
+                          { $ne: ["$$i.prix_unitaire", null] },
+                          { $not: [{ $isNumber: "$$i.prix_unitaire" }] },
+                        ],
+                      },
+                    },
+                  },
+                },
+              },
+              in: _problemIf({ $gt: ["$$n", 0] }, {
+                $concat: [
+                  { $toString: "$$n" },
+                  " item(s) in items have a menu prix that is not a number",
+                ],
+              }),
+            },
+          }],
+        },
         complete: { $eq: [{ $size: "$missing" }, 0] },
       },
     },

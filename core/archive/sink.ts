@@ -7,9 +7,16 @@
  * @module
  */
 
-import type { AnyBulkWriteOperation, Collection, Document, MongoBulkWriteError } from "mongodb";
+import {
+  type AnyBulkWriteOperation,
+  type BulkWriteResult,
+  type Collection,
+  type Document,
+  MongoBulkWriteError,
+} from "mongodb";
 import type { Logger } from "@logtape/logtape";
-import { isTransientCode } from "../mongo/errors.ts";
+import { isTransientCode, writeConcernErrorOf } from "../mongo/errors.ts";
+import { backoffDelay, sleep } from "../runtime/retry.ts";
 import { retryTransient } from "../mongo/retry.ts";
 
 /** The name of the archive's unique index. */
@@ -30,8 +37,8 @@ export interface SinkResult {
   archived: number;
   /** Documents whose order was already archived. */
   duplicates: number;
-  /** Order numbers that could not be written, with the reason. */
-  failed: Array<{ numero_commande: string; reason: string }>;
+  /** Documents that could not be written, with the server's reason. */
+  failed: Array<{ document: Document; reason: string }>;
 }
 
 /** How a write retries. */
@@ -40,23 +47,32 @@ export interface SinkOptions {
   log: Logger;
   /** Stops retrying when aborted. */
   signal?: AbortSignal;
-  /** Gives up retrying a transient failure after this long. @default 30000 */
+  /** Gives up retrying a transient failure of the whole write after this long. @default 30000 */
   retryDeadlineMs?: number;
+  /** How long the majority may take to confirm a write, in ms. @default 30000 */
+  writeTimeoutMs?: number;
   /** Called on each transient failure, to count connection errors. */
   onTransientError?: (error: unknown) => void;
 }
 
 const DUPLICATE_KEY = 11000;
+// Per-document transient failures (a rare write conflict) are retried this many times, with
+// backoff, before the document is reported failed (and quarantined by the caller).
+const _DOCUMENT_ROUNDS = 3;
 
 /**
  * Writes archive documents: unordered upserts keyed by `numero_commande` that only insert.
- * A transient failure of the whole write is retried with backoff (the write is idempotent);
- * documents that fail on their own are retried when transient, else counted and logged.
+ * A transient failure of the whole write — the network, an election, or a write the majority did
+ * not confirm in time — is retried with backoff (the write is idempotent). Documents that fail
+ * on their own are retried with backoff when transient, else returned as failed.
+ *
+ * Each document must carry the same `archived_at` (one batch, one time): a retry that finds a
+ * document it wrote itself during an unconfirmed attempt counts it as archived, not duplicate.
  *
  * @param archive The archive collection.
- * @param documents Archive documents, each with a `numero_commande`.
- * @param options Logger, abort signal and retry bound.
- * @returns Counts of archived, duplicate and failed documents.
+ * @param documents Archive documents, each with a `numero_commande` and `archived_at`.
+ * @param options Logger, abort signal, retry bound, write timeout.
+ * @returns Counts of archived and duplicate documents, and the failed ones.
  * @throws When the server stays unreachable past the retry deadline.
  */
 export async function writeArchive(
@@ -66,41 +82,57 @@ export async function writeArchive(
 ): Promise<SinkResult> {
   const result: SinkResult = { archived: 0, duplicates: 0, failed: [] };
   let pending = [...documents];
-  for (let round = 0; pending.length > 0; round++) {
-    const outcome = await retryTransient("Archive write", () => _bulkUpsert(archive, pending), {
-      ...options,
-      deadlineMs: options.retryDeadlineMs,
-    });
-    result.archived += outcome.archived;
-    result.duplicates += outcome.duplicates;
+  for (let round = 1; pending.length > 0; round++) {
+    let unconfirmed = false;
+    const outcome = await retryTransient(
+      "Archive write",
+      () =>
+        _bulkUpsert(archive, pending, options.writeTimeoutMs ?? 30_000).catch((error) => {
+          if (writeConcernErrorOf(error)) unconfirmed = true;
+          throw error;
+        }),
+      { ...options, deadlineMs: options.retryDeadlineMs },
+    );
+    let ours = 0;
+    if (unconfirmed && outcome.matched.length > 0) {
+      // An earlier, unconfirmed attempt may have inserted some of them: those are this write's.
+      ours = await archive.countDocuments({
+        numero_commande: { $in: outcome.matched.map((d) => d.numero_commande) },
+        archived_at: outcome.matched[0]!.archived_at,
+        archived_by: outcome.matched[0]!.archived_by,
+      });
+    }
+    result.archived += outcome.upserted + ours;
+    result.duplicates += outcome.matched.length - ours;
     const retryable: Document[] = [];
-    for (const { index, error } of outcome.errors) {
-      const document = pending[index]!;
+    for (const { document, error } of outcome.errors) {
       if (error.code === DUPLICATE_KEY && /numero_commande/.test(error.errmsg ?? "")) {
         // Two writers raced on the same new order: the other one archived it.
         result.duplicates++;
-      } else if (round < 3 && isTransientCode(error.code)) {
+      } else if (round < _DOCUMENT_ROUNDS && isTransientCode(error.code)) {
         retryable.push(document);
       } else {
         const reason = `${error.errmsg ?? "write failed"} (code ${error.code})`;
-        result.failed.push({ numero_commande: String(document.numero_commande), reason });
-        options.log.error(`❌ Error archiving order ${document.numero_commande}: ${reason}`, {
-          numero_commande: document.numero_commande,
-        });
+        result.failed.push({ document, reason });
       }
     }
     pending = retryable;
+    if (pending.length > 0) await sleep(backoffDelay(round, { baseDelayMs: 200 }), options.signal);
   }
   return result;
 }
 
 interface _BulkOutcome {
-  archived: number;
-  duplicates: number;
-  errors: Array<{ index: number; error: { code?: number; errmsg?: string } }>;
+  upserted: number;
+  matched: Document[];
+  errors: Array<{ document: Document; error: { code?: number; errmsg?: string } }>;
 }
 
-async function _bulkUpsert(archive: Collection, documents: Document[]): Promise<_BulkOutcome> {
+async function _bulkUpsert(
+  archive: Collection,
+  documents: Document[],
+  writeTimeoutMs: number,
+): Promise<_BulkOutcome> {
   const operations: AnyBulkWriteOperation[] = documents.map((document) => ({
     updateOne: {
       filter: { numero_commande: document.numero_commande },
@@ -108,22 +140,27 @@ async function _bulkUpsert(archive: Collection, documents: Document[]): Promise<
       upsert: true,
     },
   }));
+  let result: BulkWriteResult;
+  let writeErrors: Array<{ index: number; code?: number; errmsg?: string }> = [];
   try {
-    const result = await archive.bulkWrite(operations, {
+    result = await archive.bulkWrite(operations, {
       ordered: false,
-      writeConcern: { w: "majority" },
+      writeConcern: { w: "majority", wtimeoutMS: writeTimeoutMs },
     });
-    return { archived: result.upsertedCount, duplicates: result.matchedCount, errors: [] };
   } catch (error) {
-    const bulk = error as MongoBulkWriteError;
-    const writeErrors = bulk.name === "MongoBulkWriteError" ? bulk.writeErrors : undefined;
-    // A failure of the whole command (network, step-down): let the caller retry it all.
-    if (!writeErrors || (Array.isArray(writeErrors) && writeErrors.length === 0)) throw error;
-    const list = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-    return {
-      archived: bulk.result?.upsertedCount ?? 0,
-      duplicates: bulk.result?.matchedCount ?? 0,
-      errors: list.map((e) => ({ index: e.index, error: { code: e.code, errmsg: e.errmsg } })),
-    };
+    // A failure of the whole command (network, step-down), or writes the majority did not
+    // confirm, even beside per-document errors: let the caller retry it all.
+    if (!(error instanceof MongoBulkWriteError) || writeConcernErrorOf(error)) throw error;
+    const list = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+    if (list.length === 0) throw error;
+    result = error.result;
+    writeErrors = list.map((e) => ({ index: e.index, code: e.code, errmsg: e.errmsg }));
   }
+  const upsertedAt = new Set(Object.keys(result.upsertedIds ?? {}).map(Number));
+  const failedAt = new Set(writeErrors.map((e) => e.index));
+  return {
+    upserted: result.upsertedCount,
+    matched: documents.filter((_, i) => !upsertedAt.has(i) && !failedAt.has(i)),
+    errors: writeErrors.map((e) => ({ document: documents[e.index]!, error: e })),
+  };
 }

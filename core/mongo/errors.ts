@@ -14,6 +14,7 @@
  */
 
 import {
+  MongoBulkWriteError,
   MongoError,
   MongoErrorLabel,
   MongoMissingCredentialsError,
@@ -76,6 +77,8 @@ const DEPLOYMENT_CODES = new Set([
   8000, // AtlasError: an Atlas user without the privilege
   40324, // Unrecognized pipeline stage ($changeStream on a server without it)
   40573, // The $changeStream stage is only supported on replica sets
+  79, // UnknownReplWriteConcern: a write concern the replica set does not define
+  100, // UnsatisfiableWriteConcern: not enough data-bearing members, ever
 ]);
 
 const AUTH_CODES = new Set([11, 13, 18, 8000]);
@@ -94,6 +97,8 @@ const AUTH_CODES = new Set([11, 13, 18, 8000]);
 export function errorKind(error: unknown): ErrorKind {
   if (!(error instanceof MongoError)) return "internal";
   if (isAuthError(error)) return "deployment";
+  const unconfirmed = writeConcernErrorOf(error);
+  if (unconfirmed) return DEPLOYMENT_CODES.has(unconfirmed.code) ? "deployment" : "transient";
   const code = _code(error);
   if (code !== undefined && DEPLOYMENT_CODES.has(code)) return "deployment";
   if (isTransientError(error)) return "transient";
@@ -124,6 +129,8 @@ export function isTransientCode(code: number | undefined): boolean {
 export function isTransientError(error: unknown): boolean {
   if (!(error instanceof MongoError)) return false;
   if (isAuthError(error)) return false;
+  const unconfirmed = writeConcernErrorOf(error);
+  if (unconfirmed) return !DEPLOYMENT_CODES.has(unconfirmed.code);
   if (TRANSIENT_LABELS.some((label) => error.hasErrorLabel(label))) return true;
   if (
     error instanceof MongoNetworkError ||
@@ -138,6 +145,28 @@ export function isTransientError(error: unknown): boolean {
     return true;
   }
   return isTransientCode(_code(error));
+}
+
+/**
+ * The write-concern error an error carries, if any: the write may have been applied, but the
+ * majority did not confirm it in time, so it must be treated as not written. The driver throws a
+ * bulk write that met both write errors and a write-concern error with only the write errors in
+ * view (bulk/common.js `handleWriteError`); the write-concern error is then in its result.
+ *
+ * @param error What the driver threw.
+ * @returns The write-concern error's code and message, or `undefined`.
+ */
+export function writeConcernErrorOf(
+  error: unknown,
+): { code: number; errmsg: string } | undefined {
+  if (error instanceof MongoWriteConcernError) {
+    return { code: _code(error) ?? 64, errmsg: error.message };
+  }
+  if (error instanceof MongoBulkWriteError) {
+    const found = error.result?.getWriteConcernError?.();
+    if (found) return { code: found.code ?? 64, errmsg: found.errmsg ?? "write concern error" };
+  }
+  return undefined;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import type { Plugin } from "../../core/runtime/plugin.ts";
+import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
 import { integer } from "../../core/runtime/parse.ts";
 import { reportFileSetting } from "../../core/runtime/state_files.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
@@ -29,6 +30,7 @@ export const batchSettings = {
     parse: integer({ min: 1, max: 50_000 }),
   },
   reportFile: reportFileSetting,
+  retryInterval: retryIntervalSetting,
 } as const satisfies SettingsSpec;
 
 /**

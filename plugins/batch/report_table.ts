@@ -24,7 +24,9 @@ export function formatReport(report: BatchReport, options: { dryRun?: boolean } 
     ],
     ["orders_duplicates", `${report.orders_duplicates}${share(report.orders_duplicates)}`],
     ["orders_incomplete", `${report.orders_incomplete}${share(report.orders_incomplete)}`],
+    ["orders_invalid", `${report.orders_invalid}`],
     ["orders_errors", `${report.orders_errors}`],
+    ["orders_recovered", `${report.orders_recovered}`],
     ["batch_duration_ms", `${report.batch_duration_ms}`],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));

@@ -17,9 +17,15 @@ import { type BatchReport, emptyReport, saveBatchReport } from "../../core/archi
 import { collectionNames } from "../../core/archive/collections.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { parseDateBound } from "../../core/runtime/dates.ts";
-import { ConfigError, ExitCode, UnreachableError } from "../../core/runtime/errors.ts";
+import {
+  ArchiverError,
+  ConfigError,
+  ExitCode,
+  UnreachableError,
+} from "../../core/runtime/errors.ts";
+import { Quarantine } from "../../core/archive/quarantine.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
-import { describeError, isTransientError } from "../../core/mongo/errors.ts";
+import { describeError, errorKind } from "../../core/mongo/errors.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
 import { integer } from "../../core/runtime/parse.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
@@ -41,6 +47,7 @@ export interface BatchFlags {
 export interface BatchConfig extends GlobalConfig {
   batchSize: number;
   reportFile: string;
+  retryInterval: number;
 }
 
 /** What a run will do, checked before anything starts. */
@@ -130,11 +137,18 @@ export async function runBatch(
         { log, signal },
       );
     }
+    const quarantine = new Quarantine(db.collection(names.quarantine), {
+      retryIntervalMs: config.retryInterval,
+    });
+    await retryTransient("Reading the quarantine", () => quarantine.load(), { log, signal });
     result = await backfill({
       db,
       names,
       log,
       signal,
+      quarantine,
+      operationTimeoutMs: config.operationTimeout,
+      retryDeadlineMs: config.operationTimeout,
       archivedBy: "batch",
       allowIncomplete: flags.allowIncomplete,
       dryRun: flags.dryRun,
@@ -184,18 +198,28 @@ export async function runBatch(
   }
 
   if (failure !== undefined) {
-    if (isTransientError(failure)) {
+    if (failure instanceof ArchiverError) throw failure;
+    const kind = errorKind(failure);
+    if (kind === "transient") {
       throw new UnreachableError(`Lost MongoDB during the batch: ${describeError(failure)}`, {
+        cause: failure,
+      });
+    }
+    if (kind === "deployment") {
+      throw new ConfigError(`MongoDB refused the batch: ${describeError(failure)}`, {
         cause: failure,
       });
     }
     throw failure;
   }
+  const failed = report.orders_invalid + report.orders_errors;
   if (interrupted) {
     log.warn("Batch interrupted: run it again to archive the rest");
     ctx.lifecycle.exitCode = ExitCode.interrupted;
-  } else if (report.orders_errors > 0) {
-    log.error(`❌ ${report.orders_errors} orders failed to archive`);
+  } else if (failed > 0) {
+    log.error(
+      `❌ ${failed} orders could not be archived (invalid ${report.orders_invalid}, errors ${report.orders_errors}): see the quarantine ${names.quarantine}`,
+    );
     ctx.lifecycle.exitCode = ExitCode.partialFailure;
   }
 }
@@ -207,6 +231,8 @@ function _logSummary(log: PluginContext["logger"], report: BatchReport, dryRun: 
     orders_duplicates: report.orders_duplicates,
     orders_incomplete: report.orders_incomplete,
     orders_errors: report.orders_errors,
+    orders_invalid: report.orders_invalid,
+    orders_recovered: report.orders_recovered,
     batch_duration_ms: report.batch_duration_ms,
     dry_run: dryRun,
   };

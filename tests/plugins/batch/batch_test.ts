@@ -51,9 +51,21 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
         orders_duplicates: 0,
         orders_incomplete: 2,
         orders_errors: 0,
+        orders_invalid: 0,
+        orders_recovered: 0,
         batch_duration_ms: 0,
       },
     );
+    const quarantined = await tdb.db.collection("archiver_quarantine").find().toArray();
+    assert.deepEqual(
+      quarantined.map((q) => [q.numero_commande, q.reason, q.attempts]).sort(),
+      Object.keys(seeded.incomplete).sort().map((number) => [number, "incomplete", 1]),
+    );
+    for (const q of quarantined) {
+      assert.match(q.detail, /^missing /);
+      assert.ok(q.first_seen instanceof Date && q.next_attempt > q.first_seen);
+      assert.ok(q._id.equals((seeded.orders.get(q.numero_commande)! as Document)._id));
+    }
     const archived = await tdb.db.collection("Historique").find().toArray();
     assert.deepEqual(archived.map((d) => d.numero_commande).sort(), [...seeded.complete].sort());
     for (const number of Object.keys(seeded.incomplete)) {
@@ -113,6 +125,8 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
     assert.equal(report.orders_archived, 0);
     assert.equal(report.orders_incomplete, 2);
     assert.equal(await tdb.db.collection("Historique").countDocuments(), 10);
+    const attempts = await tdb.db.collection("archiver_quarantine").distinct("attempts");
+    assert.deepEqual(attempts, [2], "each quarantined order was tried once more");
   });
 
   await t.step(
@@ -127,6 +141,12 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
       );
       assert.equal(code, 0);
       assert.equal(parseReport(stdout).orders_archived, 2);
+      assert.equal(parseReport(stdout).orders_recovered, 2);
+      assert.equal(
+        await tdb.db.collection("archiver_quarantine").countDocuments(),
+        0,
+        "archived orders leave the quarantine",
+      );
       for (const [number, missing] of Object.entries(seeded.incomplete)) {
         const doc = (await tdb.db.collection("Historique").findOne({ numero_commande: number }))!;
         assert.equal(doc.complete, false);
@@ -286,7 +306,16 @@ Deno.test("a document that cannot be written is counted and logged; the rest of 
   for (const number of failed) {
     assert.match(stderr, new RegExp(`❌ Error archiving order ${number}: .*code 11000`));
   }
-  assert.match(stderr, /❌ 6 orders failed to archive/);
+  assert.match(
+    stderr,
+    /❌ 6 orders could not be archived \(invalid 0, errors 6\): see the quarantine archiver_quarantine/,
+  );
+  const quarantined = await tdb.db.collection("archiver_quarantine").find().toArray();
+  assert.deepEqual(quarantined.map((q) => q.numero_commande).sort(), [...failed].sort());
+  for (const q of quarantined) {
+    assert.equal(q.reason, "error");
+    assert.match(q.detail, /code 11000/);
+  }
   assert.equal(
     JSON.parse(await Deno.readTextFile(join(dir.path, "last-batch.json"))).orders_errors,
     6,

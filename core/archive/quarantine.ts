@@ -1,0 +1,230 @@
+/**
+ * The quarantine: one document per delivered order that is not archived — incomplete (a
+ * reference resolves to nothing), invalid (its own fields are missing or mistyped) or in error
+ * (the server refused it for a reason of its own) — so every delivered order is archived or
+ * accounted for, never neither. An order leaves the quarantine when it is archived, or when it is
+ * no longer delivered. Batch and watch retry what is due: incomplete orders every retry interval
+ * (their data may arrive at any time), invalid and failing ones with a backoff per order.
+ *
+ * Times are the server's (`$$NOW`), so hosts with clocks that disagree share one schedule.
+ *
+ * @module
+ */
+
+import type { AnyBulkWriteOperation, Collection, Document } from "mongodb";
+import { duration, formatDuration } from "../runtime/parse.ts";
+import type { Setting } from "../runtime/settings.ts";
+
+/** Why a delivered order is not archived. */
+export type QuarantineReason = "incomplete" | "invalid" | "error";
+
+/** The reasons, in the order health and reports list them. */
+export const QUARANTINE_REASONS: readonly QuarantineReason[] = ["incomplete", "invalid", "error"];
+
+/**
+ * How often quarantined orders are tried again: incomplete ones at every interval, the others
+ * with a backoff that starts at it. Batch and watch share it, so they keep one schedule.
+ */
+export const retryIntervalSetting: Setting<number> = {
+  env: "ARCHIVER_WATCH_RETRY_INTERVAL",
+  flag: "--retry-interval <duration>",
+  description:
+    "How often quarantined orders are retried (invalid and failing ones back off up to 1h)",
+  default: 60_000,
+  parse: duration({ min: 100 }),
+  format: formatDuration,
+};
+
+/** An order to put in (or keep in) the quarantine. */
+export interface QuarantineEntry {
+  /** The order's `_id`: the quarantine document's `_id`. */
+  _id: unknown;
+  /** The order number, when it has a usable one. */
+  numero_commande: string | null;
+  /** Why it is not archived. */
+  reason: QuarantineReason;
+  /** What is missing or wrong, naming the field or reference. */
+  detail: string;
+}
+
+/** A quarantine document as stored. */
+export interface QuarantineDocument extends QuarantineEntry {
+  /** When it was first quarantined (server time). */
+  first_seen: Date;
+  /** When it was last tried (server time). */
+  last_attempt: Date;
+  /** How many times it was tried. */
+  attempts: number;
+  /** When it is due for its next try (server time). */
+  next_attempt: Date;
+}
+
+/** How the quarantine schedules retries. */
+export interface QuarantineOptions {
+  /** Wait between retries of an incomplete order, and the first backoff of the others. */
+  retryIntervalMs: number;
+  /** The longest backoff of an invalid or failing order. @default 3_600_000 (1 h) */
+  maxBackoffMs?: number;
+}
+
+// Beyond this many ids the quarantine is not mirrored in memory: every archived batch then
+// releases its ids on the server, one extra round trip instead of an unbounded set.
+const _MIRROR_LIMIT = 100_000;
+
+/**
+ * The quarantine collection, with a mirror of the ids it holds so that archiving a batch costs
+ * no extra round trip when none of its orders was quarantined.
+ */
+export class Quarantine {
+  readonly #collection: Collection;
+  readonly #retryIntervalMs: number;
+  readonly #maxBackoffMs: number;
+  #known = new Set<string>();
+  #mirrored = false;
+
+  /**
+   * Wraps the quarantine collection.
+   *
+   * @param collection The quarantine collection.
+   * @param options Retry interval and backoff bound.
+   */
+  constructor(collection: Collection, options: QuarantineOptions) {
+    this.#collection = collection;
+    this.#retryIntervalMs = options.retryIntervalMs;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 3_600_000;
+  }
+
+  /** The collection's name, for messages. */
+  get name(): string {
+    return this.#collection.collectionName;
+  }
+
+  /**
+   * Reads which orders the quarantine holds (ids only), so later releases know what to delete.
+   */
+  async load(): Promise<void> {
+    const known = new Set<string>();
+    const cursor = this.#collection.find({}, { projection: { _id: 1 }, batchSize: 10_000 });
+    for await (const document of cursor) {
+      known.add(_key(document._id));
+      if (known.size > _MIRROR_LIMIT) {
+        await cursor.close();
+        this.#known = new Set();
+        this.#mirrored = false;
+        return;
+      }
+    }
+    this.#known = known;
+    this.#mirrored = true;
+  }
+
+  /**
+   * Whether an order may be in the quarantine (always `true` before {@link load}, or when the
+   * quarantine is too large to mirror).
+   *
+   * @param id The order's `_id`.
+   * @returns `false` only when it is known not to be there.
+   */
+  mayHold(id: unknown): boolean {
+    return !this.#mirrored || this.#known.has(_key(id));
+  }
+
+  /**
+   * Puts orders in the quarantine, or updates them there: reason, detail, one more attempt, and
+   * the next one scheduled. One round trip for the whole list.
+   *
+   * @param entries The orders and why.
+   */
+  async record(entries: readonly QuarantineEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const operations: AnyBulkWriteOperation[] = entries.map((entry) => ({
+      updateOne: {
+        filter: { _id: entry._id } as Document,
+        update: this.#recordPipeline(entry),
+        upsert: true,
+      },
+    }));
+    await this.#collection.bulkWrite(operations, {
+      ordered: false,
+      writeConcern: { w: "majority" },
+    });
+    for (const entry of entries) this.#known.add(_key(entry._id));
+  }
+
+  /**
+   * Takes orders out of the quarantine (archived, or no longer delivered). Costs nothing when
+   * none of them is known to be there.
+   *
+   * @param ids The orders' `_id`s.
+   * @returns How many were removed.
+   */
+  async release(ids: readonly unknown[]): Promise<number> {
+    const held = ids.filter((id) => this.mayHold(id));
+    if (held.length === 0) return 0;
+    const result = await this.#collection.deleteMany({ _id: { $in: held } } as Document, {
+      writeConcern: { w: "majority" },
+    });
+    for (const id of held) this.#known.delete(_key(id));
+    return result.deletedCount;
+  }
+
+  /**
+   * The orders due for another try, the longest-waiting first.
+   *
+   * @param limit How many at most.
+   * @returns Their ids and numbers.
+   */
+  async due(limit: number): Promise<Array<{ _id: unknown; numero_commande: string | null }>> {
+    const documents = await this.#collection.find(
+      { $expr: { $lte: ["$next_attempt", "$$NOW"] } },
+      { projection: { _id: 1, numero_commande: 1 }, sort: { next_attempt: 1 }, limit },
+    ).toArray();
+    return documents.map((d) => ({ _id: d._id, numero_commande: d.numero_commande ?? null }));
+  }
+
+  /**
+   * How many orders the quarantine holds, by reason.
+   *
+   * @returns A count per reason (0 when none).
+   */
+  async counts(): Promise<Record<QuarantineReason, number>> {
+    const counts: Record<QuarantineReason, number> = { incomplete: 0, invalid: 0, error: 0 };
+    const groups = await this.#collection.aggregate([
+      { $group: { _id: "$reason", n: { $sum: 1 } } },
+    ]).toArray();
+    for (const group of groups) {
+      if (group._id in counts) counts[group._id as QuarantineReason] = group.n;
+    }
+    return counts;
+  }
+
+  #recordPipeline(entry: QuarantineEntry): Document[] {
+    const interval = this.#retryIntervalMs;
+    // Incomplete orders wait for data that may come at any moment: every interval. The others
+    // failed on their own content: interval × 2^(attempts − 1), up to the bound.
+    const backoff = entry.reason === "incomplete" ? interval : {
+      $min: [
+        { $multiply: [interval, { $pow: [2, { $min: [{ $subtract: ["$attempts", 1] }, 30] }] }] },
+        this.#maxBackoffMs,
+      ],
+    };
+    return [
+      {
+        $set: {
+          numero_commande: entry.numero_commande,
+          reason: entry.reason,
+          detail: entry.detail,
+          first_seen: { $ifNull: ["$first_seen", "$$NOW"] },
+          last_attempt: "$$NOW",
+          attempts: { $add: [{ $ifNull: ["$attempts", 0] }, 1] },
+        },
+      },
+      { $set: { next_attempt: { $add: ["$$NOW", { $toLong: backoff }] } } },
+    ];
+  }
+}
+
+function _key(id: unknown): string {
+  // ObjectIds, strings and numbers as ids: their string form with the type, so "1" ≠ 1.
+  return `${typeof id}:${String(id)}`;
+}
