@@ -95,6 +95,14 @@ export const globalSettings = {
     parse: duration({ min: 100 }),
     format: formatDuration,
   },
+  operationTimeout: {
+    env: "ARCHIVER_OPERATION_TIMEOUT",
+    description:
+      "Longest wait on the server for one read or for the majority to confirm a write, then it is retried",
+    default: 30_000,
+    parse: duration({ min: 100 }),
+    format: formatDuration,
+  },
   ordersCollection: {
     env: "ARCHIVER_ORDERS_COLLECTION",
     description: "Orders collection",
