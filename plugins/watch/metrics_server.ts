@@ -13,7 +13,9 @@ const COUNTERS: Array<[keyof WatchMetrics, string]> = [
   ["events_archived", "Orders written to the archive"],
   ["orders_duplicates", "Orders already archived when written"],
   ["orders_incomplete", "Delivered orders left out because a reference resolves to nothing"],
-  ["orders_errors", "Orders that could not be written"],
+  ["orders_errors", "Orders the server refused for a reason of their own (quarantined)"],
+  ["orders_invalid", "Delivered orders quarantined as invalid (a field missing or mistyped)"],
+  ["orders_recovered", "Quarantined orders archived at a retry"],
   ["connection_errors", "Connection and change stream errors"],
   ["token_save_errors", "Resume-token saves that failed; the previous token is kept"],
 ];

@@ -8,6 +8,7 @@
 
 import { integer, oneOf, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
+import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 import { statusFileSetting, tokenFileSetting } from "../../core/runtime/state_files.ts";
 
@@ -17,15 +18,12 @@ export interface WatchOptions {
   statusIntervalMs: number;
   /** How often an idle watcher saves its post-batch token, in ms. @default 60000 */
   idleTokenSaveMs: number;
-  /** How far before a lost token's time the catch-up starts, for clock skew, in ms. @default 3600000 */
-  catchUpMarginMs: number;
 }
 
 /** The defaults of {@link WatchOptions}. */
 export const watchDefaults = {
   statusIntervalMs: 5_000,
   idleTokenSaveMs: 60_000,
-  catchUpMarginMs: 3_600_000,
 } satisfies WatchOptions;
 
 /** The settings `archiver watch` reads. */
@@ -59,6 +57,7 @@ export const watchSettings = {
     parse: text({ pattern: /^(?!system\.)[^$\0]{1,120}$/, expected: "a collection name" }),
   },
   statusFile: statusFileSetting,
+  retryInterval: retryIntervalSetting,
   metricsPort: {
     env: "ARCHIVER_METRICS_PORT",
     flag: "--metrics-port <port>",

@@ -1,9 +1,16 @@
 /**
  * The watcher: opens a change stream on the orders collection filtered on the server to
- * deliveries, groups events into micro-batches, archives each batch through the shared core, and
- * saves the resume token only once the batch is acknowledged. Without a usable token it first
- * catches up with a backfill over the gap, having noted the cluster time, then streams from that
- * time: nothing is missed, and the overlap is harmless because the sink is idempotent.
+ * deliveries, groups events into micro-batches, archives each batch through the shared core
+ * (which quarantines what it cannot archive), and saves the resume token only once the batch and
+ * its quarantine records are acknowledged. Without a usable token it first catches up over every
+ * delivered order not yet archived, having noted the cluster time, then streams from that time:
+ * nothing is missed, and the overlap is harmless because the sink is idempotent. Every minute (the
+ * retry interval) it tries the quarantine's due orders again. A dropped or renamed orders
+ * collection is reported once and waited out on a timer, then caught up on.
+ *
+ * Every path that reads waits on the server (`maxAwaitTimeMS`) or on a timer: the loop never
+ * spins. Transient errors back off, and the backoff grows while errors keep coming (reopening
+ * the stream does not reset it).
  *
  * @module
  */
@@ -17,15 +24,17 @@ import type {
   MongoClient,
   Timestamp,
 } from "mongodb";
-import { archiveOrders, type OrderRef } from "../../core/archive/archiver.ts";
+import { archiveOrders, type ArchiveOutcome, type OrderRef } from "../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../core/archive/sink.ts";
 import { backfill } from "../../core/archive/backfill.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
+import { Quarantine } from "../../core/archive/quarantine.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { parseDateBound } from "../../core/runtime/dates.ts";
-import { ConfigError } from "../../core/runtime/errors.ts";
+import { ArchiverError, ConfigError } from "../../core/runtime/errors.ts";
 import { createMongoClient } from "../../core/mongo/client.ts";
-import { describeError, isAuthError, isTransientError } from "../../core/mongo/errors.ts";
+import { describeError, errorKind, isAuthError } from "../../core/mongo/errors.ts";
+import { retryTransient } from "../../core/mongo/retry.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { backoffDelay, sleep } from "../../core/runtime/retry.ts";
@@ -38,6 +47,7 @@ import {
 } from "../../core/stream/token_store.ts";
 import {
   type WatchMetrics,
+  type WatchState,
   type WatchStatus,
   writeWatchStatus,
 } from "../../core/stream/watch_status.ts";
@@ -52,6 +62,7 @@ export interface WatchConfig extends GlobalConfig {
   tokenCollection: string;
   statusFile: string;
   metricsPort: number;
+  retryInterval: number;
 }
 
 /** The watch command's flags and plugin options. */
@@ -66,11 +77,12 @@ const HISTORY_LOST = new Set([
   260, // InvalidResumeToken
   280, // ChangeStreamFatalError
 ]);
-// Server answers that no retry can fix: the deployment cannot serve change streams.
-const NOT_SUPPORTED = new Set([
-  40573, // change streams only on replica sets
-  40324, // unrecognized pipeline stage: $changeStream
-]);
+
+// Events that end a collection's stream: the collection is gone (or renamed away).
+const ENDING_EVENTS = ["invalidate", "drop", "rename", "dropDatabase"];
+
+// Errors less than this far apart escalate the backoff; a quiet period resets it.
+const _BACKOFF_RESET_MS = 60_000;
 
 type _Plan =
   | { kind: "catch-up"; since?: Date }
@@ -84,7 +96,8 @@ type _Plan =
  * @param ctx The plugin context.
  * @param config The resolved settings.
  * @param flags Flags and plugin options.
- * @throws {ConfigError} On refused credentials or a deployment without change streams (exit 2).
+ * @throws {ConfigError} On refused credentials, a conflicting archive index or a deployment
+ *   without change streams (exit 2).
  */
 export async function runWatch(
   ctx: PluginContext,
@@ -96,6 +109,7 @@ export async function runWatch(
   const names = collectionNames(config);
   const namespace = `${config.db}.${names.orders}`;
   const catchUpSince = planWatch(flags);
+  const maxAwaitMs = Math.max(50, Math.min(1_000, config.batchWaitMs || 1_000));
 
   const startedAt = new Date();
   const metrics: WatchMetrics = {
@@ -112,8 +126,9 @@ export async function runWatch(
     uptime_seconds: 0,
     token_save_errors: 0,
   };
-  let state: WatchStatus["state"] = "starting";
+  let state: WatchState = "starting";
   let lastEventAt: Date | null = null;
+  let lastReadAt: Date | null = null;
   let lastToken: SavedToken | undefined;
   const recentErrors: Date[] = [];
   const statusPath = resolve(ctx.cwd, config.statusFile);
@@ -133,8 +148,8 @@ export async function runWatch(
       started_at: startedAt.toISOString(),
       updated_at: now.toISOString(),
       last_event_at: lastEventAt?.toISOString() ?? null,
-      last_read_at: null,
-      max_await_ms: 1_000,
+      last_read_at: lastReadAt?.toISOString() ?? null,
+      max_await_ms: maxAwaitMs,
       recent_connection_errors: recentErrors.map((d) => d.toISOString()),
       metrics: { ...metrics },
     };
@@ -149,7 +164,7 @@ export async function runWatch(
       log.warn(`Could not write the status file ${statusPath}: ${describeError(error)}`);
     }
   };
-  const setState = async (next: WatchStatus["state"]) => {
+  const setState = async (next: WatchState) => {
     state = next;
     await writeStatus(true);
   };
@@ -159,6 +174,14 @@ export async function runWatch(
     log.error(`❌ Change Stream error: ${describeError(error)}`, {
       connection_errors: metrics.connection_errors,
     });
+  };
+  const count = (outcome: ArchiveOutcome) => {
+    metrics.events_archived += outcome.archived;
+    metrics.orders_duplicates += outcome.duplicates + outcome.alreadyArchived;
+    metrics.orders_incomplete += outcome.incomplete;
+    metrics.orders_invalid += outcome.invalid;
+    metrics.orders_errors += outcome.errors;
+    metrics.orders_recovered += outcome.recovered;
   };
   // The status file is the heartbeat health reads: keep it fresh even while a call is slow.
   const heartbeat = setInterval(() => void writeStatus(), flags.statusIntervalMs);
@@ -180,6 +203,22 @@ export async function runWatch(
   if (!client) return;
   ctx.lifecycle.onStop(() => client.close());
   const db = client.db(config.db);
+  const quarantine = new Quarantine(db.collection(names.quarantine), {
+    retryIntervalMs: config.retryInterval,
+  });
+  const reported = new Set<string>();
+  const archiving = {
+    db,
+    names,
+    log,
+    signal,
+    quarantine,
+    archivedBy: "watch" as const,
+    deliveredStatus: config.deliveredStatus,
+    operationTimeoutMs: config.operationTimeout,
+    onTransientError: countError,
+    reportedIncomplete: reported,
+  };
 
   const store: TokenStore = config.tokenStore === "mongo"
     ? new MongoTokenStore(db.collection(config.tokenCollection), namespace)
@@ -217,40 +256,63 @@ export async function runWatch(
     lastToken = saved;
   };
 
+  // The quarantine's due orders, tried again every retry interval, a batch at a time.
+  let retryAt = 0;
+  const retryQuarantine = async () => {
+    if (Date.now() < retryAt) return;
+    retryAt = Date.now() + config.retryInterval;
+    let recovered = 0;
+    for (let round = 0; round < 100 && !signal.aborted; round++) {
+      const due = await retryTransient(
+        "Reading the quarantine",
+        () => quarantine.due(config.batchMax),
+        archiving,
+      );
+      if (due.length === 0) break;
+      const outcome = await archiveOrders(due, archiving);
+      count(outcome);
+      recovered += outcome.recovered;
+      if (due.length < config.batchMax) break;
+    }
+    if (recovered > 0) {
+      log.info(`✅ Archived ${recovered} orders from the quarantine`, {
+        orders_recovered: recovered,
+      });
+    }
+  };
+
   let attempt = 0;
+  let lastFailureAt = 0;
   let indexReady = false;
   while (!signal.aborted) {
     try {
       // Inside the loop so a transient failure here is retried like any other; once is enough.
       if (!indexReady) {
         await ensureArchiveIndex(db.collection(names.archive));
+        await quarantine.load();
         indexReady = true;
       }
       if (plan.kind === "catch-up") {
         await setState("catching-up");
         const time = await _clusterTime(db);
         const since = plan.since ? ` delivered since ${plan.since.toISOString()}` : "";
-        log.info(`Catching up on delivered orders${since} before streaming`);
+        log.info(`Catching up on delivered orders${since} not yet archived, before streaming`);
         const result = await backfill({
-          db,
-          names,
-          log,
-          signal,
-          archivedBy: "watch",
-          deliveredStatus: config.deliveredStatus,
+          ...archiving,
           from: plan.since,
           batchSize: config.batchMax,
-          onTransientError: countError,
+          retryDeadlineMs: config.operationTimeout,
         });
         if (result.interrupted) break;
-        metrics.events_archived += result.report.orders_archived;
-        metrics.orders_duplicates += result.report.orders_duplicates;
-        metrics.orders_incomplete += result.report.orders_incomplete;
-        metrics.orders_errors += result.report.orders_errors;
-        log.info(`✅ Archived ${result.report.orders_archived} orders (catch-up)`, {
-          ...result.report,
-          catch_up: true,
-        });
+        const r = result.report;
+        metrics.events_archived += r.orders_archived;
+        metrics.orders_duplicates += r.orders_duplicates;
+        metrics.orders_incomplete += r.orders_incomplete;
+        metrics.orders_invalid += r.orders_invalid;
+        metrics.orders_errors += r.orders_errors;
+        metrics.orders_recovered += r.orders_recovered;
+        log.info(`✅ Archived ${r.orders_archived} orders (catch-up)`, { ...r, catch_up: true });
+        retryAt = Date.now() + config.retryInterval; // the pass just tried the quarantine
         plan = { kind: "from-time", time };
       }
       const options: Document = plan.kind === "resume"
@@ -262,8 +324,13 @@ export async function runWatch(
         [
           {
             $match: {
-              operationType: { $in: ["insert", "update", "replace"] },
-              "fullDocument.status": config.deliveredStatus,
+              $or: [
+                {
+                  operationType: { $in: ["insert", "update", "replace"] },
+                  "fullDocument.status": config.deliveredStatus,
+                },
+                { operationType: { $in: ENDING_EVENTS } },
+              ],
             },
           },
         ],
@@ -271,51 +338,48 @@ export async function runWatch(
           ...options,
           fullDocument: "updateLookup",
           batchSize: config.batchMax,
-          maxAwaitTimeMS: Math.max(50, Math.min(1_000, config.batchWaitMs || 1_000)),
+          maxAwaitTimeMS: maxAwaitMs,
         },
       );
+      let ended: ChangeStreamDocument | "closed" | undefined;
       try {
-        await _stream(stream, {
+        ended = await _stream(stream, {
+          onRead: () => {
+            lastReadAt = new Date();
+          },
           onOpen: async () => {
-            attempt = 0;
             log.info("✅ Change Stream opened successfully", { namespace });
             await setState("streaming");
           },
           onBatch: async (events) => {
-            const refs = _orderRefs(events);
-            const outcome = await archiveOrders(refs, {
-              db,
-              names,
-              log,
-              signal,
-              archivedBy: "watch",
-              onTransientError: countError,
-            });
+            const outcome = await archiveOrders(_orderRefs(events), archiving);
             const written = Date.now();
             const last = events.at(-1)!;
             const eventTimes = events.map(_eventTime);
             metrics.events_processed += events.length;
-            metrics.events_archived += outcome.archived;
-            metrics.orders_duplicates += outcome.duplicates + outcome.alreadyArchived;
-            metrics.orders_incomplete += outcome.incomplete;
-            metrics.orders_errors += outcome.errors;
+            count(outcome);
             metrics.stream_lag_seconds = Math.max(0, (written - Math.min(...eventTimes)) / 1000);
             lastEventAt = new Date(Math.max(...eventTimes));
-            await saveToken(stream.resumeToken as Document, last.clusterTime ?? null);
+            // Every order of the batch is archived or recorded in the quarantine: the token
+            // may pass them all.
+            await saveToken(last._id as Document, last.clusterTime ?? null);
             log.info(`✅ Archived ${outcome.archived} orders`, {
               orders_archived: outcome.archived,
               orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
               orders_incomplete: outcome.incomplete,
+              orders_invalid: outcome.invalid,
               orders_errors: outcome.errors,
               events: events.length,
               stream_lag_seconds: metrics.stream_lag_seconds,
             });
+            await retryQuarantine();
             await writeStatus();
           },
           onIdle: async () => {
             if (!lastToken || Date.now() - lastToken.savedAt.getTime() >= flags.idleTokenSaveMs) {
               await saveToken(stream.resumeToken as Document | undefined, null);
             }
+            await retryQuarantine();
             await writeStatus();
           },
           batchMax: config.batchMax,
@@ -325,39 +389,42 @@ export async function runWatch(
       } finally {
         await stream.close().catch(() => {});
       }
+      if (!ended || signal.aborted) break;
+      // The orders collection was dropped, renamed away, or its database dropped.
+      const what = ended === "closed" ? "the server closed the stream" : _describeEnding(ended);
+      log.warn(
+        `⚠️ Change stream invalidated: ${what}; waiting for ${namespace} to exist again`,
+        { namespace },
+      );
+      await setState("invalidated");
+      if (!(await _waitForCollection(db, names.orders, signal, countError))) break;
+      log.info(`${namespace} exists again: catching up, then streaming`);
+      plan = { kind: "catch-up" };
     } catch (error) {
       if (signal.aborted) break;
+      if (error instanceof ArchiverError) throw error;
       const code = (error as { code?: unknown }).code;
-      if (isAuthError(error)) {
-        throw new ConfigError(
-          `Authentication to MongoDB at ${maskUri(config.uri)} failed: ${describeError(error)}`,
-          { cause: error },
-        );
+      const kind = errorKind(error);
+      if (kind === "deployment") {
+        const why = isAuthError(error)
+          ? `Authentication to MongoDB at ${maskUri(config.uri)} failed`
+          : `Cannot watch ${namespace}`;
+        throw new ConfigError(`${why}: ${describeError(error)}`, { cause: error });
       }
-      if (typeof code === "number" && NOT_SUPPORTED.has(code)) {
-        throw new ConfigError(
-          `Cannot watch ${namespace}: change streams need a replica set or sharded cluster (${
-            describeError(error)
-          })`,
-          { cause: error },
-        );
-      }
+      if (kind === "internal") throw error;
       if (typeof code === "number" && HISTORY_LOST.has(code)) {
-        const from = lastToken?.clusterTime
-          ? new Date(lastToken.clusterTime.getHighBitsUnsigned() * 1000)
-          : lastToken?.savedAt;
-        const since = from ? new Date(from.getTime() - flags.catchUpMarginMs) : undefined;
         log.warn(
-          `⚠️ Could not resume the change stream (${describeError(error)}): catching up${
-            since ? ` on deliveries since ${since.toISOString()}` : " on every delivered order"
-          }`,
+          `⚠️ Could not resume the change stream (${
+            describeError(error)
+          }): catching up on every delivered order not yet archived`,
         );
-        plan = { kind: "catch-up", since };
+        plan = { kind: "catch-up" };
         continue;
       }
-      if (!isTransientError(error) && !_isServerError(error)) throw error;
       countError(error);
       await setState("reconnecting");
+      if (Date.now() - lastFailureAt > _BACKOFF_RESET_MS) attempt = 0;
+      lastFailureAt = Date.now();
       const delay = backoffDelay(++attempt, { baseDelayMs: 250, maxDelayMs: 30_000 });
       try {
         await sleep(delay, signal);
@@ -397,6 +464,7 @@ export function planWatch(flags: Pick<WatchFlags, "catchUpSince" | "fromNow">): 
 }
 
 interface _StreamHandlers {
+  onRead(): void;
   onOpen(): Promise<void>;
   onBatch(events: ChangeStreamDocument[]): Promise<void>;
   onIdle(): Promise<void>;
@@ -405,27 +473,90 @@ interface _StreamHandlers {
   signal: AbortSignal;
 }
 
-async function _stream(stream: ChangeStream, handlers: _StreamHandlers): Promise<void> {
+/**
+ * Reads the stream until the signal is aborted (returns `undefined`) or the stream ends: an
+ * ending event (drop, rename, invalidate) or a stream the server closed (returns it). Every read
+ * waits on the server for at most `maxAwaitTimeMS`; nothing here loops without waiting.
+ */
+async function _stream(
+  stream: ChangeStream,
+  handlers: _StreamHandlers,
+): Promise<ChangeStreamDocument | "closed" | undefined> {
+  const read = async () => {
+    const event = await stream.tryNext();
+    handlers.onRead();
+    return event;
+  };
   // The driver opens the stream on the first read; a successful read means it is open.
-  let pending: ChangeStreamDocument | null = await stream.tryNext();
+  let pending: ChangeStreamDocument | null = await read();
   await handlers.onOpen();
   while (!handlers.signal.aborted) {
+    if (pending && ENDING_EVENTS.includes(pending.operationType)) return pending;
     if (!pending) {
+      if (stream.closed) return "closed";
       // Nothing unprocessed is buffered: the stream's token is safe to save while idle.
       await handlers.onIdle();
-      pending = await stream.tryNext();
+      pending = await read();
       continue;
     }
     const events = [pending];
     pending = null;
     const deadline = Date.now() + handlers.batchWaitMs;
     while (events.length < handlers.batchMax && Date.now() < deadline) {
-      const event = await stream.tryNext();
+      const event = await read();
       if (!event) break;
+      if (ENDING_EVENTS.includes(event.operationType)) {
+        pending = event;
+        break;
+      }
       events.push(event);
     }
     await handlers.onBatch(events);
   }
+  return undefined;
+}
+
+function _describeEnding(event: ChangeStreamDocument): string {
+  const ns = (event as { ns?: { db?: string; coll?: string } }).ns;
+  const to = (event as { to?: { db?: string; coll?: string } }).to;
+  const name = ns?.coll ? `${ns.db}.${ns.coll}` : ns?.db ?? "the collection";
+  switch (event.operationType) {
+    case "drop":
+      return `${name} was dropped`;
+    case "rename":
+      return `${name} was renamed to ${to?.db}.${to?.coll}`;
+    case "dropDatabase":
+      return `the database ${ns?.db} was dropped`;
+    default:
+      return "the collection was dropped or renamed";
+  }
+}
+
+/**
+ * Waits, on a timer, until the orders collection exists again. Checks every 2 s, then less
+ * often, up to every 10 s; returns `false` when the signal is aborted.
+ */
+async function _waitForCollection(
+  db: Db,
+  name: string,
+  signal: AbortSignal,
+  countError: (error: unknown) => void,
+): Promise<boolean> {
+  for (let round = 0; !signal.aborted; round++) {
+    try {
+      const found = await db.listCollections({ name }, { nameOnly: true }).toArray();
+      if (found.length > 0) return true;
+    } catch (error) {
+      if (errorKind(error) !== "transient") throw error;
+      countError(error);
+    }
+    try {
+      await sleep(Math.min(10_000, 2_000 + round * 1_000), signal);
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 function _orderRefs(events: ChangeStreamDocument[]): OrderRef[] {
@@ -446,10 +577,6 @@ function _eventTime(event: ChangeStreamDocument): number {
   if (wall instanceof Date) return wall.getTime();
   const clusterTime = (event as { clusterTime?: Timestamp }).clusterTime;
   return clusterTime ? clusterTime.getHighBitsUnsigned() * 1000 : Date.now();
-}
-
-function _isServerError(error: unknown): boolean {
-  return error instanceof Error && error.name === "MongoServerError";
 }
 
 async function _clusterTime(db: Db): Promise<Timestamp> {
