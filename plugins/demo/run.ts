@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Db } from "mongodb";
 import { runCli } from "../../cli/program.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
+import { type SelfProcess, spawnSelf } from "../../core/runtime/child_process.ts";
 import type { globalSettings, LoadedConfig } from "../../core/runtime/config.ts";
 import { enrichmentPipeline } from "../../core/archive/enrich.ts";
 import { ArchiverError, ConfigError, ExitCode } from "../../core/runtime/errors.ts";
@@ -31,7 +32,6 @@ import {
   renderDemoReport,
   type SimulatedFigures,
 } from "./report.ts";
-import { type SelfProcess, spawnSelf } from "./self_process.ts";
 
 /** The flags of `archiver demo`, as commander gives them, with the plugin's options. */
 export interface DemoFlags extends Pick<DemoOptions, "pIncomplete" | "waitMs"> {
