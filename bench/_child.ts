@@ -6,17 +6,12 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
+import { readProcFile, spawnSelf } from "../core/runtime/child_process.ts";
 
-const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-];
+// What `deno task archiver` grants: the minimal list and `--allow-run`, which also lets
+// `/proc` be read (by `cat`) without `--allow-all`.
+const PERMISSIONS = ["--allow-run"];
+const QUIET = { NO_COLOR: "1" };
 
 /** Resident memory of a process, from `/proc/<pid>/status`, in bytes. */
 export interface ProcessMemory {
@@ -27,30 +22,19 @@ export interface ProcessMemory {
 }
 
 /**
- * Reads a process's resident memory on Linux. Deno reads `/proc` only with `--allow-all`, so the
- * file is read by `cat` (`--allow-run` is needed anyway to start the processes measured).
+ * Reads a process's resident memory on Linux.
  *
  * @param pid The process id.
  * @returns Current and peak resident memory, or `undefined` when unavailable (not Linux, or gone).
  */
 export async function readProcessMemory(pid: number): Promise<ProcessMemory | undefined> {
-  if (Deno.build.os !== "linux") return undefined;
-  try {
-    const output = await new Deno.Command("cat", {
-      args: [`/proc/${pid}/status`],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (!output.success) return undefined;
-    const status = new TextDecoder().decode(output.stdout);
-    const field = (name: string) => {
-      const match = status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"));
-      return match ? Number(match[1]) * 1024 : 0;
-    };
-    return { rss: field("VmRSS"), hwm: field("VmHWM") };
-  } catch {
-    return undefined;
-  }
+  const status = await readProcFile(pid, "status");
+  if (status === undefined) return undefined;
+  const field = (name: string) => {
+    const match = status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"));
+    return match ? Number(match[1]) * 1024 : 0;
+  };
+  return { rss: field("VmRSS"), hwm: field("VmHWM") };
 }
 
 /** Samples a process's memory until stopped. */
@@ -112,43 +96,22 @@ export interface SandboxProcess extends AsyncDisposable {
 export async function startSandboxProcess(
   options: { oplogSize?: number } = {},
 ): Promise<SandboxProcess> {
-  const args = ["run", ...PERMISSIONS, MAIN, "sandbox", "--port", "0"];
+  const args = ["sandbox", "--port", "0"];
   if (options.oplogSize) args.push("--oplog-size", String(options.oplogSize));
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  const uri = text.split("\n")[0]?.trim() ?? "";
-  // Keep draining so the child never blocks on a full pipe.
-  const drain = (async () => {
-    while (!(await reader.read()).done) { /* discard */ }
-  })();
-  if (!uri.startsWith("mongodb://")) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw new Error(`Cannot start the sandbox process: it printed ${JSON.stringify(text)}`);
+  const child = spawnSelf(args, { env: QUIET, stdout: "piped", permissions: PERMISSIONS });
+  let uri: string;
+  try {
+    [uri] = await child.waitFor(/^.*\n/, 60_000, { stream: "stdout" });
+    uri = uri.trim();
+    if (!uri.startsWith("mongodb://")) throw new Error(`it printed ${JSON.stringify(uri)}`);
+  } catch (error) {
+    await child[Symbol.asyncDispose]();
+    throw new Error(`Cannot start the sandbox process: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   let stopped: Promise<void> | undefined;
-  const stop = () =>
-    stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await child.status;
-      await drain.catch(() => {});
-    })();
+  const stop = () => stopped ??= child.stop(30_000).then(() => {});
   return { uri, pid: child.pid, stop, [Symbol.asyncDispose]: stop };
 }
 
@@ -178,26 +141,20 @@ export async function runArchiver(
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<ArchiverRun> {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
+  await using child = spawnSelf(args, {
     cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "null",
+    env: { ...QUIET, ...options.env },
     stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+    permissions: PERMISSIONS,
+  });
   const sampler = sampleMemory(child.pid, 50);
-  const [stdout, stderr] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  const status = await child.status;
+  const code = await child.exited;
   sampler.stop();
   return {
-    code: status.code,
+    code,
     ms: performance.now() - started,
-    stdout,
-    stderr,
+    stdout: child.stdout(),
+    stderr: child.stderr(),
     peakRss: sampler.peak,
   };
 }
@@ -229,50 +186,23 @@ export function spawnArchiver(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): ArchiverProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
+  const child = spawnSelf(args, {
     cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "null",
+    env: { ...QUIET, ...options.env },
     stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  let out = "";
-  const decoder = new TextDecoder();
-  const outDecoder = new TextDecoder();
-  const pump = Promise.all([
-    (async () => {
-      for await (const chunk of child.stderr) text += decoder.decode(chunk, { stream: true });
-    })(),
-    (async () => {
-      for await (const chunk of child.stdout) out += outDecoder.decode(chunk, { stream: true });
-    })(),
-  ]);
-  const exited = async () => {
-    const status = await child.status;
-    await pump.catch(() => {});
-    return status.code;
-  };
+    permissions: PERMISSIONS,
+  });
   return {
-    child,
-    stdout: () => out,
-    stderr: () => text,
-    async waitFor(pattern, timeoutMs = 30_000) {
-      const end = Date.now() + timeoutMs;
-      while (!pattern.test(text)) {
-        if (Date.now() > end) throw new Error(`archiver never printed ${pattern}:\n${text}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+    child: child.child,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    waitFor: async (pattern, timeoutMs = 30_000) => {
+      await child.waitFor(pattern, timeoutMs);
     },
-    async stop(signal = "SIGTERM") {
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-      return await exited();
+    stop: async (signal = "SIGTERM") => {
+      child.kill(signal);
+      return await child.exited;
     },
-    exited,
+    exited: () => child.exited,
   };
 }

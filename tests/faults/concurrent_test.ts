@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { spawnSelf } from "../../core/runtime/child_process.ts";
 import { tempDir } from "../support/cli.ts";
 import {
   archivedNumbers,
@@ -19,8 +19,6 @@ import { seedOrders } from "../support/orders.ts";
 import { testDatabase } from "../support/test_db.ts";
 import { eventually, startWatcher } from "../support/watcher.ts";
 
-const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-
 Deno.test("batch and watch at once over the same orders: no duplicates, counts add up", async () => {
   const { random } = faultRandom("concurrent");
   await using tdb = await testDatabase("fault_concurrent");
@@ -31,35 +29,21 @@ Deno.test("batch and watch at once over the same orders: no duplicates, counts a
 
   // Separate processes, as cron would run them (LogTape is configured once per process).
   const runBatch = async (i: number) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        MAIN,
-        "--uri",
-        tdb.uri,
-        "--db",
-        tdb.dbName,
-        "--log-dir",
-        join(dir.path, "logs"),
-        "batch",
-        "--json",
-        "--batch-size",
-        String(3 + Math.floor(random() * 20)),
-        "--report-file",
-        join(dir.path, `batch-${i}.json`),
-      ],
-      cwd: dir.path,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
+    await using batch = spawnSelf([
+      "--uri",
+      tdb.uri,
+      "--db",
+      tdb.dbName,
+      "--log-dir",
+      join(dir.path, "logs"),
+      "batch",
+      "--json",
+      "--batch-size",
+      String(3 + Math.floor(random() * 20)),
+      "--report-file",
+      join(dir.path, `batch-${i}.json`),
+    ], { cwd: dir.path, env: { NO_COLOR: "1" }, stdout: "piped", permissions: ["--allow-all"] });
+    return { code: await batch.exited, stdout: batch.stdout(), stderr: batch.stderr() };
   };
 
   // The watcher's catch-up and two batches (separate processes) start on the same backlog together.

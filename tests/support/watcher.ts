@@ -1,21 +1,16 @@
 /**
  * Runs `archiver watch` as a real process, the way NSSM does, so tests can send it signals,
- * kill it with SIGKILL and restart it, and read what it wrote.
+ * kill it with SIGKILL and restart it, and read what it wrote. It is the core's child-process
+ * runner (core/runtime/child_process.ts) with the watcher's command line.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+import { type SelfProcess, spawnSelf } from "../../core/runtime/child_process.ts";
 
 /** A running watcher process. */
-export interface WatcherProcess extends AsyncDisposable {
-  /** The process. */
-  child: Deno.ChildProcess;
-  /** Everything it printed on standard error so far. */
-  stderr(): string;
+export interface WatcherProcess extends Omit<SelfProcess, "stop" | "waitFor"> {
   /** Waits until its standard error matches. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends a signal and waits for the exit code. */
@@ -29,6 +24,7 @@ export interface WatcherProcess extends AsyncDisposable {
  * @param db The database.
  * @param dir Working folder: token file, status file and logs go there.
  * @param args Further `watch` flags.
+ * @param options Further environment, on top of `NO_COLOR=1` and a 2 s connect timeout.
  * @returns The running process.
  */
 export function startWatcher(
@@ -36,12 +32,10 @@ export function startWatcher(
   db: string,
   dir: string,
   args: string[] = [],
+  options: { env?: Record<string, string> } = {},
 ): WatcherProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      MAIN,
+  const process = spawnSelf(
+    [
       "--uri",
       uri,
       "--db",
@@ -53,42 +47,23 @@ export function startWatcher(
       "50",
       ...args,
     ],
-    cwd: dir,
-    env: { NO_COLOR: "1", ARCHIVER_CONNECT_TIMEOUT: "2s" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const decoder = new TextDecoder();
-  const pump = (async () => {
-    for await (const chunk of child.stderr) text += decoder.decode(chunk, { stream: true });
-  })();
-  const process: WatcherProcess = {
-    child,
-    stderr: () => text,
+    {
+      cwd: dir,
+      env: { NO_COLOR: "1", ARCHIVER_CONNECT_TIMEOUT: "2s", ...options.env },
+      permissions: ["--allow-all"],
+    },
+  );
+  return {
+    ...process,
     async waitFor(pattern, timeoutMs = 15_000) {
-      const end = Date.now() + timeoutMs;
-      while (!pattern.test(text)) {
-        if (Date.now() > end) throw new Error(`Watcher never printed ${pattern}:\n${text}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await process.waitFor(pattern, timeoutMs);
     },
     async stop(signal = "SIGTERM") {
       const sent = performance.now();
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-      const status = await child.status;
-      await pump;
-      return { code: status.code, ms: performance.now() - sent };
-    },
-    async [Symbol.asyncDispose]() {
-      await process.stop("SIGKILL");
+      process.kill(signal);
+      return { code: await process.exited, ms: performance.now() - sent };
     },
   };
-  return process;
 }
 
 /**

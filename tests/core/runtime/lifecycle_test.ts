@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { spawnSelf } from "../../../core/runtime/child_process.ts";
 import { Lifecycle, shutdownSignals } from "../../../core/runtime/lifecycle.ts";
 import { tempDir } from "../../support/cli.ts";
 
@@ -47,13 +48,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 Deno.test("the real entry point exits 2 on an unknown command and 0 on --version", async () => {
-  const main = fromFileUrl(new URL("../../../cli/main.ts", import.meta.url));
-  const run = (args: string[]) =>
-    new Deno.Command(Deno.execPath(), { args: ["run", "--allow-all", main, ...args] }).output();
-  const unknown = await run(["frobnicate"]);
-  assert.equal(unknown.code, 2);
-  assert.match(new TextDecoder().decode(unknown.stderr), /unknown command 'frobnicate'/);
-  const version = await run(["--version"]);
-  assert.equal(version.code, 0);
-  assert.match(new TextDecoder().decode(version.stdout), /^\d+\.\d+\.\d+\n$/);
+  await using unknown = spawnSelf(["frobnicate"]);
+  assert.equal(await unknown.exited, 2);
+  assert.match(unknown.stderr(), /unknown command 'frobnicate'/);
+  await using version = spawnSelf(["--version"], { stdout: "piped" });
+  assert.equal(await version.exited, 0);
+  assert.match(version.stdout(), /^\d+\.\d+\.\d+\n$/);
 });
