@@ -101,3 +101,161 @@ export function assertEachOnce(numbers: string[], expected: readonly string[]) {
   assert.deepEqual(extra, [], "orders archived that should not be");
   return { lost: lost.length, doubled };
 }
+
+/**
+ * CPU time a process has used so far, from `/proc/<pid>/stat` (utime + stime, fields 14 and 15,
+ * in clock ticks of 1/100 s). Linux only.
+ *
+ * @param pid The process id.
+ * @returns Seconds of user plus system time.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[14 - 3]);
+  const stime = Number(fields[15 - 3]);
+  return (utime + stime) / 100;
+}
+
+/**
+ * Asserts a process stays up and nearly idle: its CPU time grows by less than `maxSeconds` over
+ * `overMs` — a watcher spinning on an error would burn a core.
+ *
+ * @param child The process.
+ * @param options How long to watch and the CPU allowed.
+ * @returns The CPU seconds used over the period.
+ */
+export async function assertIdleCpu(
+  child: Deno.ChildProcess,
+  options: { overMs?: number; maxSeconds?: number; what?: string } = {},
+): Promise<number> {
+  const { overMs = 3_000, maxSeconds = 0.3, what = "the process" } = options;
+  const exited = child.status.then((status) => status);
+  const before = await cpuSeconds(child.pid);
+  const early = await Promise.race([
+    exited,
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), overMs)),
+  ]);
+  assert.equal(early, undefined, `${what} exited with code ${early?.code} instead of staying up`);
+  const used = (await cpuSeconds(child.pid)) - before;
+  assert.ok(
+    used < maxSeconds,
+    `${what} used ${
+      used.toFixed(2)
+    } s of CPU over ${overMs} ms (at most ${maxSeconds} s once idle)`,
+  );
+  return used;
+}
+
+/** Why a delivered order is in the quarantine. */
+export type QuarantineReason = "incomplete" | "invalid" | "error";
+
+/** What a delivered order may become: archived, or quarantined for a reason. */
+export type OrderOutcome = QuarantineReason | "archived";
+
+/** What {@link assertArchivedOrQuarantined} counted. */
+export interface ArchiveInvariant {
+  /** Delivered orders archived exactly once. */
+  archived: number;
+  /** Delivered orders in the quarantine (and not archived). */
+  quarantined: number;
+  /** Delivered orders neither archived nor quarantined (always 0 when the assertion holds). */
+  lost: number;
+  /** Delivered orders archived twice, or archived and quarantined (0 when it holds). */
+  doubled: number;
+}
+
+/**
+ * Asserts the invariant every fault test ends with: each delivered order (status "livrée") is in
+ * `Historique` exactly once (by `numero_commande`, or by `order_id` when it has no usable number)
+ * or in `archiver_quarantine` (by `_id`) with a reason — never neither, never both, never archived
+ * twice — and no archive document has a null, missing, empty or non-string `numero_commande`.
+ *
+ * @param db The database.
+ * @param options `expectedReasons`: by order number, or by the order's `_id` as hex for orders
+ *   without a usable number, the reason it must be quarantined with (or a list of acceptable
+ *   outcomes, `"archived"` among them); every delivered order not listed must then be archived.
+ * @returns The counts.
+ */
+export async function assertArchivedOrQuarantined(
+  db: Db,
+  options: { expectedReasons?: Record<string, OrderOutcome | readonly OrderOutcome[]> } = {},
+): Promise<ArchiveInvariant> {
+  const delivered = await db.collection("Commande")
+    .find({ status: "livrée" }, { projection: { _id: 1, numero_commande: 1 } })
+    .toArray();
+  const archive = await db.collection("Historique")
+    .find({}, { projection: { _id: 1, numero_commande: 1, order_id: 1 } })
+    .toArray();
+  const quarantine = await db.collection("archiver_quarantine").find({}).toArray();
+  const problems: string[] = [];
+  const key = (value: unknown) => value instanceof ObjectId ? value.toHexString() : String(value);
+
+  for (const doc of archive) {
+    const number = doc.numero_commande;
+    if (typeof number !== "string" || number === "") {
+      problems.push(
+        `archive document ${key(doc._id)} (order ${key(doc.order_id)}) has numero_commande ${
+          JSON.stringify(number) ?? "missing"
+        }`,
+      );
+    }
+  }
+  const counts: ArchiveInvariant = { archived: 0, quarantined: 0, lost: 0, doubled: 0 };
+  const outcomes = new Map<string, OrderOutcome | "lost" | "doubled">();
+  for (const order of delivered) {
+    const number = order.numero_commande;
+    const usable = typeof number === "string" && number !== "";
+    const name = usable
+      ? number
+      : `_id ${key(order._id)} (numero_commande ${JSON.stringify(number) ?? "missing"})`;
+    const copies = archive.filter((doc) =>
+      (usable && doc.numero_commande === number) ||
+      (doc.order_id !== undefined && key(doc.order_id) === key(order._id))
+    ).length;
+    const entry = quarantine.find((q) => key(q._id) === key(order._id));
+    const outcomeKey = usable ? number : key(order._id);
+    if (copies > 1) {
+      counts.doubled++;
+      outcomes.set(outcomeKey, "doubled");
+      problems.push(`order ${name} archived ${copies} times`);
+    } else if (copies === 1 && entry) {
+      counts.doubled++;
+      outcomes.set(outcomeKey, "doubled");
+      problems.push(`order ${name} both archived and quarantined (${entry.reason})`);
+    } else if (copies === 1) {
+      counts.archived++;
+      outcomes.set(outcomeKey, "archived");
+    } else if (entry) {
+      if (!["incomplete", "invalid", "error"].includes(entry.reason)) {
+        problems.push(`order ${name} quarantined with reason ${JSON.stringify(entry.reason)}`);
+      }
+      counts.quarantined++;
+      outcomes.set(outcomeKey, entry.reason);
+    } else {
+      counts.lost++;
+      outcomes.set(outcomeKey, "lost");
+      problems.push(`order ${name} neither archived nor quarantined`);
+    }
+  }
+  const expected = options.expectedReasons;
+  if (expected) {
+    for (const [order, want] of Object.entries(expected)) {
+      const accepted = typeof want === "string" ? [want] : want;
+      const got = outcomes.get(order);
+      if (got === undefined) problems.push(`order ${order} expected but not delivered`);
+      else if (got === "lost" || got === "doubled") continue; // reported above
+      else if (!(accepted as readonly string[]).includes(got)) {
+        problems.push(`order ${order}: ${got}, expected ${accepted.join(" or ")}`);
+      }
+    }
+    for (const [order, got] of outcomes) {
+      if (!(order in expected) && got !== "archived" && got !== "lost" && got !== "doubled") {
+        problems.push(`order ${order}: quarantined (${got}), expected archived`);
+      }
+    }
+  }
+  assert.deepEqual(problems, [], `the archive-or-quarantine invariant:\n${problems.join("\n")}`);
+  return counts;
+}
