@@ -149,9 +149,12 @@ export function isTransientError(error: unknown): boolean {
 
 /**
  * The write-concern error an error carries, if any: the write may have been applied, but the
- * majority did not confirm it in time, so it must be treated as not written. The driver throws a
- * bulk write that met both write errors and a write-concern error with only the write errors in
- * view (bulk/common.js `handleWriteError`); the write-concern error is then in its result.
+ * majority did not confirm it in time, so it must be treated as not written. A bulk write that
+ * met a write-concern error is thrown as a `MongoBulkWriteError` that may look like something
+ * else: with the write-concern error's code and an empty `writeErrors` while its result still
+ * holds per-document errors (seen with driver 7.8), or with the per-document errors in view and
+ * the write-concern error only in its result (bulk/common.js `handleWriteError`). Either way the
+ * result's `getWriteConcernError()` has it.
  *
  * @param error What the driver threw.
  * @returns The write-concern error's code and message, or `undefined`.

@@ -60,14 +60,25 @@ const _IDLE_TIMEOUT_MS = 10 * 60 * 1000;
  */
 export function takeBatch(docs: Doc[], start: number, max: number): Doc[] {
   const end = Math.min(docs.length, start + max);
-  if (end - start <= 16) return docs.slice(start, end);
   let bytes = 0;
   for (let i = start; i < end; i++) {
-    bytes += calculateObjectSize(docs[i]!, { ignoreUndefined: true });
+    const size = calculateObjectSize(docs[i]!, { ignoreUndefined: true });
+    // MongoDB refuses to return a document over the BSON limit (plus its 16 KB of headroom for
+    // internal fields): an aggregation that builds one fails with BSONObjectTooLarge.
+    if (size > MAX_RESULT_SIZE) {
+      throw new CommandError(
+        10334,
+        `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. ` +
+          `Size must be between 0 and ${MAX_RESULT_SIZE}(16MB)`,
+      );
+    }
+    bytes += size;
     if (bytes > MAX_BSON_SIZE && i > start) return docs.slice(start, i);
   }
   return docs.slice(start, end);
 }
+
+const MAX_RESULT_SIZE = MAX_BSON_SIZE + 16 * 1024;
 
 /** The cursors of one server. */
 export class CursorManager {

@@ -58,6 +58,7 @@ export const CODE_NAMES: Readonly<Record<number, string>> = {
   13436: "NotPrimaryOrSecondary",
   63: "StaleShardVersion",
   64: "WriteConcernFailed",
+  10334: "BSONObjectTooLarge",
   100: "UnsatisfiableWriteConcern",
 };
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Doc, pathValues, valueKey } from "./bson_values.ts";
+import { type Doc, isPlainDoc, pathValues, valueKey } from "./bson_values.ts";
 import { CommandError } from "./errors.ts";
 import { compileFilter } from "./mingo_context.ts";
 
@@ -58,6 +58,140 @@ export function shellValue(value: unknown): string {
     return `{ ${fields.join(", ")} }`;
   }
   return String(value);
+}
+
+/** How a requested index compares with an existing one, as MongoDB's catalog decides it. */
+export type IndexComparison = "different" | "equivalent" | "identical";
+
+// Options that never make two indexes differ or not (build-time options and the name), and the
+// identifying ones compared on their own (MongoDB's populateOptionsMapForEqualityCheck).
+const _NOT_COMPARED = new Set([
+  "key",
+  "name",
+  "v",
+  "ns",
+  "textIndexVersion",
+  "2dsphereIndexVersion",
+  "background",
+  "dropDups",
+  "collation",
+  "partialFilterExpression",
+  "unique",
+  "sparse",
+  "wildcardProjection",
+]);
+
+/**
+ * Drops a `simple` collation from an index specification: MongoDB stores and lists an index
+ * with the simple collation without one.
+ *
+ * @param spec A requested specification.
+ * @returns The specification as the catalog keeps it.
+ */
+export function normalizeIndexSpec<T extends Doc>(spec: T): T {
+  const collation = spec.collation;
+  if (isPlainDoc(collation) && collation.locale === "simple") {
+    const { collation: _simple, ...rest } = spec;
+    return rest as T;
+  }
+  return spec;
+}
+
+/**
+ * Compares a requested index with an existing one the way MongoDB 5.0+ does: the key pattern,
+ * `unique`, `sparse`, the collation, `partialFilterExpression` and `wildcardProjection` identify
+ * an index (two indexes may share a key pattern when one of these differs); the other options
+ * (`expireAfterSeconds`, `hidden`, …) only make an equivalent index not identical.
+ *
+ * @param requested The requested specification (normalized).
+ * @param existing The existing specification.
+ * @returns `different`, `equivalent` (same identity, other options differ) or `identical`.
+ */
+export function compareIndexSpecs(requested: Doc, existing: Doc): IndexComparison {
+  const same = (a: unknown, b: unknown) => valueKey(a ?? null) === valueKey(b ?? null);
+  if (!same(requested.key, existing.key)) return "different";
+  if (!same(requested.wildcardProjection, existing.wildcardProjection)) return "different";
+  if ((requested.unique === true) !== (existing.unique === true)) return "different";
+  if ((requested.sparse === true) !== (existing.sparse === true)) return "different";
+  if (!same(requested.collation, existing.collation)) return "different";
+  if (!same(requested.partialFilterExpression, existing.partialFilterExpression)) {
+    return "different";
+  }
+  const options = (spec: Doc) =>
+    Object.entries(spec).filter(([k]) => !_NOT_COMPARED.has(k)).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0
+    );
+  return valueKey(options(requested)) === valueKey(options(existing)) ? "identical" : "equivalent";
+}
+
+/**
+ * The error MongoDB answers when a requested index conflicts with an existing one, or
+ * `undefined` when it can be built (or is identical to one with the same name).
+ *
+ * @param requested The requested specification (normalized, with its name).
+ * @param existing The collection's secondary index specifications.
+ * @returns The conflict, if any.
+ */
+export function indexConflict(
+  requested: IndexSpec,
+  existing: readonly IndexSpec[],
+): CommandError | undefined {
+  const sameName = existing.find((spec) => spec.name === requested.name);
+  if (sameName) {
+    const comparison = compareIndexSpecs(requested, sameName);
+    if (comparison === "different") {
+      return new CommandError(
+        86,
+        `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${
+          shellValue(requested)
+        }, existing index: ${shellValue(sameName)}`,
+      );
+    }
+    if (comparison === "equivalent") {
+      return new CommandError(
+        85,
+        `An equivalent index already exists with the same name but different options. Requested index: ${
+          shellValue(requested)
+        }, existing index: ${shellValue(sameName)}`,
+      );
+    }
+    return undefined;
+  }
+  for (const other of existing) {
+    const comparison = compareIndexSpecs(requested, other);
+    if (comparison === "equivalent") {
+      return new CommandError(
+        85,
+        `An equivalent index already exists with a different name and options. Requested index: ${
+          shellValue(requested)
+        }, existing index: ${shellValue(other)}`,
+      );
+    }
+    if (comparison === "identical") {
+      return new CommandError(85, `Index already exists with a different name: ${other.name}`);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Builds the error of an index build that met duplicate keys, as MongoDB words it.
+ *
+ * @param ns The collection namespace (`db.coll`).
+ * @param collectionUuid The collection's UUID, as MongoDB names it in the message.
+ * @param duplicate The E11000 error of the first duplicate met.
+ * @returns The error: code 11000 with `keyPattern` and `keyValue`.
+ */
+export function indexBuildError(
+  ns: string,
+  collectionUuid: string,
+  duplicate: CommandError,
+): CommandError {
+  return new CommandError(
+    duplicate.code,
+    `Index build failed: ${crypto.randomUUID()}: Collection ${ns} ( ${collectionUuid} ) :: caused by :: ${duplicate.message}`,
+    { extra: duplicate.extra },
+  );
 }
 
 /** A secondary index (the `_id` index is the collection's own document map). */

@@ -181,3 +181,41 @@ export function projectDocuments(
   if (Object.keys(projection).length === 0) return docs;
   return new Query({}, options).find(docs, projection).all() as Doc[];
 }
+
+/**
+ * Replaces `$$NOW` in a pipeline by one fixed date: MongoDB gives `$$NOW` the same value in every
+ * stage of one command (and mingo would read the clock again in each stage). `$literal` values
+ * are left as they are.
+ *
+ * @param spec A pipeline, stage or expression.
+ * @param now The command's time.
+ * @returns The same spec with `$$NOW` pinned (a copy only where something changed).
+ */
+export function pinNow<T>(spec: T, now: Date = new Date()): T {
+  const visit = (value: unknown): unknown => {
+    if (value === "$$NOW") return { $literal: now };
+    if (Array.isArray(value)) {
+      let changed = false;
+      const out = value.map((item) => {
+        const next = visit(item);
+        if (next !== item) changed = true;
+        return next;
+      });
+      return changed ? out : value;
+    }
+    if (
+      value === null || typeof value !== "object" ||
+      Object.getPrototypeOf(value) !== Object.prototype
+    ) {
+      return value;
+    }
+    let out: Record<string, unknown> | undefined;
+    for (const [key, item] of Object.entries(value)) {
+      if (key === "$literal") continue;
+      const next = visit(item);
+      if (next !== item) (out ??= { ...(value as Record<string, unknown>) })[key] = next;
+    }
+    return out ?? value;
+  };
+  return visit(spec) as T;
+}

@@ -14,7 +14,7 @@ import { cloneValue, type Doc, isPlainDoc, pathValues, setPath, valueKey } from 
 import { SANDBOX_KNOWN_STAGES } from "./change_streams.ts";
 import { type Collection, withIdFirst } from "./collection.ts";
 import { asCommandError, CommandError } from "./errors.ts";
-import { compileFilter, mingoOptions, runStages } from "./mingo_context.ts";
+import { compileFilter, mingoOptions, pinNow, runStages } from "./mingo_context.ts";
 import type { Storage } from "./storage.ts";
 
 /** Where a pipeline reads from. */
@@ -214,6 +214,7 @@ export function runPipeline(
 ): Doc[] {
   const resolver = (name: string) => storage.collection(source.db, name)?.all() ?? [];
   const options = mingoOptions(resolver, variables);
+  pipeline = pinNow(pipeline);
   try {
     let docs: Doc[];
     let i = 0;

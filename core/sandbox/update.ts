@@ -9,7 +9,7 @@ import { update as mingoUpdate, updateOne as mingoUpdateOne } from "mingo/update
 import { cloneValue, type Doc, isPlainDoc, setPath, typeRank, valueKey } from "./bson_values.ts";
 import { withIdFirst } from "./collection.ts";
 import { asCommandError, CommandError } from "./errors.ts";
-import { mingoOptions } from "./mingo_context.ts";
+import { mingoOptions, pinNow } from "./mingo_context.ts";
 
 const _UPDATE_OPERATORS = new Set([
   "$set",
@@ -66,7 +66,7 @@ export function applyUpdate(doc: Doc, update: Doc | Doc[], options: ApplyUpdateO
   try {
     if (Array.isArray(update)) {
       const docs = [copy];
-      mingoUpdateOne(docs, {}, update as never, {}, mingoOptions());
+      mingoUpdateOne(docs, {}, pinNow(update) as never, {}, mingoOptions());
       result = docs[0]!;
       // A pipeline that drops _id (e.g. $replaceRoot) keeps the document's own, as in MongoDB.
       if (!("_id" in result) && "_id" in doc) result = { _id: doc._id, ...result };

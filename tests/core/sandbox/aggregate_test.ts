@@ -99,3 +99,37 @@ Deno.test("an unknown pipeline stage fails with code 40324", async () => {
     (e: MongoServerError) => e.code === 40324,
   );
 });
+
+Deno.test("$$NOW has one value in every stage of a command, as MongoDB documents", async () => {
+  await using t = await testDatabase();
+  const collection = t.db.collection("clock");
+  await collection.insertOne({ _id: new ObjectId(), n: 1 });
+  // Enough work between the stages for a clock read per stage to differ.
+  const spin = {
+    $reduce: { input: { $range: [0, 20_000] }, initialValue: 0, in: { $add: ["$$value", 1] } },
+  };
+  const [doc] = await collection.aggregate([
+    { $addFields: { first: "$$NOW", spin } },
+    { $addFields: { second: "$$NOW", spin2: spin } },
+  ]).toArray();
+  assert.equal(doc?.first.getTime(), doc?.second.getTime());
+  await collection.updateOne({ n: 1 }, [
+    { $set: { a: "$$NOW", spin } },
+    { $set: { b: "$$NOW", spin2: spin } },
+  ]);
+  const updated = await collection.findOne({ n: 1 });
+  assert.equal(updated?.a.getTime(), updated?.b.getTime());
+});
+
+Deno.test("a result document over 16 MB fails with BSONObjectTooLarge, as on MongoDB", async () => {
+  await using t = await testDatabase();
+  const collection = t.db.collection("big");
+  await collection.insertMany([{ s: "x".repeat(9 * 1024 * 1024) }, { s: "small" }]);
+  await assert.rejects(
+    collection.aggregate([{ $project: { a: "$s", b: "$s" } }]).toArray(),
+    (error: MongoServerError) => error.code === 10334,
+  );
+  const small = await collection.aggregate([{ $match: { s: "small" } }, { $project: { a: "$s" } }])
+    .toArray();
+  assert.equal(small.length, 1);
+});

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { ObjectId } from "mongodb";
+import { Quarantine, type QuarantineReason } from "../../../core/archive/quarantine.ts";
+import { sleep } from "../../../core/runtime/retry.ts";
+import { testDatabase } from "../../support/test_db.ts";
+
+const entry = (reason: QuarantineReason, id = new ObjectId()) => ({
+  _id: id,
+  numero_commande: `CMD-${id.toHexString().slice(-6)}`,
+  reason,
+  detail: `${reason} for a test`,
+});
+
+Deno.test("the quarantine schedules incomplete orders every interval and backs off the others", async () => {
+  await using t = await testDatabase("quarantine_schedule");
+  const collection = t.db.collection("archiver_quarantine");
+  const quarantine = new Quarantine(collection, { retryIntervalMs: 1_000, maxBackoffMs: 5_000 });
+  const incomplete = entry("incomplete");
+  const invalid = entry("invalid");
+  const waits: Record<string, number[]> = { incomplete: [], invalid: [] };
+  for (let round = 0; round < 5; round++) {
+    await quarantine.record([incomplete, invalid]);
+    for (const doc of await collection.find().toArray()) {
+      waits[doc.reason]!.push(doc.next_attempt.getTime() - doc.last_attempt.getTime());
+    }
+  }
+  assert.deepEqual(waits.incomplete, [1_000, 1_000, 1_000, 1_000, 1_000]);
+  assert.deepEqual(waits.invalid, [1_000, 2_000, 4_000, 5_000, 5_000], "doubling up to the bound");
+  const doc = await collection.findOne({ _id: invalid._id });
+  assert.equal(doc?.attempts, 5);
+  assert.ok(doc!.first_seen <= doc!.last_attempt, "first_seen is kept across attempts");
+  assert.equal(doc?.detail, "invalid for a test");
+});
+
+Deno.test("due() lists only the orders whose next attempt has come", async () => {
+  await using t = await testDatabase("quarantine_due");
+  const quarantine = new Quarantine(t.db.collection("archiver_quarantine"), {
+    retryIntervalMs: 300,
+  });
+  const soon = entry("incomplete");
+  await quarantine.record([soon]);
+  await t.db.collection("archiver_quarantine").insertOne({
+    ...entry("error"),
+    first_seen: new Date(),
+    last_attempt: new Date(),
+    attempts: 3,
+    next_attempt: new Date(Date.now() + 3_600_000),
+  });
+  assert.deepEqual(await quarantine.due(10), [], "nothing is due yet");
+  await sleep(400);
+  const due = await quarantine.due(10);
+  assert.deepEqual(due.map((d) => String(d._id)), [String(soon._id)]);
+  assert.deepEqual(await quarantine.counts(), { incomplete: 1, invalid: 0, error: 1 });
+});
+
+Deno.test("release() deletes what the quarantine holds, and skips the server when it holds none", async () => {
+  await using t = await testDatabase("quarantine_release");
+  const collection = t.db.collection("archiver_quarantine");
+  const held = entry("incomplete");
+  await collection.insertOne({ ...held, attempts: 1 });
+  const quarantine = new Quarantine(collection, { retryIntervalMs: 1_000 });
+  assert.equal(quarantine.mayHold(new ObjectId()), true, "unknown before load()");
+  await quarantine.load();
+  const stranger = new ObjectId();
+  assert.equal(quarantine.mayHold(stranger), false);
+  assert.equal(quarantine.mayHold(held._id), true);
+  assert.equal(await quarantine.release([stranger]), 0);
+  assert.equal(await quarantine.release([stranger, held._id]), 1);
+  assert.equal(await collection.countDocuments(), 0);
+  assert.equal(quarantine.mayHold(held._id), false);
+});
