@@ -14,6 +14,7 @@ import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
 import { simulate } from "../plugins/simulate/mod.ts";
 import { service } from "../plugins/service/mod.ts";
+import { verify } from "../plugins/verify/mod.ts";
 
 /** The plugins `archiver` ships with. */
 export const builtinPlugins: readonly Plugin[] = [
@@ -22,6 +23,7 @@ export const builtinPlugins: readonly Plugin[] = [
   simulate(),
   batch(),
   watch(),
+  verify(),
   healthCheck(),
   logMonitor(),
   service(),

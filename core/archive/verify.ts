@@ -80,6 +80,8 @@ export interface VerifyOptions {
   since?: Date;
   /** Orders per chunk. @default 1000 */
   chunkSize?: number;
+  /** Bound of one lookup on the server (`maxTimeMS`), in ms. @default 30000 */
+  operationTimeoutMs?: number;
   /** Where retries are logged. */
   log: Logger;
   /** Stops the pass between chunks when aborted. */
@@ -263,6 +265,7 @@ async function _countOrders(
 ): Promise<void> {
   const filter: Document = { status: options.deliveredStatus };
   if (options.since) filter.date_livraison = { $gte: options.since };
+  const maxTimeMS = options.operationTimeoutMs ?? 30_000;
   const cursor = db.collection(names.orders).find(filter, {
     projection: { _id: 1, numero_commande: 1, date_livraison: 1 },
     batchSize: options.chunkSize ?? VERIFY_CHUNK_SIZE,
@@ -274,6 +277,7 @@ async function _countOrders(
         .find({ numero_commande: { $in: numbers } }, {
           projection: { _id: 0, numero_commande: 1 },
           batchSize: numbers.length + 1,
+          maxTimeMS,
         })
         .toArray()).map((d) => d.numero_commande),
     );
@@ -282,6 +286,7 @@ async function _countOrders(
         .find({ _id: { $in: orders.map((o) => o._id) } }, {
           projection: { _id: 1, reason: 1 },
           batchSize: orders.length + 1,
+          maxTimeMS,
         })
         .toArray()).map((d) => [_key(d._id), d.reason]),
     );
@@ -293,10 +298,8 @@ async function _countOrders(
         reasons.get(_key(order._id)),
       );
       tally.count(deliveryDay(order.date_livraison), fate, _label(order));
-      if (fate === "missing") {
-        // As read: the archiving core checks the number itself (and quarantines a bad one).
-        missing.push({ _id: order._id, numero_commande: number } as OrderRef);
-      }
+      // As read: the archiving core checks the number itself (and quarantines a bad one).
+      if (fate === "missing") missing.push({ _id: order._id, numero_commande: number });
     }
     if (missing.length > 0) await options.onMissing?.(missing);
   });
@@ -309,6 +312,7 @@ async function _countOrphans(
   tally: VerifyTally,
 ): Promise<void> {
   const filter: Document = options.since ? { date_livraison: { $gte: options.since } } : {};
+  const maxTimeMS = options.operationTimeoutMs ?? 30_000;
   const cursor = db.collection(names.archive).find(filter, {
     projection: { _id: 0, order_id: 1, numero_commande: 1 },
     batchSize: options.chunkSize ?? VERIFY_CHUNK_SIZE,
@@ -325,6 +329,7 @@ async function _countOrphans(
         const order of await orders.find({ _id: { $in: ids } }, {
           projection: { _id: 1, status: 1 },
           batchSize: ids.length + 1,
+          maxTimeMS,
         }).toArray()
       ) byId.set(_key(order._id), order.status);
     }
@@ -333,6 +338,7 @@ async function _countOrphans(
         const order of await orders.find({ numero_commande: { $in: numbers } }, {
           projection: { _id: 0, numero_commande: 1, status: 1 },
           batchSize: numbers.length + 1,
+          maxTimeMS,
         }).toArray()
       ) byNumber.set(String(order.numero_commande), order.status);
     }
