@@ -12,8 +12,11 @@ import {
   defaultIndexName,
   duplicateKeyError,
   Index,
+  indexBuildError,
+  indexConflict,
   type IndexKey,
   type IndexSpec,
+  normalizeIndexSpec,
 } from "./indexes.ts";
 import type { Oplog } from "./oplog.ts";
 
@@ -140,37 +143,25 @@ export class Collection {
       throw new CommandError(67, "Index keys cannot be an empty object");
     }
     const name = typeof spec.name === "string" ? spec.name : defaultIndexName(key);
-    const full: IndexSpec = { ...spec, v: 2, key, name };
+    const { v: _v, key: _key, name: _name, ...options } = normalizeIndexSpec(spec);
+    const full: IndexSpec = { v: 2, key, name, ...options };
     if (name === "_id_" || (Object.keys(key).length === 1 && "_id" in key && !spec.unique)) {
       return false;
     }
-    const existing = this.indexes.get(name);
-    if (existing) {
-      if (
-        valueKey(existing.spec.key) === valueKey(key) && !!existing.spec.unique === !!spec.unique
-      ) {
-        return false;
-      }
-      throw new CommandError(
-        86,
-        `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${
-          JSON.stringify(full)
-        }, existing index: ${JSON.stringify(existing.spec)}`,
-      );
-    }
-    for (const other of this.indexes.values()) {
-      if (valueKey(other.spec.key) === valueKey(key)) {
-        throw new CommandError(
-          85,
-          `Index already exists with a different name: ${other.spec.name}`,
-        );
-      }
-    }
+    const conflict = indexConflict(full, [...this.indexes.values()].map((index) => index.spec));
+    if (conflict) throw conflict;
+    if (this.indexes.has(name)) return false;
     const index = new Index(full);
     for (const [idKey, doc] of this.docs) {
       const keys = index.keysOf(doc);
-      const conflict = index.conflict(keys, idKey);
-      if (conflict) throw index.duplicateKeyError(this.ns, conflict);
+      const duplicate = index.conflict(keys, idKey);
+      if (duplicate) {
+        throw indexBuildError(
+          this.ns,
+          this.uuid.toHexString(true),
+          index.duplicateKeyError(this.ns, duplicate),
+        );
+      }
       index.add(keys, idKey);
     }
     this.indexes.set(name, index);
