@@ -65,6 +65,8 @@ export interface QuarantineOptions {
   retryIntervalMs: number;
   /** The longest backoff of an invalid or failing order. @default 3_600_000 (1 h) */
   maxBackoffMs?: number;
+  /** How long the majority may take to confirm a write, in ms. @default 30000 */
+  writeTimeoutMs?: number;
 }
 
 // Beyond this many ids the quarantine is not mirrored in memory: every archived batch then
@@ -79,6 +81,7 @@ export class Quarantine {
   readonly #collection: Collection;
   readonly #retryIntervalMs: number;
   readonly #maxBackoffMs: number;
+  readonly #writeConcern: { w: "majority"; wtimeoutMS: number };
   #known = new Set<string>();
   #mirrored = false;
 
@@ -92,6 +95,7 @@ export class Quarantine {
     this.#collection = collection;
     this.#retryIntervalMs = options.retryIntervalMs;
     this.#maxBackoffMs = options.maxBackoffMs ?? 3_600_000;
+    this.#writeConcern = { w: "majority", wtimeoutMS: options.writeTimeoutMs ?? 30_000 };
   }
 
   /** The collection's name, for messages. */
@@ -146,7 +150,7 @@ export class Quarantine {
     }));
     await this.#collection.bulkWrite(operations, {
       ordered: false,
-      writeConcern: { w: "majority" },
+      writeConcern: this.#writeConcern,
     });
     for (const entry of entries) this.#known.add(_key(entry._id));
   }
@@ -162,7 +166,7 @@ export class Quarantine {
     const held = ids.filter((id) => this.mayHold(id));
     if (held.length === 0) return 0;
     const result = await this.#collection.deleteMany({ _id: { $in: held } } as Document, {
-      writeConcern: { w: "majority" },
+      writeConcern: this.#writeConcern,
     });
     for (const id of held) this.#known.delete(_key(id));
     return result.deletedCount;

@@ -148,16 +148,20 @@ export class FileTokenStore implements TokenStore {
 export class MongoTokenStore implements TokenStore {
   readonly #collection: Collection;
   readonly #key: string;
+  readonly #writeTimeoutMs: number;
 
   /**
    * A store keeping the token in a collection, keyed by the watched namespace.
    *
    * @param collection The collection holding tokens.
    * @param key The watched namespace, the document's `_id`.
+   * @param options How long the majority may take to confirm a save (default 30 s): an
+   *   unconfirmed save fails, and the previous token is kept.
    */
-  constructor(collection: Collection, key: string) {
+  constructor(collection: Collection, key: string, options: { writeTimeoutMs?: number } = {}) {
     this.#collection = collection;
     this.#key = key;
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
   }
 
   /** The collection and key. */
@@ -188,7 +192,7 @@ export class MongoTokenStore implements TokenStore {
     await this.#collection.replaceOne(
       { _id: this.#key as unknown as Document["_id"] },
       _toStored(token) as unknown as Document,
-      { upsert: true, writeConcern: { w: "majority" } },
+      { upsert: true, writeConcern: { w: "majority", wtimeoutMS: this.#writeTimeoutMs } },
     );
   }
 }

@@ -139,6 +139,7 @@ export async function runBatch(
     }
     const quarantine = new Quarantine(db.collection(names.quarantine), {
       retryIntervalMs: config.retryInterval,
+      writeTimeoutMs: config.operationTimeout,
     });
     await retryTransient("Reading the quarantine", () => quarantine.load(), { log, signal });
     result = await backfill({

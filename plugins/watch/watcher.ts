@@ -205,6 +205,7 @@ export async function runWatch(
   const db = client.db(config.db);
   const quarantine = new Quarantine(db.collection(names.quarantine), {
     retryIntervalMs: config.retryInterval,
+    writeTimeoutMs: config.operationTimeout,
   });
   const reported = new Set<string>();
   const archiving = {
@@ -221,7 +222,9 @@ export async function runWatch(
   };
 
   const store: TokenStore = config.tokenStore === "mongo"
-    ? new MongoTokenStore(db.collection(config.tokenCollection), namespace)
+    ? new MongoTokenStore(db.collection(config.tokenCollection), namespace, {
+      writeTimeoutMs: config.operationTimeout,
+    })
     : new FileTokenStore(resolve(ctx.cwd, config.tokenFile));
   lastToken = await _loadToken(store, namespace, log);
 
