@@ -82,6 +82,11 @@ export interface BatchBenchResult {
   rerunLookups: number;
   /** Commands sent by the re-run per 1,000 orders examined. */
   rerunRoundTripsPer1000: number;
+  /**
+   * Wall time of the re-run, in ms: the catch-up's cost when every order is already archived
+   * (one cursor over the delivered orders, one `$in` anti-join on the archive per batch).
+   */
+  rerunMs: number;
   /** The small memory run. */
   memorySmall: BatchMemoryRun;
   /** The large memory run. */
@@ -155,6 +160,7 @@ export async function benchBatch(options: BatchBenchOptions = {}): Promise<Batch
       rerunEnrichmentAggregates: rerunAggregates.length,
       rerunLookups,
       rerunRoundTripsPer1000: rerun.events.length / (orders / 1000),
+      rerunMs: rerun.ms,
       memorySmall,
       memoryLarge,
       memoryRatio: memoryLarge.peakRss / memorySmall.peakRss,
