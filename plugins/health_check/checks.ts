@@ -111,6 +111,7 @@ export async function runHealthChecks(
     [MONGO_CHECK_NAMES, () =>
       runMongoChecks(config, {
         graceMs: options.graceMs,
+        thresholds: t,
         // Leave a margin so the MongoDB checks report their own reason before the deadline.
         budgetMs: Math.max(200, options.timeoutMs - 1_000),
         now: started,

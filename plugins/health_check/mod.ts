@@ -1,7 +1,8 @@
 /**
  * The `health-check` plugin: `archiver health` runs every check (MongoDB, watcher, resume token,
- * last batch, archive completeness, disk) concurrently under one deadline and exits with the
- * worst state in the monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+ * last batch, the archive's unique index and completeness, the quarantine, disk) concurrently
+ * under one deadline and exits with the worst state in the monitoring-plugin convention: 0 OK,
+ * 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
  *
  * @module
  */

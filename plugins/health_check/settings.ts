@@ -20,7 +20,7 @@ import {
   statusFileSetting,
   tokenFileSetting,
 } from "../../core/runtime/state_files.ts";
-import { defaultThresholds, type HealthThresholds } from "./thresholds.ts";
+import { defaultThresholds, type HealthThresholds, MIN_STREAM_STALL_MS } from "./thresholds.ts";
 
 const PERCENT = decimal({ min: 0, max: 100 });
 
@@ -100,6 +100,22 @@ export const healthSettings = {
     parse: duration(),
     format: formatDuration,
   },
+  quarantineGrace: {
+    env: "ARCHIVER_HEALTH_QUARANTINE_GRACE",
+    flag: "--quarantine-grace <duration>",
+    description: "Incomplete orders quarantined longer than this (since first seen) are a WARNING",
+    default: defaultThresholds.quarantineGraceMs,
+    parse: duration(),
+    format: formatDuration,
+  },
+  streamStall: {
+    env: "ARCHIVER_HEALTH_STREAM_STALL",
+    description:
+      "A streaming watcher with no stream read for this long (or 5 await periods, if longer) is CRITICAL; at least 30s",
+    default: defaultThresholds.streamStallMs,
+    parse: duration({ min: MIN_STREAM_STALL_MS }),
+    format: formatDuration,
+  },
   maxLogSize: {
     env: "ARCHIVER_HEALTH_MAX_LOG_SIZE",
     flag: "--max-log-size <size>",
@@ -154,5 +170,7 @@ export function thresholdsFrom(values: HealthSettingValues): HealthThresholds {
     maxLogDirBytes: values.maxLogSize,
     minFreeDiskPercent: values.minFreeDisk,
     requireWatcher: values.requireWatcher,
+    quarantineGraceMs: values.quarantineGrace,
+    streamStallMs: values.streamStall,
   };
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { ArchiveIndexState } from "../../core/archive/archive_index.ts";
+import type { QuarantineReason } from "../../core/archive/quarantine.ts";
 import type { SavedBatchReport } from "../../core/archive/report.ts";
 import type { WatchStatus } from "../../core/stream/watch_status.ts";
 import { type CheckResult, result, skipped } from "./state.ts";
@@ -37,6 +39,13 @@ export interface HealthThresholds {
   minFreeDiskPercent: number;
   /** Whether a missing status or token file is CRITICAL rather than not applicable. @default false */
   requireWatcher: boolean;
+  /** Incomplete orders quarantined longer than this (from `first_seen`) are a WARNING. @default 1h */
+  quarantineGraceMs: number;
+  /**
+   * A streaming watcher whose last stream read is older than this (or than
+   * {@link STALL_AWAIT_PERIODS} await periods, when longer) is CRITICAL. @default 30s
+   */
+  streamStallMs: number;
 }
 
 /** The plan's limits. */
@@ -53,7 +62,19 @@ export const defaultThresholds = {
   maxLogDirBytes: 1024 ** 3,
   minFreeDiskPercent: 20,
   requireWatcher: false,
+  quarantineGraceMs: 3_600_000,
+  streamStallMs: 30_000,
 } as const satisfies HealthThresholds;
+
+/**
+ * How many of the watcher's await periods (`max_await_ms`) may pass without a stream read before
+ * a streaming watcher is stalled, when that is longer than the stall setting: one slow answer is
+ * not a stall, several in a row are.
+ */
+export const STALL_AWAIT_PERIODS = 5;
+
+/** The shortest stall threshold, whatever the setting: a busy server may answer slowly. */
+export const MIN_STREAM_STALL_MS = 30_000;
 
 /** What reading a state file gave: nothing, something unreadable, or a value. */
 export type FileRead<T> =
@@ -100,7 +121,7 @@ export function watcherCheck(
   }
   const age = Math.max(0, now - updated);
   const uptime = status.metrics?.uptime_seconds;
-  const data = {
+  const data: Record<string, unknown> = {
     state: status.state,
     pid: status.pid,
     heartbeat_age_seconds: Math.round(age / 1000),
@@ -120,12 +141,57 @@ export function watcherCheck(
       data,
     );
   }
+  if (status.state === "invalidated") {
+    return result(
+      name,
+      "CRITICAL",
+      "Watcher invalidated: the orders collection was dropped or renamed; waiting for it to exist again",
+      data,
+    );
+  }
   const up = typeof uptime === "number" ? `, up ${formatAge(uptime * 1000)}` : "";
   const detail = `${status.state}${up}, heartbeat ${formatAge(age)} ago`;
+  const lastRead = typeof status.last_read_at === "string" ? Date.parse(status.last_read_at) : NaN;
+  if (status.state === "streaming" && !Number.isNaN(lastRead)) {
+    // An older status file has no last_read_at: nothing to judge then. The read's age is taken
+    // at the heartbeat: a stale heartbeat is the heartbeat check's to report, a heartbeat that
+    // goes on while reads stopped is a stall.
+    const readAge = Math.max(0, Math.min(now, updated) - lastRead);
+    const stallMs = streamStallThreshold(status.max_await_ms, limits);
+    Object.assign(data, {
+      last_read_age_seconds: Math.round(readAge / 1000),
+      stall_threshold_seconds: Math.round(stallMs / 1000),
+    });
+    if (readAge > stallMs) {
+      return result(
+        name,
+        "CRITICAL",
+        `Watcher stalled: no stream read for ${formatAge(readAge)} (max ${
+          formatAge(stallMs)
+        }), heartbeat ${formatAge(age)} ago`,
+        data,
+      );
+    }
+  }
   if (status.state === "reconnecting") {
     return result(name, "WARNING", `Reconnecting to MongoDB (${detail})`, data);
   }
   return result(name, "OK", detail, data);
+}
+
+/**
+ * How long a streaming watcher may go without a stream read: the setting, or
+ * {@link STALL_AWAIT_PERIODS} await periods when longer, never below 30 s.
+ *
+ * @param maxAwaitMs The watcher's `max_await_ms`, when its status file has it.
+ * @param limits The thresholds.
+ * @returns The stall threshold in ms.
+ */
+export function streamStallThreshold(maxAwaitMs: unknown, limits: HealthThresholds): number {
+  const awaits = typeof maxAwaitMs === "number" && Number.isFinite(maxAwaitMs) && maxAwaitMs > 0
+    ? maxAwaitMs * STALL_AWAIT_PERIODS
+    : 0;
+  return Math.max(MIN_STREAM_STALL_MS, limits.streamStallMs, awaits);
 }
 
 /**
@@ -396,7 +462,7 @@ export function mongoChecks(probe: MongoProbe): [CheckResult, CheckResult] {
   ];
 }
 
-/** The collections found and the archive's indexes. */
+/** The collections found. */
 export interface CollectionsSeen {
   /** Collection names in the database. */
   present: readonly string[];
@@ -406,12 +472,11 @@ export interface CollectionsSeen {
   references: readonly string[];
   /** Archive collection name. */
   archive: string;
-  /** The archive's indexes: key and uniqueness. */
-  archiveIndexes: ReadonlyArray<{ key: Record<string, unknown>; unique?: boolean }>;
 }
 
 /**
- * Source and archive collections present, the archive with its unique index.
+ * Source and archive collections present. The archive's unique index is the `archive_index`
+ * check's to judge: this one never says the archive is fine.
  *
  * @param seen What the database holds.
  * @returns The `collections` check.
@@ -435,23 +500,29 @@ export function collectionsCheck(seen: CollectionsSeen): CheckResult {
       data,
     );
   }
-  const unique = seen.archiveIndexes.some((index) =>
-    index.unique === true && Object.keys(index.key).length === 1 &&
-    index.key.numero_commande !== undefined
-  );
-  if (!unique) {
-    return result(
-      name,
-      "CRITICAL",
-      `Archive ${seen.archive} has no unique index on numero_commande: orders may be archived twice`,
-      data,
-    );
-  }
   return result(
     name,
     "OK",
-    `${seen.orders}, ${seen.references.join(", ")} and ${seen.archive} present, archive indexed`,
+    `${seen.orders}, ${seen.references.join(", ")} and ${seen.archive} present`,
     data,
+  );
+}
+
+/**
+ * The archive's unique index on `numero_commande`, as {@link inspectArchiveIndex} found it.
+ *
+ * @param archive The archive collection's name.
+ * @param state The accepted index, or the problem.
+ * @returns The `archive_index` check: CRITICAL on any problem (orders may be archived twice).
+ */
+export function archiveIndexCheck(archive: string, state: ArchiveIndexState): CheckResult {
+  const name = "archive_index";
+  if (!state.ok) return result(name, "CRITICAL", state.problem, { index: null });
+  return result(
+    name,
+    "OK",
+    `Archive ${archive} has the unique index "${state.name}" on numero_commande`,
+    { index: state.name },
   );
 }
 
@@ -459,20 +530,28 @@ export function collectionsCheck(seen: CollectionsSeen): CheckResult {
  * Delivered orders past the grace period that are complete but absent from the archive.
  *
  * @param missing Their order numbers, oldest first, at most `limit`.
- * @param options The grace period, the query limit and how many numbers to show.
+ * @param options The grace period, the query limit, how many numbers to show, and the archive
+ *   index's state: without a sound one, "every order archived" is no longer a clean bill.
  * @returns The `archive_completeness` check.
  */
 export function completenessCheck(
   missing: readonly string[],
-  options: { graceMs: number; limit: number; shown?: number },
+  options: { graceMs: number; limit: number; shown?: number; archiveIndex?: ArchiveIndexState },
 ): CheckResult {
   const name = "archive_completeness";
   const shown = options.shown ?? 5;
   const grace = formatAge(options.graceMs);
   if (missing.length === 0) {
-    return result(name, "OK", `Every complete delivered order older than ${grace} is archived`, {
-      missing_orders: 0,
-    });
+    const text = `Every complete delivered order older than ${grace} is archived`;
+    if (options.archiveIndex && !options.archiveIndex.ok) {
+      return result(
+        name,
+        "WARNING",
+        `${text}, but without a sound unique index on numero_commande some may be there twice (see archive_index)`,
+        { missing_orders: 0 },
+      );
+    }
+    return result(name, "OK", text, { missing_orders: 0 });
   }
   const count = missing.length >= options.limit ? `${options.limit}+` : String(missing.length);
   const listed = missing.slice(0, shown).join(", ") + (missing.length > shown ? ", …" : "");
@@ -483,6 +562,115 @@ export function completenessCheck(
       missing.length === 1 ? "" : "s"
     } older than ${grace} not archived: ${listed}`,
     { missing_orders: missing.length, examples: missing.slice(0, shown) },
+  );
+}
+
+/** One quarantined order, as the quarantine check shows it. */
+export interface QuarantinedOrder {
+  /** The order number, or null when it has none usable. */
+  numero_commande: string | null;
+  /** The order's `_id`, as text (shown when there is no number). */
+  id: string;
+  /** Why it is not archived. */
+  reason: QuarantineReason;
+  /** What is missing or wrong. */
+  detail: string;
+  /** When it was first quarantined, in ms since the epoch. */
+  first_seen: number;
+}
+
+/** What the quarantine holds, as read for health. */
+export interface QuarantineSeen {
+  /** The quarantine collection's name. */
+  collection: string;
+  /** How many orders each reason holds. */
+  counts: Readonly<Record<QuarantineReason, number>>;
+  /** How many incomplete orders were first seen before the grace period. */
+  incompleteOverdue: number;
+  /** The oldest invalid or failing orders, oldest first (a few). */
+  failing: readonly QuarantinedOrder[];
+  /** The oldest incomplete orders, oldest first (a few). */
+  incomplete: readonly QuarantinedOrder[];
+}
+
+/**
+ * The quarantine: empty is OK; incomplete orders are OK while younger than the grace period
+ * (their references may still arrive), a WARNING past it; any invalid or failing order is
+ * CRITICAL (no retry will archive it without someone fixing its data or the server).
+ *
+ * @param seen Counts by reason and the oldest orders.
+ * @param now The current time in ms.
+ * @param limits The thresholds.
+ * @param shown How many orders the reason lists. @default 5
+ * @returns The `quarantine` check.
+ */
+export function quarantineCheck(
+  seen: QuarantineSeen,
+  now: number,
+  limits: HealthThresholds,
+  shown = 5,
+): CheckResult {
+  const name = "quarantine";
+  const { incomplete, invalid, error } = seen.counts;
+  const grace = formatAge(limits.quarantineGraceMs);
+  const overdue = seen.incomplete.filter((order) =>
+    now - order.first_seen > limits.quarantineGraceMs
+  );
+  const data = {
+    by_reason: { incomplete, invalid, error },
+    incomplete_overdue: seen.incompleteOverdue,
+    examples: [...seen.failing, ...overdue].slice(0, shown).map((order) => ({
+      numero_commande: order.numero_commande,
+      _id: order.id,
+      reason: order.reason,
+      detail: order.detail,
+      first_seen: new Date(order.first_seen).toISOString(),
+    })),
+  };
+  const total = incomplete + invalid + error;
+  const listed = (orders: readonly QuarantinedOrder[], count: number) =>
+    orders.slice(0, shown).map((order) =>
+      `${order.numero_commande ?? `_id ${order.id}`} (${order.reason}, ${
+        formatAge(Math.max(0, now - order.first_seen))
+      })`
+    ).join(", ") + (count > Math.min(shown, orders.length) ? ", …" : "");
+  if (total === 0) return result(name, "OK", `The quarantine ${seen.collection} is empty`, data);
+  const young = incomplete - seen.incompleteOverdue;
+  const waiting = young > 0 ? `; ${young} incomplete within the ${grace} grace` : "";
+  if (invalid + error > 0) {
+    const count = invalid + error;
+    const reasons = [invalid > 0 ? `${invalid} invalid` : "", error > 0 ? `${error} error` : ""]
+      .filter((part) => part !== "").join(", ");
+    const late = seen.incompleteOverdue > 0
+      ? `; ${seen.incompleteOverdue} incomplete for more than ${grace}`
+      : "";
+    return result(
+      name,
+      "CRITICAL",
+      `${count} order${count === 1 ? "" : "s"} quarantined as invalid or in error (${reasons}): ${
+        listed([...seen.failing, ...overdue], count + seen.incompleteOverdue)
+      }${late}${waiting}`,
+      data,
+    );
+  }
+  if (seen.incompleteOverdue > 0) {
+    const count = seen.incompleteOverdue;
+    return result(
+      name,
+      "WARNING",
+      `${count} incomplete order${count === 1 ? "" : "s"} quarantined for more than ${grace}: ${
+        listed(overdue, count)
+      }${waiting}`,
+      data,
+    );
+  }
+  return result(
+    name,
+    "OK",
+    `${young} incomplete order${
+      young === 1 ? "" : "s"
+    } quarantined for less than ${grace}: waiting for their references`,
+    data,
   );
 }
 

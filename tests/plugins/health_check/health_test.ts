@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ObjectId } from "mongodb";
 import { saveBatchReport } from "../../../core/archive/report.ts";
 import { writeWatchStatus } from "../../../core/stream/watch_status.ts";
 import { healthCheck } from "../../../plugins/health_check/mod.ts";
@@ -31,14 +32,20 @@ function closedPort(): number {
   return port;
 }
 
-async function writeStatus(path: string, updatedAgo: number, lag = 1.2, errors: string[] = []) {
+async function writeStatus(
+  path: string,
+  updatedAgo: number,
+  lag = 1.2,
+  errors: string[] = [],
+  readAgo = updatedAgo,
+) {
   await writeWatchStatus(path, {
     pid: 4242,
     state: "streaming",
     started_at: ago(7_200_000),
     updated_at: ago(updatedAgo),
     last_event_at: ago(updatedAgo),
-    last_read_at: ago(updatedAgo),
+    last_read_at: ago(readAgo),
     max_await_ms: 1_000,
     recent_connection_errors: errors,
     metrics: {
@@ -112,7 +119,9 @@ Deno.test("health with a server that is down: mongodb CRITICAL, exit 2, within t
   assert.equal(json.byName.mongodb!.state, "CRITICAL");
   assert.match(json.byName.mongodb!.reason, /^MongoDB unreachable: .*ECONNREFUSED/);
   assert.equal(json.byName.change_streams!.state, "UNKNOWN");
-  assert.equal(json.byName.archive_completeness!.state, "UNKNOWN");
+  for (const name of ["collections", "archive_index", "archive_completeness", "quarantine"]) {
+    assert.equal(json.byName[name]!.state, "UNKNOWN", name);
+  }
   // No watcher and no batch here: those checks say so rather than fail.
   for (const name of ["watcher", "stream_lag", "connection_errors", "resume_token", "last_batch"]) {
     assert.equal(json.byName[name]!.state, "OK", name);
@@ -265,8 +274,8 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
     const lines = stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^STATE\s+CHECK\s+REASON$/);
     const reasonColumn = lines[0]!.indexOf("REASON");
-    for (const line of lines.slice(1, 12)) assert.equal(line[reasonColumn - 1], " ");
-    assert.match(lines.at(-1)!, /^Overall: CRITICAL \(11 checks in \d+\.\ds\)$/);
+    for (const line of lines.slice(1, 14)) assert.equal(line[reasonColumn - 1], " ");
+    assert.match(lines.at(-1)!, /^Overall: CRITICAL \(13 checks in \d+\.\ds\)$/);
   });
 
   await t.step("a grace period longer than the order's age excuses it", async () => {
@@ -308,4 +317,152 @@ Deno.test("health with a server that accepts connections but never answers ends 
     }
     await accepting;
   }
+});
+
+Deno.test("health: a streaming watcher whose heartbeat goes on without a stream read for 2 min is stalled", async () => {
+  await using dir = await tempDir();
+  await writeStatus(join(dir.path, "archiver-status.json"), 2_000, 1.2, [], 120_000);
+  const { stdout } = await cli(
+    ["health", "--json", "--uri", `mongodb://127.0.0.1:${closedPort()}`],
+    { plugins, cwd: dir.path, env: { ARCHIVER_CONNECT_TIMEOUT: "500ms" } },
+  );
+  const watcher = parse(stdout).byName.watcher!;
+  assert.equal(watcher.state, "CRITICAL");
+  assert.match(
+    watcher.reason,
+    /^Watcher stalled: no stream read for 1m 58s \(max 30s\), heartbeat 2s ago$/,
+  );
+});
+
+Deno.test("health against a database: the quarantine and the archive's unique index", async (t) => {
+  await using db = await testDatabase("health");
+  await using dir = await tempDir();
+  const seeded = await seedOrders(db.db, {
+    complete: 3,
+    incomplete: 0,
+    deliveredAt: (i) => new Date(Date.now() - (i + 1) * 3_600_000),
+  });
+  const archive = db.db.collection("Historique");
+  await archive.createIndex({ numero_commande: 1 }, { unique: true });
+  await archive.insertMany(
+    seeded.complete.map((numero_commande) => ({ numero_commande, archived_by: "batch" })),
+  );
+  const quarantine = db.db.collection("archiver_quarantine");
+  const quarantined = (
+    numero: string | null,
+    reason: string,
+    firstSeenAgo: number,
+  ) => {
+    const firstSeen = new Date(Date.now() - firstSeenAgo);
+    return {
+      _id: new ObjectId(),
+      numero_commande: numero,
+      reason,
+      detail: `${reason}: client_id resolves to nothing`,
+      first_seen: firstSeen,
+      last_attempt: firstSeen,
+      attempts: 1,
+      next_attempt: new Date(Date.now() + 60_000),
+    };
+  };
+  const run = async (...extra: string[]) => {
+    const { code, stdout } = await cli(
+      ["health", "--json", "--uri", db.uri, "--db", db.dbName, "--min-free-disk", "0", ...extra],
+      { plugins, cwd: dir.path },
+    );
+    return { code, json: parse(stdout) };
+  };
+
+  await t.step(
+    "an empty quarantine and a unique index under an older tool's name are OK",
+    async () => {
+      const { code, json } = await run();
+      assert.equal(json.byName.quarantine!.state, "OK");
+      assert.equal(json.byName.quarantine!.reason, "The quarantine archiver_quarantine is empty");
+      assert.equal(json.byName.archive_index!.state, "OK");
+      assert.match(json.byName.archive_index!.reason, /"numero_commande_1"/);
+      assert.equal(code, 0);
+    },
+  );
+
+  await t.step("an incomplete order within the grace is OK, and said", async () => {
+    await quarantine.insertOne(quarantined("CMD-900001", "incomplete", 10 * 60_000));
+    const { code, json } = await run();
+    const check = json.byName.quarantine!;
+    assert.equal(check.state, "OK");
+    assert.equal(
+      check.reason,
+      "1 incomplete order quarantined for less than 1h: waiting for their references",
+    );
+    assert.equal(code, 0);
+  });
+
+  await t.step(
+    "an incomplete order past the grace is a WARNING (the grace is a setting)",
+    async () => {
+      await quarantine.insertOne(quarantined("CMD-900002", "incomplete", 2 * 3_600_000));
+      const { code, json } = await run();
+      const check = json.byName.quarantine! as HealthJson["checks"][0] & {
+        data: { by_reason: Record<string, number> };
+      };
+      assert.equal(check.state, "WARNING");
+      assert.equal(
+        check.reason,
+        "1 incomplete order quarantined for more than 1h: CMD-900002 (incomplete, 2h); 1 incomplete within the 1h grace",
+      );
+      assert.deepEqual(check.data.by_reason, { incomplete: 2, invalid: 0, error: 0 });
+      assert.equal(code, 1);
+      const longer = await cli(
+        ["health", "--json", "--uri", db.uri, "--db", db.dbName, "--min-free-disk", "0"],
+        { plugins, cwd: dir.path, env: { ARCHIVER_HEALTH_QUARANTINE_GRACE: "3h" } },
+      );
+      assert.equal(parse(longer.stdout).byName.quarantine!.state, "OK");
+    },
+  );
+
+  await t.step("an invalid order, or one in error without a number, is CRITICAL", async () => {
+    await quarantine.insertMany([
+      quarantined("CMD-900003", "invalid", 30 * 60_000),
+      quarantined(null, "error", 5 * 60_000),
+    ]);
+    const { code, json } = await run();
+    const check = json.byName.quarantine! as HealthJson["checks"][0] & {
+      data: { by_reason: Record<string, number> };
+    };
+    assert.equal(check.state, "CRITICAL");
+    assert.match(
+      check.reason,
+      /^2 orders quarantined as invalid or in error \(1 invalid, 1 error\): CMD-900003 \(invalid, 30m\), _id [0-9a-f]{24} \(error, 5m\), CMD-900002 \(incomplete, 2h\); 1 incomplete for more than 1h; 1 incomplete within the 1h grace$/,
+    );
+    assert.deepEqual(check.data.by_reason, { incomplete: 2, invalid: 1, error: 1 });
+    assert.equal(code, 2);
+    await quarantine.deleteMany({});
+  });
+
+  await t.step(
+    "a non-unique archive index is CRITICAL, and completeness no longer says fine",
+    async () => {
+      await archive.dropIndex("numero_commande_1");
+      await archive.createIndex({ numero_commande: 1 });
+      const { code, json } = await run();
+      const index = json.byName.archive_index!;
+      assert.equal(index.state, "CRITICAL");
+      assert.equal(
+        index.reason,
+        'The archive Historique has index "numero_commande_1" on numero_commande that is not unique: drop it (db.Historique.dropIndex("numero_commande_1")) and re-run, and the archiver creates the unique index',
+      );
+      assert.equal(json.byName.collections!.state, "OK");
+      assert.equal(json.byName.collections!.reason.includes("index"), false);
+      assert.equal(json.byName.archive_completeness!.state, "WARNING");
+      assert.match(json.byName.archive_completeness!.reason, /see archive_index/);
+      assert.equal(code, 2);
+    },
+  );
+
+  await t.step("no index at all is CRITICAL, saying batch and watch create it", async () => {
+    await archive.dropIndex("numero_commande_1");
+    const { json } = await run();
+    assert.equal(json.byName.archive_index!.state, "CRITICAL");
+    assert.match(json.byName.archive_index!.reason, /batch and watch create it when they start$/);
+  });
 });

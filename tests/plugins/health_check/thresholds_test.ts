@@ -3,6 +3,7 @@ import type { SavedBatchReport } from "../../../core/archive/report.ts";
 import type { WatchStatus } from "../../../core/stream/watch_status.ts";
 import { worstState } from "../../../plugins/health_check/state.ts";
 import {
+  archiveIndexCheck,
   collectionsCheck,
   completenessCheck,
   connectionErrorsCheck,
@@ -10,16 +11,21 @@ import {
   diskSpaceCheck,
   type FileRead,
   formatAge,
+  type HealthThresholds,
   lastBatchCheck,
   logFolderCheck,
   mongoChecks,
+  quarantineCheck,
+  type QuarantinedOrder,
+  type QuarantineSeen,
   resumeTokenCheck,
   streamLagCheck,
+  streamStallThreshold,
   watcherCheck,
 } from "../../../plugins/health_check/thresholds.ts";
 
 const NOW = Date.parse("2025-10-16T12:00:00Z");
-const limits = { ...defaultThresholds };
+const limits: HealthThresholds = { ...defaultThresholds };
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
 
 function status(overrides: Partial<WatchStatus> = {}, metrics = {}): FileRead<WatchStatus> {
@@ -222,30 +228,44 @@ Deno.test("mongoChecks(): unreachable is CRITICAL, standalone cannot stream", ()
   assert.equal(replica.state, "OK");
 });
 
-Deno.test("collectionsCheck() wants the sources and a unique index on the archive", () => {
+Deno.test("collectionsCheck() wants the sources and leaves the archive's index to archive_index", () => {
   const base = {
     orders: "Commande",
     references: ["Client", "Livreur", "Restaurants", "Menu"],
     archive: "Historique",
-    quarantine: "archiver_quarantine",
   };
   const all = ["Commande", "Client", "Livreur", "Restaurants", "Menu", "Historique"];
-  const indexed = [{ key: { _id: 1 } }, { key: { numero_commande: 1 }, unique: true }];
-  assert.equal(collectionsCheck({ ...base, present: all, archiveIndexes: indexed }).state, "OK");
-  const noIndex = collectionsCheck({
-    ...base,
-    present: all,
-    archiveIndexes: [{ key: { _id: 1 } }],
-  });
-  assert.equal(noIndex.state, "CRITICAL");
-  const noOrders = collectionsCheck({ ...base, present: all.slice(1), archiveIndexes: indexed });
-  assert.equal(noOrders.state, "CRITICAL");
-  const noMenu = collectionsCheck({
-    ...base,
-    present: all.filter((c) => c !== "Menu"),
-    archiveIndexes: indexed,
-  });
-  assert.equal(noMenu.state, "WARNING");
+  const cases: Array<[string, string[], string, RegExp]> = [
+    [
+      "everything present",
+      all,
+      "OK",
+      /^Commande, Client, Livreur, Restaurants, Menu and Historique present$/,
+    ],
+    ["no orders", all.slice(1), "CRITICAL", /^Missing collections: Commande$/],
+    ["no menu", all.filter((c) => c !== "Menu"), "WARNING", /^Missing collections: Menu$/],
+    ["no archive yet", all.slice(0, -1), "WARNING", /does not exist yet \(nothing archived\)$/],
+  ];
+  for (const [name, present, state, reason] of cases) {
+    const check = collectionsCheck({ ...base, present });
+    assert.equal(check.state, state, name);
+    assert.match(check.reason, reason, name);
+    assert.equal(check.reason.includes("index"), false, `${name}: says nothing of the index`);
+  }
+});
+
+Deno.test("archiveIndexCheck() is CRITICAL on any problem and names the accepted index", () => {
+  const ok = archiveIndexCheck("Historique", { ok: true, name: "numero_commande_1" });
+  assert.equal(ok.state, "OK");
+  assert.equal(
+    ok.reason,
+    'Archive Historique has the unique index "numero_commande_1" on numero_commande',
+  );
+  const problem =
+    'The archive Historique has index "numero_commande_1" on numero_commande that is not unique: drop it';
+  const bad = archiveIndexCheck("Historique", { ok: false, problem });
+  assert.equal(bad.state, "CRITICAL");
+  assert.equal(bad.reason, problem);
 });
 
 Deno.test("completenessCheck() is CRITICAL for any missing order, listing up to 5", () => {
@@ -261,6 +281,28 @@ Deno.test("completenessCheck() is CRITICAL for any missing order, listing up to 
   assert.match(capped.reason, /^7\+ delivered orders/);
 });
 
+Deno.test("completenessCheck() no longer says the archive is fine when its index is missing or wrong", () => {
+  const options = { graceMs: 600_000, limit: 100 };
+  const cases: Array<
+    [string, Parameters<typeof completenessCheck>[1]["archiveIndex"], string[], string]
+  > = [
+    ["sound index, nothing missing", { ok: true, name: "numero_commande_unique" }, [], "OK"],
+    ["index unknown, nothing missing", undefined, [], "OK"],
+    ["index missing, nothing missing", { ok: false, problem: "no index" }, [], "WARNING"],
+    ["index missing, an order missing", { ok: false, problem: "no index" }, ["CMD-1"], "CRITICAL"],
+  ];
+  for (const [name, archiveIndex, missing, state] of cases) {
+    const check = completenessCheck(missing, { ...options, archiveIndex });
+    assert.equal(check.state, state, name);
+    if (state === "WARNING") {
+      assert.equal(
+        check.reason,
+        "Every complete delivered order older than 10m is archived, but without a sound unique index on numero_commande some may be there twice (see archive_index)",
+      );
+    }
+  }
+});
+
 Deno.test("worstState() ranks CRITICAL over UNKNOWN over WARNING over OK", () => {
   assert.equal(worstState([]), "OK");
   assert.equal(worstState(["OK", "WARNING"]), "WARNING");
@@ -273,4 +315,228 @@ Deno.test("formatAge() shows the two largest units", () => {
   assert.equal(formatAge(3_600_000), "1h");
   assert.equal(formatAge(3_660_000), "1h 1m");
   assert.equal(formatAge(90_061_000), "1d 1h");
+});
+
+Deno.test("watcherCheck() by state and by the age of the last stream read", () => {
+  const cases: Array<{
+    name: string;
+    status: Partial<WatchStatus>;
+    limits?: Partial<HealthThresholds>;
+    state: string;
+    reason: RegExp;
+  }> = [
+    {
+      name: "streaming, read 5 s ago",
+      status: {},
+      state: "OK",
+      reason: /^streaming, up 1h, heartbeat 5s ago$/,
+    },
+    {
+      name: "invalidated",
+      status: { state: "invalidated" },
+      state: "CRITICAL",
+      reason:
+        /^Watcher invalidated: the orders collection was dropped or renamed; waiting for it to exist again$/,
+    },
+    {
+      name: "streaming, no read for 40 s before the heartbeat (threshold 30 s)",
+      status: { last_read_at: ago(45_000) },
+      state: "CRITICAL",
+      reason: /^Watcher stalled: no stream read for 40s \(max 30s\), heartbeat 5s ago$/,
+    },
+    {
+      name: "streaming, read 30 s before the heartbeat",
+      status: { last_read_at: ago(35_000) },
+      state: "OK",
+      reason: /^streaming/,
+    },
+    {
+      name: "a long await period raises the threshold to 5 periods (50 s)",
+      status: { last_read_at: ago(45_000), max_await_ms: 10_000 },
+      state: "OK",
+      reason: /^streaming/,
+    },
+    {
+      name: "past 5 long await periods",
+      status: { last_read_at: ago(60_000), max_await_ms: 10_000 },
+      state: "CRITICAL",
+      reason: /no stream read for 55s \(max 50s\)/,
+    },
+    {
+      name: "the stall setting raised to 2 min",
+      status: { last_read_at: ago(90_000) },
+      limits: { streamStallMs: 120_000 },
+      state: "OK",
+      reason: /^streaming/,
+    },
+    {
+      name: "an older status file without last_read_at",
+      status: { last_read_at: undefined },
+      state: "OK",
+      reason: /^streaming/,
+    },
+    {
+      name: "no read yet (null)",
+      status: { last_read_at: null },
+      state: "OK",
+      reason: /^streaming/,
+    },
+    {
+      name: "catching up: reads are not judged",
+      status: { state: "catching-up", last_read_at: ago(10 * 60_000) },
+      state: "OK",
+      reason: /^catching-up/,
+    },
+    {
+      name: "a stale heartbeat outranks a stall",
+      status: { updated_at: ago(5 * 60_000), last_read_at: ago(5 * 60_000) },
+      state: "CRITICAL",
+      reason: /^No heartbeat for 5m/,
+    },
+  ];
+  for (const c of cases) {
+    const read = status(c.status);
+    if (
+      read.kind === "found" && "last_read_at" in c.status && c.status.last_read_at === undefined
+    ) {
+      delete (read.value as Partial<WatchStatus>).last_read_at;
+    }
+    const check = watcherCheck(read, NOW, { ...limits, ...c.limits });
+    assert.equal(check.state, c.state, c.name);
+    assert.match(check.reason, c.reason, c.name);
+  }
+});
+
+Deno.test("streamStallThreshold() is a few await periods, never below 30 s", () => {
+  const cases: Array<[unknown, number, number]> = [
+    [1_000, 30_000, 30_000],
+    [10_000, 30_000, 50_000],
+    [1_000, 120_000, 120_000],
+    [undefined, 30_000, 30_000],
+    ["1000", 30_000, 30_000],
+    [1_000, 5_000, 30_000],
+  ];
+  for (const [maxAwait, setting, expected] of cases) {
+    assert.equal(
+      streamStallThreshold(maxAwait, { ...limits, streamStallMs: setting }),
+      expected,
+      `max_await_ms ${maxAwait}, setting ${setting}`,
+    );
+  }
+});
+
+function quarantined(
+  numero: string | null,
+  reason: QuarantinedOrder["reason"],
+  firstSeenAgo: number,
+): QuarantinedOrder {
+  return {
+    numero_commande: numero,
+    id: `id-${numero ?? "none"}`,
+    reason,
+    detail: `${reason} detail`,
+    first_seen: NOW - firstSeenAgo,
+  };
+}
+
+function seen(
+  orders: QuarantinedOrder[],
+  counts?: Partial<QuarantineSeen["counts"]>,
+): QuarantineSeen {
+  const sorted = [...orders].sort((a, b) => a.first_seen - b.first_seen);
+  const count = (reason: string) => orders.filter((o) => o.reason === reason).length;
+  return {
+    collection: "archiver_quarantine",
+    counts: {
+      incomplete: count("incomplete"),
+      invalid: count("invalid"),
+      error: count("error"),
+      ...counts,
+    },
+    incompleteOverdue:
+      orders.filter((o) =>
+        o.reason === "incomplete" && NOW - o.first_seen > limits.quarantineGraceMs
+      ).length,
+    failing: sorted.filter((o) => o.reason !== "incomplete").slice(0, 5),
+    incomplete: sorted.filter((o) => o.reason === "incomplete").slice(0, 5),
+  };
+}
+
+Deno.test("quarantineCheck(): empty OK, young incomplete OK, overdue incomplete WARNING, invalid or error CRITICAL", () => {
+  const H = 3_600_000;
+  const cases: Array<{ name: string; seen: QuarantineSeen; state: string; reason: string }> = [
+    {
+      name: "empty",
+      seen: seen([]),
+      state: "OK",
+      reason: "The quarantine archiver_quarantine is empty",
+    },
+    {
+      name: "incomplete within the grace",
+      seen: seen([quarantined("CMD-1", "incomplete", 10 * 60_000)]),
+      state: "OK",
+      reason: "1 incomplete order quarantined for less than 1h: waiting for their references",
+    },
+    {
+      name: "incomplete past the grace, one young",
+      seen: seen([
+        quarantined("CMD-1", "incomplete", 3 * H),
+        quarantined("CMD-2", "incomplete", 2 * H),
+        quarantined("CMD-3", "incomplete", 60_000),
+      ]),
+      state: "WARNING",
+      reason:
+        "2 incomplete orders quarantined for more than 1h: CMD-1 (incomplete, 3h), CMD-2 (incomplete, 2h); 1 incomplete within the 1h grace",
+    },
+    {
+      name: "an invalid order, even a young one",
+      seen: seen([quarantined("CMD-9", "invalid", 60_000)]),
+      state: "CRITICAL",
+      reason: "1 order quarantined as invalid or in error (1 invalid): CMD-9 (invalid, 1m)",
+    },
+    {
+      name: "an error without a number shows its _id",
+      seen: seen([quarantined(null, "error", 2 * 60_000)]),
+      state: "CRITICAL",
+      reason: "1 order quarantined as invalid or in error (1 error): _id id-none (error, 2m)",
+    },
+    {
+      name: "invalid, error and overdue incomplete: five listed, failing first",
+      seen: seen([
+        quarantined("CMD-1", "invalid", 5 * H),
+        quarantined("CMD-2", "error", 4 * H),
+        quarantined("CMD-3", "invalid", 30 * 60_000),
+        quarantined("CMD-4", "incomplete", 6 * H),
+        quarantined("CMD-5", "incomplete", 2 * H),
+        quarantined("CMD-6", "incomplete", 90 * 60_000),
+        quarantined("CMD-7", "incomplete", 60_000),
+      ]),
+      state: "CRITICAL",
+      reason:
+        "3 orders quarantined as invalid or in error (2 invalid, 1 error): CMD-1 (invalid, 5h), CMD-2 (error, 4h), CMD-3 (invalid, 30m), CMD-4 (incomplete, 6h), CMD-5 (incomplete, 2h), …; 3 incomplete for more than 1h; 1 incomplete within the 1h grace",
+    },
+    {
+      name: "more failing orders than the examples read",
+      seen: seen([quarantined("CMD-1", "error", H)], { error: 40 }),
+      state: "CRITICAL",
+      reason: "40 orders quarantined as invalid or in error (40 error): CMD-1 (error, 1h), …",
+    },
+  ];
+  for (const c of cases) {
+    const check = quarantineCheck(c.seen, NOW, limits);
+    assert.equal(check.state, c.state, c.name);
+    assert.equal(check.reason, c.reason, c.name);
+    assert.deepEqual(
+      (check.data as { by_reason: unknown }).by_reason,
+      c.seen.counts,
+      `${c.name}: counts by reason`,
+    );
+  }
+});
+
+Deno.test("quarantineCheck() grace comes from the thresholds", () => {
+  const one = seen([quarantined("CMD-1", "incomplete", 2 * 3_600_000)]);
+  assert.equal(quarantineCheck(one, NOW, limits).state, "WARNING");
+  const longer = { ...limits, quarantineGraceMs: 3 * 3_600_000 };
+  assert.equal(quarantineCheck({ ...one, incompleteOverdue: 0 }, NOW, longer).state, "OK");
 });
