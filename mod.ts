@@ -78,12 +78,18 @@ export { backoffDelay, retry, type RetryOptions, sleep } from "./core/runtime/re
 // The archiving core batch and watch share.
 export { type CollectionNames, collectionNames } from "./core/archive/collections.ts";
 export { enrichmentPipeline, orderFilter, type OrderSelection } from "./core/archive/enrich.ts";
+export { type SinkResult, writeArchive } from "./core/archive/sink.ts";
 export {
   ARCHIVE_INDEX,
   ensureArchiveIndex,
-  type SinkResult,
-  writeArchive,
-} from "./core/archive/sink.ts";
+  inspectArchiveIndex,
+} from "./core/archive/archive_index.ts";
+export {
+  Quarantine,
+  type QuarantineDocument,
+  type QuarantineEntry,
+  type QuarantineReason,
+} from "./core/archive/quarantine.ts";
 export { archiveOrders, type ArchiveOutcome, type OrderRef } from "./core/archive/archiver.ts";
 export { backfill, type BackfillOptions, type BackfillResult } from "./core/archive/backfill.ts";
 export { parseDateBound } from "./core/runtime/dates.ts";

@@ -25,7 +25,7 @@ import {
 } from "mongodb";
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import { ensureArchiveIndex } from "../core/archive/sink.ts";
+import { ensureArchiveIndex } from "../core/archive/archive_index.ts";
 import { backfill } from "../core/archive/backfill.ts";
 import { type CollectionNames, DEFAULT_COLLECTION_NAMES } from "../core/archive/collections.ts";
 import { generateDataset, scaledReferenceCounts } from "../plugins/simulate/generator.ts";

@@ -19,18 +19,6 @@ import { isTransientCode, writeConcernErrorOf } from "../mongo/errors.ts";
 import { backoffDelay, sleep } from "../runtime/retry.ts";
 import { retryTransient } from "../mongo/retry.ts";
 
-/** The name of the archive's unique index. */
-export const ARCHIVE_INDEX = "numero_commande_unique";
-
-/**
- * Ensures the unique index on `numero_commande` exists (a no-op when it does).
- *
- * @param archive The archive collection.
- */
-export async function ensureArchiveIndex(archive: Collection): Promise<void> {
-  await archive.createIndex({ numero_commande: 1 }, { unique: true, name: ARCHIVE_INDEX });
-}
-
 /** What one write did. */
 export interface SinkResult {
   /** Documents inserted. */

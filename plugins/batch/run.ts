@@ -9,7 +9,7 @@
 import type { Document } from "mongodb";
 import { resolve } from "node:path";
 import { backfill, type BackfillResult } from "../../core/archive/backfill.ts";
-import { ensureArchiveIndex } from "../../core/archive/sink.ts";
+import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
 import { checkWritableFolder } from "../../core/runtime/atomic_file.ts";
 import { writeExtendedJson } from "../../core/runtime/extended_json.ts";
 import { type ProgressBar, progressBar } from "../../core/runtime/progress.ts";

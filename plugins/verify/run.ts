@@ -8,8 +8,7 @@
 
 import { archiveOrders } from "../../core/archive/archiver.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
-// Moving to core/archive/archive_index.ts; imported from the sink until then.
-import { ensureArchiveIndex } from "../../core/archive/sink.ts";
+import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
 import { verifyArchive, type VerifyOptions, type VerifyReport } from "../../core/archive/verify.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import { describeError, isTransientError } from "../../core/mongo/errors.ts";

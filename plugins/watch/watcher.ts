@@ -25,7 +25,7 @@ import type {
   Timestamp,
 } from "mongodb";
 import { archiveOrders, type ArchiveOutcome, type OrderRef } from "../../core/archive/archiver.ts";
-import { ensureArchiveIndex } from "../../core/archive/sink.ts";
+import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
 import { backfill } from "../../core/archive/backfill.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
 import { Quarantine } from "../../core/archive/quarantine.ts";
