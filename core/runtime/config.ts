@@ -145,6 +145,13 @@ export const globalSettings = {
     default: "archiver_quarantine",
     parse: text(COLLECTION_NAME),
   },
+  runsCollection: {
+    env: "ARCHIVER_RUNS_COLLECTION",
+    description:
+      "Run history: one document per batch run and per watcher and day, shared by every host",
+    default: "archiver_runs",
+    parse: text(COLLECTION_NAME),
+  },
   deliveredStatus: {
     env: "ARCHIVER_DELIVERED_STATUS",
     description: "Order status that means delivered",
