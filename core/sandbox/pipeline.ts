@@ -2,7 +2,7 @@
  * Aggregation pipelines: mingo evaluates the stages, except a leading `$match` (answered
  * from the `_id` map or an index when it pins fields by equality), `$lookup` with
  * `localField`/`foreignField` (a hash join over the foreign collection's `_id` map, an index,
- * or a cached hash table), and `$out`.
+ * or a cached hash table), `$out` and `$merge`.
  *
  * @module
  */
@@ -10,7 +10,9 @@
 import { Aggregator } from "mingo/aggregator";
 import { evalExpr } from "mingo/core";
 import type { Options } from "mingo/types";
+import { ObjectId } from "bson";
 import { cloneValue, type Doc, isPlainDoc, pathValues, setPath, valueKey } from "./bson_values.ts";
+import { duplicateKeyError } from "./indexes.ts";
 import { SANDBOX_KNOWN_STAGES } from "./change_streams.ts";
 import { type Collection, withIdFirst } from "./collection.ts";
 import { asCommandError, CommandError } from "./errors.ts";
@@ -197,6 +199,144 @@ function _out(docs: Doc[], target: unknown, storage: Storage, db: string): void 
   for (const doc of docs) collection.insert(withIdFirst(doc));
 }
 
+const _ID_SPEC = { v: 2, key: { _id: 1 }, name: "_id_" };
+
+/**
+ * `$merge` as MongoDB documents it: each result is matched in the target on the `on` fields
+ * (default `_id`; other fields need a unique index on exactly them, else 51183), then
+ * `whenMatched` (`merge` by default, `replace`, `keepExisting`, `fail`, or an update pipeline
+ * seeing the result as `$$new`) and `whenNotMatched` (`insert` by default, `discard`, `fail`).
+ * Writes go through the collection, so they reach the oplog and change streams; writes done
+ * before a failure stay, as on MongoDB.
+ */
+function _merge(
+  docs: Doc[],
+  spec: unknown,
+  storage: Storage,
+  db: string,
+  options: Partial<Options>,
+): void {
+  const merge: Doc = typeof spec === "string" ? { into: spec } : isPlainDoc(spec) ? spec : {};
+  if (!isPlainDoc(spec) && typeof spec !== "string") {
+    throw new CommandError(51182, "$merge only supports a string or object argument");
+  }
+  const into = merge.into;
+  const [targetDb, name] = isPlainDoc(into)
+    ? [String(into.db ?? db), String(into.coll)]
+    : [db, String(into)];
+  if (typeof into !== "string" && !isPlainDoc(into)) {
+    throw new CommandError(51178, "$merge 'into' field must be either a string or an object");
+  }
+  const on = merge.on === undefined
+    ? ["_id"]
+    : (Array.isArray(merge.on) ? merge.on : [merge.on]).map(String);
+  const whenMatched = merge.whenMatched ?? "merge";
+  const whenNotMatched = merge.whenNotMatched ?? "insert";
+  if (!["insert", "discard", "fail"].includes(String(whenNotMatched))) {
+    throw new CommandError(
+      9,
+      `Enumeration value '${
+        String(whenNotMatched)
+      }' for field '$merge.whenNotMatched' is not a valid value.`,
+    );
+  }
+  if (
+    !Array.isArray(whenMatched) &&
+    !["replace", "keepExisting", "merge", "fail"].includes(String(whenMatched))
+  ) {
+    throw new CommandError(
+      9,
+      `Enumeration value '${
+        String(whenMatched)
+      }' for field '$merge.whenMatched' is not a valid value.`,
+    );
+  }
+  const existing = storage.collection(targetDb, name);
+  const onId = on.length === 1 && on[0] === "_id";
+  const index = onId
+    ? undefined
+    : [...(existing?.indexes.values() ?? [])].find((candidate) =>
+      candidate.unique && !candidate.spec.partialFilterExpression &&
+      Object.keys(candidate.spec.key).length === on.length &&
+      on.every((field) => field in candidate.spec.key)
+    );
+  if (!onId && !index) {
+    throw new CommandError(
+      51183,
+      "Cannot find index to verify that join fields will be unique",
+    );
+  }
+  const target = existing ?? storage.ensureCollection(targetDb, name);
+  const letVars = isPlainDoc(merge.let) ? merge.let : { new: "$$ROOT" };
+  for (const result of docs) {
+    const values = on.map((field) => pathValues(result, field));
+    if (values.some((v) => v.length !== 1 || v[0] === null || Array.isArray(v[0]))) {
+      throw new CommandError(
+        51132,
+        "$merge write error: 'on' field cannot be missing, null, undefined or an array",
+      );
+    }
+    const keys = values.map((v) => v[0]);
+    const matched = onId
+      ? target.docs.get(valueKey(keys[0]))
+      : target.candidates(Object.fromEntries(on.map((f, i) => [f, keys[i]]))).find((doc) =>
+        on.every((f, i) => valueKey(pathValues(doc, f)[0]) === valueKey(keys[i]))
+      );
+    if (!matched) {
+      if (whenNotMatched === "discard") continue;
+      if (whenNotMatched === "fail") {
+        throw new CommandError(
+          13113,
+          "$merge could not find a matching document in the target collection for at least one document in the source collection",
+        );
+      }
+      const doc = "_id" in result ? result : { _id: new ObjectId(), ...result };
+      target.insert(withIdFirst(cloneValue(doc)));
+      continue;
+    }
+    if (whenMatched === "keepExisting") continue;
+    if (whenMatched === "fail") {
+      throw duplicateKeyError(target.ns, index?.spec ?? _ID_SPEC, keys);
+    }
+    if ("_id" in result && valueKey(result._id) !== valueKey(matched._id)) {
+      throw new CommandError(
+        66,
+        "$merge failed to update the matching document, did you attempt to modify the _id or the shard key?",
+      );
+    }
+    let after: Doc;
+    if (whenMatched === "replace") {
+      after = withIdFirst({ ...cloneValue(result), _id: matched._id });
+    } else if (whenMatched === "merge") {
+      after = { ...cloneValue(matched), ...cloneValue(result), _id: matched._id };
+    } else {
+      const variables = evalExpr(result, letVars, options as Options) as Doc;
+      const updated = runStages([cloneValue(matched)], whenMatched as Doc[], {
+        ...options,
+        variables: { ...(options.variables ?? {}), ...variables },
+      })[0]!;
+      after = { ...updated, _id: matched._id };
+    }
+    // A replacement is a replace event; merge and pipeline modes are updates, as on MongoDB.
+    target.replace(
+      matched,
+      after,
+      whenMatched === "replace" ? undefined : _updateDescription(matched, after),
+    );
+  }
+}
+
+function _updateDescription(before: Doc, after: Doc): Doc {
+  const updatedFields: Doc = {};
+  for (const [field, value] of Object.entries(after)) {
+    if (!(field in before) || valueKey(before[field]) !== valueKey(value)) {
+      updatedFields[field] = value;
+    }
+  }
+  const removedFields = Object.keys(before).filter((field) => !(field in after));
+  return { updatedFields, removedFields, truncatedArrays: [] };
+}
+
 /**
  * Runs an aggregation pipeline (without `$changeStream`).
  *
@@ -246,7 +386,9 @@ export function runPipeline(
         _out(docs, stage.$out, storage, source.db);
         docs = [];
       } else if ("$merge" in stage) {
-        throw new CommandError(59, "$merge is not supported by the sandbox");
+        flush();
+        _merge(docs, stage.$merge, storage, source.db, options);
+        docs = [];
       } else {
         segment.push(stage);
       }
