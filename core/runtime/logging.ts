@@ -1,8 +1,11 @@
 /**
  * Logging for people and for machines: console lines in the operators' pattern
  * (`2025-10-16 12:34:56 [INFO] [batch] ✅ Archived 150 orders`, colour only on a terminal) or JSON
- * lines, and JSON-lines files rotated by size in the log folder. Every line passes through
- * `redact`, so no credential reaches a console or a file.
+ * lines, and JSON-lines files rotated by size in the log folder. JSON lines carry Elastic Common
+ * Schema names (`@timestamp`, `log.level`, `log.logger`, `message`, `service.*`, `process.pid`,
+ * `event.action`, `event.outcome`, `error.*`), the tool's own properties under `archiver`, as
+ * ECS advises for custom fields. Every line passes through `redact`, so no credential reaches a
+ * console or a file.
  *
  * @module
  */
@@ -12,12 +15,12 @@ import {
   configure,
   dispose,
   getLogger,
-  jsonLinesFormatter,
   type Logger,
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
 import { join } from "node:path";
+import denoJson from "../../deno.json" with { type: "json" };
 import type { LogLevelName } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { redact } from "./mask.ts";
@@ -31,6 +34,8 @@ export interface LoggingOptions {
   level: LogLevelName;
   /** Console lines for people (`pretty`) or collectors (`json`). @default "pretty" */
   format?: "pretty" | "json";
+  /** The command being run, as `event.action` (`batch`, `logs check`). */
+  action?: string;
   /** Writes one console line; defaults to standard error. */
   write?: (line: string) => void;
   /** Colours the level on the console. @default whether stderr is a terminal and NO_COLOR unset */
@@ -91,8 +96,9 @@ export async function setupLogging(options: LoggingOptions): Promise<() => Promi
 async function _configure(options: LoggingOptions): Promise<void> {
   const write = options.write ?? _writeStderr;
   const color = options.color ?? (_stderrIsTerminal() && !Deno.env.get("NO_COLOR"));
+  const ecs = (record: LogRecord) => formatEcs(record, { action: options.action });
   const format = options.format === "json"
-    ? (record: LogRecord) => jsonLinesFormatter(record).trimEnd()
+    ? ecs
     : (record: LogRecord) => formatPretty(record, { color });
   const sinks: Record<string, Sink> = {
     console: (record) => write(redact(format(record))),
@@ -111,7 +117,7 @@ async function _configure(options: LoggingOptions): Promise<void> {
       );
     }
     sinks.file = getRotatingFileSink(path, {
-      formatter: (record) => redact(jsonLinesFormatter(record)),
+      formatter: (record) => `${redact(ecs(record))}\n`,
       maxSize,
       maxFiles,
       // Unbuffered: a service killed by its manager must not lose its last lines.
@@ -179,10 +185,107 @@ export function formatPretty(record: LogRecord, options: { color?: boolean } = {
   const level = LEVEL_TEXT[record.level] ?? record.level.toUpperCase();
   const shownLevel = options.color ? `${LEVEL_COLOR[record.level] ?? ""}${level}\x1b[0m` : level;
   const component = record.category.slice(1).join(".") || ROOT_CATEGORY;
-  const message = record.message
+  return `${time} [${shownLevel}] [${component}] ${_renderMessage(record)}`;
+}
+
+/** The ECS version the JSON lines follow (`ecs.version`). */
+export const ECS_VERSION = "8.11.0";
+
+/** The service name of every JSON line (`service.name`). */
+export const SERVICE_NAME = "archiver";
+
+/** The namespace of the tool's own properties in JSON lines, as ECS advises for custom fields. */
+export const CUSTOM_NAMESPACE = "archiver";
+
+/**
+ * Formats a record as one Elastic Common Schema JSON line: `@timestamp`, `log.level`,
+ * `log.logger`, `message`, `ecs.version`, `service.name`, `service.version`, `process.pid`,
+ * `event.action` (the command), `event.outcome` when the line says (an `outcome` property, an
+ * error, a failure count), `error.message`/`error.type`/`error.stack_trace` for an error, and the
+ * other properties under `archiver`.
+ *
+ * @param record A LogTape record.
+ * @param options The command being run.
+ * @returns One JSON line, without a line ending.
+ * @example
+ * ```ts
+ * // {"@timestamp":"2025-10-16T10:34:56.000Z","log.level":"info","log.logger":"archiver.batch",
+ * //  "message":"✅ Archived 150 orders",…,"event.action":"batch","event.outcome":"success",
+ * //  "archiver":{"orders_archived":150,…}}
+ * ```
+ */
+export function formatEcs(record: LogRecord, options: { action?: string } = {}): string {
+  const line: Record<string, unknown> = {
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    "log.level": record.level,
+    "log.logger": record.category.join("."),
+    message: _renderMessage(record),
+    "ecs.version": ECS_VERSION,
+    "service.name": SERVICE_NAME,
+    "service.version": denoJson.version,
+    "process.pid": Deno.pid,
+  };
+  if (options.action) line["event.action"] = options.action;
+  const custom: Record<string, unknown> = {};
+  let error: Error | undefined;
+  let outcome: unknown;
+  for (const [key, value] of Object.entries(record.properties)) {
+    if (value instanceof Error) {
+      error ??= value;
+      custom[key] = value.message;
+    } else if (key === "outcome") outcome = value;
+    else custom[key] = value;
+  }
+  error ??= record.message.find((part, i) => i % 2 === 1 && part instanceof Error) as
+    | Error
+    | undefined;
+  const outcomeText = _outcome(record, outcome, error, custom);
+  if (outcomeText) line["event.outcome"] = outcomeText;
+  if (error) {
+    line["error.message"] = error.message;
+    line["error.type"] = error.name || error.constructor?.name || "Error";
+    if (error.stack) line["error.stack_trace"] = error.stack;
+  }
+  if (Object.keys(custom).length > 0) line[CUSTOM_NAMESPACE] = custom;
+  return _stringify(line);
+}
+
+function _outcome(
+  record: LogRecord,
+  outcome: unknown,
+  error: Error | undefined,
+  custom: Record<string, unknown>,
+): string | undefined {
+  if (outcome === "success" || outcome === "failure" || outcome === "unknown") return outcome;
+  if (error || record.level === "error" || record.level === "fatal") return "failure";
+  // A summary line (it carries `orders_archived`) succeeded when no order failed.
+  if (typeof custom.orders_archived === "number") {
+    const failed = (Number(custom.orders_errors) || 0) + (Number(custom.orders_invalid) || 0);
+    return failed > 0 ? "failure" : "success";
+  }
+  return undefined;
+}
+
+function _stringify(line: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(line, _jsonValue);
+  } catch {
+    // A property JSON cannot hold (a cycle): keep the line, drop the properties.
+    const { [CUSTOM_NAMESPACE]: _dropped, ...rest } = line;
+    return JSON.stringify(rest, _jsonValue);
+  }
+}
+
+function _jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Error) return value.message;
+  return value;
+}
+
+function _renderMessage(record: LogRecord): string {
+  return record.message
     .map((part, i) => (i % 2 === 0 ? String(part) : _renderValue(part)))
     .join("");
-  return `${time} [${shownLevel}] [${component}] ${message}`;
 }
 
 function _renderValue(value: unknown): string {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatPretty, logger, setupLogging } from "../../../core/runtime/logging.ts";
+import denoJson from "../../../deno.json" with { type: "json" };
+import { formatEcs, formatPretty, logger, setupLogging } from "../../../core/runtime/logging.ts";
 import { clearSecrets, registerSecret } from "../../../core/runtime/mask.ts";
 import { tempDir } from "../../support/cli.ts";
 
@@ -35,13 +36,13 @@ Deno.test("JSON-lines files are written, flushed on close, and scrubbed of secre
   );
   assert.equal(lines.length, 101);
   const first = JSON.parse(lines[0]!);
-  assert.equal(first.level, "INFO");
+  assert.equal(first["log.level"], "info");
   assert.equal(first.message, "📦 Found 0 delivered orders");
-  assert.equal(first.logger, "archiver.batch");
-  assert.equal(first.properties.i, 0);
+  assert.equal(first["log.logger"], "archiver.batch");
+  assert.equal(first.archiver.i, 0);
   assert.ok(!Number.isNaN(Date.parse(first["@timestamp"])));
   const last = JSON.parse(lines[100]!);
-  assert.equal(last.level, "WARN");
+  assert.equal(last["log.level"], "warning");
   assert.equal(last.message, "⚠️ Order CMD-000042 is incomplete (password ****)");
   assert.equal(console.length, 101);
   assert.ok(console.every((line) => !line.includes("Sw0rdfish")));
@@ -92,4 +93,92 @@ Deno.test("an unwritable log folder is a configuration error naming the folder",
       return true;
     },
   );
+});
+
+const record = (
+  level: "info" | "warning" | "error",
+  message: unknown[],
+  properties: Record<string, unknown> = {},
+) => ({
+  category: ["archiver", "batch"],
+  level,
+  message,
+  rawMessage: "",
+  timestamp: Date.UTC(2025, 9, 16, 10, 34, 56),
+  properties,
+});
+
+Deno.test("JSON lines carry the ECS fields, the tool's properties under archiver", () => {
+  const line = JSON.parse(
+    formatEcs(
+      record("info", ["✅ Archived 150 orders"], { orders_archived: 150, orders_errors: 0 }),
+      { action: "batch" },
+    ),
+  );
+  assert.deepEqual(line, {
+    "@timestamp": "2025-10-16T10:34:56.000Z",
+    "log.level": "info",
+    "log.logger": "archiver.batch",
+    message: "✅ Archived 150 orders",
+    "ecs.version": "8.11.0",
+    "service.name": "archiver",
+    "service.version": denoJson.version,
+    "process.pid": Deno.pid,
+    "event.action": "batch",
+    "event.outcome": "success",
+    archiver: { orders_archived: 150, orders_errors: 0 },
+  });
+});
+
+Deno.test("event.outcome is said only where the line means one", () => {
+  const cases: Array<[string, ReturnType<typeof record>, string | undefined]> = [
+    ["a progress line", record("info", ["📊 Progress"], { processed: 5 }), undefined],
+    [
+      "a summary with failed orders",
+      record("info", ["x"], { orders_archived: 1, orders_invalid: 2 }),
+      "failure",
+    ],
+    ["an error line", record("error", ["❌ Change Stream error"]), "failure"],
+    ["an explicit outcome", record("info", ["done"], { outcome: "success" }), "success"],
+  ];
+  for (const [name, input, outcome] of cases) {
+    assert.equal(JSON.parse(formatEcs(input))["event.outcome"], outcome, name);
+  }
+});
+
+Deno.test("an error in the properties or the message fills error.message, error.type and error.stack_trace", () => {
+  const error = new RangeError("port out of range");
+  for (
+    const input of [
+      record("error", ["Listener failed: ", error], {}),
+      record("error", ["Listener failed"], { error }),
+    ]
+  ) {
+    const line = JSON.parse(formatEcs(input));
+    assert.equal(line["error.message"], "port out of range");
+    assert.equal(line["error.type"], "RangeError");
+    assert.match(line["error.stack_trace"], /RangeError: port out of range\n\s+at /);
+    assert.equal(line["event.outcome"], "failure");
+  }
+});
+
+Deno.test("--log-format json console lines are the same ECS lines as the files", async () => {
+  await using dir = await tempDir();
+  const console: string[] = [];
+  const close = await setupLogging({
+    level: "info",
+    format: "json",
+    action: "logs check",
+    write: (line) => console.push(line),
+    file: { dir: dir.path, name: "logs", maxSize: 1e6, maxFiles: 2 },
+  });
+  logger("logs").info("Checked {n} files", { n: 3 });
+  await close();
+  const file = (await Deno.readTextFile(join(dir.path, "logs.jsonl"))).trimEnd();
+  assert.equal(console.length, 1);
+  const fromConsole = JSON.parse(console[0]!);
+  assert.deepEqual(fromConsole, JSON.parse(file));
+  assert.equal(fromConsole["event.action"], "logs check");
+  assert.equal(fromConsole.message, "Checked 3 files");
+  assert.deepEqual(fromConsole.archiver, { n: 3 });
 });
