@@ -24,6 +24,7 @@ import {
   UnreachableError,
 } from "../../core/runtime/errors.ts";
 import { Quarantine } from "../../core/archive/quarantine.ts";
+import { recordBatchRun } from "../../core/archive/history.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import { describeError, errorKind } from "../../core/mongo/errors.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
@@ -198,6 +199,15 @@ export async function runBatch(
     log.info(`Wrote ${sample.length} sample documents to ${plan.exportPath}`);
   }
 
+  if (!flags.dryRun) {
+    await recordBatchRun(db.collection(config.runsCollection), report, {
+      startedAt,
+      failure,
+      interrupted,
+      log,
+      timeoutMs: config.operationTimeout,
+    });
+  }
   if (failure !== undefined) {
     if (failure instanceof ArchiverError) throw failure;
     const kind = errorKind(failure);

@@ -28,6 +28,7 @@ import { archiveOrders, type ArchiveOutcome, type OrderRef } from "../../core/ar
 import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
 import { backfill } from "../../core/archive/backfill.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
+import { addWatchTotals } from "../../core/archive/history.ts";
 import { Quarantine } from "../../core/archive/quarantine.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { parseDateBound } from "../../core/runtime/dates.ts";
@@ -363,6 +364,17 @@ export async function runWatch(
             count(outcome);
             metrics.stream_lag_seconds = Math.max(0, (written - Math.min(...eventTimes)) / 1000);
             lastEventAt = new Date(Math.max(...eventTimes));
+            addWatchTotals(db, {
+              events_processed: events.length,
+              events_archived: outcome.archived,
+              orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
+              orders_incomplete: outcome.incomplete,
+              orders_invalid: outcome.invalid,
+              orders_errors: outcome.errors,
+              orders_recovered: outcome.recovered,
+              micro_batches: 1,
+              processing_seconds: metrics.stream_lag_seconds,
+            }, { collection: config.runsCollection, lifecycle: ctx.lifecycle, log });
             // Every order of the batch is archived or recorded in the quarantine: the token
             // may pass them all.
             await saveToken(last._id as Document, last.clusterTime ?? null);
