@@ -1,81 +1,94 @@
 /**
- * The watcher's opt-in HTTP endpoint on loopback: Prometheus text at `/metrics` (prom-client) and
- * the status as JSON at `/healthz` (200 while it archives, 503 while it reconnects).
+ * The watcher's opt-in HTTP endpoint: Prometheus text at `/metrics` (core/stream/metrics.ts) and
+ * the status as JSON at `/healthz`, a Kubernetes-style probe: 200 while the watcher archives
+ * (streaming or catching up), 503 otherwise (starting, reconnecting, invalidated, stopped).
  *
  * @module
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { WatchMetrics, WatchStatus } from "../../core/stream/watch_status.ts";
+import type { WatchMetricsRecorder } from "../../core/stream/metrics.ts";
+import type { WatchStatus } from "../../core/stream/watch_status.ts";
+import { ConfigError } from "../../core/runtime/errors.ts";
 
-const COUNTERS: Array<[keyof WatchMetrics, string]> = [
-  ["events_processed", "Change events read from the stream"],
-  ["events_archived", "Orders written to the archive"],
-  ["orders_duplicates", "Orders already archived when written"],
-  ["orders_incomplete", "Delivered orders left out because a reference resolves to nothing"],
-  ["orders_errors", "Orders the server refused for a reason of their own (quarantined)"],
-  ["orders_invalid", "Delivered orders quarantined as invalid (a field missing or mistyped)"],
-  ["orders_recovered", "Quarantined orders archived at a retry"],
-  ["connection_errors", "Connection and change stream errors"],
-  ["token_save_errors", "Resume-token saves that failed; the previous token is kept"],
-];
+/** Options of {@link startMetricsServer}. */
+export interface MetricsServerOptions {
+  /** The port; 0 picks a free one. */
+  port: number;
+  /** The address to listen on. @default "127.0.0.1" */
+  hostname?: string;
+  /** Reads the current status for `/healthz`. */
+  snapshot: () => WatchStatus;
+}
 
-const GAUGES: Array<[keyof WatchMetrics, string]> = [
-  ["stream_lag_seconds", "Seconds from the last event's cluster time to its archive write"],
-  ["resume_token_age_seconds", "Age of the last saved resume token"],
-  ["uptime_seconds", "Seconds since the watcher started"],
-];
+/** A running metrics endpoint. */
+export interface MetricsServer {
+  /** The port it listens on. */
+  port: number;
+  /** Its base URL, e.g. `http://127.0.0.1:9464`. */
+  url: string;
+  /** Stops the server. */
+  stop(): Promise<void>;
+}
 
 /**
- * Serves `/metrics` and `/healthz` on 127.0.0.1.
+ * Whether a watcher in this state is healthy for a probe: it archives what is delivered.
  *
- * @param port The port.
- * @param snapshot Reads the current status.
- * @returns A function that stops the server.
+ * @param state The watcher's state.
+ * @returns True while streaming or catching up.
+ */
+export function isHealthy(state: WatchStatus["state"]): boolean {
+  return state === "streaming" || state === "catching-up";
+}
+
+/**
+ * Serves `/metrics` and `/healthz`.
+ *
+ * @param metrics The watcher's metrics.
+ * @param options Port, address and status.
+ * @returns The running server.
+ * @throws {ConfigError} When the address cannot be listened on (in use, not local): exit 2.
  */
 export function startMetricsServer(
-  port: number,
-  snapshot: () => WatchStatus,
-): { port: number; stop(): Promise<void> } {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  for (const [name, help] of COUNTERS) {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(snapshot().metrics[name]);
+  metrics: WatchMetricsRecorder,
+  options: MetricsServerOptions,
+): MetricsServer {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const { registry } = metrics;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { hostname, port: options.port, onListen: () => {} },
+      async (request) => {
+        const path = new URL(request.url).pathname;
+        if (path === "/metrics") {
+          return new Response(await registry.metrics(), {
+            headers: { "content-type": registry.contentType },
+          });
+        }
+        if (path === "/healthz") {
+          const status = options.snapshot();
+          return Response.json(status, {
+            status: isHealthy(status.state) ? 200 : 503,
+            headers: { "cache-control": "no-store" },
+          });
+        }
+        return new Response("Not found: try /metrics or /healthz\n", { status: 404 });
       },
-    });
+    );
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot serve metrics on ${_hostPort(hostname, options.port)}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
-  for (const [name, help] of GAUGES) {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(snapshot().metrics[name]);
-      },
-    });
-  }
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port, onListen: () => {} },
-    async (request) => {
-      const path = new URL(request.url).pathname;
-      if (path === "/metrics") {
-        return new Response(await registry.metrics(), {
-          headers: { "content-type": registry.contentType },
-        });
-      }
-      if (path === "/healthz") {
-        const status = snapshot();
-        const healthy = status.state === "streaming" || status.state === "catching-up";
-        return Response.json(status, { status: healthy ? 200 : 503 });
-      }
-      return new Response("Not found: try /metrics or /healthz\n", { status: 404 });
-    },
-  );
-  return { port: server.addr.port, stop: () => server.shutdown() };
+  const port = server.addr.port;
+  return {
+    port,
+    url: `http://${_hostPort(hostname, port)}`,
+    stop: () => server.shutdown(),
+  };
+}
+
+function _hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }

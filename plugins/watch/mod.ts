@@ -61,9 +61,19 @@ export const watchSettings = {
   metricsPort: {
     env: "ARCHIVER_METRICS_PORT",
     flag: "--metrics-port <port>",
-    description: "Serve Prometheus /metrics and /healthz on 127.0.0.1:<port>; 0 turns it off",
+    description: "Serve Prometheus /metrics and /healthz on --metrics-host:<port>; 0 turns it off",
     default: 0,
     parse: integer({ min: 0, max: 65535 }),
+  },
+  metricsHost: {
+    env: "ARCHIVER_METRICS_HOST",
+    flag: "--metrics-host <host>",
+    description: "Address /metrics listens on: 127.0.0.1 (this host only), or 0.0.0.0 for any",
+    default: "127.0.0.1",
+    parse: text({
+      pattern: /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/,
+      expected: "a host name or an IPv4 or IPv6 address",
+    }),
   },
 } as const satisfies SettingsSpec;
 

@@ -52,6 +52,7 @@ import {
   type WatchStatus,
   writeWatchStatus,
 } from "../../core/stream/watch_status.ts";
+import { createWatchMetrics, outcomeCounts, reportCounts } from "../../core/stream/metrics.ts";
 import type { WatchOptions } from "./mod.ts";
 
 /** The watch settings as resolved. */
@@ -63,6 +64,7 @@ export interface WatchConfig extends GlobalConfig {
   tokenCollection: string;
   statusFile: string;
   metricsPort: number;
+  metricsHost: string;
   retryInterval: number;
 }
 
@@ -133,6 +135,9 @@ export async function runWatch(
   let lastToken: SavedToken | undefined;
   const recentErrors: Date[] = [];
   const statusPath = resolve(ctx.cwd, config.statusFile);
+  // Prometheus metrics (core/stream/metrics.ts), served with --metrics-port.
+  const promMetrics = createWatchMetrics({ startedAt, processMetrics: config.metricsPort > 0 });
+  let batchReadAt: number | undefined; // when the first event of the micro-batch was read
 
   const snapshot = (): WatchStatus => {
     const now = new Date();
@@ -167,10 +172,12 @@ export async function runWatch(
   };
   const setState = async (next: WatchState) => {
     state = next;
+    promMetrics.setState(next);
     await writeStatus(true);
   };
   const countError = (error: unknown) => {
     metrics.connection_errors++;
+    promMetrics.countConnectionError();
     recentErrors.push(new Date());
     log.error(`❌ Change Stream error: ${describeError(error)}`, {
       connection_errors: metrics.connection_errors,
@@ -183,20 +190,26 @@ export async function runWatch(
     metrics.orders_invalid += outcome.invalid;
     metrics.orders_errors += outcome.errors;
     metrics.orders_recovered += outcome.recovered;
+    promMetrics.countOrders(outcomeCounts(outcome));
   };
   // The status file is the heartbeat health reads: keep it fresh even while a call is slow.
   const heartbeat = setInterval(() => void writeStatus(), flags.statusIntervalMs);
   ctx.lifecycle.onStop(async () => {
     clearInterval(heartbeat);
     state = "stopped";
+    promMetrics.setState("stopped");
     await writeStatus(true);
   });
 
   if (config.metricsPort > 0) {
     const { startMetricsServer } = await import("./metrics_server.ts");
-    const server = startMetricsServer(config.metricsPort, snapshot);
+    const server = startMetricsServer(promMetrics, {
+      port: config.metricsPort,
+      hostname: config.metricsHost,
+      snapshot,
+    });
     ctx.lifecycle.onStop(() => server.stop());
-    log.info(`Metrics on http://127.0.0.1:${server.port}/metrics and /healthz`);
+    log.info(`Metrics on ${server.url}/metrics and /healthz`);
   }
   await setState("starting");
 
@@ -228,6 +241,7 @@ export async function runWatch(
     })
     : new FileTokenStore(resolve(ctx.cwd, config.tokenFile));
   lastToken = await _loadToken(store, namespace, log);
+  if (lastToken) promMetrics.tokenSaved(lastToken.savedAt);
 
   let plan: _Plan;
   if (flags.fromNow) plan = { kind: "now" };
@@ -247,6 +261,7 @@ export async function runWatch(
       await store.save(saved);
     } catch (error) {
       metrics.token_save_errors++;
+      promMetrics.countTokenSaveError();
       if (!tokenSaveFailing) {
         log.error(
           `❌ Could not save resume token to ${store.description}: ${describeError(error)}`,
@@ -258,6 +273,17 @@ export async function runWatch(
     if (tokenSaveFailing) log.info(`Resume token saved again to ${store.description}`);
     tokenSaveFailing = false;
     lastToken = saved;
+    promMetrics.tokenSaved(saved.savedAt);
+  };
+
+  // The quarantine gauge, only when scraped; a failed count is tried again at the next pass.
+  const refreshQuarantine = async () => {
+    if (config.metricsPort === 0) return;
+    try {
+      promMetrics.setQuarantine(await quarantine.counts());
+    } catch (error) {
+      log.debug(`Could not count the quarantine: ${describeError(error)}`);
+    }
   };
 
   // The quarantine's due orders, tried again every retry interval, a batch at a time.
@@ -278,6 +304,7 @@ export async function runWatch(
       recovered += outcome.recovered;
       if (due.length < config.batchMax) break;
     }
+    await refreshQuarantine();
     if (recovered > 0) {
       log.info(`✅ Archived ${recovered} orders from the quarantine`, {
         orders_recovered: recovered,
@@ -295,6 +322,7 @@ export async function runWatch(
         await ensureArchiveIndex(db.collection(names.archive));
         await quarantine.load();
         indexReady = true;
+        await refreshQuarantine();
       }
       if (plan.kind === "catch-up") {
         await setState("catching-up");
@@ -315,8 +343,10 @@ export async function runWatch(
         metrics.orders_invalid += r.orders_invalid;
         metrics.orders_errors += r.orders_errors;
         metrics.orders_recovered += r.orders_recovered;
+        promMetrics.countOrders(reportCounts(r));
         log.info(`✅ Archived ${r.orders_archived} orders (catch-up)`, { ...r, catch_up: true });
         retryAt = Date.now() + config.retryInterval; // the pass just tried the quarantine
+        await refreshQuarantine();
         plan = { kind: "from-time", time };
       }
       const options: Document = plan.kind === "resume"
@@ -346,10 +376,14 @@ export async function runWatch(
         },
       );
       let ended: ChangeStreamDocument | "closed" | undefined;
+      batchReadAt = undefined;
       try {
         ended = await _stream(stream, {
-          onRead: () => {
+          onRead: (event) => {
             lastReadAt = new Date();
+            promMetrics.streamRead(lastReadAt);
+            const starts = event && !ENDING_EVENTS.includes(event.operationType);
+            if (starts && batchReadAt === undefined) batchReadAt = lastReadAt.getTime();
           },
           onOpen: async () => {
             log.info("✅ Change Stream opened successfully", { namespace });
@@ -364,6 +398,13 @@ export async function runWatch(
             count(outcome);
             metrics.stream_lag_seconds = Math.max(0, (written - Math.min(...eventTimes)) / 1000);
             lastEventAt = new Date(Math.max(...eventTimes));
+            promMetrics.countEvents(events.length);
+            promMetrics.observeMicroBatch({
+              eventTimesMs: eventTimes,
+              writtenAtMs: written,
+              durationSeconds: (written - (batchReadAt ?? written)) / 1000,
+            });
+            batchReadAt = undefined;
             addWatchTotals(db, {
               events_processed: events.length,
               events_archived: outcome.archived,
@@ -479,7 +520,7 @@ export function planWatch(flags: Pick<WatchFlags, "catchUpSince" | "fromNow">): 
 }
 
 interface _StreamHandlers {
-  onRead(): void;
+  onRead(event: ChangeStreamDocument | null): void;
   onOpen(): Promise<void>;
   onBatch(events: ChangeStreamDocument[]): Promise<void>;
   onIdle(): Promise<void>;
@@ -499,7 +540,7 @@ async function _stream(
 ): Promise<ChangeStreamDocument | "closed" | undefined> {
   const read = async () => {
     const event = await stream.tryNext();
-    handlers.onRead();
+    handlers.onRead(event);
     return event;
   };
   // The driver opens the stream on the first read; a successful read means it is open.
