@@ -19,7 +19,13 @@ import { ArchiverError, ExitCode, exitCodeOf } from "../core/runtime/errors.ts";
 import { Lifecycle, ShutdownRequested } from "../core/runtime/lifecycle.ts";
 import { logger, setupLogging } from "../core/runtime/logging.ts";
 import { redact } from "../core/runtime/mask.ts";
-import type { Plugin, PluginContext, Program } from "../core/runtime/plugin.ts";
+import {
+  type AnyCommand,
+  failureConventionOf,
+  type Plugin,
+  type PluginContext,
+  type Program,
+} from "../core/runtime/plugin.ts";
 import { flagValues, settingOptions } from "../core/runtime/settings.ts";
 import { registerConfigCommand } from "./config_command.ts";
 
@@ -73,7 +79,12 @@ export function buildProgram(
       writeOut: write(options.stdout),
       writeErr: options.stderr ?? ((text) => _writeTo(Deno.stderr, text)),
       // Commander puts its suggestion on a second line; users get one line.
-      outputError: (text, out) => out(`${text.trim().replace(/\s*\n\s*/g, " ")}\n`),
+      outputError: (text, out) => {
+        const line = text.trim().replace(/\s*\n\s*/g, " ");
+        const convention = failureConventionOf(_running.get(program));
+        if (convention) write(options.stdout)(`${convention.statusLine(_stripError(line))}\n`);
+        else out(`${line}\n`);
+      },
     });
   for (const option of settingOptions(globalSettings)) program.addOption(option);
   program.addOption(
@@ -105,7 +116,31 @@ export function buildProgram(
       owners.set(command.name(), plugin.name);
     }
   }
+  _trackRunningCommand(program, program);
   return program;
+}
+
+// The command being run, per program, so a failure is reported in that command's convention.
+const _running = new WeakMap<Program, AnyCommand>();
+
+function _trackRunningCommand(program: Program, command: AnyCommand): void {
+  if (command === program) _running.set(program, program);
+  if (command.commands.length === 0) return;
+  command.hook("preSubcommand", (_parent, sub) => {
+    _running.set(program, sub);
+  });
+  for (const sub of command.commands) _trackRunningCommand(program, sub);
+}
+
+// `event.action` of the run's log lines: the command as typed, `batch` or `logs check`.
+function _commandPath(command: AnyCommand): string {
+  const names: string[] = [];
+  for (let at: AnyCommand | null = command; at?.parent; at = at.parent) names.unshift(at.name());
+  return names.join(" ");
+}
+
+function _stripError(line: string): string {
+  return line.replace(/^error: /, "");
 }
 
 /**
@@ -149,6 +184,7 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
       const closeLogs = await setupLogging({
         level: values.logLevel,
         format: values.logFormat,
+        action: _commandPath(command),
         write: (line) => stderr(`${line}\n`),
         file: logName === false ? undefined : {
           dir: resolve(cwd, values.logDir),
@@ -169,23 +205,35 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
     },
   };
 
+  let program: Program | undefined;
   try {
-    const program = buildProgram(ctx, { ...options, stdout, stderr });
+    program = buildProgram(ctx, { ...options, stdout, stderr });
     await program.parseAsync([...args], { from: "user" });
     return lifecycle.exitCode;
   } catch (error) {
+    // A command read by another tool (a monitoring check) reports failures its way.
+    const convention = program && failureConventionOf(_running.get(program));
     if (error instanceof CommanderError) {
       // Help and version end with exit code 0; every parse error is a usage error.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (error.exitCode === 0) return ExitCode.ok;
+      return convention ? convention.exitCode : ExitCode.usage;
     }
-    const code = error instanceof ShutdownRequested ? ExitCode.interrupted : exitCodeOf(error);
+    const interrupted = error instanceof ShutdownRequested;
+    const code = interrupted
+      ? ExitCode.interrupted
+      : convention
+      ? convention.exitCode
+      : exitCodeOf(error);
     const message = error instanceof Error ? error.message : String(error);
     const line = error instanceof ArchiverError || error instanceof ShutdownRequested
       ? message
       : `Unexpected error: ${message}${debug ? "" : " (run with --log-level debug for details)"}`;
     // An error already logged where it happened, in the operators' words, is not repeated.
     const alreadyLogged = logging && error instanceof ArchiverError && error.logged;
-    if (!alreadyLogged) {
+    if (convention && !interrupted) {
+      if (logging && !alreadyLogged) logger().error(line);
+      stdout(`${convention.statusLine(redact(line.split("\n")[0]!))}\n`);
+    } else if (!alreadyLogged) {
       if (logging) logger().error(line);
       else stderr(`error: ${redact(line)}\n`);
     }

@@ -80,5 +80,73 @@ export interface Plugin {
   register(program: Program, ctx: PluginContext): void;
 }
 
+/**
+ * How a command reports a failure that is not its own result — a bad flag or setting, an
+ * unexpected error — when the tool reading it has its own convention. A monitoring check
+ * (`archiver health`, `archiver logs check`) is read by Nagios or Icinga, where exit 2 means
+ * CRITICAL: its usage errors must be UNKNOWN (3), printed as the status line they read.
+ */
+export interface FailureConvention {
+  /** The exit code of a usage, configuration or unexpected error (not of an interruption). */
+  exitCode: number;
+  /**
+   * The one line printed on standard output instead of `error: …` on standard error.
+   *
+   * @param message The error's one-line message.
+   * @returns The line, without a line ending.
+   */
+  statusLine(message: string): string;
+}
+
+/**
+ * The monitoring-plugin convention (Nagios, Icinga): a check that cannot judge is UNKNOWN, exit
+ * 3, its status line `ARCHIVER UNKNOWN - <why>`.
+ */
+export const monitoringPluginFailures: FailureConvention = {
+  exitCode: 3,
+  statusLine: (message) => `ARCHIVER UNKNOWN - ${message.replaceAll("|", "/")}`,
+};
+
+const _conventions = new WeakMap<AnyCommand, FailureConvention>();
+
+/**
+ * Declares how a command's failures are reported (see {@link FailureConvention}); the CLI asks
+ * {@link failureConventionOf} when a run fails, so no command is special-cased by name.
+ *
+ * @param command The command (its subcommands inherit the convention).
+ * @param convention The exit code and status line of its failures.
+ * @returns The command, for chaining.
+ * @example
+ * ```ts
+ * reportFailuresAs(program.command("health"), {
+ *   exitCode: 3,
+ *   statusLine: (message) => `ARCHIVER UNKNOWN - ${message}`,
+ * });
+ * ```
+ */
+export function reportFailuresAs<C extends AnyCommand>(
+  command: C,
+  convention: FailureConvention,
+): C {
+  _conventions.set(command, convention);
+  return command;
+}
+
+/**
+ * The failure convention of a command: its own, else its nearest ancestor's.
+ *
+ * @param command The command that was running.
+ * @returns The convention, or `undefined` for the CLI's usual one (`error: …`, exit 2 or 70).
+ */
+export function failureConventionOf(
+  command: AnyCommand | undefined,
+): FailureConvention | undefined {
+  for (let at: AnyCommand | null | undefined = command; at; at = at.parent) {
+    const convention = _conventions.get(at);
+    if (convention) return convention;
+  }
+  return undefined;
+}
+
 /** The values every command's configuration holds. */
 export type { GlobalConfig };

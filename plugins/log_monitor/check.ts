@@ -5,9 +5,9 @@
  * @module
  */
 
-import { classify } from "./entry.ts";
-import { listLogFiles } from "./files.ts";
-import { type ReadCounts, readEntries } from "./reader.ts";
+import { classify } from "../../core/log_files/entry.ts";
+import { listLogFiles } from "../../core/log_files/files.ts";
+import { type ReadCounts, readEntries } from "../../core/log_files/reader.ts";
 import {
   alertsState,
   type AlertState,

@@ -1,14 +1,18 @@
 /**
  * The `log-monitor` plugin: `archiver logs check` reads the JSON-lines log files (rotated ones
  * included, streaming) and applies the operators' alert rules, exiting 0 OK, 1 WARNING or
- * 2 CRITICAL; `logs follow` prints each alert live; `logs prune` deletes rotated files past the
+ * 2 CRITICAL (3 UNKNOWN on a bad setting); `logs follow` prints each alert live; `logs prune` deletes rotated files past the
  * retention.
  *
  * @module
  */
 
 import { resolve } from "node:path";
-import type { Plugin } from "../../core/runtime/plugin.ts";
+import {
+  monitoringPluginFailures,
+  type Plugin,
+  reportFailuresAs,
+} from "../../core/runtime/plugin.ts";
 import { addSettingOptions, settingOptions } from "../../core/runtime/settings.ts";
 import { logCheckSettings, logMonitorSettings, logPruneSettings } from "./settings.ts";
 
@@ -56,10 +60,12 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
       const check = logs
         .command("check")
         .description(
-          "Count lines by level and pattern and apply the alert rules; exit 0 OK, 1 WARNING, 2 CRITICAL",
+          "Count lines by level and pattern and apply the alert rules; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
         )
         .option("--json", "Print one JSON object on a single line");
       addSettingOptions(check, logCheckSettings);
+      // Read by monitoring systems: a bad setting is UNKNOWN (3), not CRITICAL (2).
+      reportFailuresAs(check, monitoringPluginFailures);
       check.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, logCheckSettings, { logFile: opts.logFile });
         const { checkLogs } = await import("./check.ts");

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { LogFile } from "./files.ts";
-import { listLogFiles } from "./files.ts";
+import type { LogFile } from "../../core/log_files/files.ts";
+import { listLogFiles } from "../../core/log_files/files.ts";
 
 /** What a prune did or would do. */
 export interface PruneReport {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { LogEntry, LogSignals } from "./entry.ts";
+import type { LogEntry, LogSignals } from "../../core/log_files/entry.ts";
 
 /** A rule's name. */
 export type RuleName = "error" | "connection_errors" | "stream_lag" | "incomplete_rate";

@@ -8,9 +8,9 @@
  */
 
 import { join } from "node:path";
-import { classify, parseLogLine } from "./entry.ts";
-import { parseLogFileName } from "./files.ts";
-import { type Line, LineSplitter } from "./lines.ts";
+import { classify, parseLogLine } from "../../core/log_files/entry.ts";
+import { parseLogFileName } from "../../core/log_files/files.ts";
+import { type Line, LineSplitter } from "../../core/log_files/lines.ts";
 import { type Alert, type LogRules, RuleEngine } from "./rules.ts";
 
 /** How `logs follow` runs. */

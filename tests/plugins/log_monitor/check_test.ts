@@ -50,14 +50,21 @@ Deno.test("logs check counts each pattern the tool writes and applies every aler
   await using dir = await tempDir();
   // A batch run, rotated twice by a small size limit.
   await writeLogs(dir.path, "batch", (log) => {
-    log.info("📦 Found 22 delivered orders");
+    log.info("📦 Found 22 delivered orders", { orders_delivered: 22 });
     for (let i = 1; i <= 3; i++) {
-      log.warn(`⚠️ Order CMD-00000${i} is incomplete`, { missing: ["client"] });
+      log.warn(`⚠️ Order CMD-00000${i} is incomplete: client missing`, {
+        numero_commande: `CMD-00000${i}`,
+        order_id: String(i),
+        reason: "incomplete",
+        detail: "client missing",
+      });
     }
-    log.warn("⚠️ Order CMD-000004 already archived");
-    log.info("♻️ 2 orders already archived");
-    log.info("📊 Progress: 22/22 processed", { orders_archived: 16 });
-    log.info("✅ Archived 16 orders", { orders_archived: 16 });
+    log.info("📊 Progress: 22/22 processed", { processed: 22, total: 22 });
+    log.info("✅ Archived 16 orders", {
+      orders_archived: 16,
+      orders_duplicates: 3,
+      orders_incomplete: 3,
+    });
     for (let i = 0; i < 20; i++) log.debug(`batch detail ${i}`, { padding: "x".repeat(100) });
   }, 1024);
   // A watcher: connects, opens its stream, lags once, fails.
@@ -112,6 +119,59 @@ Deno.test("logs check counts each pattern the tool writes and applies every aler
   assert.equal(alerts.incomplete_rate?.state, "WARNING");
   assert.equal(json.state, "CRITICAL");
   assert.equal(code, 2);
+});
+
+Deno.test("logs check still reads files rotated before the ECS format, beside new ones", async () => {
+  await using dir = await tempDir();
+  const at = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+  const legacy = (minutes: number, level: string, message: string, properties = {}) =>
+    JSON.stringify({
+      "@timestamp": at(minutes),
+      level,
+      message,
+      logger: "archiver.batch",
+      properties,
+    });
+  await Deno.writeTextFile(
+    join(dir.path, "batch.jsonl.1"),
+    [
+      legacy(30, "INFO", "📦 Found 5 delivered orders"),
+      legacy(30, "WARN", "⚠️ Order CMD-000001 is incomplete", { missing: ["client"] }),
+      legacy(29, "INFO", "✅ Archived 4 orders", { orders_archived: 4 }),
+      legacy(29, "ERROR", "❌ Failed to connect to MongoDB at h: refused"),
+    ].join("\n") + "\n",
+  );
+  await writeLogs(dir.path, "batch", (log) => {
+    log.info("✅ Archived 6 orders", { orders_archived: 6, orders_duplicates: 1 });
+  });
+  const { code, stdout } = await cli(["logs", "check", "--json", "--log-dir", dir.path], {
+    plugins,
+  });
+  const json = JSON.parse(stdout) as CheckJson;
+  assert.equal(json.invalid_lines, 0);
+  assert.equal(json.lines, 5);
+  assert.equal(json.patterns.found, 5);
+  assert.equal(json.patterns.archived, 10);
+  assert.equal(json.patterns.incomplete, 1);
+  assert.equal(json.patterns.duplicate, 1);
+  assert.equal(json.patterns.connection_failure, 1);
+  assert.equal(json.levels.ERROR, 1);
+  assert.equal(code, 2);
+});
+
+Deno.test("logs check: a bad setting is UNKNOWN (exit 3), one status line on standard output", async () => {
+  const { code, stdout, stderr } = await cli(["logs", "check", "--since", "soon"], { plugins });
+  assert.equal(code, 3);
+  assert.match(stdout, /^ARCHIVER UNKNOWN - Invalid --since "soon": expected a duration/);
+  assert.equal(stdout.trim().split("\n").length, 1);
+  assert.equal(stderr, "");
+  const unknown = await cli(["logs", "check", "--bogus"], { plugins });
+  assert.equal(unknown.code, 3);
+  assert.match(unknown.stdout, /^ARCHIVER UNKNOWN - unknown option '--bogus'/);
+  // Not a monitoring check: prune keeps the CLI's usual usage error.
+  const prune = await cli(["logs", "prune", "--bogus"], { plugins });
+  assert.equal(prune.code, 2);
+  assert.match(prune.stderr, /^error: unknown option '--bogus'/);
 });
 
 Deno.test("logs check exits 1 when only warning rules fire, and prints a summary", async () => {

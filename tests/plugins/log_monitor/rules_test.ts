@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { classify, type LogEntry } from "../../../plugins/log_monitor/entry.ts";
+import { classify, type LogEntry } from "../../../core/log_files/entry.ts";
 import {
   type Alert,
   alertsState,
@@ -20,6 +20,7 @@ function feed(engine: RuleEngine, at: number, message: string, options: {
     message,
     logger: "archiver.watch",
     properties: options.properties ?? {},
+    format: "legacy",
   };
   return engine.push(entry, classify(entry));
 }

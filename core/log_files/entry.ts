@@ -1,7 +1,9 @@
 /**
  * One line of a JSON-lines log file, parsed, and what it says in the operators' vocabulary:
  * orders archived, incomplete or duplicate, connection failures, change stream errors, stream lag.
- * Pure functions: the reader and the follower feed them text, the rule engine consumes the result.
+ * Lines are Elastic Common Schema (`log.level`, `event.action`, the tool's counts under
+ * `archiver`); lines of files rotated before that format (`level`, `logger`, `properties`) are
+ * read too. Pure functions: `logs check`, `logs follow` and `health` feed them text.
  *
  * @module
  */
@@ -16,8 +18,16 @@ export interface LogEntry {
   message: string;
   /** The logger's category, such as `archiver.batch`. */
   logger: string;
-  /** Structured properties. */
+  /** Structured properties (`archiver.*` in ECS lines, `properties` in older ones). */
   properties: Record<string, unknown>;
+  /** The command that wrote the line (`event.action`), when the line says. */
+  action?: string;
+  /** `success`, `failure` or `unknown` (`event.outcome`), when the line says. */
+  outcome?: string;
+  /** The error's type (`error.type`), when the line is about one. */
+  errorType?: string;
+  /** `ecs` for Elastic Common Schema lines, `legacy` for the format before it. */
+  format: "ecs" | "legacy";
 }
 
 /** The operators' patterns a line matched, and the counts it carries. */
@@ -75,17 +85,42 @@ export function parseLogLine(line: string): LogEntry | undefined {
   const stamp = record["@timestamp"];
   const time = typeof stamp === "string" ? Date.parse(stamp) : NaN;
   if (Number.isNaN(time)) return undefined;
-  const rawLevel = typeof record.level === "string" ? record.level.toUpperCase() : "INFO";
-  const properties = typeof record.properties === "object" && record.properties !== null
-    ? record.properties as Record<string, unknown>
-    : {};
+  const message = typeof record.message === "string"
+    ? record.message
+    : String(record.message ?? "");
+  if (typeof record["log.level"] === "string") {
+    const entry: LogEntry = {
+      time,
+      level: _level(record["log.level"]),
+      message,
+      logger: typeof record["log.logger"] === "string" ? record["log.logger"] : "",
+      properties: _object(record.archiver),
+      format: "ecs",
+    };
+    if (typeof record["event.action"] === "string") entry.action = record["event.action"];
+    if (typeof record["event.outcome"] === "string") entry.outcome = record["event.outcome"];
+    if (typeof record["error.type"] === "string") entry.errorType = record["error.type"];
+    return entry;
+  }
   return {
     time,
-    level: LEVELS[rawLevel] ?? rawLevel,
-    message: typeof record.message === "string" ? record.message : String(record.message ?? ""),
+    level: _level(typeof record.level === "string" ? record.level : "INFO"),
+    message,
     logger: typeof record.logger === "string" ? record.logger : "",
-    properties,
+    properties: _object(record.properties),
+    format: "legacy",
   };
+}
+
+function _level(text: string): string {
+  const upper = text.toUpperCase();
+  return LEVELS[upper] ?? upper;
+}
+
+function _object(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : {};
 }
 
 const ARCHIVED = /Archived (\d+) orders?\b/;
@@ -119,6 +154,7 @@ export function classify(entry: LogEntry): LogSignals {
   };
   const lag = props.stream_lag_seconds;
   if (typeof lag === "number" && Number.isFinite(lag)) signals.lagSeconds = lag;
+  if (entry.format === "ecs") return _classifyFields(props, signals);
 
   const archived = ARCHIVED.exec(message);
   const duplicateCount = DUPLICATE_COUNT.exec(message);
@@ -139,6 +175,21 @@ export function classify(entry: LogEntry): LogSignals {
   if (/Order \S+ already archived/.test(message)) signals.duplicates += 1;
   const found = FOUND.exec(message);
   if (found) signals.found = Number(found[1]);
+  return signals;
+}
+
+// An ECS line says its counts in fields: the summary lines of batch and watch carry
+// `orders_archived` and `orders_duplicates`; each incomplete order has its own warning with
+// `reason: "incomplete"` (the summary's `orders_incomplete` total would count them twice); a
+// batch's start carries `orders_delivered`.
+function _classifyFields(props: Record<string, unknown>, signals: LogSignals): LogSignals {
+  const archived = _count(props.orders_archived);
+  if (archived !== undefined) {
+    signals.archived = archived;
+    signals.duplicates = _count(props.orders_duplicates) ?? 0;
+  }
+  if (props.reason === "incomplete" && "order_id" in props) signals.incomplete = 1;
+  signals.found = _count(props.orders_delivered) ?? 0;
   return signals;
 }
 

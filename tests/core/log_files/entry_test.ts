@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { classify, type LogEntry, parseLogLine } from "../../../plugins/log_monitor/entry.ts";
+import { classify, type LogEntry, parseLogLine } from "../../../core/log_files/entry.ts";
 
 const entry = (
   message: string,
@@ -11,6 +11,7 @@ const entry = (
   message,
   logger: "archiver.batch",
   properties,
+  format: "legacy",
 });
 
 Deno.test("parseLogLine() reads the tool's JSON-lines record", () => {
@@ -27,7 +28,62 @@ Deno.test("parseLogLine() reads the tool's JSON-lines record", () => {
     message: "⚠️ Order CMD-000042 is incomplete",
     logger: "archiver.batch",
     properties: { missing: ["client"] },
+    format: "legacy",
   });
+});
+
+Deno.test("parseLogLine() reads an ECS line: log.level, log.logger, event.*, error.type, archiver.*", () => {
+  const line = JSON.stringify({
+    "@timestamp": "2025-10-16T12:34:56.000Z",
+    "log.level": "warning",
+    "log.logger": "archiver.watch",
+    message: "⚠️ Order CMD-000042 is incomplete: client missing",
+    "service.name": "archiver",
+    "event.action": "watch",
+    "event.outcome": "failure",
+    "error.type": "MongoServerError",
+    archiver: { reason: "incomplete", order_id: "42" },
+  });
+  assert.deepEqual(parseLogLine(line), {
+    time: Date.parse("2025-10-16T12:34:56.000Z"),
+    level: "WARN",
+    message: "⚠️ Order CMD-000042 is incomplete: client missing",
+    logger: "archiver.watch",
+    properties: { reason: "incomplete", order_id: "42" },
+    action: "watch",
+    outcome: "failure",
+    errorType: "MongoServerError",
+    format: "ecs",
+  });
+});
+
+Deno.test("classify() reads an ECS line's counts from its fields, not its text", () => {
+  const ecs = (message: string, archiver: Record<string, unknown>) =>
+    classify(
+      parseLogLine(JSON.stringify({
+        "@timestamp": "2025-10-16T12:00:00Z",
+        "log.level": "info",
+        message,
+        archiver,
+      }))!,
+    );
+  const cases: Array<[string, Record<string, unknown>, Partial<ReturnType<typeof classify>>]> = [
+    ["done", { orders_archived: 150, orders_duplicates: 3, orders_incomplete: 9 }, {
+      archived: 150,
+      duplicates: 3,
+      incomplete: 0,
+    }],
+    ["Archived 999 orders", {}, { archived: 0 }],
+    ["x", { reason: "incomplete", order_id: "1", numero_commande: "CMD-1" }, { incomplete: 1 }],
+    ["Found 7 delivered orders", { orders_delivered: 150 }, { found: 150 }],
+    ["lag", { stream_lag_seconds: 42 }, { lagSeconds: 42 }],
+  ];
+  for (const [message, fields, expected] of cases) {
+    const signals = ecs(message, fields);
+    for (const [key, value] of Object.entries(expected)) {
+      assert.equal(signals[key as keyof typeof signals], value, `${message}: ${key}`);
+    }
+  }
 });
 
 Deno.test("parseLogLine() rejects what is not a log record, without throwing", () => {

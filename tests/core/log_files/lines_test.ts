@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineSplitter } from "../../../plugins/log_monitor/lines.ts";
+import { LineSplitter } from "../../../core/log_files/lines.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
