@@ -13,6 +13,7 @@ import { loadBatchReport, type SavedBatchReport } from "../../core/archive/repor
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { describeError } from "../../core/mongo/errors.ts";
 import { readWatchStatus } from "../../core/stream/watch_status.ts";
+import { BATCH_DURATION_CHECK, runBatchDurationCheck } from "./batch_duration_check.ts";
 import { folderSize, freeDiskSpace } from "./disk.ts";
 import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
 import { type CheckResult, type HealthState, result, worstState } from "./state.ts";
@@ -38,6 +39,7 @@ export const CHECK_NAMES = [
   "connection_errors",
   "resume_token",
   "last_batch",
+  BATCH_DURATION_CHECK,
   "log_folder",
   "disk_space",
 ] as const;
@@ -136,6 +138,10 @@ export async function runHealthChecks(
       );
       report(lastBatchCheck(read, t));
     }],
+    [[BATCH_DURATION_CHECK], async () =>
+      report(
+        await runBatchDurationCheck(config, { budgetMs: Math.max(200, options.timeoutMs - 1_000) }),
+      )],
     [["log_folder"], async () => {
       try {
         report(logFolderCheck({ dir: config.logDir, ...(await folderSize(logDir)) }, t));
