@@ -9,6 +9,7 @@ import type { Plugin } from "../core/runtime/plugin.ts";
 import { batch } from "../plugins/batch/mod.ts";
 import { demo } from "../plugins/demo/mod.ts";
 import { healthCheck } from "../plugins/health_check/mod.ts";
+import { history } from "../plugins/history/mod.ts";
 import { logMonitor } from "../plugins/log_monitor/mod.ts";
 import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
@@ -25,6 +26,7 @@ export const builtinPlugins: readonly Plugin[] = [
   watch(),
   verify(),
   healthCheck(),
+  history(),
   logMonitor(),
   service(),
 ];
