@@ -15,31 +15,39 @@ import { describeError } from "../../core/mongo/errors.ts";
 import { readWatchStatus } from "../../core/stream/watch_status.ts";
 import { BATCH_DURATION_CHECK, runBatchDurationCheck } from "./batch_duration_check.ts";
 import { folderSize, freeDiskSpace } from "./disk.ts";
+import { readLogWindow } from "./log_window.ts";
 import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
 import { type CheckResult, type HealthState, result, worstState } from "./state.ts";
 import {
+  archiveRateCheck,
   connectionErrorsCheck,
   diskSpaceCheck,
   type FileRead,
   formatAge,
   type HealthThresholds,
   lastBatchCheck,
+  logErrorsCheck,
   logFolderCheck,
+  type LogWindowSeen,
   resumeTokenCheck,
   streamLagCheck,
   type TokenFile,
   watcherCheck,
+  watcherUptimeCheck,
 } from "./thresholds.ts";
 
 /** Every check, in the order they are shown. */
 export const CHECK_NAMES = [
   ...MONGO_CHECK_NAMES,
   "watcher",
+  "watcher_uptime",
   "stream_lag",
   "connection_errors",
   "resume_token",
   "last_batch",
   BATCH_DURATION_CHECK,
+  "log_errors",
+  "archive_rate",
   "log_folder",
   "disk_space",
 ] as const;
@@ -120,9 +128,10 @@ export async function runHealthChecks(
         report,
         log: options.log,
       })],
-    [["watcher", "stream_lag", "connection_errors"], async () => {
+    [["watcher", "watcher_uptime", "stream_lag", "connection_errors"], async () => {
       const read = await _readFile(options.statusFile, path(options.statusFile), readWatchStatus);
       report(watcherCheck(read, clock(), t));
+      report(watcherUptimeCheck(read, clock(), t));
       report(streamLagCheck(read, t));
       report(connectionErrorsCheck(read, clock(), t));
     }],
@@ -142,6 +151,20 @@ export async function runHealthChecks(
       report(
         await runBatchDurationCheck(config, { budgetMs: Math.max(200, options.timeoutMs - 1_000) }),
       )],
+    [["log_errors", "archive_rate"], async () => {
+      let seen: LogWindowSeen | { dir: string; error: string };
+      try {
+        const read = await readLogWindow(logDir, {
+          since: clock() - t.logWindowMs,
+          signal: deadline.signal,
+        });
+        seen = { ...read, dir: config.logDir };
+      } catch (error) {
+        seen = { dir: config.logDir, error: describeError(error) };
+      }
+      report(logErrorsCheck(seen, t));
+      report(archiveRateCheck(seen, t));
+    }],
     [["log_folder"], async () => {
       try {
         report(logFolderCheck({ dir: config.logDir, ...(await folderSize(logDir)) }, t));

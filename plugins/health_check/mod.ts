@@ -1,14 +1,20 @@
 /**
- * The `health-check` plugin: `archiver health` runs every check (MongoDB, watcher, resume token,
- * last batch, the archive's unique index and completeness, the quarantine, disk) concurrently
- * under one deadline and exits with the worst state in the monitoring-plugin convention: 0 OK,
- * 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+ * The `health-check` plugin: `archiver health` runs every check (MongoDB, watcher and its uptime,
+ * resume token, last batch, the archive's unique index and completeness, the quarantine, errors
+ * and archive rate in the logs, disk) concurrently under one deadline, prints the
+ * monitoring-plugin status line (`ARCHIVER <STATE> - <summary> | <perfdata>`) then the table,
+ * and exits with the worst state in that convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+ * (also for a bad setting or an unexpected failure).
  *
  * @module
  */
 
 import type { GlobalConfig } from "../../core/runtime/config.ts";
-import type { Plugin } from "../../core/runtime/plugin.ts";
+import {
+  monitoringPluginFailures,
+  type Plugin,
+  reportFailuresAs,
+} from "../../core/runtime/plugin.ts";
 import { addSettingOptions } from "../../core/runtime/settings.ts";
 import { healthSettings } from "./settings.ts";
 
@@ -55,6 +61,8 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
         .description(`${description}; exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN`)
         .option("--json", "Print one JSON object on a single line instead of a table");
       addSettingOptions(command, healthSettings);
+      // A monitoring plugin: a bad setting or a crash is UNKNOWN (3), never CRITICAL (2).
+      reportFailuresAs(command, monitoringPluginFailures);
       command.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, healthSettings);
         const values = config.values;
@@ -63,8 +71,10 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
         const { healthJson, healthTable } = await import("./table.ts");
         const { STATE_EXIT_CODE } = await import("./state.ts");
         const log = ctx.logger.getChild("health");
+        const { statusLine } = await import("./status_line.ts");
+        const thresholds = thresholdsFrom(values);
         const report = await runHealthChecks(values as GlobalConfig, {
-          thresholds: thresholdsFrom(values),
+          thresholds,
           statusFile: values.statusFile,
           tokenFile: values.tokenFile,
           reportFile: values.reportFile,
@@ -75,7 +85,8 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
           log,
           now: opts.now,
         });
-        ctx.out(flags.json ? healthJson(report) : healthTable(report));
+        const line = statusLine(report, thresholds);
+        ctx.out(flags.json ? healthJson(report, line) : `${line}\n${healthTable(report)}`);
         const problems = report.checks.filter((check) => check.state !== "OK");
         const summary = problems.map((check) => `${check.name} ${check.state}`).join(", ");
         if (report.state === "OK") log.info(`🩺 Health OK (${report.checks.length} checks)`);

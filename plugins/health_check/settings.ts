@@ -116,6 +116,34 @@ export const healthSettings = {
     parse: duration({ min: MIN_STREAM_STALL_MS }),
     format: formatDuration,
   },
+  minUptime: {
+    env: "ARCHIVER_HEALTH_MIN_UPTIME",
+    flag: "--min-uptime <duration>",
+    description:
+      "A running watcher up for less than this (re)started recently: a WARNING; 0 turns it off",
+    default: defaultThresholds.minUptimeMs,
+    parse: duration(),
+    format: formatDuration,
+  },
+  logWindow: {
+    env: "ARCHIVER_HEALTH_LOG_WINDOW",
+    description: "How far back the log checks (errors, archive rate) read the log files",
+    default: defaultThresholds.logWindowMs,
+    parse: duration({ min: 60_000 }),
+    format: formatDuration,
+  },
+  maxLogErrors: {
+    env: "ARCHIVER_HEALTH_MAX_LOG_ERRORS",
+    description: "More ERROR lines than this in the logs of the window is a WARNING",
+    default: defaultThresholds.maxLogErrors,
+    parse: integer({ min: 0 }),
+  },
+  archiveRateMin: {
+    env: "ARCHIVER_HEALTH_ARCHIVE_RATE_MIN",
+    description: "Less than this % of the orders handled in the window archived is a WARNING",
+    default: defaultThresholds.archiveRateMinPercent,
+    parse: PERCENT,
+  },
   maxLogSize: {
     env: "ARCHIVER_HEALTH_MAX_LOG_SIZE",
     flag: "--max-log-size <size>",
@@ -172,5 +200,9 @@ export function thresholdsFrom(values: HealthSettingValues): HealthThresholds {
     requireWatcher: values.requireWatcher,
     quarantineGraceMs: values.quarantineGrace,
     streamStallMs: values.streamStall,
+    minUptimeMs: values.minUptime,
+    logWindowMs: values.logWindow,
+    maxLogErrors: values.maxLogErrors,
+    archiveRateMinPercent: values.archiveRateMin,
   };
 }

@@ -37,8 +37,9 @@ export function healthTable(report: HealthReport): string {
  * Renders the report as one JSON object on a single line.
  *
  * @param report The health report.
+ * @param statusLine The monitoring-plugin status line, kept as `status_line`.
  * @returns The JSON text, without a line ending.
  */
-export function healthJson(report: HealthReport): string {
-  return JSON.stringify(report);
+export function healthJson(report: HealthReport, statusLine?: string): string {
+  return JSON.stringify(statusLine === undefined ? report : { ...report, status_line: statusLine });
 }

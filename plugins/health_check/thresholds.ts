@@ -46,6 +46,17 @@ export interface HealthThresholds {
    * {@link STALL_AWAIT_PERIODS} await periods, when longer) is CRITICAL. @default 30s
    */
   streamStallMs: number;
+  /**
+   * A running watcher up for less than this restarted recently: a WARNING (the plan's daily
+   * check "uptime > 23h"); 0 turns the check off. @default 23h
+   */
+  minUptimeMs: number;
+  /** The window of the log checks (errors, archive rate), in ms. @default 24h */
+  logWindowMs: number;
+  /** More ERROR or FATAL log lines than this within the window is a WARNING. @default 0 */
+  maxLogErrors: number;
+  /** Less than this percent of the orders handled within the window archived is a WARNING. @default 99 */
+  archiveRateMinPercent: number;
 }
 
 /** The plan's limits. */
@@ -64,6 +75,10 @@ export const defaultThresholds = {
   requireWatcher: false,
   quarantineGraceMs: 3_600_000,
   streamStallMs: 30_000,
+  minUptimeMs: 23 * 3_600_000,
+  logWindowMs: 24 * 3_600_000,
+  maxLogErrors: 0,
+  archiveRateMinPercent: 99,
 } as const satisfies HealthThresholds;
 
 /**
@@ -177,6 +192,153 @@ export function watcherCheck(
     return result(name, "WARNING", `Reconnecting to MongoDB (${detail})`, data);
   }
   return result(name, "OK", detail, data);
+}
+
+/**
+ * The watcher's uptime, the plan's daily check "watch service running, uptime over 23 h": a
+ * running watcher up for less than the minimum restarted (or was started) within it.
+ *
+ * @param read The status file as read.
+ * @param now The current time in ms.
+ * @param limits The thresholds.
+ * @returns The `watcher_uptime` check.
+ */
+export function watcherUptimeCheck(
+  read: FileRead<WatchStatus>,
+  now: number,
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "watcher_uptime";
+  if (read.kind === "missing") return _absent(name, `no status file ${read.path}`, limits);
+  if (read.kind === "invalid") return result(name, "UNKNOWN", "No readable status file");
+  if (limits.minUptimeMs <= 0) return skipped(name, "the minimum uptime is 0");
+  const status = read.value;
+  const updated = Date.parse(status.updated_at);
+  if (status.state === "stopped") return skipped(name, "the watcher is stopped (see watcher)");
+  if (Number.isNaN(updated) || now - updated > limits.maxHeartbeatAgeMs) {
+    return skipped(name, "no recent heartbeat (see watcher)");
+  }
+  const started = Date.parse(status.started_at);
+  const reported = status.metrics?.uptime_seconds;
+  const uptimeMs = !Number.isNaN(started)
+    ? Math.max(0, now - started)
+    : typeof reported === "number" && Number.isFinite(reported)
+    ? reported * 1000 + Math.max(0, now - updated)
+    : NaN;
+  if (Number.isNaN(uptimeMs)) {
+    return result(name, "UNKNOWN", "The status file has no started_at nor uptime_seconds");
+  }
+  const data = { uptime_seconds: Math.round(uptimeMs / 1000) };
+  const min = formatAge(limits.minUptimeMs);
+  if (uptimeMs < limits.minUptimeMs) {
+    return result(
+      name,
+      "WARNING",
+      `Watcher up ${formatAge(uptimeMs)}: (re)started within the last ${min}`,
+      data,
+    );
+  }
+  return result(name, "OK", `Watcher up ${formatAge(uptimeMs)} (> ${min})`, data);
+}
+
+/** What the log files of the window hold, as the log checks need it. */
+export interface LogWindowSeen {
+  /** The log folder. */
+  dir: string;
+  /** Log records read within the window. */
+  lines: number;
+  /** ERROR and FATAL lines (health's own excepted). */
+  errors: number;
+  /** The last error's logger and message, when there is one. */
+  lastError?: { at: number; logger: string; message: string };
+  /** Orders archived. */
+  archived: number;
+  /** Orders left out as incomplete. */
+  incomplete: number;
+  /** Orders quarantined as invalid or in error. */
+  failed: number;
+}
+
+/**
+ * Errors in the logs of the window, the plan's daily check "no error in the logs of the last
+ * 24 h".
+ *
+ * @param seen What the log files of the window hold, or why they could not be read.
+ * @param limits The thresholds.
+ * @returns The `log_errors` check.
+ */
+export function logErrorsCheck(
+  seen: LogWindowSeen | { dir: string; error: string },
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "log_errors";
+  if ("error" in seen) return result(name, "UNKNOWN", `Cannot read ${seen.dir}: ${seen.error}`);
+  const window = formatAge(limits.logWindowMs);
+  const data = {
+    log_errors: seen.errors,
+    lines: seen.lines,
+    window_seconds: limits.logWindowMs / 1000,
+  };
+  const text = `${seen.errors} error${
+    seen.errors === 1 ? "" : "s"
+  } in the logs of the last ${window}`;
+  if (seen.errors > limits.maxLogErrors) {
+    const last = seen.lastError
+      ? `, last ${seen.lastError.logger}: ${_oneLine(seen.lastError.message)}`
+      : "";
+    return result(
+      name,
+      "WARNING",
+      `${text} (max ${limits.maxLogErrors})${last}; see archiver logs check`,
+      data,
+    );
+  }
+  return result(name, "OK", `${text} (${seen.lines} lines)`, data);
+}
+
+/**
+ * The archive rate of the window, the plan's daily check "archive rate over 99 %": orders
+ * archived among those handled (archived, incomplete, invalid or in error; duplicates were
+ * archived before).
+ *
+ * @param seen What the log files of the window hold, or why they could not be read.
+ * @param limits The thresholds.
+ * @returns The `archive_rate` check.
+ */
+export function archiveRateCheck(
+  seen: LogWindowSeen | { dir: string; error: string },
+  limits: HealthThresholds,
+): CheckResult {
+  const name = "archive_rate";
+  if ("error" in seen) return result(name, "UNKNOWN", `Cannot read ${seen.dir}: ${seen.error}`);
+  const window = formatAge(limits.logWindowMs);
+  const handled = seen.archived + seen.incomplete + seen.failed;
+  if (handled === 0) {
+    return result(name, "OK", `No order handled in the last ${window}`, {
+      archive_rate_percent: null,
+      orders_handled: 0,
+    });
+  }
+  const rate = _percent(seen.archived, handled);
+  const data = {
+    archive_rate_percent: _round(rate),
+    orders_handled: handled,
+    orders_archived: seen.archived,
+    orders_incomplete: seen.incomplete,
+    orders_failed: seen.failed,
+  };
+  const text = `${
+    _round(rate)
+  }% of ${handled} orders archived in the last ${window} (incomplete ${seen.incomplete}, invalid or in error ${seen.failed})`;
+  if (rate < limits.archiveRateMinPercent) {
+    return result(name, "WARNING", `${text} (< ${limits.archiveRateMinPercent}%)`, data);
+  }
+  return result(name, "OK", text, data);
+}
+
+function _oneLine(text: string): string {
+  const line = text.split("\n")[0] ?? "";
+  return line.length > 120 ? `${line.slice(0, 120)}…` : line;
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import { saveBatchReport } from "../../../core/archive/report.ts";
+import { logger, setupLogging } from "../../../core/runtime/logging.ts";
 import { writeWatchStatus } from "../../../core/stream/watch_status.ts";
 import { healthCheck } from "../../../plugins/health_check/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
@@ -217,10 +218,22 @@ Deno.test("health: thresholds come from flags and ARCHIVER_HEALTH_* variables", 
   assert.equal(json.byName.resume_token!.state, "OK");
 });
 
-Deno.test("health: a bad threshold is a configuration error, exit 2 with one line", async () => {
-  const { code, stderr } = await cli(["health", "--max-token-age", "soon"], { plugins });
-  assert.equal(code, 2);
-  assert.match(stderr, /^error: Invalid --max-token-age "soon": expected a duration/);
+Deno.test("health: a bad setting is UNKNOWN (exit 3), one status line on standard output", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [
+      ["--max-token-age", "soon"],
+      /^ARCHIVER UNKNOWN - Invalid --max-token-age "soon": expected a duration/,
+    ],
+    [["--log-format", "xml"], /^ARCHIVER UNKNOWN - Invalid --log-format "xml": expected one of/],
+    [["--bogus"], /^ARCHIVER UNKNOWN - unknown option '--bogus'/],
+  ];
+  for (const [args, says] of cases) {
+    const { code, stdout, stderr } = await cli(["health", ...args], { plugins });
+    assert.equal(code, 3, args.join(" "));
+    assert.match(stdout, says);
+    assert.equal(stdout.trim().split("\n").length, 1);
+    assert.equal(stderr, "");
+  }
 });
 
 Deno.test("health against a database: OK, then CRITICAL when a delivered order is missing from the archive", async (t) => {
@@ -241,7 +254,18 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
   await writeToken(join(dir.path, ".resume_token.json"), 30_000);
   await writeReport(join(dir.path, "last-batch.json"));
   const run = (...extra: string[]) =>
-    cli(["health", "--uri", db.uri, "--db", db.dbName, "--min-free-disk", "0", ...extra], {
+    cli([
+      "health",
+      "--uri",
+      db.uri,
+      "--db",
+      db.dbName,
+      "--min-free-disk",
+      "0",
+      "--min-uptime",
+      "1h",
+      ...extra,
+    ], {
       plugins,
       cwd: dir.path,
     });
@@ -268,15 +292,36 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
     assert.equal(code, 2);
   });
 
-  await t.step("the table shows every check aligned, and the overall state", async () => {
-    const { code, stdout } = await run();
-    assert.equal(code, 2);
-    const lines = stdout.trimEnd().split("\n");
-    assert.match(lines[0]!, /^STATE\s+CHECK\s+REASON$/);
-    const reasonColumn = lines[0]!.indexOf("REASON");
-    for (const line of lines.slice(1, 14)) assert.equal(line[reasonColumn - 1], " ");
-    assert.match(lines.at(-1)!, /^Overall: CRITICAL \(13 checks in \d+\.\ds\)$/);
-  });
+  await t.step(
+    "the status line comes first, then every check aligned, and the overall state",
+    async () => {
+      const { code, stdout } = await run();
+      assert.equal(code, 2);
+      const lines = stdout.trimEnd().split("\n");
+      assert.match(
+        lines[0]!,
+        /^ARCHIVER CRITICAL - archive_completeness: 1 delivered order older than 10m not archived: \S+ \| /,
+      );
+      const perf = lines[0]!.split(" | ")[1]!.split(" ");
+      assert.deepEqual(perf.map((datum) => datum.split("=")[0]), [
+        "stream_lag",
+        "resume_token_age",
+        "disk_free",
+        "quarantine_incomplete",
+        "quarantine_invalid",
+        "quarantine_error",
+        "log_folder",
+        "watcher_uptime",
+        "log_errors",
+      ]);
+      assert.ok(perf.includes("stream_lag=1.2s;10;30;0"), perf.join(" "));
+      assert.ok(perf.includes("watcher_uptime=7200s;3600:;;0"), perf.join(" "));
+      assert.match(lines[1]!, /^STATE\s+CHECK\s+REASON$/);
+      const reasonColumn = lines[1]!.indexOf("REASON");
+      for (const line of lines.slice(2, 19)) assert.equal(line[reasonColumn - 1], " ");
+      assert.match(lines.at(-1)!, /^Overall: CRITICAL \(17 checks in \d+\.\ds\)$/);
+    },
+  );
 
   await t.step("a grace period longer than the order's age excuses it", async () => {
     const { code, stdout } = await run("--json", "--grace", "30d");
@@ -465,4 +510,70 @@ Deno.test("health against a database: the quarantine and the archive's unique in
     assert.equal(json.byName.archive_index!.state, "CRITICAL");
     assert.match(json.byName.archive_index!.reason, /batch and watch create it when they start$/);
   });
+});
+
+Deno.test("health reads the last 24 h of logs: errors and the archive rate, not its own lines", async () => {
+  await using dir = await tempDir();
+  const logDir = join(dir.path, "logs");
+  const write = async (action: string, lines: (log: ReturnType<typeof logger>) => void) => {
+    const close = await setupLogging({
+      level: "info",
+      action,
+      write: () => {},
+      file: { dir: logDir, name: action, maxSize: 1e6, maxFiles: 2 },
+    });
+    lines(logger(action));
+    await close();
+  };
+  await write("batch", (log) => {
+    log.warn("⚠️ Order CMD-1 is incomplete: client missing", {
+      numero_commande: "CMD-1",
+      order_id: "1",
+      reason: "incomplete",
+      detail: "client missing",
+    });
+    log.error("❌ Order CMD-2 is invalid: no date", {
+      numero_commande: "CMD-2",
+      order_id: "2",
+      reason: "invalid",
+      detail: "no date",
+    });
+    log.info("✅ Archived 98 orders", { orders_archived: 98, orders_incomplete: 1 });
+  });
+  // A CRITICAL health run logs an error: the next run does not count it.
+  await write("health", (log) => log.error("❌ Health CRITICAL: mongodb CRITICAL"));
+  const run = (...extra: string[]) =>
+    cli([
+      "health",
+      "--json",
+      "--uri",
+      `mongodb://127.0.0.1:${closedPort()}`,
+      "--timeout",
+      "2s",
+      ...extra,
+    ], { plugins, cwd: dir.path });
+  const json = parse((await run()).stdout);
+  assert.equal(json.byName.log_errors!.state, "WARNING");
+  assert.match(
+    json.byName.log_errors!.reason,
+    /^1 error in the logs of the last 1d \(max 0\), last archiver\.batch: ❌ Order CMD-2 is invalid/,
+  );
+  assert.equal(json.byName.archive_rate!.state, "WARNING");
+  assert.match(json.byName.archive_rate!.reason, /^98% of 100 orders archived in the last 1d/);
+  const relaxed = parse(
+    (await cli([
+      "health",
+      "--json",
+      "--uri",
+      `mongodb://127.0.0.1:${closedPort()}`,
+      "--timeout",
+      "2s",
+    ], {
+      plugins,
+      cwd: dir.path,
+      env: { ARCHIVER_HEALTH_MAX_LOG_ERRORS: "1", ARCHIVER_HEALTH_ARCHIVE_RATE_MIN: "95" },
+    })).stdout,
+  );
+  assert.equal(relaxed.byName.log_errors!.state, "OK");
+  assert.equal(relaxed.byName.archive_rate!.state, "OK");
 });

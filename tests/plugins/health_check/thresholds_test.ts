@@ -4,6 +4,7 @@ import type { WatchStatus } from "../../../core/stream/watch_status.ts";
 import { worstState } from "../../../plugins/health_check/state.ts";
 import {
   archiveIndexCheck,
+  archiveRateCheck,
   collectionsCheck,
   completenessCheck,
   connectionErrorsCheck,
@@ -13,7 +14,9 @@ import {
   formatAge,
   type HealthThresholds,
   lastBatchCheck,
+  logErrorsCheck,
   logFolderCheck,
+  type LogWindowSeen,
   mongoChecks,
   quarantineCheck,
   type QuarantinedOrder,
@@ -22,6 +25,7 @@ import {
   streamLagCheck,
   streamStallThreshold,
   watcherCheck,
+  watcherUptimeCheck,
 } from "../../../plugins/health_check/thresholds.ts";
 
 const NOW = Date.parse("2025-10-16T12:00:00Z");
@@ -539,4 +543,147 @@ Deno.test("quarantineCheck() grace comes from the thresholds", () => {
   assert.equal(quarantineCheck(one, NOW, limits).state, "WARNING");
   const longer = { ...limits, quarantineGraceMs: 3 * 3_600_000 };
   assert.equal(quarantineCheck({ ...one, incompleteOverdue: 0 }, NOW, longer).state, "OK");
+});
+
+Deno.test("watcherUptimeCheck() warns for a watcher (re)started within the minimum uptime", () => {
+  const cases: Array<[string, FileRead<WatchStatus>, Partial<HealthThresholds>, string, RegExp]> = [
+    [
+      "up 1h, below 23h",
+      status({ started_at: ago(3_600_000) }),
+      {},
+      "WARNING",
+      /^Watcher up 1h: \(re\)started within the last 23h$/,
+    ],
+    [
+      "up 2 days",
+      status({ started_at: ago(2 * 86_400_000) }),
+      {},
+      "OK",
+      /^Watcher up 2d \(> 23h\)$/,
+    ],
+    [
+      "the check turned off",
+      status({ started_at: ago(60_000) }),
+      { minUptimeMs: 0 },
+      "OK",
+      /not applicable/,
+    ],
+    [
+      "a stopped watcher",
+      status({ state: "stopped" }),
+      {},
+      "OK",
+      /not applicable: the watcher is stopped/,
+    ],
+    [
+      "a stale heartbeat",
+      status({ updated_at: ago(600_000) }),
+      {},
+      "OK",
+      /not applicable: no recent heartbeat/,
+    ],
+    [
+      "no started_at: the reported uptime",
+      status({ started_at: "?" }, { uptime_seconds: 90_000 }),
+      {},
+      "OK",
+      /^Watcher up 1d 1h/,
+    ],
+    ["no status file", { kind: "missing", path: "s.json" }, {}, "OK", /not applicable/],
+    [
+      "no status file, watcher required",
+      { kind: "missing", path: "s.json" },
+      { requireWatcher: true },
+      "CRITICAL",
+      /the watcher has not run here/,
+    ],
+  ];
+  for (const [name, read, overrides, state, reason] of cases) {
+    const check = watcherUptimeCheck(read, NOW, { ...limits, ...overrides });
+    assert.equal(check.state, state, name);
+    assert.match(check.reason, reason, name);
+  }
+});
+
+const window = (seen: Partial<LogWindowSeen> = {}): LogWindowSeen => ({
+  dir: "logs",
+  lines: 100,
+  errors: 0,
+  archived: 0,
+  incomplete: 0,
+  failed: 0,
+  ...seen,
+});
+
+Deno.test("logErrorsCheck() warns for any error in the logs of the window", () => {
+  const cases: Array<
+    [
+      string,
+      LogWindowSeen | { dir: string; error: string },
+      Partial<HealthThresholds>,
+      string,
+      RegExp,
+    ]
+  > = [
+    ["no error", window(), {}, "OK", /^0 errors in the logs of the last 1d \(100 lines\)$/],
+    [
+      "one error",
+      window({
+        errors: 1,
+        lastError: {
+          at: NOW,
+          logger: "archiver.watch",
+          message: "❌ Change Stream error: x\nstack",
+        },
+      }),
+      {},
+      "WARNING",
+      /^1 error in the logs of the last 1d \(max 0\), last archiver\.watch: ❌ Change Stream error: x; see archiver logs check$/,
+    ],
+    ["within the allowed", window({ errors: 2 }), { maxLogErrors: 2 }, "OK", /^2 errors/],
+    [
+      "unreadable folder",
+      { dir: "logs", error: "permission denied" },
+      {},
+      "UNKNOWN",
+      /^Cannot read logs: permission denied$/,
+    ],
+  ];
+  for (const [name, seen, overrides, state, reason] of cases) {
+    const check = logErrorsCheck(seen, { ...limits, ...overrides });
+    assert.equal(check.state, state, name);
+    assert.match(check.reason, reason, name);
+  }
+});
+
+Deno.test("archiveRateCheck() warns below 99 % archived among the orders handled", () => {
+  const cases: Array<
+    [string, LogWindowSeen, Partial<HealthThresholds>, string, RegExp, number | null]
+  > = [
+    ["no order", window(), {}, "OK", /^No order handled in the last 1d$/, null],
+    ["all archived", window({ archived: 500 }), {}, "OK", /^100% of 500 orders archived/, 100],
+    ["99.5 %", window({ archived: 199, incomplete: 1 }), {}, "OK", /^99\.5% of 200/, 99.5],
+    [
+      "98 %",
+      window({ archived: 98, incomplete: 1, failed: 1 }),
+      {},
+      "WARNING",
+      /^98% of 100 orders .*\(incomplete 1, invalid or in error 1\) \(< 99%\)$/,
+      98,
+    ],
+    [
+      "a lower minimum",
+      window({ archived: 98, failed: 2 }),
+      { archiveRateMinPercent: 95 },
+      "OK",
+      /^98%/,
+      98,
+    ],
+  ];
+  for (const [name, seen, overrides, state, reason, rate] of cases) {
+    const check = archiveRateCheck(seen, { ...limits, ...overrides });
+    assert.equal(check.state, state, name);
+    assert.match(check.reason, reason, name);
+    assert.equal(check.data?.archive_rate_percent, rate, name);
+  }
 });
