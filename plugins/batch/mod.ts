@@ -7,7 +7,7 @@
 
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
-import { integer } from "../../core/runtime/parse.ts";
+import { integer, text } from "../../core/runtime/parse.ts";
 import { reportFileSetting } from "../../core/runtime/state_files.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 
@@ -20,6 +20,11 @@ export interface BatchOptions {
 /** The defaults of {@link BatchOptions}. */
 export const batchDefaults = { exportSample: 100 } satisfies BatchOptions;
 
+const _promFile = text({
+  pattern: /\.prom$/,
+  expected: "a file path ending in .prom (the textfile collectors read only those), or off",
+});
+
 /** The settings `archiver batch` reads. */
 export const batchSettings = {
   batchSize: {
@@ -31,6 +36,15 @@ export const batchSettings = {
   },
   reportFile: reportFileSetting,
   retryInterval: retryIntervalSetting,
+  metricsFile: {
+    env: "ARCHIVER_BATCH_METRICS_FILE",
+    flag: "--metrics-file <path>",
+    description:
+      "After each run, write its metrics to this .prom file (node_exporter, windows_exporter textfile)",
+    default: "",
+    parse: (raw) => raw.trim() === "off" ? "" : _promFile(raw),
+    format: (value) => value || "off",
+  },
 } as const satisfies SettingsSpec;
 
 /**

@@ -21,8 +21,11 @@ import {
   ArchiverError,
   ConfigError,
   ExitCode,
+  exitCodeOf,
   UnreachableError,
 } from "../../core/runtime/errors.ts";
+import { ShutdownRequested } from "../../core/runtime/lifecycle.ts";
+import { writeBatchMetrics } from "../../core/archive/batch_metrics.ts";
 import { Quarantine } from "../../core/archive/quarantine.ts";
 import { recordBatchRun } from "../../core/archive/history.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
@@ -41,6 +44,7 @@ export interface BatchFlags {
   allowIncomplete?: boolean;
   export?: string;
   json?: boolean;
+  metricsFile?: string;
   exportSample: number;
 }
 
@@ -49,6 +53,7 @@ export interface BatchConfig extends GlobalConfig {
   batchSize: number;
   reportFile: string;
   retryInterval: number;
+  metricsFile: string;
 }
 
 /** What a run will do, checked before anything starts. */
@@ -100,21 +105,68 @@ export async function planBatch(flags: BatchFlags, cwd: string): Promise<BatchPl
   }
   const exportPath = flags.export === undefined ? undefined : resolve(cwd, flags.export);
   if (exportPath) await checkWritableFolder(exportPath, "--export");
+  if (flags.metricsFile && flags.metricsFile.trim() !== "off") {
+    await checkWritableFolder(resolve(cwd, flags.metricsFile), "--metrics-file", flags.metricsFile);
+  }
   return { from, to, limit, exportPath };
 }
 
 /**
- * Runs a batch: connect, select, archive batch by batch, report.
+ * Runs a batch: connect, select, archive batch by batch, report; then, with `--metrics-file`,
+ * writes the run's metrics whatever its end (a thrown error records its exit code too).
  *
  * @param ctx The plugin context.
  * @param config The resolved settings.
  * @param flags The command's flags.
+ * @param plan What {@link planBatch} worked out.
+ * @throws {ConfigError} On a missing folder for the metrics file, before connecting (exit 2).
  */
 export async function runBatch(
   ctx: PluginContext,
   config: BatchConfig,
   flags: BatchFlags,
   plan: BatchPlan,
+): Promise<void> {
+  // A dry run writes nothing, not even its metrics.
+  const metricsPath = config.metricsFile && !flags.dryRun
+    ? resolve(ctx.cwd, config.metricsFile)
+    : undefined;
+  if (metricsPath) {
+    await checkWritableFolder(metricsPath, "the metrics file", config.metricsFile);
+  }
+  const started = Date.now();
+  const run: { report?: BatchReport } = {};
+  let exitCode: number = ExitCode.ok;
+  try {
+    await _runBatch(ctx, config, flags, plan, run);
+    exitCode = ctx.lifecycle.exitCode;
+  } catch (error) {
+    exitCode = error instanceof ShutdownRequested ? ExitCode.interrupted : exitCodeOf(error);
+    throw error;
+  } finally {
+    if (metricsPath) {
+      try {
+        await writeBatchMetrics(metricsPath, {
+          finishedAt: new Date(),
+          durationSeconds: (Date.now() - started) / 1000,
+          exitCode,
+          report: run.report ?? emptyReport(),
+        });
+      } catch (error) {
+        ctx.logger.getChild("batch").error(
+          `❌ Could not write the metrics file ${metricsPath}: ${describeError(error)}`,
+        );
+      }
+    }
+  }
+}
+
+async function _runBatch(
+  ctx: PluginContext,
+  config: BatchConfig,
+  flags: BatchFlags,
+  plan: BatchPlan,
+  run: { report?: BatchReport },
 ): Promise<void> {
   const reportPath = resolve(ctx.cwd, config.reportFile);
   if (!flags.dryRun) await checkWritableFolder(reportPath, "the report file");
@@ -184,6 +236,7 @@ export async function runBatch(
   const report = result?.report ?? emptyReport();
   const interrupted = result?.interrupted ?? signal.aborted;
   report.batch_duration_ms = Date.now() - startedAt.getTime();
+  run.report = report;
   _logSummary(log, report, flags.dryRun === true);
   ctx.out(flags.json ? JSON.stringify(report) : formatReport(report, { dryRun: flags.dryRun }));
   if (!flags.dryRun) {

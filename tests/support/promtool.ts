@@ -1,13 +1,13 @@
 /**
  * Prometheus's own checker for tests: `promtool check metrics` on exposition text, and a reader
- * of sample values. promtool comes from Debian's `prometheus` package, which `.ci/run` installs.
- * Without it a test fails with a clear message in CI (`CI=true`) and is skipped locally.
+ * of sample values. promtool is found as tests/ops/tools.ts finds it (Debian's `prometheus`
+ * package, which `.ci/run` installs, or `PROMTOOL`): without it a test fails with the package to
+ * install in CI (`CI=true`) and is skipped with a message locally.
  *
  * @module
  */
 
-/** The promtool binary: `PROMTOOL` when set, else `promtool` when it runs. */
-export const promtool: string | undefined = await _findPromtool();
+import { assertInstalled, PROMTOOL, skipWithout } from "../ops/tools.ts";
 
 /**
  * Whether a promtool test should be skipped: only locally, never in CI, saying why.
@@ -15,12 +15,7 @@ export const promtool: string | undefined = await _findPromtool();
  * @returns True to pass as the test's `ignore`.
  */
 export function skipWithoutPromtool(): boolean {
-  if (promtool) return false;
-  if (Deno.env.get("CI") === "true") return false;
-  console.warn(
-    "promtool not found: skipping the promtool tests (apt-get install prometheus, or set PROMTOOL)",
-  );
-  return true;
+  return skipWithout(PROMTOOL);
 }
 
 /**
@@ -28,15 +23,11 @@ export function skipWithoutPromtool(): boolean {
  *
  * @param text The exposition text (a scrape, a textfile).
  * @returns promtool's exit code and what it printed (lint problems, errors).
- * @throws {Error} When promtool is not installed, saying how to install it.
+ * @throws {Error} When promtool is not installed, naming the package to install.
  */
 export async function checkMetrics(text: string): Promise<{ code: number; output: string }> {
-  if (!promtool) {
-    throw new Error(
-      "promtool is not installed: install Debian's prometheus package (.ci/run does) or set PROMTOOL",
-    );
-  }
-  const child = new Deno.Command(promtool, {
+  assertInstalled(PROMTOOL);
+  const child = new Deno.Command(PROMTOOL.path, {
     args: ["check", "metrics"],
     stdin: "piped",
     stdout: "piped",
@@ -75,18 +66,4 @@ export function sampleValue(
     }
   }
   return undefined;
-}
-
-async function _findPromtool(): Promise<string | undefined> {
-  const candidate = Deno.env.get("PROMTOOL") || "promtool";
-  try {
-    const { success } = await new Deno.Command(candidate, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success ? candidate : undefined;
-  } catch {
-    return undefined;
-  }
 }

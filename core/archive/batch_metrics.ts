@@ -1,0 +1,147 @@
+/**
+ * A batch run's metrics as a Prometheus textfile: the exposition format node_exporter's and
+ * windows_exporter's textfile collectors read from a folder, so a run under cron or Task
+ * Scheduler is monitored like a service. Gauges of the last run only: when it ended, when a run
+ * last succeeded, its duration, its orders by outcome and its exit code. The file is replaced
+ * atomically, so a scrape never reads half of one.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../runtime/atomic_file.ts";
+import { ExitCode } from "../runtime/errors.ts";
+import type { BatchReport } from "./report.ts";
+
+/** The outcomes of `archiver_batch_orders`, one label value each, in this order. */
+export const BATCH_OUTCOMES = [
+  "found",
+  "archived",
+  "duplicate",
+  "incomplete",
+  "invalid",
+  "error",
+  "recovered",
+] as const;
+
+/** One value of the `outcome` label. */
+export type BatchOutcome = (typeof BATCH_OUTCOMES)[number];
+
+/** What the textfile says about one run. */
+export interface BatchRunMetrics {
+  /** When the run ended. */
+  finishedAt: Date;
+  /** The run's wall time, in seconds. */
+  durationSeconds: number;
+  /** The exit code the run ends with. */
+  exitCode: number;
+  /** The run's report (all zeros when it failed before counting). */
+  report: BatchReport;
+  /**
+   * When a run last succeeded (exit 0), in Unix seconds: this run's end when it succeeded, else
+   * the previous file's value; absent when no run succeeded yet.
+   */
+  lastSuccessSeconds?: number;
+}
+
+const _LAST_SUCCESS = "archiver_batch_last_success_timestamp_seconds";
+
+/**
+ * The outcome counts of a report, under the `outcome` label values.
+ *
+ * @param report The run's report.
+ * @returns The counts by outcome.
+ */
+export function batchOutcomeCounts(report: BatchReport): Record<BatchOutcome, number> {
+  return {
+    found: report.orders_found,
+    archived: report.orders_archived,
+    duplicate: report.orders_duplicates,
+    incomplete: report.orders_incomplete,
+    invalid: report.orders_invalid,
+    error: report.orders_errors,
+    recovered: report.orders_recovered,
+  };
+}
+
+/**
+ * Formats a run's metrics in the Prometheus text exposition format, with HELP and TYPE lines.
+ *
+ * @param run The run.
+ * @returns The text, ending with a newline.
+ */
+export function formatBatchMetrics(run: BatchRunMetrics): string {
+  const lines: string[] = [];
+  const gauge = (name: string, help: string, samples: Array<[string, number]>) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${_number(value)}`);
+  };
+  gauge(
+    "archiver_batch_last_run_timestamp_seconds",
+    "When the last batch run ended, in Unix seconds",
+    [["", run.finishedAt.getTime() / 1000]],
+  );
+  gauge(
+    _LAST_SUCCESS,
+    "When the last batch run that exited 0 ended, in Unix seconds",
+    run.lastSuccessSeconds === undefined ? [] : [["", run.lastSuccessSeconds]],
+  );
+  gauge(
+    "archiver_batch_duration_seconds",
+    "Duration of the last batch run, in seconds",
+    [["", run.durationSeconds]],
+  );
+  const counts = batchOutcomeCounts(run.report);
+  gauge(
+    "archiver_batch_orders",
+    "Orders of the last batch run by outcome (found: delivered and not yet archived)",
+    BATCH_OUTCOMES.map((outcome) => [`{outcome="${outcome}"}`, counts[outcome]]),
+  );
+  gauge("archiver_batch_exit_code", "Exit code of the last batch run (0 ok)", [[
+    "",
+    run.exitCode,
+  ]]);
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Reads the last success time from a previous textfile.
+ *
+ * @param text The previous file's content.
+ * @returns The value in Unix seconds, or `undefined` when the file has none.
+ */
+export function parseLastSuccess(text: string): number | undefined {
+  const match = new RegExp(`^${_LAST_SUCCESS} (\\S+)$`, "m").exec(text);
+  const value = match ? Number(match[1]) : NaN;
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * Writes a run's textfile atomically. A run that did not exit 0 keeps the last success time of
+ * the file it replaces. The file is made readable by all (the exporter runs as its own user).
+ *
+ * @param path The `.prom` file.
+ * @param run The run; `lastSuccessSeconds` is worked out here.
+ */
+export async function writeBatchMetrics(
+  path: string,
+  run: Omit<BatchRunMetrics, "lastSuccessSeconds">,
+): Promise<void> {
+  let lastSuccessSeconds: number | undefined;
+  if (run.exitCode === ExitCode.ok) {
+    lastSuccessSeconds = run.finishedAt.getTime() / 1000;
+  } else {
+    try {
+      lastSuccessSeconds = parseLastSuccess(await Deno.readTextFile(path));
+    } catch {
+      // No previous file (first run) or an unreadable one: no success known.
+    }
+  }
+  await writeFileAtomic(path, formatBatchMetrics({ ...run, lastSuccessSeconds }));
+  if (Deno.build.os !== "windows") await Deno.chmod(path, 0o644);
+}
+
+function _number(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (!Number.isFinite(value)) return value > 0 ? "+Inf" : "-Inf";
+  return String(value);
+}
