@@ -11,7 +11,7 @@
  */
 
 import { Aggregator } from "mingo/aggregator";
-import { Context, type ProcessingMode } from "mingo/core";
+import { Context, evalExpr, type ProcessingMode } from "mingo/core";
 import { Lazy } from "mingo/lazy";
 import * as accumulatorOperators from "mingo/operators/accumulator";
 import * as expressionOperators from "mingo/operators/expression";
@@ -23,6 +23,8 @@ import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import { resolve } from "mingo/util";
 import { compareValues, type Doc, pathValues, typeRank } from "./bson_values.ts";
+import { type Collation, foldStrings, optionsCollation } from "./collation.ts";
+import { CommandError } from "./errors.ts";
 import { COMPILED_OPERATOR, compileStages, evalCompiled } from "./expressions.ts";
 
 type _RangeTest = (c: number) => boolean;
@@ -43,28 +45,49 @@ function _rangeOperator(test: _RangeTest) {
   };
 }
 
+type _Compare = (a: unknown, b: unknown) => number;
+
+const _SENSITIVITY = ["base", "base", "accent", "variant", "variant", "variant"] as const;
+
+/** The BSON order, with strings compared as the collation says. */
+function _comparator(collation: Collation | undefined): _Compare {
+  if (!collation) return compareValues;
+  const collator = new Intl.Collator(collation.locale.replace("_", "-"), {
+    sensitivity: _SENSITIVITY[collation.strength] ?? "variant",
+    ...(collation.spec.numericOrdering === true ? { numeric: true } : {}),
+  });
+  return (a, b) =>
+    typeof a === "string" && typeof b === "string" ? collator.compare(a, b) : compareValues(a, b);
+}
+
 /**
  * Sorts documents in place by a MongoDB sort specification, using the canonical BSON order;
  * an array field sorts by its smallest element ascending and its largest descending.
  *
  * @param docs The documents.
  * @param spec The sort specification, e.g. `{ date: -1, _id: 1 }`.
+ * @param collation The command's collation (orders strings by its locale).
  * @returns The same array, sorted (stable).
  */
-export function sortDocuments<T>(docs: T[], spec: Record<string, unknown>): T[] {
+export function sortDocuments<T>(
+  docs: T[],
+  spec: Record<string, unknown>,
+  collation?: Collation,
+): T[] {
   const fields = Object.entries(spec).map(([path, dir]) => ({
     path,
     dir: Number(dir) < 0 ? -1 : 1,
   }));
   if (fields.length === 0 || docs.length < 2) return docs;
+  const compare = _comparator(collation);
   const keyed = docs.map((doc, index) => ({
     doc,
     index,
-    keys: fields.map(({ path, dir }) => _sortKey(doc, path, dir)),
+    keys: fields.map(({ path, dir }) => _sortKey(doc, path, dir, compare)),
   }));
   keyed.sort((a, b) => {
     for (let i = 0; i < fields.length; i++) {
-      const c = compareValues(a.keys[i], b.keys[i]);
+      const c = compare(a.keys[i], b.keys[i]);
       if (c !== 0) return c * fields[i]!.dir;
     }
     return a.index - b.index;
@@ -73,15 +96,35 @@ export function sortDocuments<T>(docs: T[], spec: Record<string, unknown>): T[] 
   return docs;
 }
 
-function _sortKey(doc: unknown, path: string, dir: number): unknown {
+function _sortKey(doc: unknown, path: string, dir: number, compare: _Compare): unknown {
   const values = pathValues(doc, path);
   if (values.length === 0) return null;
   let best = values[0];
   for (let i = 1; i < values.length; i++) {
-    const c = compareValues(values[i], best);
+    const c = compare(values[i], best);
     if (dir > 0 ? c < 0 : c > 0) best = values[i];
   }
   return best;
+}
+
+type _QueryOperator = (
+  selector: string,
+  value: unknown,
+  options: unknown,
+) => (obj: unknown) => boolean;
+
+/**
+ * Makes a comparison query operator honour a collation that folds strings: the value and the
+ * document are compared by their collation keys. Without such a collation the operator is the
+ * original one, so queries without a collation do no extra work.
+ */
+function _collated(operator: _QueryOperator): _QueryOperator {
+  return (selector, value, options) => {
+    const collation = optionsCollation(options);
+    if (!collation) return operator(selector, value, options);
+    const test = operator(selector, foldStrings(value, collation), options);
+    return (obj) => test(foldStrings(obj, collation));
+  };
 }
 
 const _mingoSort = pipelineOperators.$sort;
@@ -102,10 +145,14 @@ export const SANDBOX_CONTEXT: Context = Context.init({
   projection: projectionOperators as never,
   query: {
     ...queryOperators,
-    $gt: _rangeOperator((c) => c > 0),
-    $gte: _rangeOperator((c) => c >= 0),
-    $lt: _rangeOperator((c) => c < 0),
-    $lte: _rangeOperator((c) => c <= 0),
+    $eq: _collated(queryOperators.$eq as _QueryOperator),
+    $ne: _collated(queryOperators.$ne as _QueryOperator),
+    $in: _collated(queryOperators.$in as _QueryOperator),
+    $nin: _collated(queryOperators.$nin as _QueryOperator),
+    $gt: _collated(_rangeOperator((c) => c > 0)),
+    $gte: _collated(_rangeOperator((c) => c >= 0)),
+    $lt: _collated(_rangeOperator((c) => c < 0)),
+    $lte: _collated(_rangeOperator((c) => c <= 0)),
   } as never,
   window: windowOperators as never,
 });
@@ -118,11 +165,13 @@ export type CollectionResolver = (name: string) => Doc[];
  *
  * @param resolver Resolves `from` collections of nested `$lookup` stages.
  * @param variables `let` variables.
+ * @param collation The command's collation (queries and `$sort` honour it).
  * @returns mingo options.
  */
 export function mingoOptions(
   resolver?: CollectionResolver,
   variables?: Doc,
+  collation?: Collation,
 ): Partial<Options> {
   return {
     context: SANDBOX_CONTEXT,
@@ -131,7 +180,32 @@ export function mingoOptions(
     scriptEnabled: false,
     ...(resolver ? { collectionResolver: resolver } : {}),
     ...(variables ? { variables } : {}),
+    ...(collation ? { collation: collation.spec as unknown as Options["collation"] } : {}),
   };
+}
+
+/**
+ * Evaluates a command's `let` document: each value is an expression evaluated once, before
+ * the command runs (so `{ $literal: "$x" }` gives the string `"$x"`, `{ $rand: {} }` a number).
+ *
+ * @param spec The `let` document.
+ * @param now The command's `$$NOW`.
+ * @returns The variables, or `undefined` when there are none.
+ */
+export function evaluateLet(spec: Doc | undefined, now: Date = new Date()): Doc | undefined {
+  if (!spec) return undefined;
+  const options = mingoOptions() as Options;
+  const out: Doc = {};
+  for (const [name, expr] of Object.entries(spec)) {
+    if (!/^[a-z\u0080-\uffff][\w\u0080-\uffff]*$/.test(name)) {
+      throw new CommandError(
+        16867,
+        `'${name}' starts with an invalid character for a user variable name`,
+      );
+    }
+    out[name] = evalExpr({}, pinNow(expr, now), options);
+  }
+  return out;
 }
 
 /**

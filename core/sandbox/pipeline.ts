@@ -16,6 +16,7 @@ import { duplicateKeyError } from "./indexes.ts";
 import { SANDBOX_KNOWN_STAGES } from "./change_streams.ts";
 import { type Collection, withIdFirst } from "./collection.ts";
 import { asCommandError, CommandError } from "./errors.ts";
+import { type Collation, optionsCollation } from "./collation.ts";
 import { compileFilter, mingoOptions, pinNow, runStages } from "./mingo_context.ts";
 import type { Storage } from "./storage.ts";
 
@@ -44,8 +45,12 @@ export function findMatching(
     compileFilter(filter, options);
     return [];
   }
-  const { docs: candidates, exact } = collection.plan(filter);
-  if (exact || Object.keys(filter).length === 0) return candidates;
+  if (Object.keys(filter).length === 0) return collection.all();
+  // Under a collation that folds strings an index on the raw values would miss matches.
+  const { docs: candidates, exact } = optionsCollation(options)
+    ? { docs: collection.all(), exact: false }
+    : collection.plan(filter);
+  if (exact) return candidates;
   const predicate = compileFilter(filter, options);
   const out: Doc[] = [];
   for (const doc of candidates) if (predicate(doc)) out.push(doc);
@@ -337,23 +342,32 @@ function _updateDescription(before: Doc, after: Doc): Doc {
   return { updatedFields, removedFields, truncatedArrays: [] };
 }
 
+/** Options of {@link runPipeline}. */
+export interface RunPipelineOptions {
+  /** The command's evaluated `let` variables. */
+  variables?: Doc;
+  /** The command's collation. */
+  collation?: Collation;
+}
+
 /**
  * Runs an aggregation pipeline (without `$changeStream`).
  *
  * @param storage The server storage.
  * @param source Database and collection the pipeline reads.
  * @param pipeline The stages (validated with {@link validatePipeline}).
- * @param variables `let` variables.
+ * @param run `let` variables and collation.
  * @returns The output documents.
  */
 export function runPipeline(
   storage: Storage,
   source: PipelineSource,
   pipeline: Doc[],
-  variables?: Doc,
+  run: RunPipelineOptions = {},
 ): Doc[] {
+  const { variables, collation } = run;
   const resolver = (name: string) => storage.collection(source.db, name)?.all() ?? [];
-  const options = mingoOptions(resolver, variables);
+  const options = mingoOptions(resolver, variables, collation);
   pipeline = pinNow(pipeline);
   try {
     let docs: Doc[];

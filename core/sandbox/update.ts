@@ -5,11 +5,12 @@
  * @module
  */
 
-import { update as mingoUpdate, updateOne as mingoUpdateOne } from "mingo/updater";
+import { update as mingoUpdate } from "mingo/updater";
 import { cloneValue, type Doc, isPlainDoc, setPath, typeRank, valueKey } from "./bson_values.ts";
 import { withIdFirst } from "./collection.ts";
 import { asCommandError, CommandError } from "./errors.ts";
-import { mingoOptions, pinNow } from "./mingo_context.ts";
+import type { Collation } from "./collation.ts";
+import { mingoOptions, pinNow, runStages } from "./mingo_context.ts";
 
 const _UPDATE_OPERATORS = new Set([
   "$set",
@@ -50,6 +51,33 @@ export interface ApplyUpdateOptions {
   arrayFilters?: Doc[];
   /** Whether this builds an upserted document (applies `$setOnInsert`). */
   inserting?: boolean;
+  /** The command's evaluated `let` variables (pipeline updates read them). */
+  variables?: Doc;
+  /** The statement's collation (the positional `$` finds its element with it). */
+  collation?: Collation;
+}
+
+/** The stages an update pipeline may use, as MongoDB documents them. */
+const _UPDATE_STAGES = new Set([
+  "$addFields",
+  "$set",
+  "$project",
+  "$unset",
+  "$replaceRoot",
+  "$replaceWith",
+]);
+
+function _checkUpdateStage(stage: unknown): void {
+  const name = isPlainDoc(stage) ? Object.keys(stage)[0] : undefined;
+  if (name === undefined || !isPlainDoc(stage) || Object.keys(stage).length !== 1) {
+    throw new CommandError(
+      40323,
+      "A pipeline stage specification object must contain exactly one field.",
+    );
+  }
+  if (!_UPDATE_STAGES.has(name)) {
+    throw new CommandError(72, `${name} is not allowed to be used within an update`);
+  }
 }
 
 /**
@@ -65,9 +93,14 @@ export function applyUpdate(doc: Doc, update: Doc | Doc[], options: ApplyUpdateO
   let result: Doc;
   try {
     if (Array.isArray(update)) {
-      const docs = [copy];
-      mingoUpdateOne(docs, {}, pinNow(update) as never, {}, mingoOptions());
-      result = docs[0]!;
+      for (const stage of update) _checkUpdateStage(stage);
+      result = runStages([copy], pinNow(update), mingoOptions(undefined, options.variables))[0]!;
+      if (!isPlainDoc(result)) {
+        throw new CommandError(
+          40228,
+          "'replacement document' must evaluate to an object",
+        );
+      }
       // A pipeline that drops _id (e.g. $replaceRoot) keeps the document's own, as in MongoDB.
       if (!("_id" in result) && "_id" in doc) result = { _id: doc._id, ...result };
     } else {
@@ -97,7 +130,7 @@ export function applyUpdate(doc: Doc, update: Doc | Doc[], options: ApplyUpdateO
       if (Object.keys(modifier).length > 0) {
         mingoUpdate(copy, modifier as never, options.arrayFilters, options.filter ?? {}, {
           cloneMode: "deep",
-          queryOptions: mingoOptions(),
+          queryOptions: mingoOptions(undefined, options.variables, options.collation),
         });
       }
       result = copy;

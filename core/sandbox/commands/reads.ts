@@ -10,7 +10,8 @@ import { type Doc, isPlainDoc, pathValues, valueKey } from "../bson_values.ts";
 import { ChangeStream, type ChangeStreamScope, type ChangeStreamSpec } from "../change_streams.ts";
 import { DEFAULT_FIRST_BATCH, takeBatch } from "../cursors.ts";
 import { CommandError } from "../errors.ts";
-import { projectDocuments, sortDocuments } from "../mingo_context.ts";
+import { evaluateLet, mingoOptions, projectDocuments, sortDocuments } from "../mingo_context.ts";
+import { foldsStrings, foldStrings, parseCollation } from "../collation.ts";
 import { findMatching, runPipeline, validatePipeline } from "../pipeline.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import {
@@ -50,10 +51,13 @@ function _find(ctx: CommandContext): Doc {
     limit = -limit;
     singleBatch = true;
   }
-  let docs = findMatching(collection, filter);
-  if (sort && Object.keys(sort).length > 0) docs = sortDocuments([...docs], sort);
+  const variables = evaluateLet(docOption(body, "let"));
+  const collation = parseCollation(body.collation);
+  const options = mingoOptions(undefined, variables, collation);
+  let docs = findMatching(collection, filter, options);
+  if (sort && Object.keys(sort).length > 0) docs = sortDocuments([...docs], sort, collation);
   if (skip > 0 || limit > 0) docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
-  if (projection) docs = projectDocuments(docs, projection);
+  if (projection) docs = projectDocuments(docs, projection, options);
   return documentCursorReply(ctx, `${ctx.db}.${name}`, docs, {
     ...(batchSize !== undefined ? { batchSize } : {}),
     limit,
@@ -131,9 +135,10 @@ function _count(ctx: CommandContext): Doc {
   const query = docOption(body, "query") ?? {};
   const skip = intOption(body, "skip") ?? 0;
   const limit = Math.abs(intOption(body, "limit") ?? 0);
+  const options = mingoOptions(undefined, undefined, parseCollation(body.collation));
   let n = Object.keys(query).length === 0
     ? collection?.docs.size ?? 0
-    : findMatching(collection, query).length;
+    : findMatching(collection, query, options).length;
   n = Math.max(0, n - skip);
   if (limit > 0) n = Math.min(n, limit);
   return { n };
@@ -145,12 +150,15 @@ function _distinct(ctx: CommandContext): Doc {
   if (typeof key !== "string") {
     throw new CommandError(40414, "BSON field 'distinct.key' is missing but a required field");
   }
-  const docs = findMatching(existingCollection(ctx), docOption(body, "query") ?? {});
+  const collation = parseCollation(body.collation);
+  const options = mingoOptions(undefined, undefined, collation);
+  const docs = findMatching(existingCollection(ctx), docOption(body, "query") ?? {}, options);
+  const folds = foldsStrings(collation);
   const seen = new Set<string>();
   const values: unknown[] = [];
   for (const doc of docs) {
     for (const value of pathValues(doc, key)) {
-      const k = valueKey(value);
+      const k = valueKey(folds ? foldStrings(value, collation) : value);
       if (seen.has(k)) continue;
       seen.add(k);
       values.push(value);
@@ -241,8 +249,12 @@ function _aggregate(ctx: CommandContext): Doc {
       "aggregate: 1 is only supported by the sandbox for $changeStream and $documents",
     );
   }
-  const variables = docOption(body, "let");
-  const docs = runPipeline(ctx.state.storage, source, pipeline, variables);
+  const variables = evaluateLet(docOption(body, "let"));
+  const collation = parseCollation(body.collation);
+  const docs = runPipeline(ctx.state.storage, source, pipeline, {
+    ...(variables ? { variables } : {}),
+    ...(collation ? { collation } : {}),
+  });
   return documentCursorReply(ctx, ns, docs, batchSize !== undefined ? { batchSize } : {});
 }
 

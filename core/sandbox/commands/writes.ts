@@ -17,7 +17,8 @@ import {
   isOperatorUpdate,
   upsertSeed,
 } from "../update.ts";
-import { projectDocuments } from "../mingo_context.ts";
+import { evaluateLet, mingoOptions, projectDocuments } from "../mingo_context.ts";
+import { type Collation, parseCollation } from "../collation.ts";
 import { docOption, rejectTransactions, targetCollection, writeError } from "./_shared.ts";
 
 function _statements(ctx: CommandContext, field: string): Doc[] {
@@ -70,9 +71,11 @@ function _updateOne(
     multi: boolean;
     arrayFilters?: Doc[];
     sort?: Doc;
+    variables?: Doc;
+    collation?: Collation;
   },
 ): _UpdateOutcome {
-  const { q, u, upsert, multi, arrayFilters, sort } = statement;
+  const { q, u, upsert, multi, arrayFilters, sort, variables, collation } = statement;
   const operator = isOperatorUpdate(u);
   if (!operator && !isPlainDoc(u)) {
     throw new CommandError(14, "Update argument must be a document or a pipeline");
@@ -82,13 +85,19 @@ function _updateOne(
   }
   const storage = ctx.state.storage;
   let collection: Collection | undefined = storage.collection(ctx.db, name);
-  let matched = findMatching(collection, q);
-  if (sort && matched.length > 1) matched = sortDocuments([...matched], sort);
+  let matched = findMatching(collection, q, mingoOptions(undefined, variables, collation));
+  if (sort && matched.length > 1) matched = sortDocuments([...matched], sort, collation);
   if (!multi) matched = matched.slice(0, 1);
   const outcome: _UpdateOutcome = { matched: matched.length, modified: 0 };
+  const updateOptions = {
+    filter: q,
+    ...(arrayFilters ? { arrayFilters } : {}),
+    ...(variables ? { variables } : {}),
+    ...(collation ? { collation } : {}),
+  };
   for (const doc of matched) {
     const next = operator
-      ? applyUpdate(doc, u as Doc | Doc[], { filter: q, ...(arrayFilters ? { arrayFilters } : {}) })
+      ? applyUpdate(doc, u as Doc | Doc[], updateOptions)
       : applyReplacement(doc, u as Doc);
     const description = describeUpdate(doc, next);
     const changed = Object.keys(description.updatedFields as Doc).length > 0 ||
@@ -104,11 +113,7 @@ function _updateOne(
   if (matched.length === 0 && upsert) {
     const seed = upsertSeed(q);
     const doc = operator
-      ? applyUpdate(seed, u as Doc | Doc[], {
-        inserting: true,
-        filter: q,
-        ...(arrayFilters ? { arrayFilters } : {}),
-      })
+      ? applyUpdate(seed, u as Doc | Doc[], { ...updateOptions, inserting: true })
       : applyReplacement(seed, u as Doc);
     const inserted = withIdFirst(doc);
     collection ??= storage.ensureCollection(ctx.db, name);
@@ -119,10 +124,22 @@ function _updateOne(
   return outcome;
 }
 
+function _statementCollation(s: Doc): { collation?: Collation } {
+  const collation = parseCollation(s.collation);
+  return collation ? { collation } : {};
+}
+
 function _update(ctx: CommandContext): Doc {
   rejectTransactions(ctx.body);
   const name = targetCollection(ctx);
   const statements = _statements(ctx, "updates");
+  for (const s of statements) {
+    // MongoDB 7.0, which the sandbox presents itself as, has no `sort` on update statements.
+    if ("sort" in s) {
+      throw new CommandError(40415, "BSON field 'update.updates.sort' is an unknown field.");
+    }
+  }
+  const variables = evaluateLet(docOption(ctx.body, "let"));
   const ordered = ctx.body.ordered !== false;
   const writeErrors: Doc[] = [];
   const upserted: Doc[] = [];
@@ -137,6 +154,8 @@ function _update(ctx: CommandContext): Doc {
         upsert: s.upsert === true,
         multi: s.multi === true,
         ...(Array.isArray(s.arrayFilters) ? { arrayFilters: s.arrayFilters as Doc[] } : {}),
+        ...(variables ? { variables } : {}),
+        ..._statementCollation(s),
       });
       if (outcome.upsertedId !== undefined) {
         n++;
@@ -160,6 +179,7 @@ function _delete(ctx: CommandContext): Doc {
   rejectTransactions(ctx.body);
   const name = targetCollection(ctx);
   const statements = _statements(ctx, "deletes");
+  const variables = evaluateLet(docOption(ctx.body, "let"));
   const ordered = ctx.body.ordered !== false;
   const writeErrors: Doc[] = [];
   let n = 0;
@@ -167,7 +187,8 @@ function _delete(ctx: CommandContext): Doc {
     const s = statements[i]!;
     try {
       const collection = ctx.state.storage.collection(ctx.db, name);
-      let matched = findMatching(collection, docOption(s, "q") ?? {});
+      const options = mingoOptions(undefined, variables, parseCollation(s.collation));
+      let matched = findMatching(collection, docOption(s, "q") ?? {}, options);
       if (Number(s.limit ?? 0) === 1) matched = matched.slice(0, 1);
       for (const doc of matched) collection!.delete(doc);
       n += matched.length;
@@ -192,13 +213,15 @@ function _findAndModify(ctx: CommandContext): Doc {
   const query = docOption(body, "query") ?? {};
   const sort = docOption(body, "sort");
   const fields = docOption(body, "fields");
+  const variables = evaluateLet(docOption(body, "let"));
+  const collation = parseCollation(body.collation);
   if (body.remove === true) {
     if (body.update !== undefined) {
       throw new CommandError(9, "Cannot specify both an update and remove=true");
     }
     const collection = ctx.state.storage.collection(ctx.db, name);
-    let matched = findMatching(collection, query);
-    if (sort && matched.length > 1) matched = sortDocuments([...matched], sort);
+    let matched = findMatching(collection, query, mingoOptions(undefined, variables, collation));
+    if (sort && matched.length > 1) matched = sortDocuments([...matched], sort, collation);
     const doc = matched[0];
     if (doc) collection!.delete(doc);
     return { lastErrorObject: { n: doc ? 1 : 0 }, value: _project(doc, fields) };
@@ -214,6 +237,8 @@ function _findAndModify(ctx: CommandContext): Doc {
       multi: false,
       ...(Array.isArray(body.arrayFilters) ? { arrayFilters: body.arrayFilters as Doc[] } : {}),
       ...(sort ? { sort } : {}),
+      ...(variables ? { variables } : {}),
+      ...(collation ? { collation } : {}),
     });
     const upserted = outcome.upsertedId !== undefined;
     const lastErrorObject: Doc = {
