@@ -54,8 +54,12 @@ function _labels(state: SandboxState, name: string, body: Doc, code: number): st
 
 function _failure(state: SandboxState, name: string, body: Doc, action: FailCommandAction): Doc {
   const code = action.errorCode!;
+  // failCommand fires before a getMore checks its cursor out, so mongod cannot know the
+  // cursor is a change stream's: such errors carry ResumableChangeStreamError only when the
+  // fail point's errorLabels say so (failGetMoreAfterCursorCheckout is the fail point for that).
+  const labels = _labels(state, name, body, code).filter((l) => l !== "ResumableChangeStreamError");
   const error = new CommandError(code, "Failing command via 'failCommand' failpoint", {
-    labels: action.errorLabels ?? _labels(state, name, body, code),
+    labels: action.errorLabels ?? labels,
     ...(action.errInfo ? { extra: { errInfo: action.errInfo } } : {}),
   });
   return error.toReply();

@@ -1,7 +1,8 @@
 /**
- * The `failCommand` fail point, as mongod implements it for driver tests: make chosen
- * commands fail with an error code, close the connection, block, or report a write concern
- * error, a number of times, after skipping some, or until turned off.
+ * The fail points mongod implements for driver tests: `failCommand` (make chosen commands
+ * fail with an error code, close the connection, block, or report a write concern error, a
+ * number of times, after skipping some, or until turned off) and
+ * `failGetMoreAfterCursorCheckout` (fail a getMore once it holds its cursor).
  *
  * @module
  */
@@ -33,9 +34,65 @@ interface _FailCommand {
   data: Doc;
 }
 
+interface _AfterCheckout {
+  mode: _FailCommand["mode"];
+  errorCode: number;
+}
+
+function _parseMode(mode: unknown): _FailCommand["mode"] {
+  if (mode === "alwaysOn") return { kind: "alwaysOn" };
+  if (isPlainDoc(mode) && mode.times !== undefined) {
+    return { kind: "times", n: numericValue(mode.times) ?? 0 };
+  }
+  if (isPlainDoc(mode) && mode.skip !== undefined) {
+    return { kind: "skip", n: numericValue(mode.skip) ?? 0 };
+  }
+  throw new CommandError(2, `Unsupported fail point mode: ${JSON.stringify(mode)}`);
+}
+
+/** Counts one trigger of a fail point; `false` when it skips this one. */
+function _trigger(mode: _FailCommand["mode"]): boolean {
+  if (mode.kind === "skip" && mode.n > 0) {
+    mode.n--;
+    return false;
+  }
+  if (mode.kind === "times") mode.n--;
+  return true;
+}
+
 /** The fail points configured on one server. */
 export class FailPoints {
   #failCommand: _FailCommand | undefined;
+  #afterCheckout: _AfterCheckout | undefined;
+
+  #configureAfterCheckout(body: Doc): Doc {
+    const data = isPlainDoc(body.data) ? body.data : {};
+    if (body.mode === "off") {
+      this.#afterCheckout = undefined;
+      return { count: 0 };
+    }
+    const mode = _parseMode(body.mode);
+    const errorCode = numericValue(data.errorCode);
+    if (errorCode === undefined) {
+      throw new CommandError(2, "failGetMoreAfterCursorCheckout requires 'errorCode'");
+    }
+    this.#afterCheckout = mode.kind === "times" && mode.n <= 0 ? undefined : { mode, errorCode };
+    return { count: 0 };
+  }
+
+  /**
+   * Checks the `failGetMoreAfterCursorCheckout` fail point, which mongod evaluates once a
+   * getMore holds its cursor (so the error is labelled as the cursor's kind asks, e.g.
+   * `ResumableChangeStreamError` for a change stream).
+   *
+   * @returns The error code to fail the getMore with, or `undefined`.
+   */
+  getMoreAfterCheckout(): number | undefined {
+    const fp = this.#afterCheckout;
+    if (!fp || !_trigger(fp.mode)) return undefined;
+    if (fp.mode.kind === "times" && fp.mode.n <= 0) this.#afterCheckout = undefined;
+    return fp.errorCode;
+  }
 
   /**
    * Configures a fail point (`configureFailPoint`).
@@ -45,6 +102,7 @@ export class FailPoints {
    */
   configure(body: Doc): Doc {
     const name = body.configureFailPoint;
+    if (name === "failGetMoreAfterCursorCheckout") return this.#configureAfterCheckout(body);
     if (name !== "failCommand") {
       throw new CommandError(2, `Unknown fail point: ${String(name)}`);
     }
@@ -54,15 +112,7 @@ export class FailPoints {
       this.#failCommand = undefined;
       return { count: 0 };
     }
-    let parsed: _FailCommand["mode"];
-    if (mode === "alwaysOn") parsed = { kind: "alwaysOn" };
-    else if (isPlainDoc(mode) && mode.times !== undefined) {
-      parsed = { kind: "times", n: numericValue(mode.times) ?? 0 };
-    } else if (isPlainDoc(mode) && mode.skip !== undefined) {
-      parsed = { kind: "skip", n: numericValue(mode.skip) ?? 0 };
-    } else {
-      throw new CommandError(2, `Unsupported fail point mode: ${JSON.stringify(mode)}`);
-    }
+    const parsed = _parseMode(mode);
     const commands = Array.isArray(data.failCommands) ? data.failCommands.map(String) : [];
     if (commands.length === 0) {
       throw new CommandError(2, "failCommand fail point requires 'failCommands'");
@@ -95,14 +145,8 @@ export class FailPoints {
     if (!fp || !fp.commands.has(commandName)) return undefined;
     if (fp.appName !== undefined && fp.appName !== appName) return undefined;
     if (fp.namespace !== undefined && fp.namespace !== ns) return undefined;
-    if (fp.mode.kind === "skip" && fp.mode.n > 0) {
-      fp.mode.n--;
-      return undefined;
-    }
-    if (fp.mode.kind === "times") {
-      fp.mode.n--;
-      if (fp.mode.n <= 0) this.#failCommand = undefined;
-    }
+    if (!_trigger(fp.mode)) return undefined;
+    if (fp.mode.kind === "times" && fp.mode.n <= 0) this.#failCommand = undefined;
     const data = fp.data;
     const errorCode = numericValue(data.errorCode);
     return {
@@ -118,6 +162,7 @@ export class FailPoints {
   /** Turns every fail point off. */
   clear(): void {
     this.#failCommand = undefined;
+    this.#afterCheckout = undefined;
   }
 }
 

@@ -76,6 +76,13 @@ async function _getMore(ctx: CommandContext): Promise<Doc> {
     );
   }
   const cursor = ctx.state.cursors.require(id);
+  const failure = ctx.state.failPoints.getMoreAfterCheckout();
+  if (failure !== undefined) {
+    throw new CommandError(
+      failure,
+      "Failing getMore via 'failGetMoreAfterCursorCheckout' failpoint",
+    );
+  }
   const expectedNs = cursor.ns.replace(/\.\$cmd\.\w+$/, ".$cmd.aggregate");
   if (cursor.ns !== `${ctx.db}.${collection}` && expectedNs !== `${ctx.db}.${collection}`) {
     if (!cursor.ns.startsWith(`${ctx.db}.$cmd`)) {

@@ -116,3 +116,69 @@ Deno.test("a change stream resumes after a getMore network error", async () => {
     await client.close();
   }
 });
+
+async function _changeStreamGetMore(client: MongoClient, db: string): Promise<MongoServerError> {
+  const opened = await client.db(db).command({
+    aggregate: "labels",
+    pipeline: [{ $changeStream: {} }],
+    cursor: {},
+  });
+  try {
+    await client.db(db).command({
+      getMore: opened.cursor.id,
+      collection: "labels",
+      maxTimeMS: 10,
+    });
+  } catch (error) {
+    return error as MongoServerError;
+  }
+  throw new Error("the getMore did not fail");
+}
+
+Deno.test("a getMore failed after cursor checkout is labelled ResumableChangeStreamError", async () => {
+  await using t = await testDatabase();
+  const admin = t.client.db("admin");
+  await admin.command({
+    configureFailPoint: "failGetMoreAfterCursorCheckout",
+    mode: { times: 1 },
+    data: { errorCode: 6 },
+  });
+  const error = await _changeStreamGetMore(t.client, t.dbName);
+  assert.equal(error.code, 6);
+  assert.ok(error.hasErrorLabel("ResumableChangeStreamError"));
+});
+
+Deno.test("a change stream resumes after a getMore fails after cursor checkout", async () => {
+  await using t = await testDatabase();
+  const c = t.db.collection("resume");
+  const stream = c.watch([], { maxAwaitTimeMS: 100 });
+  try {
+    await stream.tryNext();
+    await t.client.db("admin").command({
+      configureFailPoint: "failGetMoreAfterCursorCheckout",
+      mode: { times: 1 },
+      data: { errorCode: 10107 },
+    });
+    await c.insertOne({ x: 1 });
+    const event = await stream.next();
+    assert.equal(event.operationType, "insert");
+  } finally {
+    await stream.close();
+    await t.client.db("admin").command({
+      configureFailPoint: "failGetMoreAfterCursorCheckout",
+      mode: "off",
+    });
+  }
+});
+
+Deno.test("failCommand on a change stream getMore adds no ResumableChangeStreamError label", async () => {
+  await using t = await testDatabase();
+  await _failCommand(t.client, { times: 1 }, { failCommands: ["getMore"], errorCode: 6 });
+  try {
+    const error = await _changeStreamGetMore(t.client, t.dbName);
+    assert.equal(error.code, 6);
+    assert.ok(!error.hasErrorLabel("ResumableChangeStreamError"));
+  } finally {
+    await _off(t.client);
+  }
+});
