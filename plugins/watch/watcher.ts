@@ -52,7 +52,12 @@ import {
   type WatchStatus,
   writeWatchStatus,
 } from "../../core/stream/watch_status.ts";
-import { createWatchMetrics, outcomeCounts, reportCounts } from "../../core/stream/metrics.ts";
+import {
+  createWatchMetrics,
+  outcomeCounts,
+  reportCounts,
+  settledCounts,
+} from "../../core/stream/metrics.ts";
 import type { WatchOptions } from "./mod.ts";
 
 /** The watch settings as resolved. */
@@ -183,14 +188,16 @@ export async function runWatch(
       connection_errors: metrics.connection_errors,
     });
   };
-  const count = (outcome: ArchiveOutcome) => {
+  const count = (outcome: ArchiveOutcome, retried = false) => {
     metrics.events_archived += outcome.archived;
     metrics.orders_duplicates += outcome.duplicates + outcome.alreadyArchived;
     metrics.orders_incomplete += outcome.incomplete;
     metrics.orders_invalid += outcome.invalid;
     metrics.orders_errors += outcome.errors;
     metrics.orders_recovered += outcome.recovered;
-    promMetrics.countOrders(outcomeCounts(outcome));
+    promMetrics.countOrders(
+      retried ? settledCounts(outcomeCounts(outcome)) : outcomeCounts(outcome),
+    );
   };
   // The status file is the heartbeat health reads: keep it fresh even while a call is slow.
   const heartbeat = setInterval(() => void writeStatus(), flags.statusIntervalMs);
@@ -300,7 +307,7 @@ export async function runWatch(
       );
       if (due.length === 0) break;
       const outcome = await archiveOrders(due, archiving);
-      count(outcome);
+      count(outcome, true);
       recovered += outcome.recovered;
       if (due.length < config.batchMax) break;
     }

@@ -4,6 +4,7 @@ import {
   eventLagsSeconds,
   outcomeCounts,
   reportCounts,
+  settledCounts,
 } from "../../../core/stream/metrics.ts";
 import { emptyReport } from "../../../core/archive/report.ts";
 import { WATCH_STATES } from "../../../core/stream/watch_status.ts";
@@ -49,6 +50,18 @@ Deno.test("reportCounts() maps a pass's report names to the outcome labels", () 
     invalid: 1,
     error: 1,
     recovered: 3,
+  });
+});
+
+Deno.test("settledCounts() keeps what a quarantine retry settled, not what it left quarantined", () => {
+  const retry = { archived: 2, duplicate: 1, incomplete: 5, invalid: 1, error: 1, recovered: 2 };
+  assert.deepEqual(settledCounts(retry), {
+    archived: 2,
+    duplicate: 1,
+    incomplete: 0,
+    invalid: 0,
+    error: 0,
+    recovered: 2,
   });
 });
 

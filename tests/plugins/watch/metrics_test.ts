@@ -91,6 +91,58 @@ Deno.test({
   },
 });
 
+Deno.test("a quarantine retry counts an order once: still incomplete adds nothing, completed is recovered", async () => {
+  await using tdb = await testDatabase("watch_prometheus_retry");
+  await using dir = await tempDir();
+  const seeded = await seedOrders(tdb.db, { complete: 1, incomplete: 1, notDelivered: 0 });
+  const [number] = Object.keys(seeded.incomplete);
+  const port = freePort();
+  await using watcher = startWatcher(tdb.uri, tdb.dbName, dir.path, [
+    "--metrics-port",
+    String(port),
+    "--retry-interval",
+    "100ms",
+  ]);
+  await watcher.waitFor(/✅ Change Stream opened successfully/);
+  const quarantine = tdb.db.collection("archiver_quarantine");
+  const attempts = async () => (await quarantine.findOne({ numero_commande: number }))?.attempts;
+  const scrape = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  await eventually(async () => (await attempts() ?? 0) >= 2, 10_000, "two attempts");
+  let text = await scrape();
+  // Counted when quarantined (the catch-up, and the stream's replay of the overlap, if any).
+  const incomplete = sampleValue(text, "archiver_orders_total", { outcome: "incomplete" })!;
+  assert.ok(incomplete >= 1);
+  const seen = (await attempts())!;
+  await eventually(async () => (await attempts())! >= seen + 3, 10_000, "three more attempts");
+  text = await scrape();
+  assert.equal(
+    sampleValue(text, "archiver_orders_total", { outcome: "incomplete" }),
+    incomplete,
+    "retries that leave it incomplete add nothing",
+  );
+  assert.equal(sampleValue(text, "archiver_quarantine_orders", { reason: "incomplete" }), 1);
+
+  // The missing client arrives: the next retry archives the order.
+  const order = (await tdb.db.collection("Commande").findOne({ numero_commande: number }))!;
+  const client = { ...[...seeded.clients.values()][0]!, _id: order.client_id };
+  await tdb.db.collection("Client").insertOne(client);
+  await eventually(
+    async () => {
+      text = await scrape();
+      return sampleValue(text, "archiver_quarantine_orders", { reason: "incomplete" }) === 0;
+    },
+    10_000,
+    "the quarantine emptied",
+  );
+  assert.equal(sampleValue(text, "archiver_orders_total", { outcome: "recovered" }), 1);
+  assert.equal(sampleValue(text, "archiver_orders_total", { outcome: "archived" }), 2);
+  assert.equal(
+    sampleValue(text, "archiver_orders_total", { outcome: "incomplete" }),
+    incomplete,
+  );
+  assert.equal(await tdb.db.collection("Historique").countDocuments(), 2);
+});
+
 Deno.test("/healthz is 200 only while the watcher archives (streaming or catching up)", () => {
   const healthy = WATCH_STATES.filter(isHealthy);
   assert.deepEqual(healthy, ["catching-up", "streaming"]);
