@@ -1,11 +1,13 @@
 /**
- * `archiver config`: the effective configuration, each value with where it came from, the URI's
- * password masked. The first thing to run when a setting does not do what was expected.
+ * `archiver config`: the effective configuration, each value with where it came from, every
+ * secret of the URI masked (password, proxy and key-file passwords, AWS session token). The first
+ * thing to run when a setting does not do what was expected.
  *
  * @module
  */
 
 import { globalSettings } from "../core/runtime/config.ts";
+import { redact } from "../core/runtime/mask.ts";
 import type { PluginContext, Program } from "../core/runtime/plugin.ts";
 import { displayValue, type SettingsSpec } from "../core/runtime/settings.ts";
 
@@ -71,6 +73,10 @@ export function registerConfigCommand(program: Program, ctx: PluginContext): voi
     .option("--json", "Print one JSON object instead of a table")
     .option("--example", "Print a .env.example listing every setting at its default")
     .action(async (options, command) => {
+      // Values are masked by displayValue (settings with `secret: true`); the whole output is
+      // scrubbed too, so a secret the mask cannot place (one that ended a malformed URI, or sits
+      // in another setting) is still removed: the configuration registered every one it read.
+      const out = (text: string) => ctx.out(redact(text));
       if (options.example) {
         ctx.out(envExample(ctx.plugins));
         return;
@@ -85,7 +91,7 @@ export function registerConfigCommand(program: Program, ctx: PluginContext): voi
           : config.sources[key] ?? "default",
       }));
       if (options.json) {
-        ctx.out(JSON.stringify({ envFile: config.envFile ?? null, settings: rows }));
+        out(JSON.stringify({ envFile: config.envFile ?? null, settings: rows }));
         return;
       }
       const widths = (["setting", "value"] as const).map((column) =>
@@ -94,7 +100,7 @@ export function registerConfigCommand(program: Program, ctx: PluginContext): voi
       const line = (cells: string[]) =>
         cells.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join("  ")
           .trimEnd();
-      ctx.out(
+      out(
         [
           line(["SETTING", "VALUE", "SOURCE"]),
           ...rows.map((row) => line([row.setting, row.value, row.source])),
