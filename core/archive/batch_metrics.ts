@@ -136,8 +136,8 @@ export async function writeBatchMetrics(
       // No previous file (first run) or an unreadable one: no success known.
     }
   }
-  await writeFileAtomic(path, formatBatchMetrics({ ...run, lastSuccessSeconds }));
-  if (Deno.build.os !== "windows") await Deno.chmod(path, 0o644);
+  // The collector (node_exporter, windows_exporter) usually runs as another user: world-readable.
+  await writeFileAtomic(path, formatBatchMetrics({ ...run, lastSuccessSeconds }), { mode: 0o644 });
 }
 
 function _number(value: number): string {

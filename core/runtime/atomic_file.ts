@@ -14,13 +14,22 @@ import { ConfigError } from "./errors.ts";
  *
  * @param path The file to replace.
  * @param text Its new content.
+ * @param options The file's permissions: `0o600` (owner only) unless another reader needs it,
+ *   such as a metrics collector running as its own user (`0o644`); ignored on Windows.
  * @throws When the temporary file cannot be written or renamed; the target is then unchanged.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  text: string,
+  options: { mode?: number } = {},
+): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   try {
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    const mode = options.mode ?? 0o600;
+    const file = await Deno.open(temp, { write: true, createNew: true, mode });
+    // The process umask may have narrowed the mode; set it exactly before the file is visible.
+    if (Deno.build.os !== "windows") await Deno.chmod(temp, mode);
     try {
       const bytes = new TextEncoder().encode(text);
       for (let written = 0; written < bytes.length;) {

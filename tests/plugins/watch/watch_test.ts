@@ -291,35 +291,3 @@ Deno.test("two watchers on one stream never double an archive document", async (
   await new Promise((resolve) => setTimeout(resolve, 500));
   assertEachOnce(await archivedNumbers(tdb.db), [...seeded.complete, ...seeded.notDelivered]);
 });
-
-Deno.test("the metrics endpoint serves Prometheus text and /healthz on loopback", async () => {
-  await using tdb = await testDatabase("watch_metrics");
-  await using dir = await tempDir();
-  await seed(tdb.db, { complete: 2, incomplete: 1, notDelivered: 0 });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  await using watcher = startWatcher(tdb.uri, tdb.dbName, dir.path, [
-    "--metrics-port",
-    String(port),
-  ]);
-  await watcher.waitFor(/✅ Change Stream opened successfully/);
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  for (
-    const name of [
-      "events_processed",
-      "events_archived",
-      "stream_lag_seconds",
-      "connection_errors",
-      "resume_token_age_seconds",
-      "uptime_seconds",
-    ]
-  ) {
-    assert.match(metrics, new RegExp(`^${name} \\d`, "m"), name);
-  }
-  assert.match(metrics, /^events_archived 2$/m);
-  assert.match(metrics, /^orders_incomplete 1$/m);
-  const health = await fetch(`http://127.0.0.1:${port}/healthz`);
-  assert.equal(health.status, 200);
-  assert.equal((await health.json()).state, "streaming");
-});
