@@ -24,6 +24,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import type { LogLevelName } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { redact } from "./mask.ts";
+import { besideProgressBar } from "./progress.ts";
 
 /** The root category; plugins log under `["archiver", "<plugin>"]`. */
 export const ROOT_CATEGORY = "archiver";
@@ -101,7 +102,11 @@ async function _configure(options: LoggingOptions): Promise<void> {
     ? ecs
     : (record: LogRecord) => formatPretty(record, { color });
   const sinks: Record<string, Sink> = {
-    console: (record) => write(redact(format(record))),
+    // A line written while a progress bar is shown takes the bar's line; the bar is drawn again.
+    console: (record) => {
+      const line = redact(format(record));
+      besideProgressBar(() => write(line));
+    },
   };
   if (options.file) {
     const { dir, name, maxSize, maxFiles } = options.file;
@@ -142,7 +147,7 @@ async function _configure(options: LoggingOptions): Promise<void> {
  */
 export function activeConsole(): (line: string) => void {
   const write = _active.at(-1)?.write ?? _writeStderr;
-  return (line) => write(redact(line));
+  return (line) => besideProgressBar(() => write(redact(line)));
 }
 
 /**
