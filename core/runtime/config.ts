@@ -8,7 +8,7 @@
  */
 
 import { parse as parseDotenv } from "dotenv";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
 import { duration, formatDuration, formatSize, integer, oneOf, parseSize, text } from "./parse.ts";
 import {
@@ -195,12 +195,16 @@ export async function readDotenv(
   const explicit = sources.envFileFlag ?? (sources.env.ARCHIVER_ENV_FILE || undefined);
   if (explicit !== undefined) {
     const name = sources.envFileFlag !== undefined ? "--env-file" : "ARCHIVER_ENV_FILE";
-    const path = join(sources.cwd, explicit);
+    // resolve, not join: an absolute path (`C:\archiver\.env` under NSSM, `/etc/archiver.env`)
+    // is used as is; join would append it to the working folder.
+    const path = resolve(sources.cwd, explicit);
     try {
       return { values: parseDotenv(await Deno.readTextFile(path)), path: explicit };
     } catch (error) {
       const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
-      throw new ConfigError(`Cannot read ${name} ${JSON.stringify(explicit)}: ${reason}`, {
+      // Name the file looked for, so a relative path read from an unexpected folder shows.
+      const where = path === explicit ? "" : ` (looked for ${path})`;
+      throw new ConfigError(`Cannot read ${name} ${JSON.stringify(explicit)}: ${reason}${where}`, {
         cause: error,
       });
     }

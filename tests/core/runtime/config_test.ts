@@ -71,6 +71,76 @@ Deno.test("configuration precedence: flag, then environment, then .env, then def
   });
 });
 
+Deno.test("--env-file and ARCHIVER_ENV_FILE take an absolute path as is, a relative one from the working folder", async (t) => {
+  await using work = await tempDir();
+  await using conf = await tempDir();
+  // Where NSSM's service keeps it: an absolute path outside the working folder.
+  const absolute = join(conf.path, "archiver.env");
+  await Deno.writeTextFile(absolute, "ARCHIVER_TIMES=6\n");
+  await Deno.mkdir(join(work.path, "conf"));
+  await Deno.writeTextFile(join(work.path, "conf", "prod.env"), "ARCHIVER_TIMES=8\n");
+  const cases: Array<{ name: string; flag?: string; env?: string; times: number }> = [
+    { name: "--env-file, absolute", flag: absolute, times: 6 },
+    { name: "ARCHIVER_ENV_FILE, absolute", env: absolute, times: 6 },
+    { name: "--env-file, relative", flag: "conf/prod.env", times: 8 },
+    { name: "ARCHIVER_ENV_FILE, relative", env: "conf/prod.env", times: 8 },
+    { name: "--env-file beats ARCHIVER_ENV_FILE", flag: absolute, env: "conf/prod.env", times: 6 },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const config = await loadConfig(greetSettings, {}, {
+        env: c.env === undefined ? {} : { ARCHIVER_ENV_FILE: c.env },
+        cwd: work.path,
+        ...(c.flag === undefined ? {} : { envFileFlag: c.flag }),
+      });
+      assert.equal(config.values.times, c.times);
+      assert.equal(config.sources.times, ".env");
+    });
+  }
+  await t.step("a missing file is named by the path that was looked for", async () => {
+    const missing: Array<{ flag?: string; env?: string; message: string }> = [
+      {
+        flag: join(conf.path, "gone.env"),
+        message: `Cannot read --env-file ${
+          JSON.stringify(join(conf.path, "gone.env"))
+        }: file not found`,
+      },
+      {
+        env: join(conf.path, "gone.env"),
+        message: `Cannot read ARCHIVER_ENV_FILE ${
+          JSON.stringify(join(conf.path, "gone.env"))
+        }: file not found`,
+      },
+      {
+        flag: "conf/gone.env",
+        message: `Cannot read --env-file "conf/gone.env": file not found (looked for ${
+          join(work.path, "conf", "gone.env")
+        })`,
+      },
+    ];
+    for (const c of missing) {
+      await assert.rejects(
+        loadConfig(greetSettings, {}, {
+          env: c.env === undefined ? {} : { ARCHIVER_ENV_FILE: c.env },
+          cwd: work.path,
+          ...(c.flag === undefined ? {} : { envFileFlag: c.flag }),
+        }),
+        (error: Error & { exitCode?: number }) => {
+          assert.equal(error.message, c.message);
+          assert.equal(error.exitCode, 2);
+          return true;
+        },
+      );
+    }
+  });
+  await t.step("the CLI reads an absolute --env-file given from another folder", async () => {
+    const result = await cli(["--env-file", absolute, "config", "--json"], { cwd: work.path });
+    assert.equal(result.code, 0, result.stderr);
+    const parsed = JSON.parse(result.stdout);
+    assert.equal(parsed.envFile, absolute);
+  });
+});
+
 Deno.test(".env next to the compiled binary is read when the working folder has none", async () => {
   await using work = await tempDir();
   await using bin = await tempDir();
@@ -136,7 +206,9 @@ Deno.test("each bad value stops with one line naming setting, value and form, ex
       {
         name: "missing --env-file",
         args: ["--env-file", "nope.env", "greet"],
-        line: 'error: Cannot read --env-file "nope.env": file not found',
+        line: `error: Cannot read --env-file "nope.env": file not found (looked for ${
+          join(dir.path, "nope.env")
+        })`,
       },
     ];
   for (const c of cases) {
