@@ -322,17 +322,30 @@ export class ChangeStream {
   #event(entry: OplogEntry): Doc | undefined {
     if (!this.#watches(entry)) return undefined;
     if (entry.op === "dropDatabase" && this.#scope.coll !== undefined) return undefined;
+    const expanded = this.#spec.showExpandedEvents === true;
+    if (_EXPANDED_ONLY.has(entry.op) && !expanded) return undefined;
     const base: Doc = {
       _id: encodeResumeToken(entry.ts, TokenKind.Event),
       operationType: entry.op,
       clusterTime: entry.ts,
       wallTime: entry.wall,
     };
+    if (expanded && entry.uuid) base.collectionUUID = entry.uuid;
     const ns = entry.coll === undefined ? { db: entry.db } : { db: entry.db, coll: entry.coll };
     const before = this.#spec.fullDocumentBeforeChange;
     const withBefore = (event: Doc) => {
       if (before === "whenAvailable" || before === "required") {
-        event.fullDocumentBeforeChange = entry.before ?? null;
+        // Pre-images exist only for collections with changeStreamPreAndPostImages enabled.
+        const image = entry.images ? entry.before ?? null : null;
+        if (image === null && before === "required") {
+          throw new CommandError(
+            47,
+            `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${
+              JSON.stringify(event._id)
+            }`,
+          );
+        }
+        event.fullDocumentBeforeChange = image;
       }
       return event;
     };
@@ -360,10 +373,29 @@ export class ChangeStream {
           const coll = this.#storage.collection(entry.db, entry.coll!);
           event.fullDocument = coll?.docs.get(valueKey(entry.documentKey?._id)) ?? null;
         } else if (mode === "whenAvailable" || mode === "required") {
-          event.fullDocument = entry.after ?? null;
+          const image = entry.images ? entry.after ?? null : null;
+          if (image === null && mode === "required") {
+            throw new CommandError(
+              47,
+              `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${
+                JSON.stringify(event._id)
+              }`,
+            );
+          }
+          event.fullDocument = image;
         }
         return withBefore(event);
       }
+      case "create":
+      case "createIndexes":
+      case "dropIndexes":
+      case "modify":
+        return {
+          ...base,
+          ns,
+          operationDescription: entry.operationDescription ?? {},
+          ...(entry.stateBeforeChange ? { stateBeforeChange: entry.stateBeforeChange } : {}),
+        };
       case "rename": {
         const event: Doc = { ...base, ns, to: { ...entry.to! } };
         if (this.#spec.showExpandedEvents) {
@@ -380,6 +412,14 @@ export class ChangeStream {
     }
   }
 }
+
+/** Events a change stream shows only when opened with `showExpandedEvents`. */
+const _EXPANDED_ONLY: ReadonlySet<string> = new Set([
+  "create",
+  "createIndexes",
+  "dropIndexes",
+  "modify",
+]);
 
 /** Every aggregation stage name the sandbox recognises (mingo's plus server-only ones). */
 export const SANDBOX_KNOWN_STAGES: Set<string> = new Set([

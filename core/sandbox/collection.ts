@@ -18,6 +18,7 @@ import {
   type IndexSpec,
   normalizeIndexSpec,
 } from "./indexes.ts";
+import { compileFilter } from "./mingo_context.ts";
 import type { Oplog } from "./oplog.ts";
 
 const _ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: "_id_" };
@@ -57,8 +58,8 @@ export class Collection {
   #name: string;
   /** Collection UUID (as `listCollections` reports it). */
   readonly uuid: UUID = new UUID();
-  /** Creation options. */
-  readonly options: Doc;
+  /** Creation options, as `collMod` left them. */
+  options: Doc;
   /** Documents in natural order, keyed by the canonical key of their `_id`. */
   readonly docs: Map<string, Doc> = new Map();
   /** Secondary indexes by name. */
@@ -80,6 +81,68 @@ export class Collection {
     this.#name = name;
     this.#oplog = oplog;
     this.options = options;
+  }
+
+  /** Whether writes record pre- and post-images (`changeStreamPreAndPostImages`). */
+  get recordsImages(): boolean {
+    const setting = this.options.changeStreamPreAndPostImages;
+    return isPlainDoc(setting) && setting.enabled === true;
+  }
+
+  /**
+   * Checks a document against the collection's validator, as MongoDB does on insert and
+   * update (`validationLevel` `strict` by default, `moderate` skipping documents that did
+   * not pass before; `validationAction: "warn"` and `off` accept everything).
+   *
+   * @param doc The document to store.
+   * @param before The version it replaces, for updates.
+   */
+  validate(doc: Doc, before?: Doc): void {
+    const validator = this.options.validator;
+    if (!isPlainDoc(validator)) return;
+    const level = this.options.validationLevel ?? "strict";
+    if (level === "off" || this.options.validationAction === "warn") return;
+    if (this.#validatorSpec !== validator) {
+      this.#validatorTest = compileFilter(validator);
+      this.#validatorSpec = validator;
+    }
+    const test = this.#validatorTest!;
+    if (test(doc)) return;
+    if (level === "moderate" && before && !test(before)) return;
+    throw new CommandError(121, "Document failed validation", {
+      extra: {
+        errInfo: {
+          failingDocumentId: doc._id,
+          details: { operatorName: "$and", clausesNotSatisfied: _failedClauses(validator, doc) },
+        },
+      },
+    });
+  }
+
+  #validatorSpec: Doc | undefined;
+  #validatorTest: ((doc: Doc) => boolean) | undefined;
+
+  /**
+   * Records a DDL event (create, createIndexes, dropIndexes, modify) in the oplog, for the
+   * change streams opened with `showExpandedEvents`.
+   *
+   * @param op The event.
+   * @param operationDescription What it did.
+   * @param stateBeforeChange For `modify`: the options before.
+   */
+  recordDdl(
+    op: "create" | "createIndexes" | "dropIndexes" | "modify",
+    operationDescription: Doc,
+    stateBeforeChange?: Doc,
+  ): void {
+    this.#oplog.append({
+      op,
+      db: this.db,
+      coll: this.name,
+      uuid: this.uuid,
+      operationDescription,
+      ...(stateBeforeChange ? { stateBeforeChange } : {}),
+    });
   }
 
   /** Database name. */
@@ -209,6 +272,7 @@ export class Collection {
       coll: this.name,
       documentKey: { _id: id },
       after: doc,
+      uuid: this.uuid,
     });
   }
 
@@ -243,6 +307,8 @@ export class Collection {
       before,
       after,
       ...(updateDescription ? { updateDescription } : {}),
+      uuid: this.uuid,
+      ...(this.recordsImages ? { images: true } : {}),
     });
   }
 
@@ -262,6 +328,8 @@ export class Collection {
       coll: this.name,
       documentKey: { _id: doc._id },
       before: doc,
+      uuid: this.uuid,
+      ...(this.recordsImages ? { images: true } : {}),
     });
   }
 
@@ -375,6 +443,18 @@ export class Collection {
     }
     return out;
   }
+}
+
+/** The top-level clauses of a validator a document fails, for `errInfo.details`. */
+function _failedClauses(validator: Doc, doc: Doc): Doc[] {
+  const failed: Doc[] = [];
+  for (const [field, condition] of Object.entries(validator)) {
+    const clause = { [field]: condition };
+    if (!compileFilter(clause)(doc)) {
+      failed.push(field.startsWith("$") ? { operatorName: field } : { fieldName: field });
+    }
+  }
+  return failed;
 }
 
 /**

@@ -15,7 +15,11 @@ export type OplogOperation =
   | "delete"
   | "drop"
   | "rename"
-  | "dropDatabase";
+  | "dropDatabase"
+  | "create"
+  | "createIndexes"
+  | "dropIndexes"
+  | "modify";
 
 /** A namespace, as change events carry it. */
 export interface Namespace {
@@ -51,6 +55,18 @@ export interface OplogEntry {
   to?: Namespace;
   /** The UUID of the collection a rename replaced (`dropTarget`), if any. */
   dropTarget?: UUID;
+  /** The UUID of the collection written (change events show it with `showExpandedEvents`). */
+  uuid?: UUID;
+  /**
+   * Whether the collection recorded pre- and post-images for this write
+   * (`changeStreamPreAndPostImages`), so `fullDocumentBeforeChange` and `fullDocument:
+   * "whenAvailable"` may show `before` and `after`.
+   */
+  images?: boolean;
+  /** What a DDL event (create, createIndexes, dropIndexes, modify, rename) describes. */
+  operationDescription?: Doc;
+  /** A modify event's options before the change. */
+  stateBeforeChange?: Doc;
 }
 
 /** Hands out strictly increasing cluster times: seconds from the wall clock, then a counter. */

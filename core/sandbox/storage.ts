@@ -76,6 +76,7 @@ export class Storage {
     if (!collections) this.databases.set(db, collections = new Map());
     const collection = new Collection(db, name, this.oplog);
     collections.set(name, collection);
+    collection.recordDdl("create", { idIndex: { v: 2, key: { _id: 1 }, name: "_id_" } });
     return collection;
   }
 
@@ -97,6 +98,12 @@ export class Storage {
     if (!collections) this.databases.set(db, collections = new Map());
     const collection = new Collection(db, name, this.oplog, options);
     collections.set(name, collection);
+    collection.recordDdl(
+      "create",
+      typeof options.viewOn === "string"
+        ? { viewOn: options.viewOn, pipeline: options.pipeline ?? [] }
+        : { ...options, idIndex: { v: 2, key: { _id: 1 }, name: "_id_" } },
+    );
     return collection;
   }
 
@@ -109,9 +116,11 @@ export class Storage {
    */
   dropCollection(db: string, name: string): boolean {
     const collections = this.databases.get(db);
-    if (!collections?.delete(name)) return false;
+    const collection = collections?.get(name);
+    if (!collections || !collection) return false;
+    collections.delete(name);
     if (collections.size === 0) this.databases.delete(db);
-    this.oplog.append({ op: "drop", db, coll: name });
+    this.oplog.append({ op: "drop", db, coll: name, uuid: collection.uuid });
     return true;
   }
 
@@ -156,6 +165,7 @@ export class Storage {
       coll: from.coll,
       to: { db: to.db, coll: to.coll },
       ...(target ? { dropTarget: target.uuid } : {}),
+      uuid: source.uuid,
     });
     return source;
   }

@@ -8,6 +8,7 @@
 import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
 import { compileFilter } from "../mingo_context.ts";
+import type { Collection } from "../collection.ts";
 import type { Namespace } from "../oplog.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import {
@@ -107,7 +108,13 @@ function _createIndexes(ctx: CommandContext): Doc {
   const collection = storage.ensureCollection(ctx.db, name);
   const numIndexesBefore = collection.indexes.size + 1;
   let created = 0;
-  for (const spec of specs as Doc[]) if (collection.createIndex(spec)) created++;
+  const indexes: Doc[] = [];
+  for (const spec of specs as Doc[]) {
+    if (!collection.createIndex(spec)) continue;
+    created++;
+    indexes.push(collection.indexSpecs().at(-1)!);
+  }
+  if (indexes.length > 0) collection.recordDdl("createIndexes", { indexes });
   const reply: Doc = {
     numIndexesBefore,
     numIndexesAfter: collection.indexes.size + 1,
@@ -137,6 +144,7 @@ function _dropIndexes(ctx: CommandContext): Doc {
   if (!collection) throw new CommandError(26, `ns not found ${ctx.db}.${name}`);
   const nIndexesWas = collection.indexes.size + 1;
   const target = ctx.body.index;
+  const before = collection.indexSpecs();
   if (target === "*") {
     collection.indexes.clear();
   } else if (typeof target === "string") {
@@ -152,7 +160,127 @@ function _dropIndexes(ctx: CommandContext): Doc {
   } else {
     throw new CommandError(14, "BSON field 'dropIndexes.index' is missing but a required field");
   }
+  const dropped = before.filter((spec) =>
+    !collection.indexes.has(spec.name) && spec.name !== "_id_"
+  );
+  if (dropped.length > 0) collection.recordDdl("dropIndexes", { indexes: dropped });
   return { nIndexesWas };
+}
+
+const _VALIDATION_LEVELS = new Set(["off", "strict", "moderate"]);
+const _VALIDATION_ACTIONS = new Set(["error", "warn"]);
+const _COLLMOD_FIELDS = new Set([
+  "changeStreamPreAndPostImages",
+  "validator",
+  "validationLevel",
+  "validationAction",
+  "index",
+  "expireAfterSeconds",
+  "viewOn",
+  "pipeline",
+]);
+
+/** `collMod.index`: changes `hidden` or `expireAfterSeconds` of one index. */
+function _modifyIndex(collection: Collection, change: unknown, reply: Doc): Doc {
+  if (!isPlainDoc(change)) {
+    throw new CommandError(
+      14,
+      "BSON field 'collMod.index' is the wrong type, expected type 'object'",
+    );
+  }
+  const found = [...collection.indexes.values()].find((index) =>
+    typeof change.name === "string"
+      ? index.spec.name === change.name
+      : valueKey(index.spec.key) === valueKey(change.keyPattern)
+  );
+  if (!found) {
+    throw new CommandError(
+      27,
+      `cannot find index ${
+        JSON.stringify(change.name ?? change.keyPattern)
+      } for ns ${collection.ns}`,
+    );
+  }
+  const described: Doc = { name: found.spec.name, keyPattern: found.spec.key };
+  for (const field of ["hidden", "expireAfterSeconds"]) {
+    if (change[field] === undefined) continue;
+    reply[`${field}_old`] = found.spec[field];
+    reply[`${field}_new`] = change[field];
+    found.spec[field] = change[field];
+    described[field] = change[field];
+  }
+  return described;
+}
+
+/**
+ * `collMod`: changes a collection's options (`changeStreamPreAndPostImages`, `validator`,
+ * `validationLevel`, `validationAction`, a view's `viewOn` and `pipeline`) or an index's
+ * `hidden` and `expireAfterSeconds`, and records a `modify` event.
+ */
+function _collMod(ctx: CommandContext): Doc {
+  const name = targetCollection(ctx);
+  const collection = ctx.state.storage.collection(ctx.db, name);
+  if (!collection) throw new CommandError(26, `ns does not exist: ${ctx.db}.${name}`);
+  const changes: Doc = {};
+  for (const [key, value] of Object.entries(ctx.body)) {
+    if (key === "collMod" || GENERIC_FIELDS.has(key)) continue;
+    if (!_COLLMOD_FIELDS.has(key)) {
+      throw new CommandError(40415, `BSON field 'collMod.${key}' is an unknown field.`);
+    }
+    changes[key] = value;
+  }
+  const isView = typeof collection.options.viewOn === "string";
+  if ((changes.viewOn !== undefined || changes.pipeline !== undefined) && !isView) {
+    throw new CommandError(72, "option only supported on a view: viewOn");
+  }
+  if (
+    changes.validationLevel !== undefined &&
+    !_VALIDATION_LEVELS.has(String(changes.validationLevel))
+  ) {
+    throw new CommandError(
+      2,
+      `Enumeration value '${
+        String(changes.validationLevel)
+      }' for field 'collMod.validationLevel' is not a valid value.`,
+    );
+  }
+  if (
+    changes.validationAction !== undefined &&
+    !_VALIDATION_ACTIONS.has(String(changes.validationAction))
+  ) {
+    throw new CommandError(
+      2,
+      `Enumeration value '${
+        String(changes.validationAction)
+      }' for field 'collMod.validationAction' is not a valid value.`,
+    );
+  }
+  if (changes.validator !== undefined) {
+    if (!isPlainDoc(changes.validator)) {
+      throw new CommandError(
+        14,
+        "BSON field 'collMod.validator' is the wrong type, expected type 'object'",
+      );
+    }
+    compileFilter(changes.validator);
+  }
+  const setting = changes.changeStreamPreAndPostImages;
+  if (setting !== undefined && (!isPlainDoc(setting) || typeof setting.enabled !== "boolean")) {
+    throw new CommandError(
+      40414,
+      "BSON field 'changeStreamPreAndPostImages.enabled' is missing but a required field",
+    );
+  }
+  const reply: Doc = {};
+  const description: Doc = { ...changes };
+  if (changes.index !== undefined) {
+    description.index = _modifyIndex(collection, changes.index, reply);
+  }
+  const stateBeforeChange = { collectionOptions: { ...collection.options } };
+  const { index: _index, ...options } = changes;
+  collection.options = { ...collection.options, ...options };
+  collection.recordDdl("modify", description, stateBeforeChange);
+  return reply;
 }
 
 /** Catalog commands. */
@@ -166,4 +294,5 @@ export const CATALOG_COMMANDS: Record<string, CommandHandler> = {
   listIndexes: _listIndexes,
   dropIndexes: _dropIndexes,
   deleteIndexes: _dropIndexes,
+  collMod: _collMod,
 };

@@ -40,9 +40,12 @@ function _insert(ctx: CommandContext): Doc {
   const collection = ctx.state.storage.ensureCollection(ctx.db, name);
   const writeErrors: Doc[] = [];
   let n = 0;
+  const validate = ctx.body.bypassDocumentValidation !== true;
   for (let i = 0; i < docs.length; i++) {
     try {
-      collection.insert(withIdFirst(docs[i]!));
+      const doc = withIdFirst(docs[i]!);
+      if (validate) collection.validate(doc);
+      collection.insert(doc);
       n++;
     } catch (error) {
       writeErrors.push(writeError(i, error));
@@ -84,6 +87,7 @@ function _updateOne(
     throw new CommandError(9, "multi update is not supported for replacement-style update");
   }
   const storage = ctx.state.storage;
+  const validate = ctx.body.bypassDocumentValidation !== true;
   let collection: Collection | undefined = storage.collection(ctx.db, name);
   let matched = findMatching(collection, q, mingoOptions(undefined, variables, collation));
   if (sort && matched.length > 1) matched = sortDocuments([...matched], sort, collation);
@@ -107,6 +111,7 @@ function _updateOne(
     outcome.before = doc;
     outcome.after = next;
     if (!changed) continue;
+    if (validate) collection!.validate(next, doc);
     collection!.replace(doc, next, operator ? description : undefined);
     outcome.modified++;
   }
@@ -117,6 +122,7 @@ function _updateOne(
       : applyReplacement(seed, u as Doc);
     const inserted = withIdFirst(doc);
     collection ??= storage.ensureCollection(ctx.db, name);
+    if (validate) collection.validate(inserted);
     collection.insert(inserted);
     outcome.upsertedId = inserted._id;
     outcome.after = inserted;
