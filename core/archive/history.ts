@@ -12,9 +12,8 @@
 
 import type { Logger } from "@logtape/logtape";
 import type { Collection, Db, Document } from "mongodb";
-import { ArchiverError, ExitCode } from "../runtime/errors.ts";
 import type { Lifecycle } from "../runtime/lifecycle.ts";
-import { describeError, errorKind } from "../mongo/errors.ts";
+import { describeError } from "../mongo/errors.ts";
 import type { BatchReport } from "./report.ts";
 
 /** One batch run as recorded in the runs collection. */
@@ -128,31 +127,6 @@ export function localDay(time: Date): string {
 }
 
 /**
- * The exit code a batch run ends with, from how it ended — the same mapping `archiver batch`
- * applies: an archiver error carries its code, a lost server is 3, a refusing deployment 2,
- * anything else 70; an interrupted run 130; invalid or failing orders 1; else 0.
- *
- * @param ending The failure, if any, whether it was interrupted, and its report.
- * @returns The exit code.
- */
-export function batchExitCode(
-  ending: { failure?: unknown; interrupted: boolean; report: BatchReport },
-): number {
-  const { failure } = ending;
-  if (failure !== undefined) {
-    if (failure instanceof ArchiverError) return failure.exitCode;
-    const kind = errorKind(failure);
-    if (kind === "transient") return ExitCode.unreachable;
-    if (kind === "deployment") return ExitCode.usage;
-    return ExitCode.internal;
-  }
-  if (ending.interrupted) return ExitCode.interrupted;
-  return ending.report.orders_invalid + ending.report.orders_errors > 0
-    ? ExitCode.partialFailure
-    : ExitCode.ok;
-}
-
-/**
  * Records one batch run. Bounded by `timeoutMs`, so a lost server delays the exit by at most
  * that long.
  *
@@ -176,10 +150,8 @@ export async function recordRun(
 export interface BatchEnding {
   /** When it started. */
   startedAt: Date;
-  /** What it threw, if it failed. */
-  failure?: unknown;
-  /** Whether it was interrupted. */
-  interrupted: boolean;
+  /** The exit code `archiver batch` ends with. */
+  exitCode: number;
   /** Where a failure to record is logged as a warning. */
   log?: Logger;
   /** The time bound of the write. @default 10 s */
@@ -207,7 +179,7 @@ export async function recordBatchRun(
     host: _hostname(),
     pid: Deno.pid,
     dry_run: false,
-    exit_code: batchExitCode({ ...ending, report }),
+    exit_code: ending.exitCode,
     ...report,
   };
   try {

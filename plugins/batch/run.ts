@@ -252,40 +252,48 @@ async function _runBatch(
     log.info(`Wrote ${sample.length} sample documents to ${plan.exportPath}`);
   }
 
+  const error = failure === undefined ? undefined : _batchError(failure);
+  const failed = report.orders_invalid + report.orders_errors;
+  const exitCode = error !== undefined
+    ? exitCodeOf(error)
+    : interrupted
+    ? ExitCode.interrupted
+    : failed > 0
+    ? ExitCode.partialFailure
+    : ExitCode.ok;
   if (!flags.dryRun) {
     await recordBatchRun(db.collection(config.runsCollection), report, {
       startedAt,
-      failure,
-      interrupted,
+      exitCode,
       log,
       timeoutMs: config.operationTimeout,
     });
   }
-  if (failure !== undefined) {
-    if (failure instanceof ArchiverError) throw failure;
-    const kind = errorKind(failure);
-    if (kind === "transient") {
-      throw new UnreachableError(`Lost MongoDB during the batch: ${describeError(failure)}`, {
-        cause: failure,
-      });
-    }
-    if (kind === "deployment") {
-      throw new ConfigError(`MongoDB refused the batch: ${describeError(failure)}`, {
-        cause: failure,
-      });
-    }
-    throw failure;
-  }
-  const failed = report.orders_invalid + report.orders_errors;
-  if (interrupted) {
-    log.warn("Batch interrupted: run it again to archive the rest");
-    ctx.lifecycle.exitCode = ExitCode.interrupted;
-  } else if (failed > 0) {
+  if (error !== undefined) throw error;
+  if (interrupted) log.warn("Batch interrupted: run it again to archive the rest");
+  else if (failed > 0) {
     log.error(
       `❌ ${failed} orders could not be archived (invalid ${report.orders_invalid}, errors ${report.orders_errors}): see the quarantine ${names.quarantine}`,
     );
-    ctx.lifecycle.exitCode = ExitCode.partialFailure;
   }
+  ctx.lifecycle.exitCode = exitCode;
+}
+
+/** What a failed pass ends with: its own error when it has a code, else what it means. */
+function _batchError(failure: unknown): unknown {
+  if (failure instanceof ArchiverError) return failure;
+  const kind = errorKind(failure);
+  if (kind === "transient") {
+    return new UnreachableError(`Lost MongoDB during the batch: ${describeError(failure)}`, {
+      cause: failure,
+    });
+  }
+  if (kind === "deployment") {
+    return new ConfigError(`MongoDB refused the batch: ${describeError(failure)}`, {
+      cause: failure,
+    });
+  }
+  return failure;
 }
 
 function _logSummary(log: PluginContext["logger"], report: BatchReport, dryRun: boolean) {

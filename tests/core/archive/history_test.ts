@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import {
-  batchExitCode,
   type BatchRunRecord,
   lastSuccessfulRuns,
   localDay,
@@ -13,7 +12,6 @@ import {
   WatchTotals,
 } from "../../../core/archive/history.ts";
 import { emptyReport } from "../../../core/archive/report.ts";
-import { ConfigError, UnreachableError } from "../../../core/runtime/errors.ts";
 import { testDatabase } from "../../support/test_db.ts";
 
 // Wednesday 2026-03-18, mid-afternoon local time.
@@ -104,20 +102,6 @@ Deno.test("summarizeDays() adds up a day's runs: orders, success rate and mean d
   }
 });
 
-Deno.test("batchExitCode() maps how a run ended to the exit code batch returns", () => {
-  const report = emptyReport();
-  const cases: Array<[string, Parameters<typeof batchExitCode>[0], number]> = [
-    ["clean run", { interrupted: false, report }, 0],
-    ["orders failed", { interrupted: false, report: { ...report, orders_errors: 1 } }, 1],
-    ["invalid orders", { interrupted: false, report: { ...report, orders_invalid: 2 } }, 1],
-    ["interrupted", { interrupted: true, report }, 130],
-    ["configuration", { interrupted: false, report, failure: new ConfigError("bad") }, 2],
-    ["unreachable", { interrupted: false, report, failure: new UnreachableError("gone") }, 3],
-    ["a defect", { interrupted: false, report, failure: new TypeError("oops") }, 70],
-  ];
-  for (const [name, ending, code] of cases) assert.equal(batchExitCode(ending), code, name);
-});
-
 Deno.test("recordRun() and runsByDay() keep every host's runs in one collection", async () => {
   await using t = await testDatabase("history");
   const runs = t.db.collection("archiver_runs");
@@ -165,7 +149,7 @@ Deno.test("recordBatchRun() records a run with its exit code, dry-run false, hos
   const runs = t.db.collection("archiver_runs");
   const startedAt = new Date(Date.now() - 5_000);
   const report = { ...emptyReport(), orders_found: 3, orders_archived: 2, orders_errors: 1 };
-  assert.equal(await recordBatchRun(runs, report, { startedAt, interrupted: false }), true);
+  assert.equal(await recordBatchRun(runs, report, { startedAt, exitCode: 1 }), true);
   const [stored] = await runs.find().toArray();
   assert.ok(stored);
   const { _id, finished_at, ...rest } = stored;
@@ -191,7 +175,7 @@ Deno.test("recordBatchRun() warns instead of throwing when the database cannot t
   const log = { warn: (message: string) => warnings.push(message) } as never;
   const recorded = await recordBatchRun(runs, emptyReport(), {
     startedAt: new Date(),
-    interrupted: false,
+    exitCode: 0,
     log,
     timeoutMs: 500,
   });
