@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Document, ObjectId } from "mongodb";
+import type { Document, ObjectId } from "mongodb";
 import { getLogger } from "@logtape/logtape";
 import { archiveOrders } from "../../../core/archive/archiver.ts";
 import { DEFAULT_COLLECTION_NAMES as names } from "../../../core/archive/collections.ts";
