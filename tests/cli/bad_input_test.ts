@@ -248,13 +248,19 @@ async function _files(root: string): Promise<string[]> {
   return found.sort();
 }
 
+/** `archiver health` and `archiver logs check`: Nagios-style checks, whose usage errors are UNKNOWN. */
+function _isMonitoringCheck(args: readonly string[]): boolean {
+  const logs = args.indexOf("logs");
+  return args.includes("health") || (logs !== -1 && args[logs + 1] === "check");
+}
+
 function _label(item: Case): string {
   const env = Object.entries(item.env ?? {}).map(([k, v]) => `${k}=${v} `).join("");
   const dotenv = item.dotenv ? ` with .env ${JSON.stringify(item.dotenv.trim())}` : "";
   return `${env}archiver ${item.args.join(" ")}${dotenv}`.slice(0, 120);
 }
 
-Deno.test(`bad input: ${CASES.length} cases, each one line, exit 2, nothing written`, async (t) => {
+Deno.test(`bad input: ${CASES.length} cases, each one line, exit 2 (UNKNOWN 3 for the checks), nothing written`, async (t) => {
   for (const item of CASES) {
     await t.step(_label(item), async () => {
       await using dir = await tempDir();
@@ -266,12 +272,17 @@ Deno.test(`bad input: ${CASES.length} cases, each one line, exit 2, nothing writ
         cwd: dir.path,
         env: { MONGODB_URI: UNREACHABLE, ARCHIVER_CONNECT_TIMEOUT: "300ms", ...item.env },
       });
-      assert.equal(code, item.code ?? 2, stderr);
-      assert.equal(stdout, "", "nothing on standard output");
-      const lines = stderr.trimEnd().split("\n");
-      assert.equal(lines.length, 1, `one line:\n${stderr}`);
+      // Monitoring checks answer in the monitoring-plugin convention: UNKNOWN (3), one status
+      // line on standard output.
+      const monitoring = _isMonitoringCheck(item.args);
+      assert.equal(code, item.code ?? (monitoring ? 3 : 2), stderr);
+      const [said, silent] = monitoring ? [stdout, stderr] : [stderr, stdout];
+      assert.equal(silent, "", `nothing on standard ${monitoring ? "error" : "output"}`);
+      const lines = said.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `one line:\n${said}`);
+      if (monitoring) assert.match(lines[0]!, /^ARCHIVER UNKNOWN - /);
       assert.match(lines[0]!, item.says);
-      assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+      assert.doesNotMatch(said, /^\s+at /m, "no stack trace");
       const after = await _files(dir.path);
       if ((item.writes ?? "nothing") === "nothing") {
         assert.deepEqual(after, before, "nothing written");

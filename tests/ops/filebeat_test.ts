@@ -4,9 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-// The lead may add `"yaml": "npm:yaml@2.9.1"` to deno.json; until then, the full specifier.
-// deno-lint-ignore no-import-prefix
-import { parse } from "npm:yaml@2.9.1";
+import { parse } from "yaml";
 import { formatEcs, logFilePath } from "../../core/runtime/logging.ts";
 
 const CONFIG = new URL("../../ops/filebeat/archiver.yml", import.meta.url);
