@@ -17,7 +17,10 @@ import { describeError, isAuthError, isTransientError } from "./errors.ts";
 export interface MongoConfig {
   /** The connection string. */
   uri: string;
-  /** How long server selection may take, in ms. */
+  /**
+   * How long server selection may take, in ms; for {@link connectMongo}, the default deadline of
+   * the first connection, each attempt getting a share of it.
+   */
   connectTimeout: number;
 }
 
@@ -59,7 +62,32 @@ export interface ConnectOptions extends Pick<RetryOptions, "signal" | "onRetry">
 }
 
 /**
+ * How long one attempt of the first connection may look for a server: a quarter of the deadline,
+ * within [1 s, 10 s], and never more than the deadline.
+ *
+ * Why a share, not the whole deadline: the driver's server selection holds its attempt for all of
+ * `serverSelectionTimeoutMS`, so an attempt given the whole deadline leaves no time to retry, and
+ * a server that comes up meanwhile is only found if the one attempt's monitor happens to see it.
+ * A quarter: the next attempt starts only if it can end by the deadline (see
+ * {@link connectMongo}), and then three attempts fit with their backoff waits (under 0.75 s in
+ * all) in any deadline from 4 s up, so a short deadline still retries twice. 1 s floor: a TCP
+ * connect, TLS and the hello handshake to a distant server take hundreds of ms; less would call
+ * a slow server down. 10 s ceiling: with a long deadline (waiting minutes for a server to boot)
+ * there is still a log line, a fresh attempt, every 10 s or so.
+ *
+ * @param deadlineMs The whole first connection's deadline.
+ * @returns The server-selection timeout of each attempt, in ms.
+ */
+export function attemptTimeoutMs(deadlineMs: number): number {
+  return Math.min(deadlineMs, Math.max(1_000, Math.min(10_000, Math.round(deadlineMs / 4))));
+}
+
+/**
  * Creates a client and connects it, retrying transient failures with backoff until the deadline.
+ * Each attempt looks for a server for {@link attemptTimeoutMs} of the deadline, and an attempt
+ * starts only if it can end by the deadline, so the whole never takes longer; the connected client
+ * keeps that server-selection timeout for its operations (whose own retries, `retryTransient`,
+ * outlast an election).
  * Logs `✅ Connected to database` or `❌ Failed to connect to MongoDB`, the URI masked.
  *
  * @param config URI and server-selection timeout.
@@ -73,12 +101,18 @@ export async function connectMongo(
   options: ConnectOptions = {},
 ): Promise<MongoClient> {
   const log = logger("mongo");
-  const client = createMongoClient(config, options.clientOptions);
+  const deadlineMs = options.deadlineMs ?? config.connectTimeout;
+  const attemptMs = attemptTimeoutMs(deadlineMs);
+  const client = createMongoClient(config, {
+    serverSelectionTimeoutMS: attemptMs,
+    ...options.clientOptions,
+  });
   const where = maskUri(config.uri);
   try {
     await retry(() => client.connect(), {
       signal: options.signal,
-      deadlineMs: options.deadlineMs ?? config.connectTimeout,
+      // A retry starts only if its attempt can end by the deadline.
+      deadlineMs: deadlineMs - attemptMs,
       baseDelayMs: 250,
       maxDelayMs: 5_000,
       isRetryable: isTransientError,

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { MongoNetworkError, MongoServerError } from "mongodb";
 import { ExitCode, UnreachableError } from "../../../core/runtime/errors.ts";
+import { setupLogging } from "../../../core/runtime/logging.ts";
 import { clearSecrets } from "../../../core/runtime/mask.ts";
-import { connectMongo, createMongoClient } from "../../../core/mongo/client.ts";
+import { attemptTimeoutMs, connectMongo, createMongoClient } from "../../../core/mongo/client.ts";
 import { isAuthError, isTransientError } from "../../../core/mongo/errors.ts";
+import { startSandbox } from "../../../core/sandbox/mod.ts";
 
 function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -31,6 +33,93 @@ Deno.test("connectMongo() gives up at its deadline with an unreachable error, pa
   assert.doesNotMatch(error.message, /Gl4cier-Peak/);
   assert.ok(performance.now() - started < 5_000, "bounded by the deadline");
   clearSecrets();
+});
+
+/** Console lines logged while `fn` runs. */
+async function logged<T>(fn: () => Promise<T>): Promise<{ lines: string[]; result: T }> {
+  const lines: string[] = [];
+  const close = await setupLogging({ level: "info", write: (line) => lines.push(line) });
+  try {
+    return { lines, result: await fn() };
+  } finally {
+    await close();
+  }
+}
+
+const RETRY_LINE =
+  /Cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:\d+\/\S* \(attempt \d+\), retrying/;
+
+Deno.test("connectMongo() retries until a server that starts late accepts, within the deadline", async () => {
+  const port = closedPort();
+  const uri = `mongodb://127.0.0.1:${port}/?directConnection=true`;
+  // Opens after the first attempt has given up (a quarter of the 6 s deadline, 1.5 s), so only a
+  // second attempt can find it: one attempt holding the whole deadline would find it without
+  // ever retrying.
+  let sandbox: Awaited<ReturnType<typeof startSandbox>> | undefined;
+  const opening = new Promise<void>((resolve, reject) =>
+    setTimeout(
+      () => startSandbox({ port }).then((s) => (sandbox = s), reject).then(() => resolve()),
+      2_000,
+    )
+  );
+  const started = performance.now();
+  try {
+    const { lines, result: client } = await logged(() =>
+      connectMongo({ uri, connectTimeout: 6_000 })
+    );
+    const ms = performance.now() - started;
+    try {
+      assert.equal((await client.db("admin").command({ ping: 1 })).ok, 1);
+    } finally {
+      await client.close();
+    }
+    assert.ok(ms >= 1_900 && ms < 6_000, `connected after ${Math.round(ms)} ms`);
+    const retries = lines.filter((line) => RETRY_LINE.test(line));
+    assert.ok(retries.length >= 1, `a retry was logged:\n${lines.join("\n")}`);
+    assert.ok(lines.some((line) => /✅ Connected to database at /.test(line)), lines.join("\n"));
+  } finally {
+    await opening;
+    await sandbox?.stop();
+  }
+});
+
+Deno.test("connectMongo() retries more than once against a port that never opens, then exits 3 at its deadline", async () => {
+  const port = closedPort();
+  const uri = `mongodb://127.0.0.1:${port}/?directConnection=true`;
+  const deadline = 4_000;
+  const started = performance.now();
+  const { lines, result: error } = await logged(() =>
+    connectMongo({ uri, connectTimeout: deadline }).then(
+      () => assert.fail("connected to a closed port"),
+      (e: unknown) => e,
+    )
+  );
+  const ms = performance.now() - started;
+  assert.ok(error instanceof UnreachableError, String(error));
+  assert.equal(error.exitCode, ExitCode.unreachable);
+  const retries = lines.filter((line) => RETRY_LINE.test(line));
+  assert.ok(retries.length >= 2, `retried more than once:\n${lines.join("\n")}`);
+  assert.ok(
+    ms >= deadline / 2 && ms <= deadline + 1_000,
+    `gave up after ${Math.round(ms)} ms, deadline ${deadline} ms`,
+  );
+  assert.ok(
+    lines.some((line) => /❌ Failed to connect to MongoDB at /.test(line)),
+    lines.join("\n"),
+  );
+});
+
+Deno.test("each connection attempt gets a quarter of the deadline, within 1 s and 10 s", () => {
+  const cases: Array<[deadline: number, attempt: number]> = [
+    [100, 100], // the shortest ARCHIVER_CONNECT_TIMEOUT: one attempt, the whole deadline
+    [800, 800],
+    [2_000, 1_000],
+    [6_000, 1_500],
+    [10_000, 2_500], // the default
+    [60_000, 10_000],
+    [600_000, 10_000],
+  ];
+  for (const [deadline, attempt] of cases) assert.equal(attemptTimeoutMs(deadline), attempt);
 });
 
 Deno.test("a connection string the driver rejects is a configuration error", () => {
