@@ -15,6 +15,8 @@ import { CommaAndColonSeparatedRecord, ConnectionString } from "mongodb-connecti
 
 const MASK = "****";
 const _secrets = new Set<string>();
+// The registered secrets, longest first, so a secret that contains a shorter one is removed whole.
+let _longestFirst: string[] = [];
 
 // A URI inside a text: scheme://, then everything up to whitespace or a quote or bracket (a JSON
 // string's closing quote, `<...>` around a link), less the punctuation of the sentence around
@@ -86,6 +88,7 @@ export function registerSecret(secret: string): void {
   for (const form of forms) {
     if (form && form.length >= 3 && form !== MASK) _secrets.add(form);
   }
+  _longestFirst = [..._secrets].sort((a, b) => b.length - a.length);
 }
 
 /**
@@ -117,8 +120,7 @@ export function uriSecrets(uri: string): string[] {
  */
 export function redact(text: string): string {
   let out = maskUri(text);
-  // Longest first, so a secret that contains a shorter one is removed whole.
-  for (const secret of [..._secrets].sort((a, b) => b.length - a.length)) {
+  for (const secret of _longestFirst) {
     if (out.includes(secret)) out = out.split(secret).join(MASK);
   }
   return out;
@@ -127,6 +129,7 @@ export function redact(text: string): string {
 /** Forgets registered secrets; for tests. */
 export function clearSecrets(): void {
   _secrets.clear();
+  _longestFirst = [];
 }
 
 /** One URI: its masked form and the secrets found in it. */
