@@ -366,7 +366,9 @@ export class ChangeStream {
           ...base,
           ns,
           documentKey: entry.documentKey,
-          updateDescription: entry.updateDescription,
+          updateDescription: expanded
+            ? { ...entry.updateDescription, disambiguatedPaths: disambiguatedPaths(entry) }
+            : entry.updateDescription,
         };
         const mode = this.#spec.fullDocument;
         if (mode === "updateLookup") {
@@ -413,6 +415,57 @@ export class ChangeStream {
   }
 }
 
+/**
+ * The `disambiguatedPaths` of an update event (shown with `showExpandedEvents`): for each
+ * path of `updatedFields`, `removedFields` and `truncatedArrays` that has a field name
+ * containing a dot or a numeric field name that is not an array index, the path's components,
+ * array indices as integers.
+ *
+ * @param entry The update's oplog entry.
+ * @returns Path → components, for the ambiguous paths only.
+ */
+export function disambiguatedPaths(entry: OplogEntry): Doc {
+  const out: Doc = {};
+  const description = entry.updateDescription ?? {};
+  const add = (path: string, doc: Doc | undefined) => {
+    if (!doc) return;
+    const parts = _pathParts(doc, path.split("."));
+    if (!parts) return;
+    const ambiguous = parts.some((part, i) =>
+      typeof part === "string" && (part.includes(".") || (i > 0 && /^\d+$/.test(part)))
+    );
+    if (ambiguous) out[path] = parts;
+  };
+  for (const path of Object.keys((description.updatedFields as Doc | undefined) ?? {})) {
+    add(path, entry.after);
+  }
+  for (const path of (description.removedFields as string[] | undefined) ?? []) {
+    add(path, entry.before);
+  }
+  for (const truncated of (description.truncatedArrays as Doc[] | undefined) ?? []) {
+    add(String(truncated.field), entry.after);
+  }
+  return out;
+}
+
+/** Splits dotted segments into the field names and indices a document actually has. */
+function _pathParts(value: unknown, segments: string[]): Array<string | number> | undefined {
+  if (segments.length === 0) return [];
+  if (Array.isArray(value) && /^\d+$/.test(segments[0]!)) {
+    const rest = _pathParts(value[Number(segments[0])], segments.slice(1));
+    return rest ? [Number(segments[0]), ...rest] : undefined;
+  }
+  if (!isPlainDoc(value)) return segments.length === 1 ? [segments[0]!] : undefined;
+  for (let n = 1; n <= segments.length; n++) {
+    const key = segments.slice(0, n).join(".");
+    if (!(key in value)) continue;
+    const rest = _pathParts(value[key], segments.slice(n));
+    if (rest) return [key, ...rest];
+  }
+  // A removed field is absent from the document it is resolved in: its last name stands.
+  return segments.length === 1 ? [segments[0]!] : undefined;
+}
+
 /** Events a change stream shows only when opened with `showExpandedEvents`. */
 const _EXPANDED_ONLY: ReadonlySet<string> = new Set([
   "create",
@@ -437,6 +490,7 @@ export const SANDBOX_KNOWN_STAGES: Set<string> = new Set([
   "$group",
   "$indexStats",
   "$limit",
+  "$listLocalSessions",
   "$lookup",
   "$match",
   "$merge",

@@ -85,6 +85,7 @@ export async function dispatch(
   let action: FailCommandAction | undefined;
   try {
     if (db === undefined) throw new CommandError(40571, "OP_MSG requests require a $db argument");
+    if (body.lsid !== undefined) state.sessions.touch(body.lsid);
     const target = body[name];
     const ns = typeof target === "string" ? `${db}.${target}` : `${db}.$cmd`;
     action = state.failPoints.check(name, connection.appName, ns);

@@ -83,6 +83,12 @@ export function validatePipeline(pipeline: unknown): asserts pipeline is Doc[] {
         "$changeStream is only valid as the first stage in a pipeline.",
       );
     }
+    if (name === "$listLocalSessions" && i > 0) {
+      throw new CommandError(
+        40602,
+        "$listLocalSessions is only valid as the first stage in a pipeline.",
+      );
+    }
     if ((name === "$out" || name === "$merge") && i !== pipeline.length - 1) {
       throw new CommandError(40601, `${name} can only be the final stage in the pipeline`);
     }

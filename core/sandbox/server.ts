@@ -10,6 +10,7 @@ import { serveConnection } from "./connection.ts";
 import { CursorManager } from "./cursors.ts";
 import { FailPoints } from "./fail_points.ts";
 import type { SandboxState } from "./state.ts";
+import { LocalSessions } from "./sessions.ts";
 import { Storage } from "./storage.ts";
 
 /** Options of {@link startSandbox}. */
@@ -117,6 +118,7 @@ function _start(options: SandboxOptions): Sandbox {
     signal: controller.signal,
     log,
     connections: { current: 0, totalCreated: 0 },
+    sessions: new LocalSessions(),
   };
   const connections = new Set<Deno.Conn>();
   const served = new Set<Promise<void>>();

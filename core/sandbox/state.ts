@@ -9,6 +9,7 @@ import { Binary, Long, type ObjectId, type Timestamp } from "bson";
 import type { Doc } from "./bson_values.ts";
 import type { CursorManager } from "./cursors.ts";
 import type { FailPoints } from "./fail_points.ts";
+import type { LocalSessions } from "./sessions.ts";
 import type { Storage } from "./storage.ts";
 
 /** Shared state of one sandbox server. */
@@ -35,6 +36,8 @@ export interface SandboxState {
   log: Logger;
   /** Open connections count. */
   connections: { current: number; totalCreated: number };
+  /** Logical sessions seen (`$listLocalSessions`). */
+  sessions: LocalSessions;
 }
 
 /** One client connection. */

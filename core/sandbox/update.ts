@@ -242,7 +242,7 @@ function _diff(
     if (isPlainDoc(old) && isPlainDoc(value)) {
       _diff(old, value, path + ".", updated, removed, truncated);
     } else if (Array.isArray(old) && Array.isArray(value)) {
-      _diffArray(old, value, path, updated, truncated);
+      _diffArray(old, value, path, updated, removed, truncated);
     } else {
       updated[path] = value;
     }
@@ -254,6 +254,7 @@ function _diffArray(
   value: unknown[],
   path: string,
   updated: Doc,
+  removed: string[],
   truncated: Doc[],
 ) {
   const common = Math.min(old.length, value.length);
@@ -264,6 +265,15 @@ function _diffArray(
     return;
   }
   if (value.length < old.length) truncated.push({ field: path, newSize: value.length });
-  for (const i of changed) updated[`${path}.${i}`] = value[i];
+  for (const i of changed) {
+    const before = old[i];
+    const after = value[i];
+    // A changed sub-document of an array is described field by field, as MongoDB's delta does.
+    if (isPlainDoc(before) && isPlainDoc(after)) {
+      _diff(before, after, `${path}.${i}.`, updated, removed, truncated);
+    } else {
+      updated[`${path}.${i}`] = after;
+    }
+  }
   for (let i = common; i < value.length; i++) updated[`${path}.${i}`] = value[i];
 }

@@ -159,7 +159,10 @@ export const ADMIN_COMMANDS: Record<string, CommandHandler> = {
   ping: () => ({}),
   buildInfo: _buildInfo,
   buildinfo: _buildInfo,
-  endSessions: () => ({}),
+  endSessions: (ctx) => {
+    if (Array.isArray(ctx.body.endSessions)) ctx.state.sessions.end(ctx.body.endSessions);
+    return {};
+  },
   killSessions: () => ({}),
   killAllSessions: () => ({}),
   refreshSessions: () => ({}),

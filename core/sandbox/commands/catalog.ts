@@ -9,6 +9,8 @@ import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
 import { compileFilter } from "../mingo_context.ts";
 import type { Collection } from "../collection.ts";
+import { validatePipeline } from "../pipeline.ts";
+import { isView, rejectViewWrite } from "../views.ts";
 import type { Namespace } from "../oplog.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import {
@@ -22,7 +24,22 @@ import {
 function _create(ctx: CommandContext): Doc {
   const name = targetCollection(ctx);
   if (ctx.body.viewOn !== undefined) {
-    throw new CommandError(59, "Views are not supported by the sandbox");
+    if (typeof ctx.body.viewOn !== "string") {
+      throw new CommandError(
+        14,
+        "BSON field 'create.viewOn' is the wrong type, expected type 'string'",
+      );
+    }
+    const pipeline = ctx.body.pipeline ?? [];
+    validatePipeline(pipeline);
+    if (pipeline.some((stage) => "$out" in stage || "$merge" in stage)) {
+      throw new CommandError(
+        166,
+        "$out and $merge cannot be used in a view definition",
+      );
+    }
+  } else if (ctx.body.pipeline !== undefined) {
+    throw new CommandError(9, "'pipeline' requires 'viewOn' to also be specified");
   }
   const options: Doc = {};
   for (const [key, value] of Object.entries(ctx.body)) {
@@ -76,15 +93,20 @@ function _renameCollection(ctx: CommandContext): Doc {
 function _listCollections(ctx: CommandContext): Doc {
   const collections = ctx.state.storage.databases.get(ctx.db);
   const nameOnly = ctx.body.nameOnly === true;
-  let docs: Doc[] = [...(collections?.values() ?? [])].map((c) =>
-    nameOnly ? { name: c.name, type: "collection" } : {
+  let docs: Doc[] = [...(collections?.values() ?? [])].map((c) => {
+    const type = isView(c) ? "view" : "collection";
+    if (nameOnly) return { name: c.name, type };
+    if (type === "view") {
+      return { name: c.name, type, options: c.options, info: { readOnly: true } };
+    }
+    return {
       name: c.name,
-      type: "collection",
+      type,
       options: c.options,
       info: { readOnly: false, uuid: c.uuid },
       idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
-    }
-  );
+    };
+  });
   const filter = docOption(ctx.body, "filter");
   if (filter) docs = docs.filter(compileFilter(filter));
   const cursor = docOption(ctx.body, "cursor") ?? {};
@@ -104,6 +126,7 @@ function _createIndexes(ctx: CommandContext): Doc {
     throw new CommandError(2, "Must specify at least one index to create");
   }
   const storage = ctx.state.storage;
+  rejectViewWrite(storage.collection(ctx.db, name));
   const existed = storage.collection(ctx.db, name) !== undefined;
   const collection = storage.ensureCollection(ctx.db, name);
   const numIndexesBefore = collection.indexes.size + 1;

@@ -12,7 +12,14 @@ import { DEFAULT_FIRST_BATCH, takeBatch } from "../cursors.ts";
 import { CommandError } from "../errors.ts";
 import { evaluateLet, mingoOptions, projectDocuments, sortDocuments } from "../mingo_context.ts";
 import { foldsStrings, foldStrings, parseCollation } from "../collation.ts";
-import { findMatching, runPipeline, validatePipeline } from "../pipeline.ts";
+import {
+  findMatching,
+  runPipeline,
+  type RunPipelineOptions,
+  validatePipeline,
+} from "../pipeline.ts";
+import type { Collection } from "../collection.ts";
+import { isView, resolveView } from "../views.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import {
   docOption,
@@ -22,6 +29,20 @@ import {
   rejectTransactions,
   targetCollection,
 } from "./_shared.ts";
+
+/** Runs a view's pipeline over its source, then the read's own stages. */
+function _viewDocuments(
+  ctx: CommandContext,
+  view: Collection,
+  stages: Doc[],
+  run: RunPipelineOptions,
+): Doc[] {
+  const { collection, pipeline } = resolveView(ctx.state.storage, view);
+  return runPipeline(ctx.state.storage, { db: ctx.db, collection }, [...pipeline, ...stages], {
+    ...(run.variables ? { variables: run.variables } : {}),
+    ...(run.collation ? { collation: run.collation } : {}),
+  });
+}
 
 function _find(ctx: CommandContext): Doc {
   rejectTransactions(ctx.body);
@@ -54,7 +75,9 @@ function _find(ctx: CommandContext): Doc {
   const variables = evaluateLet(docOption(body, "let"));
   const collation = parseCollation(body.collation);
   const options = mingoOptions(undefined, variables, collation);
-  let docs = findMatching(collection, filter, options);
+  let docs = collection && isView(collection)
+    ? _viewDocuments(ctx, collection, [{ $match: filter }], { variables, collation })
+    : findMatching(collection, filter, options);
   if (sort && Object.keys(sort).length > 0) docs = sortDocuments([...docs], sort, collation);
   if (skip > 0 || limit > 0) docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
   if (projection) docs = projectDocuments(docs, projection, options);
@@ -142,8 +165,11 @@ function _count(ctx: CommandContext): Doc {
   const query = docOption(body, "query") ?? {};
   const skip = intOption(body, "skip") ?? 0;
   const limit = Math.abs(intOption(body, "limit") ?? 0);
-  const options = mingoOptions(undefined, undefined, parseCollation(body.collation));
-  let n = Object.keys(query).length === 0
+  const collation = parseCollation(body.collation);
+  const options = mingoOptions(undefined, undefined, collation);
+  let n = collection && isView(collection)
+    ? _viewDocuments(ctx, collection, [{ $match: query }], { collation }).length
+    : Object.keys(query).length === 0
     ? collection?.docs.size ?? 0
     : findMatching(collection, query, options).length;
   n = Math.max(0, n - skip);
@@ -159,7 +185,11 @@ function _distinct(ctx: CommandContext): Doc {
   }
   const collation = parseCollation(body.collation);
   const options = mingoOptions(undefined, undefined, collation);
-  const docs = findMatching(existingCollection(ctx), docOption(body, "query") ?? {}, options);
+  const collection = existingCollection(ctx);
+  const query = docOption(body, "query") ?? {};
+  const docs = collection && isView(collection)
+    ? _viewDocuments(ctx, collection, [{ $match: query }], { collation })
+    : findMatching(collection, query, options);
   const folds = foldsStrings(collation);
   const seen = new Set<string>();
   const values: unknown[] = [];
@@ -204,8 +234,15 @@ function _changeStreamScope(
 function _aggregate(ctx: CommandContext): Doc {
   rejectTransactions(ctx.body);
   const body = ctx.body;
-  const pipeline = body.pipeline;
-  validatePipeline(pipeline);
+  const requested = body.pipeline;
+  validatePipeline(requested);
+  let pipeline: Doc[] = requested;
+  const last = requested.at(-1);
+  const level = isPlainDoc(body.readConcern) ? body.readConcern.level : undefined;
+  if (level === "linearizable" && last && ("$out" in last || "$merge" in last)) {
+    const stage = "$out" in last ? "$out" : "$merge";
+    throw new CommandError(72, `${stage} cannot be used with a 'linearizable' read concern level`);
+  }
   if (body.explain === true) throw new CommandError(59, "explain is not supported by the sandbox");
   const cursorOption = docOption(body, "cursor");
   if (!cursorOption) {
@@ -246,10 +283,23 @@ function _aggregate(ctx: CommandContext): Doc {
   if (typeof body.aggregate === "string") {
     const name = targetCollection(ctx);
     ns = `${ctx.db}.${name}`;
-    source = { db: ctx.db, collection: ctx.state.storage.collection(ctx.db, name) };
+    const collection = ctx.state.storage.collection(ctx.db, name);
+    if (collection && isView(collection)) {
+      const resolved = resolveView(ctx.state.storage, collection);
+      source = { db: ctx.db, collection: resolved.collection };
+      pipeline = [...resolved.pipeline, ...pipeline];
+    } else {
+      source = { db: ctx.db, collection };
+    }
   } else if (body.aggregate === 1 && first && "$documents" in first) {
     ns = `${ctx.db}.$cmd.aggregate`;
     source = { db: ctx.db };
+  } else if (body.aggregate === 1 && first && "$listLocalSessions" in first) {
+    // Without authentication every session is the (empty) user's, so `users` and
+    // `allUsers` select them all.
+    ns = `${ctx.db}.$cmd.aggregate`;
+    source = { db: ctx.db };
+    pipeline = [{ $documents: { $literal: ctx.state.sessions.list() } }, ...pipeline.slice(1)];
   } else {
     throw new CommandError(
       73,

@@ -19,6 +19,7 @@ import {
 } from "../update.ts";
 import { evaluateLet, mingoOptions, projectDocuments } from "../mingo_context.ts";
 import { type Collation, parseCollation } from "../collation.ts";
+import { rejectViewWrite } from "../views.ts";
 import { docOption, rejectTransactions, targetCollection, writeError } from "./_shared.ts";
 
 function _statements(ctx: CommandContext, field: string): Doc[] {
@@ -37,6 +38,7 @@ function _insert(ctx: CommandContext): Doc {
   const name = targetCollection(ctx);
   const docs = _statements(ctx, "documents");
   const ordered = ctx.body.ordered !== false;
+  rejectViewWrite(ctx.state.storage.collection(ctx.db, name));
   const collection = ctx.state.storage.ensureCollection(ctx.db, name);
   const writeErrors: Doc[] = [];
   let n = 0;
@@ -89,6 +91,7 @@ function _updateOne(
   const storage = ctx.state.storage;
   const validate = ctx.body.bypassDocumentValidation !== true;
   let collection: Collection | undefined = storage.collection(ctx.db, name);
+  rejectViewWrite(collection);
   let matched = findMatching(collection, q, mingoOptions(undefined, variables, collation));
   if (sort && matched.length > 1) matched = sortDocuments([...matched], sort, collation);
   if (!multi) matched = matched.slice(0, 1);
@@ -193,6 +196,7 @@ function _delete(ctx: CommandContext): Doc {
     const s = statements[i]!;
     try {
       const collection = ctx.state.storage.collection(ctx.db, name);
+      rejectViewWrite(collection);
       const options = mingoOptions(undefined, variables, parseCollation(s.collation));
       let matched = findMatching(collection, docOption(s, "q") ?? {}, options);
       if (Number(s.limit ?? 0) === 1) matched = matched.slice(0, 1);
@@ -226,6 +230,7 @@ function _findAndModify(ctx: CommandContext): Doc {
       throw new CommandError(9, "Cannot specify both an update and remove=true");
     }
     const collection = ctx.state.storage.collection(ctx.db, name);
+    rejectViewWrite(collection);
     let matched = findMatching(collection, query, mingoOptions(undefined, variables, collation));
     if (sort && matched.length > 1) matched = sortDocuments([...matched], sort, collation);
     const doc = matched[0];

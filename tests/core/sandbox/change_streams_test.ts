@@ -203,3 +203,29 @@ Deno.test("resuming from a token that left the bounded oplog fails with ChangeSt
     await client.close();
   }
 });
+
+Deno.test("showExpandedEvents adds disambiguatedPaths for numeric and dotted field names", async () => {
+  await using t = await testDatabase();
+  const c = t.db.collection<{ _id: number; [key: string]: unknown }>("ambiguous");
+  await c.insertMany([{ _id: 1, a: { "1": 1 } }, { _id: 2, a: [{ "1": 1 }] }, { _id: 3, b: [1] }]);
+  const expanded = c.watch([], { showExpandedEvents: true, maxAwaitTimeMS: 50 });
+  const plain = c.watch([], { maxAwaitTimeMS: 50 });
+  try {
+    await expanded.tryNext();
+    await plain.tryNext();
+    await c.updateOne({ _id: 1 }, { $set: { "a.1": 2 } });
+    await c.updateOne({ _id: 2 }, { $set: { "a.0.1": 2 } });
+    await c.updateOne({ _id: 3 }, { $set: { "b.0": 2 } });
+    const paths = [];
+    for (let i = 0; i < 3; i++) {
+      const event = await expanded.next() as { updateDescription: { disambiguatedPaths: unknown } };
+      paths.push(event.updateDescription.disambiguatedPaths);
+    }
+    assert.deepEqual(paths, [{ "a.1": ["a", "1"] }, { "a.0.1": ["a", 0, "1"] }, {}]);
+    const first = await plain.next() as unknown as { updateDescription: Record<string, unknown> };
+    assert.ok(!("disambiguatedPaths" in first.updateDescription));
+  } finally {
+    await expanded.close();
+    await plain.close();
+  }
+});
