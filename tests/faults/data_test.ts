@@ -8,10 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { type Db, type Document, ObjectId } from "mongodb";
 import { batch } from "../../plugins/batch/mod.ts";
-import { cli, tempDir } from "../support/cli.ts";
+import { batchArgs, cli, tempDir } from "../support/cli.ts";
 import {
   archivedNumbers,
   assertArchivedOrQuarantined,
@@ -268,21 +267,6 @@ async function quarantineAttempts(db: Db): Promise<Map<string, number>> {
   return new Map(entries.map((q) => [String(q._id), Number(q.attempts)]));
 }
 
-function batchArgs(uri: string, db: string, dir: string): string[] {
-  return [
-    "--uri",
-    uri,
-    "--db",
-    db,
-    "--log-dir",
-    join(dir, "logs"),
-    "batch",
-    "--json",
-    "--report-file",
-    join(dir, "last-batch.json"),
-  ];
-}
-
 Deno.test("batch archives every good delivered order and quarantines each malformed one with the field at fault", async (t) => {
   await using tdb = await testDatabase("data_batch");
   await using dir = await tempDir();
@@ -292,7 +276,7 @@ Deno.test("batch archives every good delivered order and quarantines each malfor
   await tdb.db.collection("Commande").insertMany(spoiled.map((s) => s.order));
   const expected = expectedReasons(spoiled);
   const run = () =>
-    cli(batchArgs(tdb.uri, tdb.dbName, dir.path), { plugins: [batch()], cwd: dir.path });
+    cli(batchArgs(tdb.uri, tdb.dbName, dir.path, "--json"), { plugins: [batch()], cwd: dir.path });
 
   let firstAttempts = new Map<string, number>();
   let archivedAfterFirst: string[] = [];
@@ -337,7 +321,7 @@ Deno.test("batch exits 0 when the only order set aside is incomplete", async () 
   const rows = MALFORMED.filter((row) => row.outcome === "incomplete");
   const spoiled = spoiledOrders(data.template, rows);
   await tdb.db.collection("Commande").insertMany(spoiled.map((s) => s.order));
-  const result = await cli(batchArgs(tdb.uri, tdb.dbName, dir.path), {
+  const result = await cli(batchArgs(tdb.uri, tdb.dbName, dir.path, "--json"), {
     plugins: [batch()],
     cwd: dir.path,
   });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Db, Document } from "mongodb";
 import { batch } from "../../plugins/batch/mod.ts";
-import { cli, tempDir } from "../support/cli.ts";
+import { batchArgs, cli, tempDir } from "../support/cli.ts";
 import { archivedNumbers, assertEachOnce, deliver, reportFaults } from "../support/faults.ts";
 import { seedOrders } from "../support/orders.ts";
 import { testDatabase } from "../support/test_db.ts";
@@ -68,20 +68,10 @@ Deno.test("batch under failCommand faults: every complete delivered order archiv
       await failCommand(tdb.db, fault);
       let result;
       try {
-        result = await cli([
-          "--uri",
-          tdb.uri,
-          "--db",
-          tdb.dbName,
-          "--log-dir",
-          join(dir.path, "logs"),
-          "batch",
-          "--json",
-          "--batch-size",
-          "4",
-          "--report-file",
-          join(dir.path, "last-batch.json"),
-        ], { plugins: [batch()], cwd: dir.path });
+        result = await cli(
+          batchArgs(tdb.uri, tdb.dbName, dir.path, "--json", "--batch-size", "4"),
+          { plugins: [batch()], cwd: dir.path },
+        );
       } finally {
         await failCommand(tdb.db, undefined);
       }

@@ -12,7 +12,7 @@ import { type Db, type Document, MongoBulkWriteError, MongoClient, ObjectId } fr
 import { writeConcernErrorOf } from "../../core/mongo/errors.ts";
 import { FileTokenStore } from "../../core/stream/token_store.ts";
 import { batch } from "../../plugins/batch/mod.ts";
-import { cli, type CliResult, tempDir } from "../support/cli.ts";
+import { batchArgs, cli, type CliResult, tempDir } from "../support/cli.ts";
 import {
   archivedNumbers,
   assertArchivedOrQuarantined,
@@ -66,19 +66,11 @@ function batchCli(
   dir: string,
   options: { args?: string[]; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
-  return cli([
-    "--uri",
-    uri,
-    "--db",
-    db,
-    "--log-dir",
-    join(dir, "logs"),
-    "batch",
-    "--json",
-    "--report-file",
-    join(dir, "last-batch.json"),
-    ...(options.args ?? []),
-  ], { plugins: [batch()], cwd: dir, env: options.env });
+  return cli(batchArgs(uri, db, dir, "--json", ...(options.args ?? [])), {
+    plugins: [batch()],
+    cwd: dir,
+    env: options.env,
+  });
 }
 
 async function failCommand(db: Db, config: Document | undefined): Promise<void> {

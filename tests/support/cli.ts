@@ -5,6 +5,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { runCli } from "../../cli/program.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 
@@ -52,4 +53,29 @@ export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
       await Deno.remove(path, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * The arguments of `archiver batch` on a test database, with its log folder and report file in
+ * `dir`.
+ *
+ * @param uri The server.
+ * @param db The database.
+ * @param dir The working folder of the run.
+ * @param args Further `batch` flags.
+ * @returns The arguments after the program name.
+ */
+export function batchArgs(uri: string, db: string, dir: string, ...args: string[]): string[] {
+  return [
+    "--uri",
+    uri,
+    "--db",
+    db,
+    "--log-dir",
+    join(dir, "logs"),
+    "batch",
+    "--report-file",
+    join(dir, "last-batch.json"),
+    ...args,
+  ];
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { EJSON } from "bson";
 import type { Document } from "mongodb";
 import { batch } from "../../../plugins/batch/mod.ts";
-import { cli, tempDir } from "../../support/cli.ts";
+import { batchArgs, cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { testDatabase } from "../../support/test_db.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";
@@ -11,21 +11,7 @@ import { assertSnapshot } from "../../support/snapshot.ts";
 const plugins = [batch()];
 
 function runBatch(uri: string, db: string, dir: string, ...args: string[]) {
-  return cli(
-    [
-      "--uri",
-      uri,
-      "--db",
-      db,
-      "--log-dir",
-      join(dir, "logs"),
-      "batch",
-      "--report-file",
-      join(dir, "last-batch.json"),
-      ...args,
-    ],
-    { plugins, cwd: dir },
-  );
+  return cli(batchArgs(uri, db, dir, ...args), { plugins, cwd: dir });
 }
 
 function parseReport(stdout: string) {
