@@ -9,6 +9,8 @@ import type {
   AnyBulkWriteOperation,
   BulkWriteResult,
   ChangeStream,
+  ClientBulkWriteModel,
+  ClientBulkWriteResult,
   Collection,
   Db,
   Document,
@@ -270,6 +272,11 @@ async function _clientOperation(
     }
     case "listDatabases":
       return { result: (await client.db().admin().listDatabases(args)).databases, root: true };
+    case "clientBulkWrite": {
+      const { models, ...opts } = args;
+      const result = await client.bulkWrite(clientBulkWriteModels(models), opts);
+      return { result: clientBulkWriteResultToDocument(result), root: true };
+    }
     case "close":
       await client.close();
       return { result: undefined, root: false };
@@ -375,6 +382,56 @@ export function bulkWriteResultToDocument(result: BulkWriteResult): Document {
     upsertedCount: result.upsertedCount,
     upsertedIds: { ...result.upsertedIds },
     insertedIds: { ...result.insertedIds },
+  };
+}
+
+/**
+ * Converts the format's clientBulkWrite models (`{ insertOne: { namespace, document } }`, …)
+ * to the driver's (`{ name: "insertOne", namespace, document }`).
+ *
+ * @param models the `models` argument of the operation
+ * @returns the driver's write models
+ */
+export function clientBulkWriteModels(models: unknown): ClientBulkWriteModel[] {
+  if (!Array.isArray(models)) throw new Error("clientBulkWrite requires a models array");
+  return models.map((model: Document) => {
+    const [name, fields] = Object.entries(model)[0] ?? [];
+    if (!CLIENT_BULK_WRITE_MODELS.has(String(name))) {
+      throw new UnsupportedOperationError(`Unsupported clientBulkWrite model "${name}"`);
+    }
+    return { name, ...(fields as Document) } as ClientBulkWriteModel;
+  });
+}
+
+const CLIENT_BULK_WRITE_MODELS = new Set([
+  "insertOne",
+  "updateOne",
+  "updateMany",
+  "replaceOne",
+  "deleteOne",
+  "deleteMany",
+]);
+
+/**
+ * Converts the driver's ClientBulkWriteResult to the format's document: the counts, and the
+ * verbose results (maps keyed by model index) as documents keyed by the index.
+ *
+ * @param result the driver's result
+ * @returns `{ insertedCount, upsertedCount, matchedCount, modifiedCount, deletedCount,
+ *   insertResults, updateResults, deleteResults }`
+ */
+export function clientBulkWriteResultToDocument(result: ClientBulkWriteResult): Document {
+  const entries = (map: ReadonlyMap<number, unknown> | undefined): Document =>
+    Object.fromEntries([...(map?.entries() ?? [])].map(([i, v]) => [String(i), v]));
+  return {
+    insertedCount: result.insertedCount,
+    upsertedCount: result.upsertedCount,
+    matchedCount: result.matchedCount,
+    modifiedCount: result.modifiedCount,
+    deletedCount: result.deletedCount,
+    insertResults: entries(result.insertResults),
+    updateResults: entries(result.updateResults),
+    deleteResults: entries(result.deleteResults),
   };
 }
 

@@ -22,6 +22,7 @@ import {
   UnsupportedOperationError,
 } from "./operations.ts";
 import { type ServerInfo, unmetRequirements, unsupportedSchema } from "./requirements.ts";
+import { driverSkipReason } from "./driver_skips.ts";
 
 /** Outcome of one test */
 export interface TestResult {
@@ -141,6 +142,8 @@ export async function runTest(
   const schemaProblem = unsupportedSchema(file.schemaVersion);
   if (schemaProblem !== undefined) return result("fail", schemaProblem);
   if (typeof test.skipReason === "string") return result("skip", test.skipReason);
+  const driverLimit = driverSkipReason(file.path, test.description as string);
+  if (driverLimit !== undefined) return result("skip", driverLimit);
   const fileUnmet = unmetRequirements(file.runOnRequirements, ctx.server);
   if (fileUnmet !== undefined) return result("skip", fileUnmet);
   const testUnmet = unmetRequirements(test.runOnRequirements, ctx.server);
