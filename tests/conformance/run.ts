@@ -237,25 +237,33 @@ async function _runSelection(
   filter: string | undefined,
 ): Promise<_TieredResult[]> {
   const results: _TieredResult[] = [];
-  const files = new Map<string, Document | Error>();
+  const texts = new Map<string, string | Error>();
+  // Each test runs on a fresh parse of its file: the driver adds an _id to the documents it
+  // inserts, so a parse shared by two runs of a test (in two tiers) would insert that _id twice.
+  const load = async (file: string): Promise<Document | Error> => {
+    let text = texts.get(file);
+    if (text === undefined) {
+      text = await Deno.readTextFile(join(folder, file)).catch((error: Error) => error);
+      texts.set(file, text);
+    }
+    if (text instanceof Error) return new Error(`cannot load test file: ${text.message}`);
+    try {
+      return parseTestFile(text);
+    } catch (error) {
+      return new Error(`cannot load test file: ${(error as Error).message}`);
+    }
+  };
   let currentTier: string | undefined;
   for (const { tier, file, descriptions } of selection) {
-    let parsed = files.get(file);
-    if (parsed === undefined) {
-      try {
-        parsed = parseTestFile(await Deno.readTextFile(join(folder, file)));
-      } catch (error) {
-        parsed = new Error(`cannot load test file: ${(error as Error).message}`);
-      }
-      files.set(file, parsed);
-    }
+    const listed = await load(file);
     const names = descriptions === "all"
-      ? parsed instanceof Error
+      ? listed instanceof Error
         ? []
-        : (parsed.tests as Document[]).map((t) => t.description as string)
+        : (listed.tests as Document[]).map((t) => t.description as string)
       : descriptions;
     for (const description of names) {
       if (filter !== undefined && !`${file} › ${description}`.includes(filter)) continue;
+      const parsed = await load(file);
       let result: TestResult;
       if (parsed instanceof Error) {
         result = { file, description, status: "fail", reason: parsed.message, durationMs: 0 };
