@@ -4,14 +4,8 @@
  *
  * - Round trips: every command the driver sends while the shared backfill archives the simulated
  *   orders is counted with command monitoring (`commandStarted`), per 1,000 orders archived.
- * - Re-run: a second pass over the archived range must read no enrichment data: every `$lookup`
- *   into a reference collection it sends sits behind the anti-join against the archive (the
- *   archive's `$lookup` then a `$match` on its emptiness), so the server drops archived orders
- *   before any join.
- * - Bytes: a third pass (archive emptied) runs through a loopback TCP proxy between the driver
- *   and the sandbox that counts the bytes each way, per archived order.
- * - CPU: the archiving process's CPU time (user + system, `process.cpuUsage()`) during the first
- *   pass, per 1,000 orders; the sandbox runs in another process, so it is the archiver's alone.
+ * - Re-run: a second pass over the archived range must send no enrichment aggregation on the
+ *   orders collection (no `$lookup` at all): the archive's keys are read first.
  * - Throughput: orders archived per second, compared with a plain copy of the same orders in the
  *   same run (a find cursor and `insertMany` of 1,000 into another collection, no enrichment).
  * - Memory: the real `archiver batch` runs in a child process over a small and a large database;
@@ -31,10 +25,8 @@ import {
 } from "mongodb";
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import process from "node:process";
 import { ensureArchiveIndex } from "../core/archive/archive_index.ts";
 import { backfill } from "../core/archive/backfill.ts";
-import { Quarantine } from "../core/archive/quarantine.ts";
 import { type CollectionNames, DEFAULT_COLLECTION_NAMES } from "../core/archive/collections.ts";
 import { generateDataset, scaledReferenceCounts } from "../plugins/simulate/generator.ts";
 import { ensureSourceIndexes, writeDataset } from "../plugins/simulate/writer.ts";
@@ -82,12 +74,6 @@ export interface BatchBenchResult {
   commandMs: Record<string, number>;
   /** Commands sent per 1,000 orders archived. */
   roundTripsPer1000: number;
-  /** Bytes from the server to the archiver per archived order, through the proxy. */
-  bytesInPerOrder: number;
-  /** Bytes from the archiver to the server per archived order, through the proxy. */
-  bytesOutPerOrder: number;
-  /** Archiver process CPU (user + system) per 1,000 orders archived, in ms. */
-  cpuMsPer1000: number;
   /** Orders the re-run found to archive (0 expected). */
   rerunFound: number;
   /** Enrichment aggregations (with `$lookup`) on the orders collection sent by the re-run. */
@@ -131,19 +117,11 @@ export async function benchBatch(options: BatchBenchOptions = {}): Promise<Batch
     const archive = db.collection(BENCH_NAMES.archive);
     await ensureArchiveIndex(archive);
     const log = getLogger(["archiver", "bench"]);
-    // As `archiver batch` runs it: a loaded quarantine, so a batch with no quarantined order
-    // costs no release.
-    const quarantine = new Quarantine(db.collection(BENCH_NAMES.quarantine), {
-      retryIntervalMs: 60_000,
-    });
-    await quarantine.load();
-    const run = { db, names: BENCH_NAMES, log, archivedBy: "batch" as const, quarantine };
-    const cpuBefore = process.cpuUsage();
+    const run = { db, names: BENCH_NAMES, log, archivedBy: "batch" as const };
     const first = await _monitored(
       client,
       () => backfill({ ...run, deliveredStatus: "livrée", batchSize }),
     );
-    const cpu = process.cpuUsage(cpuBefore);
     const archived = first.result.report.orders_archived;
     if (archived !== orders) {
       throw new Error(`The backfill archived ${archived} orders instead of ${orders}`);
@@ -162,35 +140,8 @@ export async function benchBatch(options: BatchBenchOptions = {}): Promise<Batch
     );
     const rerunLookups = rerun.events
       .filter((event) => event.commandName === "aggregate")
-      .map(stages)
-      .reduce((sum, pipeline) => sum + _unguardedLookups(pipeline), 0);
-
-    // Bytes each way, through a counting proxy, over the same orders with the archive emptied.
-    await db.collection(BENCH_NAMES.archive).deleteMany({});
-    await db.collection(BENCH_NAMES.quarantine).deleteMany({});
-    await using proxy = _byteProxy(sandbox.uri);
-    const proxied = new MongoClient(proxy.uri);
-    let bytes: { archived: number; in: number; out: number };
-    try {
-      await proxied.connect();
-      const proxiedDb = proxied.db("bench_batch");
-      await proxiedDb.command({ ping: 1 });
-      const proxiedQuarantine = new Quarantine(proxiedDb.collection(BENCH_NAMES.quarantine), {
-        retryIntervalMs: 60_000,
-      });
-      await proxiedQuarantine.load();
-      proxy.reset();
-      const third = await backfill({
-        ...run,
-        db: proxiedDb,
-        quarantine: proxiedQuarantine,
-        deliveredStatus: "livrée",
-        batchSize,
-      });
-      bytes = { archived: third.report.orders_archived, in: proxy.toClient, out: proxy.toServer };
-    } finally {
-      await proxied.close();
-    }
+      .flatMap(stages)
+      .filter((stage) => "$lookup" in stage).length;
     await db.dropDatabase();
 
     const memorySmall = await _memoryRun(client, sandbox.uri, dir, options.memorySmall ?? 20_000);
@@ -205,9 +156,6 @@ export async function benchBatch(options: BatchBenchOptions = {}): Promise<Batch
       commands: _byName(first.events),
       commandMs: first.commandMs,
       roundTripsPer1000: first.events.length / (orders / 1000),
-      bytesInPerOrder: bytes.in / Math.max(1, bytes.archived),
-      bytesOutPerOrder: bytes.out / Math.max(1, bytes.archived),
-      cpuMsPer1000: (cpu.user + cpu.system) / 1000 / (orders / 1000),
       rerunFound: rerun.result.report.orders_found,
       rerunEnrichmentAggregates: rerunAggregates.length,
       rerunLookups,
@@ -272,102 +220,6 @@ async function _monitored<T>(
     client.off("commandStarted", listener);
     client.off("commandSucceeded", succeeded);
   }
-}
-
-// The archive's $lookup followed by a $match on its emptiness: the anti-join. A $lookup into
-// any other collection before it would read enrichment data for archived orders.
-function _unguardedLookups(pipeline: Record<string, unknown>[]): number {
-  let guarded = false;
-  let unguarded = 0;
-  pipeline.forEach((stage, i) => {
-    const lookup = stage.$lookup as { from?: string; as?: string } | undefined;
-    if (!lookup) return;
-    if (lookup.from === BENCH_NAMES.archive) {
-      const next = pipeline[i + 1]?.$match as Record<string, unknown> | undefined;
-      if (next && lookup.as && JSON.stringify(next[lookup.as]) === '{"$size":0}') guarded = true;
-      return;
-    }
-    if (!guarded) unguarded++;
-  });
-  return unguarded;
-}
-
-/** A loopback TCP proxy in front of a server, counting the bytes each way. */
-interface ByteProxy extends AsyncDisposable {
-  /** The connection string through the proxy. */
-  uri: string;
-  /** Bytes sent by the server to the client since the last reset. */
-  readonly toClient: number;
-  /** Bytes sent by the client to the server since the last reset. */
-  readonly toServer: number;
-  /** Starts counting again. */
-  reset(): void;
-}
-
-function _byteProxy(uri: string): ByteProxy {
-  const target = new URL(uri.replace(/^mongodb:/, "http:"));
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const counts = { toClient: 0, toServer: 0 };
-  const open = new Set<Deno.Conn>();
-  const pump = async (from: Deno.Conn, to: Deno.Conn, count: (n: number) => void) => {
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        const n = await from.read(buffer);
-        if (n === null) break;
-        count(n);
-        let written = 0;
-        while (written < n) written += await to.write(buffer.subarray(written, n));
-      }
-    } catch {
-      // A closed end: the other pump ends too.
-    } finally {
-      for (const conn of [from, to]) {
-        if (open.delete(conn)) {
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        }
-      }
-    }
-  };
-  const pumps: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const client of listener) {
-      const server = await Deno.connect({
-        hostname: target.hostname,
-        port: Number(target.port),
-      });
-      open.add(client).add(server);
-      pumps.push(pump(client, server, (n) => counts.toServer += n));
-      pumps.push(pump(server, client, (n) => counts.toClient += n));
-    }
-  })().catch(() => {});
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    uri: `mongodb://127.0.0.1:${port}/?directConnection=true`,
-    get toClient() {
-      return counts.toClient;
-    },
-    get toServer() {
-      return counts.toServer;
-    },
-    reset: () => {
-      counts.toClient = 0;
-      counts.toServer = 0;
-    },
-    [Symbol.asyncDispose]: async () => {
-      listener.close();
-      for (const conn of open) {
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      }
-      open.clear();
-      await accepting;
-      await Promise.all(pumps);
-    },
-  };
 }
 
 function _byName(events: CommandStartedEvent[]): Record<string, number> {

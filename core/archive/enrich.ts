@@ -80,53 +80,6 @@ function _summary(array: string, fields: readonly string[]): Document {
   };
 }
 
-const _ITEMS = { $cond: [{ $isArray: "$items" }, "$items", []] };
-const _MENU_IDS = { $cond: [{ $isArray: "$items" }, { $ifNull: ["$items.menu_id", []] }, []] };
-
-function _referenceLookups(names: CollectionNames): Document[] {
-  return [
-    {
-      $lookup: { from: names.clients, localField: "client_id", foreignField: "_id", as: "_client" },
-    },
-    {
-      $lookup: {
-        from: names.couriers,
-        localField: "livreur_id",
-        foreignField: "_id",
-        as: "_livreur",
-      },
-    },
-    {
-      $lookup: {
-        from: names.restaurants,
-        localField: "restaurant_id",
-        foreignField: "_id",
-        as: "_restaurant",
-      },
-    },
-    {
-      $lookup: { from: names.menu, localField: "items.menu_id", foreignField: "_id", as: "_menu" },
-    },
-  ];
-}
-
-function _missingReferences(): Document {
-  return {
-    $concatArrays: [
-      _missingIf("_client", "client"),
-      _missingIf("_livreur", "livreur"),
-      _missingIf("_restaurant", "restaurant"),
-      {
-        $cond: [
-          { $eq: [{ $size: { $setDifference: [_MENU_IDS, "$_menu._id"] } }, 0] },
-          [],
-          ["menu"],
-        ],
-      },
-    ],
-  };
-}
-
 function _missingIf(array: string, name: string): Document {
   return { $cond: [{ $eq: [{ $size: `$${array}` }, 0] }, [name], []] };
 }
@@ -218,11 +171,32 @@ function _invalidFields(): Document {
  * ```
  */
 export function enrichmentPipeline(selection: OrderSelection, names: CollectionNames): Document[] {
-  const items = _ITEMS;
-  const menuIds = _MENU_IDS;
+  const items = { $cond: [{ $isArray: "$items" }, "$items", []] };
+  const menuIds = { $cond: [{ $isArray: "$items" }, { $ifNull: ["$items.menu_id", []] }, []] };
   return [
     { $match: orderFilter(selection) },
-    ..._referenceLookups(names),
+    {
+      $lookup: { from: names.clients, localField: "client_id", foreignField: "_id", as: "_client" },
+    },
+    {
+      $lookup: {
+        from: names.couriers,
+        localField: "livreur_id",
+        foreignField: "_id",
+        as: "_livreur",
+      },
+    },
+    {
+      $lookup: {
+        from: names.restaurants,
+        localField: "restaurant_id",
+        foreignField: "_id",
+        as: "_restaurant",
+      },
+    },
+    {
+      $lookup: { from: names.menu, localField: "items.menu_id", foreignField: "_id", as: "_menu" },
+    },
     {
       $project: {
         _id: 0,
@@ -288,7 +262,20 @@ export function enrichmentPipeline(selection: OrderSelection, names: CollectionN
         },
         missing_menu_ids: { $setDifference: [menuIds, "$_menu._id"] },
         invalid: _invalidFields(),
-        missing: _missingReferences(),
+        missing: {
+          $concatArrays: [
+            _missingIf("_client", "client"),
+            _missingIf("_livreur", "livreur"),
+            _missingIf("_restaurant", "restaurant"),
+            {
+              $cond: [
+                { $eq: [{ $size: { $setDifference: [menuIds, "$_menu._id"] } }, 0] },
+                [],
+                ["menu"],
+              ],
+            },
+          ],
+        },
       },
     },
     {
@@ -323,81 +310,6 @@ export function enrichmentPipeline(selection: OrderSelection, names: CollectionN
           }],
         },
         complete: { $eq: [{ $size: "$missing" }, 0] },
-      },
-    },
-  ];
-}
-
-/**
- * The stages that tell, for each order of the input, what keeps it out of the archive, without
- * building its archive document: the same `$lookup`s as {@link enrichmentPipeline}, then a
- * projection of `{ order_id, numero_commande, invalid, missing, missing_menu_ids }` only — the
- * same values the enrichment computes, so both paths quarantine an order for the same reason
- * with the same detail. A small result: a few dozen bytes per order, never the documents.
- *
- * The lookups find nothing for an order whose references were removed beforehand, so a caller
- * that has already settled some orders (archived ones) removes their references to skip the
- * joins for them.
- *
- * @param names The collection names.
- * @param keep More fields of the input to keep, as a projection (`{ _s: 1 }`).
- * @returns Stages to append after the orders are selected.
- */
-export function classificationStages(names: CollectionNames, keep: Document = {}): Document[] {
-  const menuOf = (item: string) => ({
-    $arrayElemAt: [
-      { $filter: { input: "$_menu", as: "m", cond: { $eq: ["$$m._id", `${item}.menu_id`] } } },
-      0,
-    ],
-  });
-  // The enrichment's last check, on the raw items: a menu price that is neither null nor a
-  // number, counted per item as the enrichment counts it on its `prix_unitaire`.
-  const badPrices = {
-    $size: {
-      $filter: {
-        input: _ITEMS,
-        as: "i",
-        cond: {
-          $let: {
-            vars: { menu: menuOf("$$i") },
-            in: {
-              $let: {
-                vars: { prix: { $ifNull: ["$$menu.prix", null] } },
-                in: { $and: [{ $ne: ["$$prix", null] }, { $not: [{ $isNumber: "$$prix" }] }] },
-              },
-            },
-          },
-        },
-      },
-    },
-  };
-  return [
-    ..._referenceLookups(names),
-    {
-      $project: {
-        ...keep,
-        _id: 1,
-        order_id: "$_id",
-        numero_commande: 1,
-        status: 1,
-        missing_menu_ids: { $setDifference: [_MENU_IDS, "$_menu._id"] },
-        missing: _missingReferences(),
-        invalid: {
-          $concatArrays: [
-            _invalidFields(),
-            {
-              $let: {
-                vars: { n: badPrices },
-                in: _problemIf({ $gt: ["$$n", 0] }, {
-                  $concat: [
-                    { $toString: "$$n" },
-                    " item(s) in items have a menu prix that is not a number",
-                  ],
-                }),
-              },
-            },
-          ],
-        },
       },
     },
   ];

@@ -221,9 +221,6 @@ async function _runBatch(
         progress?.update(processed);
         log.info(`📊 Progress: ${processed}/${total} processed`, { processed, total });
       },
-      // Only a sample for --export comes to the client: archiving on the server brings no
-      // documents back otherwise.
-      wantDocuments: () => plan.exportPath ? Math.max(0, flags.exportSample - sample.length) : 0,
       onDocuments: (documents) => {
         for (const document of documents) {
           if (sample.length >= flags.exportSample) break;
