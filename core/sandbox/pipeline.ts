@@ -10,7 +10,8 @@
 import { Aggregator } from "mingo/aggregator";
 import { evalExpr } from "mingo/core";
 import type { Options } from "mingo/types";
-import { ObjectId } from "bson";
+import { calculateObjectSize, ObjectId } from "bson";
+import { MAX_BSON_SIZE } from "./wire.ts";
 import { cloneValue, type Doc, isPlainDoc, pathValues, setPath, valueKey } from "./bson_values.ts";
 import { duplicateKeyError } from "./indexes.ts";
 import { SANDBOX_KNOWN_STAGES } from "./change_streams.ts";
@@ -302,7 +303,7 @@ function _merge(
         );
       }
       const doc = "_id" in result ? result : { _id: new ObjectId(), ...result };
-      target.insert(withIdFirst(cloneValue(doc)));
+      target.insert(_withinLimit(withIdFirst(cloneValue(doc))));
       continue;
     }
     if (whenMatched === "keepExisting") continue;
@@ -328,6 +329,7 @@ function _merge(
       })[0]!;
       after = { ...updated, _id: matched._id };
     }
+    _withinLimit(after);
     // A replacement is a replace event; merge and pipeline modes are updates, as on MongoDB.
     target.replace(
       matched,
@@ -335,6 +337,20 @@ function _merge(
       whenMatched === "replace" ? undefined : _updateDescription(matched, after),
     );
   }
+}
+
+/** MongoDB stores no document over 16 MB: a `$merge` that would write one fails there. */
+function _withinLimit(doc: Doc): Doc {
+  const size = calculateObjectSize(doc, { ignoreUndefined: true });
+  if (size > MAX_BSON_SIZE) {
+    throw new CommandError(
+      10334,
+      `BSONObj size: ${size} (0x${
+        size.toString(16).toUpperCase()
+      }) is invalid. Size must be between 0 and ${MAX_BSON_SIZE}(16MB)`,
+    );
+  }
+  return doc;
 }
 
 function _updateDescription(before: Doc, after: Doc): Doc {

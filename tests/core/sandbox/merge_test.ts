@@ -104,3 +104,21 @@ Deno.test("$merge writes reach change streams as inserts and updates", async () 
   await stream.close();
   assert.deepEqual(kinds.sort(), ["insert", "update"], "merge updates the match, inserts the rest");
 });
+
+Deno.test("$merge refuses to write a document over 16 MB, keeping the writes before it", async () => {
+  await using db = await testDatabase("merge_size");
+  const source = db.db.collection("source");
+  await source.insertMany([
+    { _id: 1 as unknown as Document["_id"], s: "small" },
+    { _id: 2 as unknown as Document["_id"], s: "x".repeat(9 * 1024 * 1024) },
+  ]);
+  await assert.rejects(
+    source.aggregate([
+      { $sort: { _id: 1 } },
+      { $project: { a: "$s", b: "$s" } },
+      { $merge: { into: "target" } },
+    ]).toArray(),
+    code(10334),
+  );
+  assert.deepEqual(await db.db.collection("target").distinct("_id"), [1]);
+});
