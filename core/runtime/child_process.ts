@@ -239,11 +239,7 @@ export function spawnSelf(args: readonly string[], options: SpawnSelfOptions = {
     waitFor,
     stop,
     kill,
-    cpuSeconds: async () => {
-      if (ended) return undefined;
-      const stat = await readProcFile(child.pid, "stat");
-      return stat === undefined ? undefined : _cpuSeconds(stat);
-    },
+    cpuSeconds: () => ended ? Promise.resolve(undefined) : processCpuSeconds(child.pid),
     async [Symbol.asyncDispose]() {
       kill("SIGKILL");
       await exited;
@@ -279,6 +275,18 @@ export async function readProcFile(pid: number, name: string): Promise<string | 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The CPU time (user and system) a process has used so far, from `/proc/<pid>/stat`.
+ *
+ * @param pid The process id.
+ * @returns Seconds, or `undefined` off Linux, once the process is gone, or without the
+ *   permission to read it (see {@link readProcFile}).
+ */
+export async function processCpuSeconds(pid: number): Promise<number | undefined> {
+  const stat = await readProcFile(pid, "stat");
+  return stat === undefined ? undefined : _cpuSeconds(stat);
 }
 
 // Linux reports CPU time in clock ticks, 100 a second on every architecture it runs on

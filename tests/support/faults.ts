@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { processCpuSeconds } from "../../core/runtime/child_process.ts";
 import { type Db, ObjectId } from "mongodb";
 
 /**
@@ -103,19 +104,16 @@ export function assertEachOnce(numbers: string[], expected: readonly string[]) {
 }
 
 /**
- * CPU time a process has used so far, from `/proc/<pid>/stat` (utime + stime, fields 14 and 15,
- * in clock ticks of 1/100 s). Linux only.
+ * CPU time a process has used so far (utime + stime of `/proc/<pid>/stat`), read through the
+ * core runner, which needs no --allow-all. Linux only.
  *
  * @param pid The process id.
  * @returns Seconds of user plus system time.
  */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const utime = Number(fields[14 - 3]);
-  const stime = Number(fields[15 - 3]);
-  return (utime + stime) / 100;
+  const seconds = await processCpuSeconds(pid);
+  if (seconds === undefined) throw new Error(`Cannot read the CPU time of process ${pid}`);
+  return seconds;
 }
 
 /**
