@@ -19,6 +19,7 @@ import {
   validatePipeline,
 } from "../pipeline.ts";
 import type { Collection } from "../collection.ts";
+import { isOplogNamespace, oplogMatching } from "../local_db.ts";
 import { isView, resolveView } from "../views.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import {
@@ -75,10 +76,17 @@ function _find(ctx: CommandContext): Doc {
   const variables = evaluateLet(docOption(body, "let"));
   const collation = parseCollation(body.collation);
   const options = mingoOptions(undefined, variables, collation);
-  let docs = collection && isView(collection)
+  const oplog = isOplogNamespace(ctx.db, name);
+  let docs = oplog
+    ? oplogMatching(ctx.state.storage.oplog, filter, options)
+    : collection && isView(collection)
     ? _viewDocuments(ctx, collection, [{ $match: filter }], { variables, collation })
     : findMatching(collection, filter, options);
-  if (sort && Object.keys(sort).length > 0) docs = sortDocuments([...docs], sort, collation);
+  if (oplog && sort && "$natural" in sort) {
+    if (Number(sort.$natural) < 0) docs = [...docs].reverse();
+  } else if (sort && Object.keys(sort).length > 0) {
+    docs = sortDocuments([...docs], sort, collation);
+  }
   if (skip > 0 || limit > 0) docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
   if (projection) docs = projectDocuments(docs, projection, options);
   return documentCursorReply(ctx, `${ctx.db}.${name}`, docs, {

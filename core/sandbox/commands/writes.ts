@@ -21,6 +21,7 @@ import { evaluateLet, mingoOptions, projectDocuments } from "../mingo_context.ts
 import { type Collation, parseCollation } from "../collation.ts";
 import { rejectViewWrite } from "../views.ts";
 import { docOption, rejectTransactions, targetCollection, writeError } from "./_shared.ts";
+import { isOplogNamespace, oplogWriteError } from "../local_db.ts";
 
 function _statements(ctx: CommandContext, field: string): Doc[] {
   const value = ctx.body[field];
@@ -38,6 +39,9 @@ function _insert(ctx: CommandContext): Doc {
   const name = targetCollection(ctx);
   const docs = _statements(ctx, "documents");
   const ordered = ctx.body.ordered !== false;
+  if (isOplogNamespace(ctx.db, name)) {
+    return { n: 0, writeErrors: [writeError(0, oplogWriteError())] };
+  }
   rejectViewWrite(ctx.state.storage.collection(ctx.db, name));
   const collection = ctx.state.storage.ensureCollection(ctx.db, name);
   const writeErrors: Doc[] = [];
@@ -148,6 +152,9 @@ function _update(ctx: CommandContext): Doc {
       throw new CommandError(40415, "BSON field 'update.updates.sort' is an unknown field.");
     }
   }
+  if (isOplogNamespace(ctx.db, name)) {
+    return { n: 0, nModified: 0, writeErrors: [writeError(0, oplogWriteError())] };
+  }
   const variables = evaluateLet(docOption(ctx.body, "let"));
   const ordered = ctx.body.ordered !== false;
   const writeErrors: Doc[] = [];
@@ -188,6 +195,9 @@ function _delete(ctx: CommandContext): Doc {
   rejectTransactions(ctx.body);
   const name = targetCollection(ctx);
   const statements = _statements(ctx, "deletes");
+  if (isOplogNamespace(ctx.db, name)) {
+    return { n: 0, writeErrors: [writeError(0, oplogWriteError())] };
+  }
   const variables = evaluateLet(docOption(ctx.body, "let"));
   const ordered = ctx.body.ordered !== false;
   const writeErrors: Doc[] = [];
@@ -219,6 +229,7 @@ function _project(doc: Doc | undefined | null, fields: Doc | undefined): Doc | n
 function _findAndModify(ctx: CommandContext): Doc {
   rejectTransactions(ctx.body);
   const name = targetCollection(ctx);
+  if (isOplogNamespace(ctx.db, name)) throw oplogWriteError();
   const body = ctx.body;
   const query = docOption(body, "query") ?? {};
   const sort = docOption(body, "sort");

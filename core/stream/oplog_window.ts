@@ -1,0 +1,141 @@
+/**
+ * The oplog window and the resume headroom, read as MongoDB exposes them: the first and last
+ * entries of `local.oplog.rs` in natural order (what mongosh's `db.getReplicationInfo()` reads).
+ * The window is the newest entry's time minus the oldest's; the headroom is the window minus the
+ * age of the saved token (the newest entry's time minus the token's cluster time), that is how
+ * long before the token falls out of the oplog at the current write rate. Server times only,
+ * never the host's clock. Reading `local` needs the `clusterMonitor` role (or a read on the
+ * `local` database); without it the figures are unknown and nothing fails.
+ *
+ * @module
+ */
+
+import type { MongoClient, Timestamp } from "mongodb";
+
+/** What is said when the oplog cannot be read for want of the privilege. */
+export const OPLOG_PRIVILEGE_MESSAGE = "unknown (needs read on local: clusterMonitor role)";
+
+/** The oplog's first and last entries. */
+export interface OplogWindow {
+  /** Cluster time of the oldest entry. */
+  first: Timestamp;
+  /** Cluster time of the newest entry. */
+  last: Timestamp;
+  /** Wall time of the oldest entry, if recorded. */
+  firstWall: Date | null;
+  /** Wall time of the newest entry, if recorded. */
+  lastWall: Date | null;
+  /** Newest minus oldest, in seconds. */
+  windowSeconds: number;
+}
+
+/** What reading the window gave. */
+export type OplogWindowRead =
+  | { kind: "ok"; window: OplogWindow }
+  | { kind: "unauthorized"; message: string }
+  | { kind: "empty" };
+
+/** The headroom figures. */
+export interface Headroom {
+  /** The oplog window, in seconds. */
+  windowSeconds: number;
+  /** The token's age against the newest entry, in seconds (null without a token time). */
+  tokenAgeSeconds: number | null;
+  /** Window minus token age, in seconds (null without a token time; negative: fallen out). */
+  headroomSeconds: number | null;
+}
+
+/** The headroom's level against the thresholds. */
+export type HeadroomLevel = "ok" | "warning" | "critical";
+
+/**
+ * Whether an error is MongoDB's refusal for want of a privilege (code 13, Unauthorized).
+ *
+ * @param error The error.
+ * @returns True for Unauthorized.
+ */
+export function isUnauthorized(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === 13;
+}
+
+/**
+ * Reads the oplog's first and last entries (projected to `ts` and `wall`).
+ *
+ * @param client A connected client.
+ * @param options The server-side time limit per query.
+ * @returns The window, `unauthorized` without the privilege, or `empty`.
+ * @throws Any other error (unreachable server…).
+ */
+export async function readOplogWindow(
+  client: MongoClient,
+  options: { maxTimeMs?: number } = {},
+): Promise<OplogWindowRead> {
+  const oplog = client.db("local").collection("oplog.rs");
+  const edge = (natural: 1 | -1) =>
+    oplog.find({}, {
+      sort: { $natural: natural },
+      limit: 1,
+      projection: { _id: 0, ts: 1, wall: 1 },
+      ...(options.maxTimeMs ? { maxTimeMS: options.maxTimeMs } : {}),
+    }).next();
+  let first, last;
+  try {
+    [first, last] = await Promise.all([edge(1), edge(-1)]);
+  } catch (error) {
+    if (isUnauthorized(error)) return { kind: "unauthorized", message: OPLOG_PRIVILEGE_MESSAGE };
+    throw error;
+  }
+  if (!first || !last || !_isTimestamp(first.ts) || !_isTimestamp(last.ts)) {
+    return { kind: "empty" };
+  }
+  return {
+    kind: "ok",
+    window: {
+      first: first.ts,
+      last: last.ts,
+      firstWall: first.wall instanceof Date ? first.wall : null,
+      lastWall: last.wall instanceof Date ? last.wall : null,
+      windowSeconds: Math.max(0, last.ts.getHighBitsUnsigned() - first.ts.getHighBitsUnsigned()),
+    },
+  };
+}
+
+/**
+ * The headroom of a saved token: the window minus the token's age against the newest entry.
+ *
+ * @param window The oplog's first and last cluster times.
+ * @param tokenTime The saved token's cluster time, or null.
+ * @returns The figures, in seconds.
+ */
+export function resumeHeadroom(
+  window: { first: Timestamp; last: Timestamp },
+  tokenTime: Timestamp | null,
+): Headroom {
+  const first = window.first.getHighBitsUnsigned();
+  const last = window.last.getHighBitsUnsigned();
+  const windowSeconds = Math.max(0, last - first);
+  if (!tokenTime) return { windowSeconds, tokenAgeSeconds: null, headroomSeconds: null };
+  const tokenAgeSeconds = Math.max(0, last - tokenTime.getHighBitsUnsigned());
+  return { windowSeconds, tokenAgeSeconds, headroomSeconds: windowSeconds - tokenAgeSeconds };
+}
+
+/**
+ * The level of a headroom: critical under the critical threshold, warning under the warning one.
+ *
+ * @param headroomSeconds The headroom.
+ * @param limits The thresholds, in seconds.
+ * @returns The level.
+ */
+export function headroomLevel(
+  headroomSeconds: number,
+  limits: { warningSeconds: number; criticalSeconds: number },
+): HeadroomLevel {
+  if (headroomSeconds < limits.criticalSeconds) return "critical";
+  if (headroomSeconds < limits.warningSeconds) return "warning";
+  return "ok";
+}
+
+function _isTimestamp(value: unknown): value is Timestamp {
+  return typeof value === "object" && value !== null &&
+    (value as { _bsontype?: unknown })._bsontype === "Timestamp";
+}

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import {
+  type Document,
+  type MongoBulkWriteError,
+  MongoClient,
+  type MongoServerError,
+  Timestamp,
+} from "mongodb";
+import { dedicatedSandbox } from "../../support/test_db.ts";
+import { readOplogWindow } from "../../../core/stream/oplog_window.ts";
+
+const _edge = (client: MongoClient, natural: 1 | -1) =>
+  client.db("local").collection("oplog.rs").find({}, { sort: { $natural: natural }, limit: 1 })
+    .next();
+
+Deno.test("local.oplog.rs shows each write as MongoDB shapes oplog entries", async () => {
+  await using sandbox = await dedicatedSandbox();
+  if (!sandbox) return; // a real server: its oplog is not ours to shape
+  const client = new MongoClient(sandbox.uri);
+  try {
+    const orders = client.db("shop").collection("orders");
+    await orders.insertOne({ _id: 1 as unknown as Document["_id"], status: "new" });
+    await orders.updateOne({ _id: 1 as unknown as Document["_id"] }, {
+      $set: { status: "livrée" },
+    });
+    await orders.deleteOne({ _id: 1 as unknown as Document["_id"] });
+    const entries = await client.db("local").collection("oplog.rs")
+      .find({ ns: "shop.orders" }).toArray();
+    assert.deepEqual(entries.map((e) => e.op), ["i", "u", "d"]);
+    const [insert, update, remove] = entries;
+    assert.deepEqual(insert!.o, { _id: 1, status: "new" });
+    assert.deepEqual(update!.o2, { _id: 1 });
+    assert.deepEqual(update!.o, { $v: 2, diff: { u: { status: "livrée" } } });
+    assert.deepEqual(remove!.o, { _id: 1 });
+    for (const entry of entries) {
+      assert.ok(entry.ts instanceof Timestamp, "ts is a Timestamp");
+      assert.ok(entry.wall instanceof Date, "wall is a Date");
+      assert.equal(typeof entry.t, "number");
+    }
+    const create = await client.db("local").collection("oplog.rs")
+      .findOne({ op: "c", ns: "shop.$cmd" });
+    assert.equal(create?.o.create, "orders");
+
+    const first = await _edge(client, 1);
+    const last = await _edge(client, -1);
+    assert.equal(first?.op, "c", "the collection's creation comes first");
+    assert.equal(last?.op, "d", "the delete comes last");
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("writes to local.oplog.rs are refused with InvalidNamespace, as on a replica set", async () => {
+  await using sandbox = await dedicatedSandbox();
+  if (!sandbox) return; // a real server: its oplog is not ours to shape
+  const client = new MongoClient(sandbox.uri);
+  try {
+    const oplog = client.db("local").collection("oplog.rs");
+    await assert.rejects(oplog.insertOne({ op: "n" }), (e: MongoBulkWriteError) => {
+      assert.equal(e.code, 73);
+      return true;
+    });
+    await assert.rejects(oplog.updateMany({}, { $set: { x: 1 } }), (e: MongoServerError) => {
+      assert.equal(e.code, 73);
+      return true;
+    });
+    await assert.rejects(oplog.deleteMany({}), (e: MongoServerError) => {
+      assert.equal(e.code, 73);
+      return true;
+    });
+    await assert.rejects(oplog.findOneAndDelete({}), (e: MongoServerError) => {
+      assert.equal(e.code, 73);
+      return true;
+    });
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("the oplog window shrinks as entries fall out of a tiny oplog", async () => {
+  await using sandbox = await dedicatedSandbox({ oplogSize: 3 });
+  if (!sandbox) return; // a real server: its oplog is not ours to shape
+  const client = new MongoClient(sandbox.uri);
+  try {
+    const c = client.db("shop").collection("orders");
+    await c.insertOne({ n: 1 }); // create + insert: two entries
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await c.insertOne({ n: 2 });
+    const before = await readOplogWindow(client);
+    assert.equal(before.kind, "ok");
+    if (before.kind !== "ok") return;
+    assert.ok(before.window.windowSeconds >= 1, `window ${before.window.windowSeconds}s`);
+
+    await c.insertMany([{ n: 3 }, { n: 4 }]);
+    const after = await readOplogWindow(client);
+    assert.equal(after.kind, "ok");
+    if (after.kind !== "ok") return;
+    assert.equal(after.window.windowSeconds, 0, "the entries of the first second fell out");
+    assert.ok(after.window.first.greaterThan(before.window.first), "the first entry moved on");
+    const first = await _edge(client, 1);
+    assert.equal(first?.o.n, 2);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("an empty oplog has no window", async () => {
+  await using sandbox = await dedicatedSandbox();
+  if (!sandbox) return; // a real server: its oplog is not ours to shape
+  const client = new MongoClient(sandbox.uri);
+  try {
+    assert.deepEqual(await readOplogWindow(client), { kind: "empty" });
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("without the privilege on local the window is unknown, not an error", async () => {
+  await using sandbox = await dedicatedSandbox();
+  if (!sandbox) return; // a real server: its oplog is not ours to shape
+  const client = new MongoClient(sandbox.uri, { retryReads: false });
+  try {
+    await client.db("shop").collection("orders").insertOne({ n: 1 });
+    await client.db("admin").command({
+      configureFailPoint: "failCommand",
+      mode: "alwaysOn",
+      data: { failCommands: ["find"], errorCode: 13, namespace: "local.oplog.rs" },
+    });
+    assert.deepEqual(await readOplogWindow(client), {
+      kind: "unauthorized",
+      message: "unknown (needs read on local: clusterMonitor role)",
+    });
+  } finally {
+    await client.close();
+  }
+});

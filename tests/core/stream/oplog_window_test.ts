@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { Timestamp } from "mongodb";
+import {
+  headroomLevel,
+  isUnauthorized,
+  resumeHeadroom,
+} from "../../../core/stream/oplog_window.ts";
+
+const ts = (t: number) => new Timestamp({ t, i: 1 });
+const HOUR = 3_600;
+
+Deno.test("the headroom is the window minus the token's age against the newest entry", () => {
+  const cases: Array<[string, number, number, number | null, number | null, number | null]> = [
+    // name, first, last, token, token age, headroom
+    ["token at the newest entry", 1_000, 1_000 + 48 * HOUR, 1_000 + 48 * HOUR, 0, 48 * HOUR],
+    [
+      "token 10 h old in a 48 h window",
+      1_000,
+      1_000 + 48 * HOUR,
+      1_000 + 38 * HOUR,
+      10 * HOUR,
+      38 * HOUR,
+    ],
+    ["token at the oldest entry", 1_000, 1_000 + 5 * HOUR, 1_000, 5 * HOUR, 0],
+    ["token already out of the oplog", 1_000, 1_000 + HOUR, 500, HOUR + 500, -500],
+    ["no token time", 1_000, 2_000, null, null, null],
+  ];
+  for (const [name, first, last, token, age, headroom] of cases) {
+    const got = resumeHeadroom(
+      { first: ts(first), last: ts(last) },
+      token === null ? null : ts(token),
+    );
+    assert.deepEqual(got, {
+      windowSeconds: last - first,
+      tokenAgeSeconds: age,
+      headroomSeconds: headroom,
+    }, name);
+  }
+});
+
+Deno.test("a headroom under 24 h is a warning, under 1 h critical", () => {
+  const limits = { warningSeconds: 24 * HOUR, criticalSeconds: HOUR };
+  const cases: Array<[number, string]> = [
+    [48 * HOUR, "ok"],
+    [24 * HOUR, "ok"],
+    [24 * HOUR - 1, "warning"],
+    [HOUR, "warning"],
+    [HOUR - 1, "critical"],
+    [-10, "critical"],
+  ];
+  for (const [seconds, level] of cases) {
+    assert.equal(headroomLevel(seconds, limits), level, `${seconds}s`);
+  }
+});
+
+Deno.test("only code 13 counts as a missing privilege", () => {
+  assert.equal(isUnauthorized({ code: 13 }), true);
+  assert.equal(isUnauthorized({ code: 11600 }), false);
+  assert.equal(isUnauthorized(new Error("x")), false);
+});
