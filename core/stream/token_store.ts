@@ -40,7 +40,34 @@ export interface TokenStore {
    *
    * @param token The token to save.
    */
-  save(token: SavedToken): Promise<void>;
+  save(token: SavedToken, options?: SaveOptions): Promise<void>;
+}
+
+/** Options of {@link TokenStore.save}. */
+export interface SaveOptions {
+  /**
+   * The lease epoch the save is made under (`watch --ha`): the store refuses it when it holds a
+   * token of a later epoch, so a holder that lost its lease never writes a token backwards.
+   */
+  fence?: { epoch: number };
+}
+
+/** A token save refused because a later lease holder saved or fenced first. */
+export class FencedTokenError extends Error {
+  /** The epoch the refused save was made under. */
+  readonly epoch: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param where The token document.
+   * @param epoch The epoch of the refused save.
+   */
+  constructor(where: string, epoch: number) {
+    super(`${where} belongs to a lease epoch after ${epoch}: not saved`);
+    this.name = "FencedTokenError";
+    this.epoch = epoch;
+  }
 }
 
 /** A saved token that cannot be used: empty, truncated, garbage, or of another shape. */
@@ -179,20 +206,86 @@ export class MongoTokenStore implements TokenStore {
     const document = await this.#collection.findOne({
       _id: this.#key as unknown as Document["_id"],
     });
-    if (!document) return undefined;
+    // A document with only an epoch was fenced by a new holder before any token was saved.
+    if (!document || !("token" in document)) return undefined;
     return _fromStored(document, this.description);
+  }
+
+  /**
+   * The lease epoch of the stored token (or fence), 0 when there is none.
+   *
+   * @returns The epoch.
+   */
+  async epoch(): Promise<number> {
+    const document = await this.#collection.findOne(
+      { _id: this.#key as unknown as Document["_id"] },
+      { projection: { epoch: 1 } },
+    );
+    return typeof document?.epoch === "number" ? document.epoch : 0;
+  }
+
+  /**
+   * Raises the stored epoch to a new lease holder's, so saves of any earlier epoch are refused
+   * from now on; the token itself is kept.
+   *
+   * @param epoch The new holder's epoch.
+   * @throws {FencedTokenError} When the store already holds a later epoch.
+   */
+  async fence(epoch: number): Promise<void> {
+    try {
+      await this.#collection.updateOne(
+        { _id: this.#key as unknown as Document["_id"], ..._notLater(epoch) },
+        { $set: { epoch } },
+        { upsert: true, writeConcern: this.#writeConcern() },
+      );
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 11000) {
+        throw new FencedTokenError(this.description, epoch);
+      }
+      throw error;
+    }
   }
 
   /**
    * Saves a token, replacing the previous one only once the new one is written.
    *
    * @param token The token to save.
+   * @param options The lease epoch it is saved under: refused when the stored one is later.
+   * @throws {FencedTokenError} When the fence refuses it; the stored token is kept.
    */
-  async save(token: SavedToken): Promise<void> {
-    await this.#collection.replaceOne(
-      { _id: this.#key as unknown as Document["_id"] },
-      _toStored(token) as unknown as Document,
-      { upsert: true, writeConcern: { w: "majority", wtimeoutMS: this.#writeTimeoutMs } },
-    );
+  async save(token: SavedToken, options: SaveOptions = {}): Promise<void> {
+    const epoch = options.fence?.epoch;
+    const stored = _toStored(token) as unknown as Document;
+    if (epoch === undefined) {
+      await this.#collection.replaceOne(
+        { _id: this.#key as unknown as Document["_id"] },
+        stored,
+        { upsert: true, writeConcern: this.#writeConcern() },
+      );
+      return;
+    }
+    // The filter is the fence: a stored epoch later than ours leaves nothing to match, and the
+    // upsert then collides with the document's _id (E11000) instead of overwriting it.
+    try {
+      await this.#collection.replaceOne(
+        { _id: this.#key as unknown as Document["_id"], ..._notLater(epoch) },
+        { ...stored, epoch },
+        { upsert: true, writeConcern: this.#writeConcern() },
+      );
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 11000) {
+        throw new FencedTokenError(this.description, epoch);
+      }
+      throw error;
+    }
   }
+
+  #writeConcern() {
+    return { w: "majority" as const, wtimeoutMS: this.#writeTimeoutMs };
+  }
+}
+
+/** Matches a token document whose epoch is absent or not after `epoch`. */
+function _notLater(epoch: number): Document {
+  return { $or: [{ epoch: { $exists: false } }, { epoch: { $lte: epoch } }] };
 }
