@@ -52,6 +52,37 @@ function _conditions(filter: Doc, out: Array<[string, unknown]> = []): Array<[st
   return out;
 }
 
+/** Uses of an index, as `$indexStats` reports them. */
+export interface IndexAccesses {
+  /** Operations that used the index. */
+  ops: number;
+  /** When counting started (index creation or server start). */
+  since: Date;
+}
+
+/** How a filter's candidates were found ({@link Collection.plan}). */
+export interface QueryPlan {
+  /** Candidate documents. */
+  docs: Doc[];
+  /** Whether the candidates are exactly the matches. */
+  exact: boolean;
+  /** The index used (`_id_` or a secondary index's name); absent for a collection scan. */
+  index?: string;
+  /** The indexed field the bounds are on. */
+  indexField?: string;
+  /** The equality values looked up in the index. */
+  indexValues?: unknown[];
+  /** Index keys examined (0 for a collection scan). */
+  keysExamined: number;
+}
+
+interface _Found {
+  docs: Doc[];
+  index: string;
+  field: string;
+  values: unknown[];
+}
+
 /** A collection of documents with its indexes. */
 export class Collection {
   #db: string;
@@ -66,6 +97,8 @@ export class Collection {
   readonly indexes: Map<string, Index> = new Map();
   /** Incremented on every write (caches compare it). */
   version = 0;
+  /** Uses of the `_id_` index since the collection was created (`$indexStats`). */
+  readonly idAccesses: IndexAccesses = { ops: 0, since: new Date() };
   readonly #oplog: Oplog;
   #docArray: Doc[] | undefined;
   #docArrayVersion = -1;
@@ -352,31 +385,49 @@ export class Collection {
    * @param filter A query filter.
    * @returns The candidates and whether they need no further filtering.
    */
-  plan(filter: Doc): { docs: Doc[]; exact: boolean } {
+  plan(filter: Doc, options: { record?: boolean } = {}): QueryPlan {
     const conditions = _conditions(filter);
     const single = conditions.length === 1 && Object.keys(filter).length === 1;
     const found = this.#plan(conditions);
-    return { docs: found ?? this.all(), exact: single && found !== undefined };
+    if (!found) return { docs: this.all(), exact: false, keysExamined: 0 };
+    if (options.record !== false) {
+      const accesses = found.index === "_id_"
+        ? this.idAccesses
+        : this.indexes.get(found.index)?.accesses;
+      if (accesses) accesses.ops++;
+    }
+    return {
+      docs: found.docs,
+      exact: single,
+      index: found.index,
+      indexField: found.field,
+      indexValues: found.values,
+      keysExamined: found.docs.length,
+    };
   }
 
-  #plan(conditions: Array<[string, unknown]>): Doc[] | undefined {
-    let best: Doc[] | undefined;
+  #plan(conditions: Array<[string, unknown]>): _Found | undefined {
+    let best: _Found | undefined;
     for (const [field, condition] of conditions) {
       if (field === "_id") {
         const values = _equalityValues(condition, true);
         if (!values) continue;
-        const found = this.#byId(values);
-        if (!best || found.length < best.length) best = found;
-        if (best.length <= 1) return best;
+        const docs = this.#byId(values);
+        if (!best || docs.length < best.docs.length) {
+          best = { docs, index: "_id_", field, values };
+        }
+        if (best.docs.length <= 1) return best;
         continue;
       }
       const index = this.#singleFieldIndex(field);
       if (!index) continue;
       const values = _equalityValues(condition, false);
       if (!values) continue;
-      const found = this.#byIndex(index, values);
-      if (!best || found.length < best.length) best = found;
-      if (best.length === 0) return best;
+      const docs = this.#byIndex(index, values);
+      if (!best || docs.length < best.docs.length) {
+        best = { docs, index: index.spec.name, field, values };
+      }
+      if (best.docs.length === 0) return best;
     }
     return best;
   }

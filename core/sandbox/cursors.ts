@@ -43,6 +43,12 @@ export interface ChangeStreamCursor {
   changeStream: ChangeStream;
   /** Last use, for the idle timeout. */
   lastUsed: number;
+  /** When it was opened (`$currentOp`). */
+  createdDate: Date;
+  /** The aggregate command that opened it, once known (`$currentOp`). */
+  originatingCommand?: Doc;
+  /** The connection that opened it, once known (`$currentOp`). */
+  connection?: { id: number; remote: string; appName?: string };
 }
 
 /** Any cursor. */
@@ -141,6 +147,7 @@ export class CursorManager {
       ns,
       changeStream,
       lastUsed: Date.now(),
+      createdDate: new Date(),
     };
     this.#cursors.set(cursor.id.toString(), cursor);
     return cursor;
@@ -178,6 +185,13 @@ export class CursorManager {
    */
   kill(id: unknown): boolean {
     return this.#cursors.delete(String(id));
+  }
+
+  /** The open change stream cursors, oldest first. */
+  changeStreams(): ChangeStreamCursor[] {
+    return [...this.#cursors.values()].filter((c): c is ChangeStreamCursor =>
+      c.changeStream !== undefined
+    );
   }
 
   /** Forgets every cursor. */

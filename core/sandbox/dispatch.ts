@@ -13,6 +13,7 @@ import {
   RESUMABLE_CHANGE_STREAM_CODES,
   RETRYABLE_WRITE_CODES,
 } from "./fail_points.ts";
+import { countCommand } from "./metrics.ts";
 import { clusterTimeDoc, type ConnectionInfo, type SandboxState } from "./state.ts";
 
 /** Returned instead of a reply when the connection must be closed without answering. */
@@ -86,6 +87,7 @@ export async function dispatch(
   try {
     if (db === undefined) throw new CommandError(40571, "OP_MSG requests require a $db argument");
     if (body.lsid !== undefined) state.sessions.touch(body.lsid);
+    countCommand(state, name, body);
     const target = body[name];
     const ns = typeof target === "string" ? `${db}.${target}` : `${db}.$cmd`;
     action = state.failPoints.check(name, connection.appName, ns);

@@ -204,6 +204,8 @@ export class Index {
   readonly unique: boolean;
   /** Canonical key → `_id` keys of the documents holding it. */
   readonly entries: Map<string, Set<string>> = new Map();
+  /** Uses of the index since it was built (`$indexStats`). */
+  readonly accesses: { ops: number; since: Date } = { ops: 0, since: new Date() };
   readonly #sparse: boolean;
   readonly #partial: ((doc: Doc) => boolean) | undefined;
 

@@ -11,6 +11,7 @@ import { CommandError } from "../errors.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "../wire.ts";
 import { compileFilter } from "../mingo_context.ts";
+import { serverMetrics } from "../metrics.ts";
 
 /** The server version the sandbox reports. */
 export const SANDBOX_VERSION = "7.0.0";
@@ -102,8 +103,58 @@ function _serverStatus(ctx: CommandContext): Doc {
       available: 1_000_000,
       totalCreated: state.connections.totalCreated,
     },
-    repl: { setName: state.setName, isWritablePrimary: true, primary: state.me, me: state.me },
-    storageEngine: { name: "memory" },
+    repl: {
+      setName: state.setName,
+      setVersion: 1,
+      isWritablePrimary: true,
+      secondary: false,
+      hosts: [state.me],
+      primary: state.me,
+      me: state.me,
+      electionId: state.electionId,
+    },
+    storageEngine: {
+      name: "memory",
+      supportsCommittedReads: true,
+      persistent: false,
+      readOnly: false,
+    },
+    ..._metricsSections(ctx),
+  };
+}
+
+/** The `serverStatus` sections computed from the sandbox's counters and process. */
+function _metricsSections(ctx: CommandContext): Doc {
+  const metrics = serverMetrics(ctx.state);
+  const counters: Doc = {};
+  for (const [k, v] of Object.entries(metrics.opcounters)) counters[k] = Long.fromNumber(v);
+  const memory = Deno.memoryUsage();
+  const zero = Long.fromNumber(0);
+  return {
+    asserts: { regular: 0, warning: 0, msg: 0, user: 0, rollovers: 0 },
+    opcounters: counters,
+    opcountersRepl: {
+      insert: zero,
+      query: zero,
+      update: zero,
+      delete: zero,
+      getmore: zero,
+      command: zero,
+    },
+    network: { bytesIn: zero, bytesOut: zero, numRequests: Long.fromNumber(metrics.numRequests) },
+    mem: {
+      bits: 64,
+      resident: Math.round(memory.rss / 2 ** 20),
+      virtual: Math.round(memory.rss / 2 ** 20),
+      supported: true,
+    },
+    metrics: {
+      cursor: {
+        open: { total: Long.fromNumber(ctx.state.cursors.size), noTimeout: zero, pinned: zero },
+        timedOut: zero,
+      },
+    },
+    extra_info: { note: "fields vary by platform" },
   };
 }
 

@@ -7,6 +7,7 @@
 import type { CommandHandler } from "../state.ts";
 import { ADMIN_COMMANDS } from "./admin.ts";
 import { CATALOG_COMMANDS } from "./catalog.ts";
+import { DIAGNOSTIC_COMMANDS } from "./diagnostics.ts";
 import { READ_COMMANDS } from "./reads.ts";
 import { WRITE_COMMANDS } from "./writes.ts";
 
@@ -17,5 +18,6 @@ export const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map(
     ...CATALOG_COMMANDS,
     ...READ_COMMANDS,
     ...WRITE_COMMANDS,
+    ...DIAGNOSTIC_COMMANDS,
   }),
 );
