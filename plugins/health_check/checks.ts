@@ -17,6 +17,7 @@ import { BATCH_DURATION_CHECK, runBatchDurationCheck } from "./batch_duration_ch
 import { folderSize, freeDiskSpace } from "./disk.ts";
 import { readLogWindow } from "./log_window.ts";
 import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
+import { readOplogHeadroom } from "./oplog_headroom.ts";
 import { type CheckResult, type HealthState, result, worstState } from "./state.ts";
 import {
   archiveRateCheck,
@@ -29,6 +30,7 @@ import {
   logErrorsCheck,
   logFolderCheck,
   type LogWindowSeen,
+  oplogHeadroomCheck,
   resumeTokenCheck,
   streamLagCheck,
   type TokenFile,
@@ -44,6 +46,7 @@ export const CHECK_NAMES = [
   "stream_lag",
   "connection_errors",
   "resume_token",
+  "oplog_headroom",
   "last_batch",
   BATCH_DURATION_CHECK,
   "log_errors",
@@ -72,6 +75,10 @@ export interface HealthRunOptions {
   statusFile: string;
   /** The watcher's resume-token file. */
   tokenFile: string;
+  /** Where the watcher keeps its token: the token file, or the Mongo token store. @default "file" */
+  tokenStore?: "file" | "mongo";
+  /** The Mongo token store's collection (with `tokenStore: "mongo"`). */
+  tokenCollection?: string;
   /** The last batch report. */
   reportFile: string;
   /** The grace period before a delivered order must be archived, in ms. */
@@ -138,6 +145,19 @@ export async function runHealthChecks(
     [["resume_token"], async () => {
       const read = await _readFile(options.tokenFile, path(options.tokenFile), _readTokenFile);
       report(resumeTokenCheck(read, clock(), t));
+    }],
+    [["oplog_headroom"], async () => {
+      report(
+        oplogHeadroomCheck(
+          await readOplogHeadroom(config, {
+            tokenStore: options.tokenStore ?? "file",
+            tokenFile: path(options.tokenFile),
+            tokenCollection: options.tokenCollection ?? "archiver_resume_tokens",
+            budgetMs: Math.max(200, options.timeoutMs - 1_000),
+          }),
+          t,
+        ),
+      );
     }],
     [["last_batch"], async () => {
       const read = await _readFile<SavedBatchReport>(

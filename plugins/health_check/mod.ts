@@ -77,6 +77,8 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
           thresholds,
           statusFile: values.statusFile,
           tokenFile: values.tokenFile,
+          tokenStore: values.tokenStore,
+          tokenCollection: values.tokenCollection,
           reportFile: values.reportFile,
           graceMs: values.grace,
           timeoutMs: values.timeout,

@@ -20,6 +20,7 @@ import {
   statusFileSetting,
   tokenFileSetting,
 } from "../../core/runtime/state_files.ts";
+import { watchSettings } from "../watch/mod.ts";
 import { defaultThresholds, type HealthThresholds, MIN_STREAM_STALL_MS } from "./thresholds.ts";
 
 const PERCENT = decimal({ min: 0, max: 100 });
@@ -159,6 +160,23 @@ export const healthSettings = {
     default: defaultThresholds.minFreeDiskPercent,
     parse: PERCENT,
   },
+  tokenStore: watchSettings.tokenStore,
+  tokenCollection: watchSettings.tokenCollection,
+  oplogHeadroomWarning: {
+    env: "ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING",
+    description:
+      "Resume headroom (oplog window minus the saved token's age) under this is a WARNING",
+    default: defaultThresholds.oplogHeadroomWarningMs,
+    parse: duration(),
+    format: formatDuration,
+  },
+  oplogHeadroomCritical: {
+    env: "ARCHIVER_HEALTH_OPLOG_HEADROOM_CRITICAL",
+    description: "Resume headroom under this is CRITICAL",
+    default: defaultThresholds.oplogHeadroomCriticalMs,
+    parse: duration(),
+    format: formatDuration,
+  },
   requireWatcher: {
     env: "ARCHIVER_HEALTH_REQUIRE_WATCHER",
     description: "Whether a missing status or token file is CRITICAL (else: not applicable)",
@@ -204,5 +222,7 @@ export function thresholdsFrom(values: HealthSettingValues): HealthThresholds {
     logWindowMs: values.logWindow,
     maxLogErrors: values.maxLogErrors,
     archiveRateMinPercent: values.archiveRateMin,
+    oplogHeadroomWarningMs: values.oplogHeadroomWarning,
+    oplogHeadroomCriticalMs: values.oplogHeadroomCritical,
   };
 }

@@ -90,6 +90,17 @@ export function perfData(checks: readonly CheckResult[], limits: HealthThreshold
     min: 0,
     max: 100,
   }, data("disk_space").free_percent);
+  add({
+    label: "oplog_window",
+    uom: "s",
+    min: 0,
+  }, data("oplog_headroom").oplog_window_seconds);
+  add({
+    label: "resume_headroom",
+    uom: "s",
+    warn: `${_n(limits.oplogHeadroomWarningMs / 1000)}:`,
+    crit: `${_n(limits.oplogHeadroomCriticalMs / 1000)}:`,
+  }, data("oplog_headroom").resume_headroom_seconds);
   const byReason = data("quarantine").by_reason as Record<string, unknown> | undefined;
   if (byReason) {
     add({ label: "quarantine_incomplete", min: 0 }, byReason.incomplete);

@@ -57,6 +57,10 @@ export interface HealthThresholds {
   maxLogErrors: number;
   /** Less than this percent of the orders handled within the window archived is a WARNING. @default 99 */
   archiveRateMinPercent: number;
+  /** A resume headroom (oplog window − token age) under this is a WARNING. @default 24h */
+  oplogHeadroomWarningMs: number;
+  /** A resume headroom under this is CRITICAL. @default 1h */
+  oplogHeadroomCriticalMs: number;
 }
 
 /** The plan's limits. */
@@ -79,6 +83,8 @@ export const defaultThresholds = {
   logWindowMs: 24 * 3_600_000,
   maxLogErrors: 0,
   archiveRateMinPercent: 99,
+  oplogHeadroomWarningMs: 24 * 3_600_000,
+  oplogHeadroomCriticalMs: 3_600_000,
 } as const satisfies HealthThresholds;
 
 /**
@@ -462,6 +468,75 @@ export function resumeTokenCheck(
     );
   }
   return result(name, "OK", `Resume token saved ${formatAge(age)} ago`, data);
+}
+
+/** What the oplog headroom check saw: the figures, or why there are none. */
+export type OplogHeadroomSeen =
+  | { kind: "no-token"; where: string }
+  | { kind: "no-token-time"; where: string }
+  | { kind: "unreadable-token"; where: string; reason: string }
+  | { kind: "unauthorized"; message: string }
+  | { kind: "empty" }
+  | { kind: "error"; reason: string }
+  | {
+    kind: "ok";
+    headroom: { windowSeconds: number; tokenAgeSeconds: number; headroomSeconds: number };
+  };
+
+/**
+ * The resume headroom: how long before the saved token falls out of the oplog (the oplog window
+ * minus the token's age, both from the server's times).
+ *
+ * @param seen What was read.
+ * @param limits The thresholds.
+ * @returns The `oplog_headroom` check.
+ */
+export function oplogHeadroomCheck(seen: OplogHeadroomSeen, limits: HealthThresholds): CheckResult {
+  const name = "oplog_headroom";
+  switch (seen.kind) {
+    case "no-token":
+      return skipped(name, `no saved resume token in ${seen.where}`);
+    case "no-token-time":
+      return skipped(name, `the resume token in ${seen.where} has no cluster time`);
+    case "unreadable-token":
+      return skipped(name, `the resume token in ${seen.where} is unusable (${seen.reason})`);
+    case "unauthorized":
+      return result(name, "UNKNOWN", `Oplog headroom ${seen.message}`);
+    case "empty":
+      return result(name, "UNKNOWN", "The oplog (local.oplog.rs) holds no entry");
+    case "error":
+      return result(name, "UNKNOWN", `Cannot read the oplog window: ${seen.reason}`);
+  }
+  const { windowSeconds, tokenAgeSeconds, headroomSeconds } = seen.headroom;
+  const data = {
+    oplog_window_seconds: windowSeconds,
+    resume_headroom_seconds: headroomSeconds,
+    token_age_seconds: tokenAgeSeconds,
+  };
+  const text = `Resume headroom ${_signedAge(headroomSeconds)} (oplog window ${
+    formatAge(windowSeconds * 1000)
+  }, token ${formatAge(tokenAgeSeconds * 1000)} old)`;
+  if (headroomSeconds * 1000 < limits.oplogHeadroomCriticalMs) {
+    return result(
+      name,
+      "CRITICAL",
+      `${text}: under ${formatAge(limits.oplogHeadroomCriticalMs)}`,
+      data,
+    );
+  }
+  if (headroomSeconds * 1000 < limits.oplogHeadroomWarningMs) {
+    return result(
+      name,
+      "WARNING",
+      `${text}: under ${formatAge(limits.oplogHeadroomWarningMs)}`,
+      data,
+    );
+  }
+  return result(name, "OK", text, data);
+}
+
+function _signedAge(seconds: number): string {
+  return seconds < 0 ? `-${formatAge(-seconds * 1000)}` : formatAge(seconds * 1000);
 }
 
 /**
