@@ -169,6 +169,8 @@ export interface WatchMetricsRecorder {
   streamRead(at: Date): void;
   /** Replaces the quarantine sizes. */
   setQuarantine(counts: Record<QuarantineReason, number>): void;
+  /** Records the oplog window and the resume headroom, in seconds (absent until known). */
+  setOplogHeadroom(windowSeconds: number, headroomSeconds: number | null): void;
 }
 
 /**
@@ -268,6 +270,17 @@ export function createWatchMetrics(options: WatchMetricsOptions = {}): WatchMetr
     registers,
   });
 
+  const oplogWindow = _optionalGauge(
+    "archiver_oplog_window_seconds",
+    "Oplog window: newest minus oldest entry of local.oplog.rs, in seconds",
+    registry,
+  );
+  const headroom = _optionalGauge(
+    "archiver_resume_headroom_seconds",
+    "Oplog window minus the saved resume token's age: time left before it falls out, in seconds",
+    registry,
+  );
+
   const recorder: WatchMetricsRecorder = {
     registry,
     setState(current) {
@@ -302,6 +315,10 @@ export function createWatchMetrics(options: WatchMetricsOptions = {}): WatchMetr
     },
     setQuarantine(counts) {
       for (const [reason, count] of Object.entries(counts)) quarantine.set({ reason }, count);
+    },
+    setOplogHeadroom(windowSeconds, headroomSeconds) {
+      oplogWindow.set(windowSeconds);
+      if (headroomSeconds !== null) headroom.set(headroomSeconds);
     },
   };
   recorder.setState("starting");
