@@ -1,0 +1,219 @@
+/**
+ * The operators' monitoring plan ("Métriques MongoDB") run through mongosh, the official
+ * shell, against the test backend. mongosh 2 comes from npm into a cache folder the first
+ * time; without npm, or when the install fails, the tests are skipped with a message saying
+ * so, except under CI=true where that is a failure.
+ */
+
+import assert from "node:assert/strict";
+import { testDatabase } from "../../support/test_db.ts";
+
+/** What mongosh printed, parsed from relaxed EJSON: shapes the assertions check. */
+// deno-lint-ignore no-explicit-any
+type Printed = any;
+
+const CACHE = `${Deno.env.get("HOME") ?? "/tmp"}/.cache/archiver-mongosh`;
+const MONGOSH = `${CACHE}/node_modules/.bin/mongosh`;
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs mongosh 2 from npm when absent; returns why it cannot run, or undefined. */
+async function _ensureMongosh(): Promise<string | undefined> {
+  if (await _exists(MONGOSH)) return undefined;
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("npm", {
+      args: ["install", "--prefix", CACHE, "--no-audit", "--no-fund", "mongosh@2"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (error) {
+    return `npm is not available (${error instanceof Error ? error.message : String(error)})`;
+  }
+  if (!output.success || !(await _exists(MONGOSH))) {
+    const tail = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-3).join(" | ");
+    return `npm install mongosh@2 failed (exit ${output.code}): ${tail}`;
+  }
+  return undefined;
+}
+
+const unavailable = await _ensureMongosh();
+const inCi = Deno.env.get("CI") === "true";
+if (unavailable && !inCi) {
+  console.warn(`mongosh tests skipped: ${unavailable}`);
+}
+
+/** Runs mongosh against the test database and parses the one EJSON line it prints. */
+async function _mongosh(uri: string, dbName: string, expression: string): Promise<Printed> {
+  const js = `db = db.getSiblingDB(${JSON.stringify(dbName)}); ` +
+    `print(EJSON.stringify(${expression}, { relaxed: true }))`;
+  const output = await new Deno.Command(MONGOSH, {
+    args: [uri, "--quiet", "--norc", "--eval", js],
+    env: { MONGOSH_NO_UPDATE_CHECK: "1", DO_NOT_TRACK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  const stderr = new TextDecoder().decode(output.stderr).trim();
+  assert.equal(output.code, 0, `mongosh failed: ${stderr || stdout}`);
+  const line = stdout.split("\n").at(-1) ?? "";
+  return JSON.parse(line);
+}
+
+async function _seeded() {
+  const t = await testDatabase();
+  await t.db.collection("Commande").insertMany(
+    Array.from({ length: 12 }, (_, i) => ({
+      numero_commande: `CMD-${i}`,
+      status: i % 3 === 0 ? "livrée" : "en cours",
+    })),
+  );
+  const archive = t.db.collection("Historique");
+  await archive.createIndex({ numero_commande: 1 }, { unique: true });
+  await archive.insertMany(
+    Array.from({ length: 4 }, (_, i) => ({ numero_commande: `CMD-${i * 3}`, total: i })),
+  );
+  return t;
+}
+
+interface _Case {
+  name: string;
+  expression: string;
+  /** Set up before mongosh runs; returns what to undo after. */
+  before?: (t: Awaited<ReturnType<typeof _seeded>>) => Promise<() => Promise<void>>;
+  check: (out: Printed, t: Awaited<ReturnType<typeof _seeded>>) => void;
+}
+
+const CASES: _Case[] = [
+  {
+    name: 'explain("executionStats") of a find on an indexed field reports the IXSCAN',
+    before: async (t) => {
+      await t.db.collection("Commande").createIndex({ status: 1 });
+      return () => Promise.resolve();
+    },
+    expression: 'db.Commande.find({ status: "livrée" }).explain("executionStats")',
+    check: (out) => {
+      assert.equal(out.queryPlanner.winningPlan.inputStage.stage, "IXSCAN");
+      assert.equal(out.queryPlanner.winningPlan.inputStage.indexName, "status_1");
+      assert.equal(out.executionStats.nReturned, 4);
+      assert.equal(out.executionStats.totalKeysExamined, 4);
+      assert.equal(out.executionStats.totalDocsExamined, 4);
+      assert.equal(typeof out.executionStats.executionTimeMillis, "number");
+    },
+  },
+  {
+    name: 'explain("executionStats") of an unindexed find reports the COLLSCAN',
+    expression: 'db.Commande.find({ status: "livrée" }).explain("executionStats")',
+    check: (out) => {
+      assert.equal(out.queryPlanner.winningPlan.stage, "COLLSCAN");
+      assert.equal(out.executionStats.nReturned, 4);
+      assert.equal(out.executionStats.totalKeysExamined, 0);
+      assert.equal(out.executionStats.totalDocsExamined, 12);
+    },
+  },
+  {
+    name: "$indexStats lists each index of Historique with its accesses",
+    before: async (t) => {
+      await t.db.collection("Historique").findOne({ numero_commande: "CMD-3" });
+      return () => Promise.resolve();
+    },
+    expression: "db.Historique.aggregate([{ $indexStats: {} }]).toArray()",
+    check: (out) => {
+      const byName = Object.fromEntries(out.map((s: Printed) => [s.name, s]));
+      assert.deepEqual(Object.keys(byName).sort(), ["_id_", "numero_commande_1"]);
+      assert.equal(byName.numero_commande_1.accesses.ops, 1);
+      assert.ok(byName.numero_commande_1.accesses.since.$date);
+      assert.deepEqual(byName.numero_commande_1.key, { numero_commande: 1 });
+    },
+  },
+  {
+    name: "db.Historique.stats() gives the count, sizes and indexes",
+    expression: "db.Historique.stats()",
+    check: (out, t) => {
+      assert.equal(out.ns, `${t.dbName}.Historique`);
+      assert.equal(out.count, 4);
+      assert.ok(out.size > 0);
+      assert.equal(out.avgObjSize, Math.floor(out.size / 4));
+      assert.equal(out.nindexes, 2);
+      assert.ok(out.storageSize > 0);
+      assert.equal(out.totalIndexSize, out.indexSizes._id_ + out.indexSizes.numero_commande_1);
+    },
+  },
+  {
+    name: 'db.currentOp({"command.aggregate": "Commande"}) lists the open change stream',
+    before: async (t) => {
+      const stream = t.db.collection("Commande").watch();
+      await stream.tryNext();
+      return () => stream.close();
+    },
+    expression: 'db.currentOp({ "command.aggregate": "Commande" })',
+    check: (out, t) => {
+      assert.equal(out.ok, 1);
+      assert.equal(out.inprog.length, 1);
+      const op = out.inprog[0];
+      assert.equal(op.ns, `${t.dbName}.Commande`);
+      assert.equal(op.command.aggregate, "Commande");
+      assert.ok("$changeStream" in op.command.pipeline[0]);
+      assert.ok(op.cursor.cursorId);
+    },
+  },
+  {
+    name: "db.stats() totals the database's collections",
+    expression: "db.stats()",
+    check: (out, t) => {
+      assert.equal(out.db, t.dbName);
+      assert.equal(out.collections, 2);
+      assert.equal(out.objects, 16);
+      assert.equal(out.indexes, 3);
+      assert.ok(out.dataSize > 0 && out.indexSize > 0);
+    },
+  },
+  {
+    name: "db.Historique.validate() finds the collection valid with its keys per index",
+    expression: "db.Historique.validate()",
+    check: (out) => {
+      assert.equal(out.valid, true);
+      assert.equal(out.nrecords, 4);
+      assert.deepEqual(out.keysPerIndex, { _id_: 4, numero_commande_1: 4 });
+    },
+  },
+  {
+    name: "db.serverStatus() has the sections mongosh shows",
+    expression: "db.serverStatus()",
+    check: (out) => {
+      for (const section of ["host", "version", "uptime", "connections", "opcounters", "mem"]) {
+        assert.ok(section in out, `serverStatus lacks ${section}`);
+      }
+      assert.ok(out.opcounters.insert >= 16);
+    },
+  },
+];
+
+if (unavailable && inCi) {
+  Deno.test("mongosh runs the monitoring plan's commands (mongosh must be installable under CI)", () => {
+    assert.fail(`mongosh cannot run under CI: ${unavailable}`);
+  });
+} else {
+  for (const c of CASES) {
+    Deno.test({
+      name: `mongosh: ${c.name}`,
+      ignore: unavailable !== undefined,
+      fn: async () => {
+        await using t = await _seeded();
+        const undo = c.before ? await c.before(t) : () => Promise.resolve();
+        try {
+          c.check(await _mongosh(t.uri, t.dbName, c.expression), t);
+        } finally {
+          await undo();
+        }
+      },
+    });
+  }
+}
