@@ -42,11 +42,15 @@ export const WATCH_STATES = [
   "streaming",
   "reconnecting",
   "invalidated",
+  "standby",
   "stopped",
 ] as const;
 
 /** One of the watcher's states. */
 export type WatchState = (typeof WATCH_STATES)[number];
+
+/** Who archives among `watch --ha` watchers: the lease holder, or one waiting to take over. */
+export type WatchRole = "active" | "standby";
 
 /** What the status file holds. */
 export interface WatchStatus {
@@ -54,9 +58,14 @@ export interface WatchStatus {
   pid: number;
   /**
    * What it is doing: `starting`, `catching-up`, `streaming`, `reconnecting`, `invalidated` (the
-   * orders collection was dropped or renamed: waiting for it to exist again), `stopped`.
+   * orders collection was dropped or renamed: waiting for it to exist again), `standby`
+   * (`--ha`: another watcher holds the lease), `stopped`.
    */
   state: WatchState;
+  /** With `--ha`: `active` while holding the lease, `standby` while waiting for it. */
+  role?: WatchRole;
+  /** With `--ha`: the lease epoch held, or null in standby. */
+  lease_epoch?: number | null;
   /** ISO start time. */
   started_at: string;
   /** ISO time of this write: the heartbeat. */

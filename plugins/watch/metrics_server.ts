@@ -1,7 +1,10 @@
 /**
  * The watcher's opt-in HTTP endpoint: Prometheus text at `/metrics` (core/stream/metrics.ts) and
  * the status as JSON at `/healthz`, a Kubernetes-style probe: 200 while the watcher archives
- * (streaming or catching up), 503 otherwise (starting, reconnecting, invalidated, stopped).
+ * (streaming or catching up), 503 otherwise (starting, reconnecting, invalidated, standby,
+ * stopped); it says the `--ha` role. `/readyz` is the readiness probe: with `--ha`, 200 for the
+ * active holder while it archives and for a standby able to take over, 503 otherwise; without
+ * it, as `/healthz`.
  *
  * @module
  */
@@ -18,6 +21,12 @@ export interface MetricsServerOptions {
   hostname?: string;
   /** Reads the current status for `/healthz`. */
   snapshot: () => WatchStatus;
+  /**
+   * Whether `/readyz` answers 200; `undefined` (or no function) judges by the state as
+   * `/healthz` does. `watch --ha` says: the active holder while it archives, a standby able to
+   * take over.
+   */
+  ready?: () => boolean | undefined;
 }
 
 /** A running metrics endpoint. */
@@ -41,7 +50,7 @@ export function isHealthy(state: WatchStatus["state"]): boolean {
 }
 
 /**
- * Serves `/metrics` and `/healthz`.
+ * Serves `/metrics`, `/healthz` and `/readyz`.
  *
  * @param metrics The watcher's metrics.
  * @param options Port, address and status.
@@ -72,7 +81,15 @@ export function startMetricsServer(
             headers: { "cache-control": "no-store" },
           });
         }
-        return new Response("Not found: try /metrics or /healthz\n", { status: 404 });
+        if (path === "/readyz") {
+          const status = options.snapshot();
+          const ready = options.ready?.() ?? isHealthy(status.state);
+          return Response.json(
+            { ready, state: status.state, role: status.role ?? null },
+            { status: ready ? 200 : 503, headers: { "cache-control": "no-store" } },
+          );
+        }
+        return new Response("Not found: try /metrics, /healthz or /readyz\n", { status: 404 });
       },
     );
   } catch (error) {

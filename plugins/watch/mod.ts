@@ -6,11 +6,13 @@
  * @module
  */
 
+import { ConfigError } from "../../core/runtime/errors.ts";
 import { integer, oneOf, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 import { statusFileSetting, tokenFileSetting } from "../../core/runtime/state_files.ts";
+import { leaseCollectionSetting } from "../../core/stream/lease.ts";
 
 /** The watch plugin's options. */
 export interface WatchOptions {
@@ -56,6 +58,14 @@ export const watchSettings = {
     default: "archiver_resume_tokens",
     parse: text({ pattern: /^(?!system\.)[^$\0]{1,120}$/, expected: "a collection name" }),
   },
+  ha: {
+    env: "ARCHIVER_WATCH_HA",
+    description:
+      "Active and standby watchers (also --ha): the lease holder archives, the others wait; needs --token-store mongo",
+    default: false,
+    parse: _yesNo,
+  },
+  leaseCollection: leaseCollectionSetting,
   statusFile: statusFileSetting,
   retryInterval: retryIntervalSetting,
   metricsPort: {
@@ -76,6 +86,13 @@ export const watchSettings = {
     }),
   },
 } as const satisfies SettingsSpec;
+
+function _yesNo(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off"].includes(value)) return false;
+  throw new TypeError("true or false");
+}
 
 /**
  * Creates the watch plugin.
@@ -99,13 +116,23 @@ export function watch(options: Partial<WatchOptions> = {}): Plugin {
           "--catch-up-since <date>",
           "Before streaming, archive what was delivered since (ISO date/time, today, 7d, 12h)",
         )
-        .option("--from-now", "Skip the catch-up and the saved token: stream from now on");
+        .option("--from-now", "Skip the catch-up and the saved token: stream from now on")
+        .option(
+          "--ha",
+          "Share a lease with other watchers: one archives, the others wait (env ARCHIVER_WATCH_HA)",
+        );
       addSettingOptions(command, watchSettings);
       command.action(async (flags, cmd) => {
         const { planWatch, runWatch } = await import("./watcher.ts");
         planWatch(flags);
         const config = await ctx.start(cmd, watchSettings);
-        await runWatch(ctx, config.values, { ...flags, ...settings });
+        const values = { ...config.values, ha: flags.ha === true || config.values.ha };
+        if (values.ha && values.tokenStore !== "mongo") {
+          throw new ConfigError(
+            `--ha needs --token-store mongo (not "${values.tokenStore}"): the watchers share the resume token in MongoDB`,
+          );
+        }
+        await runWatch(ctx, values, { ...flags, ...settings });
       });
     },
   };

@@ -41,6 +41,7 @@ import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { backoffDelay, sleep } from "../../core/runtime/retry.ts";
 import {
   CorruptTokenError,
+  FencedTokenError,
   FileTokenStore,
   MongoTokenStore,
   type SavedToken,
@@ -59,6 +60,9 @@ import {
   settledCounts,
 } from "../../core/stream/metrics.ts";
 import type { WatchOptions } from "./mod.ts";
+import { HaController, LeaseLostError } from "./ha.ts";
+import { Lease, leaseTimings } from "../../core/stream/lease.ts";
+import type { Registry } from "prom-client";
 
 /** The watch settings as resolved. */
 export interface WatchConfig extends GlobalConfig {
@@ -71,6 +75,9 @@ export interface WatchConfig extends GlobalConfig {
   metricsPort: number;
   metricsHost: string;
   retryInterval: number;
+  /** `--ha`: share a lease with other watchers (needs the Mongo token store). */
+  ha: boolean;
+  leaseCollection: string;
 }
 
 /** The watch command's flags and plugin options. */
@@ -113,7 +120,8 @@ export async function runWatch(
   flags: WatchFlags,
 ): Promise<void> {
   const log = ctx.logger.getChild("watch");
-  const signal = ctx.lifecycle.signal;
+  // With --ha, the signal of the current active term (the lease controller aborts it on loss).
+  let signal = ctx.lifecycle.signal;
   const names = collectionNames(config);
   const namespace = `${config.db}.${names.orders}`;
   const catchUpSince = planWatch(flags);
@@ -143,6 +151,7 @@ export async function runWatch(
   // Prometheus metrics (core/stream/metrics.ts), served with --metrics-port.
   const promMetrics = createWatchMetrics({ startedAt, processMetrics: config.metricsPort > 0 });
   let batchReadAt: number | undefined; // when the first event of the micro-batch was read
+  let ha: HaController | undefined; // --ha: the lease controller
 
   const snapshot = (): WatchStatus => {
     const now = new Date();
@@ -156,6 +165,7 @@ export async function runWatch(
     return {
       pid: Deno.pid,
       state,
+      ...(ha ? { role: ha.role, lease_epoch: ha.epoch } : {}),
       started_at: startedAt.toISOString(),
       updated_at: now.toISOString(),
       last_event_at: lastEventAt?.toISOString() ?? null,
@@ -209,14 +219,15 @@ export async function runWatch(
   });
 
   if (config.metricsPort > 0) {
-    const { startMetricsServer } = await import("./metrics_server.ts");
+    const { isHealthy, startMetricsServer } = await import("./metrics_server.ts");
     const server = startMetricsServer(promMetrics, {
       port: config.metricsPort,
       hostname: config.metricsHost,
       snapshot,
+      ready: () => ha ? (ha.role === "active" ? isHealthy(state) : ha.canTakeOver()) : undefined,
     });
     ctx.lifecycle.onStop(() => server.stop());
-    log.info(`Metrics on ${server.url}/metrics and /healthz`);
+    log.info(`Metrics on ${server.url}/metrics, /healthz and /readyz`);
   }
   await setState("starting");
 
@@ -247,7 +258,18 @@ export async function runWatch(
       writeTimeoutMs: config.operationTimeout,
     })
     : new FileTokenStore(resolve(ctx.cwd, config.tokenFile));
-  lastToken = await _loadToken(store, namespace, log);
+  if (config.ha) {
+    ha = _haController(config, store, db, {
+      log,
+      namespace,
+      registry: config.metricsPort > 0 ? promMetrics.registry : undefined,
+      onError: countError,
+    });
+    ctx.lifecycle.onStop(() => ha?.release());
+    signal = AbortSignal.abort(); // no term until the lease is taken (at the loop's top)
+  } else {
+    lastToken = await _loadToken(store, namespace, log);
+  }
   if (lastToken) promMetrics.tokenSaved(lastToken.savedAt);
 
   let plan: _Plan;
@@ -262,11 +284,16 @@ export async function runWatch(
   let tokenSaveFailing = false;
   const saveToken = async (token: Document | undefined, clusterTime: Timestamp | null) => {
     if (!token) return;
+    if (ha && signal.aborted) return; // the lease was lost mid-batch: no token for this batch
     if (lastToken && JSON.stringify(lastToken.token) === JSON.stringify(token)) return;
     const saved = { token, clusterTime, savedAt: new Date(), namespace };
     try {
-      await store.save(saved);
+      await store.save(saved, ha ? { fence: ha.fence() } : undefined);
     } catch (error) {
+      if (ha && (error instanceof FencedTokenError || error instanceof LeaseLostError)) {
+        ha.lost(`token not saved: ${error.message}`);
+        return;
+      }
       metrics.token_save_errors++;
       promMetrics.countTokenSaveError();
       if (!tokenSaveFailing) {
@@ -322,7 +349,24 @@ export async function runWatch(
   let attempt = 0;
   let lastFailureAt = 0;
   let indexReady = false;
-  while (!signal.aborted) {
+  let firstTerm = true;
+  // Every exit below is a `continue` once the signal is aborted: the watcher stops, or with --ha
+  // its active term ended and it waits as standby again.
+  while (!ctx.lifecycle.signal.aborted) {
+    if (ha && signal.aborted) {
+      await setState("standby");
+      const term = await ha.standby(ctx.lifecycle.signal);
+      if (!term) break;
+      signal = archiving.signal = term;
+      // The shared token, as the previous holder left it; --from-now/--catch-up-since: once.
+      lastToken = await _loadToken(store, namespace, log);
+      if (lastToken) promMetrics.tokenSaved(lastToken.savedAt);
+      if (!firstTerm || (!flags.fromNow && !catchUpSince)) {
+        plan = lastToken ? { kind: "resume", token: lastToken.token } : { kind: "catch-up" };
+      }
+      firstTerm = false;
+      await setState("starting");
+    }
     try {
       // Inside the loop so a transient failure here is retried like any other; once is enough.
       if (!indexReady) {
@@ -342,7 +386,7 @@ export async function runWatch(
           batchSize: config.batchMax,
           retryDeadlineMs: config.operationTimeout,
         });
-        if (result.interrupted) break;
+        if (result.interrupted) continue;
         const r = result.report;
         metrics.events_archived += r.orders_archived;
         metrics.orders_duplicates += r.orders_duplicates;
@@ -452,7 +496,7 @@ export async function runWatch(
       } finally {
         await stream.close().catch(() => {});
       }
-      if (!ended || signal.aborted) break;
+      if (!ended || signal.aborted) continue;
       // The orders collection was dropped, renamed away, or its database dropped.
       const what = ended === "closed" ? "the server closed the stream" : _describeEnding(ended);
       log.warn(
@@ -460,11 +504,11 @@ export async function runWatch(
         { namespace },
       );
       await setState("invalidated");
-      if (!(await _waitForCollection(db, names.orders, signal, countError))) break;
+      if (!(await _waitForCollection(db, names.orders, signal, countError))) continue;
       log.info(`${namespace} exists again: catching up, then streaming`);
       plan = { kind: "catch-up" };
     } catch (error) {
-      if (signal.aborted) break;
+      if (signal.aborted) continue;
       if (error instanceof ArchiverError) throw error;
       const code = (error as { code?: unknown }).code;
       const kind = errorKind(error);
@@ -492,12 +536,48 @@ export async function runWatch(
       try {
         await sleep(delay, signal);
       } catch {
-        break;
+        continue;
       }
       if (lastToken) plan = { kind: "resume", token: lastToken.token };
     }
   }
   log.info("Watcher stopped", { resume_token_saved: lastToken?.savedAt.toISOString() ?? null });
+}
+
+function _haController(
+  config: WatchConfig,
+  store: TokenStore,
+  db: Db,
+  options: {
+    log: PluginContext["logger"];
+    namespace: string;
+    registry?: Registry;
+    onError(error: unknown): void;
+  },
+): HaController {
+  if (!(store instanceof MongoTokenStore)) {
+    throw new ConfigError("--ha needs --token-store mongo: the watchers share the resume token");
+  }
+  let timings;
+  try {
+    timings = leaseTimings();
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const lease = new Lease(db.collection(config.leaseCollection), options.namespace, {
+    timings,
+    writeTimeoutMs: Math.min(config.operationTimeout, timings.ttlMs - timings.marginMs),
+    epochFloor: () => store.epoch(),
+  });
+  options.log.info(
+    `High availability: lease "${options.namespace}" in ${config.leaseCollection} as ${lease.holder}`,
+    { lease_ttl_ms: timings.ttlMs, lease_renew_ms: timings.renewMs },
+  );
+  return new HaController(lease, store, {
+    log: options.log,
+    registry: options.registry,
+    onError: options.onError,
+  });
 }
 
 /**
