@@ -12,6 +12,7 @@ import type { CommandContext, CommandHandler } from "../state.ts";
 import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "../wire.ts";
 import { compileFilter } from "../mingo_context.ts";
 import { serverMetrics } from "../metrics.ts";
+import { collectionSizes } from "./diagnostics.ts";
 
 /** The server version the sandbox reports. */
 export const SANDBOX_VERSION = "7.0.0";
@@ -74,17 +75,22 @@ function _buildInfo(): Doc {
 
 function _listDatabases(ctx: CommandContext): Doc {
   const { storage } = ctx.state;
-  let databases: Doc[] = [...storage.databases.keys()].sort().map((name) => ({
-    name,
-    sizeOnDisk: 0,
-    empty: false,
-  }));
+  let databases: Doc[] = [...storage.databases.entries()].sort(([a], [b]) => a < b ? -1 : 1)
+    .map(([name, collections]) => {
+      let sizeOnDisk = 0;
+      for (const collection of collections.values()) {
+        const sizes = collectionSizes(collection);
+        sizeOnDisk += sizes.size + Object.values(sizes.indexSizes).reduce((a, b) => a + b, 0);
+      }
+      return { name, sizeOnDisk, empty: collections.size === 0 };
+    });
   if (isPlainDoc(ctx.body.filter)) {
     const test = compileFilter(ctx.body.filter);
     databases = databases.filter(test);
   }
   if (ctx.body.nameOnly === true) return { databases: databases.map(({ name }) => ({ name })) };
-  return { databases, totalSize: 0, totalSizeMb: 0 };
+  const totalSize = databases.reduce((n, d) => n + Number(d.sizeOnDisk), 0);
+  return { databases, totalSize, totalSizeMb: Math.floor(totalSize / 2 ** 20) };
 }
 
 function _serverStatus(ctx: CommandContext): Doc {

@@ -91,6 +91,9 @@ Deno.test("collStats, $collStats and dbStats report sizes from the documents' BS
   assert.equal(db.objects, 20);
   assert.equal(db.dataSize, stats.size);
   assert.equal(db.indexes, 2);
+  const { databases } = await t.client.db("admin").command({ listDatabases: 1 });
+  const listed = databases.find((d: { name: string }) => d.name === t.dbName);
+  assert.equal(listed.sizeOnDisk, db.totalSize);
 });
 
 Deno.test("validate reports the records and the keys of each index", async () => {
