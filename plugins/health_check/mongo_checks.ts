@@ -16,7 +16,9 @@ import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
 import { createMongoClient } from "../../core/mongo/client.ts";
 import { describeError } from "../../core/mongo/errors.ts";
+import { leaseCollectionSetting, readLease } from "../../core/stream/lease.ts";
 import { missingFromArchivePipeline } from "./completeness.ts";
+import { watchLeaseCheck } from "./lease_check.ts";
 import type { CheckResult } from "./state.ts";
 import { result } from "./state.ts";
 import {
@@ -134,6 +136,19 @@ export async function runMongoChecks(
           "UNKNOWN",
           `Cannot read the quarantine ${names.quarantine}: ${describeError(error)}`,
         ),
+      );
+    }
+    // watch --ha: judged only where a lease document exists for the watched collection.
+    try {
+      const leases = (config as { leaseCollection?: string }).leaseCollection ??
+        leaseCollectionSetting.default;
+      const reading = await readLease(db.collection(leases), `${config.db}.${names.orders}`, {
+        maxTimeMs: remaining(),
+      });
+      if (reading) options.report(watchLeaseCheck(reading));
+    } catch (error) {
+      options.report(
+        result("watch_lease", "UNKNOWN", `Cannot read the watch lease: ${describeError(error)}`),
       );
     }
     const limit = options.limit ?? 100;

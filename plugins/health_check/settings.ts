@@ -20,6 +20,7 @@ import {
   statusFileSetting,
   tokenFileSetting,
 } from "../../core/runtime/state_files.ts";
+import { leaseCollectionSetting } from "../../core/stream/lease.ts";
 import { watchSettings } from "../watch/mod.ts";
 import { defaultThresholds, type HealthThresholds, MIN_STREAM_STALL_MS } from "./thresholds.ts";
 
@@ -162,6 +163,7 @@ export const healthSettings = {
   },
   tokenStore: watchSettings.tokenStore,
   tokenCollection: watchSettings.tokenCollection,
+  leaseCollection: leaseCollectionSetting,
   oplogHeadroomWarning: {
     env: "ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING",
     description:

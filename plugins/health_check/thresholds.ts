@@ -144,6 +144,7 @@ export function watcherCheck(
   const uptime = status.metrics?.uptime_seconds;
   const data: Record<string, unknown> = {
     state: status.state,
+    ...(status.role ? { role: status.role } : {}),
     pid: status.pid,
     heartbeat_age_seconds: Math.round(age / 1000),
     uptime_seconds: uptime ?? null,
@@ -196,6 +197,10 @@ export function watcherCheck(
   }
   if (status.state === "reconnecting") {
     return result(name, "WARNING", `Reconnecting to MongoDB (${detail})`, data);
+  }
+  if (status.state === "standby") {
+    // watch --ha: waiting for the lease is its job; watch_lease says whether someone holds it.
+    return result(name, "OK", `Standby: another watcher holds the lease (${detail})`, data);
   }
   return result(name, "OK", detail, data);
 }
