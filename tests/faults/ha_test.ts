@@ -28,20 +28,31 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface _Pair {
   watchers: WatcherProcess[];
   dirs: string[];
+  ports: number[];
+}
+
+function _freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return (listener.addr as Deno.NetAddr).port;
+}
+
+async function _probe(port: number, path: string) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: response.status, body: await response.text() };
 }
 
 async function _startPair(uri: string, db: string, root: string): Promise<_Pair> {
   const dirs = [join(root, "a"), join(root, "b")];
   const watchers: WatcherProcess[] = [];
-  for (const dir of dirs) {
+  const ports = dirs.map(() => _freePort());
+  for (const [i, dir] of dirs.entries()) {
     await Deno.mkdir(dir, { recursive: true });
+    const args = ["--ha", "--token-store", "mongo", "--batch-max", "20"];
     watchers.push(
-      startWatcher(uri, db, dir, ["--ha", "--token-store", "mongo", "--batch-max", "20"], {
-        env: ENV,
-      }),
+      startWatcher(uri, db, dir, [...args, "--metrics-port", String(ports[i])], { env: ENV }),
     );
   }
-  return { watchers, dirs };
+  return { watchers, dirs, ports };
 }
 
 async function _lease(db: Db): Promise<{ holder: string; epoch: number } | undefined> {
@@ -152,6 +163,16 @@ Deno.test("watch --ha: kill -9 of the active watcher while deliveries go on; the
     await pair.watchers[active]!.waitFor(/Change Stream opened successfully/, 15_000);
     await pair.watchers[standby]!.waitFor(/Standby: another watcher holds the lease/, 5_000);
     assert.equal(await _role(pair.dirs[standby]!), "standby");
+    // The role through the metrics server: /readyz 200 for both, /healthz and the role gauge.
+    for (const [i, role] of [[active, "active"], [standby, "standby"]] as const) {
+      const port = pair.ports[i]!;
+      await eventually(async () => (await _probe(port, "/readyz")).status === 200, 5_000, "ready");
+      const health = await _probe(port, "/healthz");
+      assert.equal(JSON.parse(health.body).role, role);
+      assert.equal(health.status, role === "active" ? 200 : 503);
+      const metrics = await _probe(port, "/metrics");
+      assert.match(metrics.body, new RegExp(`archiver_watch_role\\{role="${role}"\\} 1`));
+    }
     const producer = _producer(tdb.db, pending, courier);
     const epochs = _epochWatch(tdb.db);
     await sleep(800);
