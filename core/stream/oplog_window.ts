@@ -1,9 +1,12 @@
 /**
  * The oplog window and the resume headroom, read as MongoDB exposes them: the first and last
  * entries of `local.oplog.rs` in natural order (what mongosh's `db.getReplicationInfo()` reads).
- * The window is the newest entry's time minus the oldest's; the headroom is the window minus the
- * age of the saved token (the newest entry's time minus the token's cluster time), that is how
- * long before the token falls out of the oplog at the current write rate. Server times only,
+ * The window is the newest entry's time minus the oldest's — projected, while the oplog is not
+ * yet full, from how much of its maximum size the span fills (`collStats`' `size` and `maxSize`,
+ * as mongosh's `getReplicationInfo()` reads them), since no entry is dropped before it is full;
+ * the headroom is the window minus the age of the saved token (the newest entry's time minus the
+ * token's cluster time), that is how long before the token falls out of the oplog at the
+ * current write rate. Server times only,
  * never the host's clock. Reading `local` needs the `clusterMonitor` role (or a read on the
  * `local` database); without it the figures are unknown and nothing fails.
  *
@@ -25,8 +28,15 @@ export interface OplogWindow {
   firstWall: Date | null;
   /** Wall time of the newest entry, if recorded. */
   lastWall: Date | null;
-  /** Newest minus oldest, in seconds. */
+  /**
+   * The window, in seconds: newest minus oldest, scaled by `maxSize / size` while the oplog is
+   * not full.
+   */
   windowSeconds: number;
+  /** The span between the oldest and newest entries, in seconds. */
+  spanSeconds: number;
+  /** The share of its maximum size the oplog uses (1 when full or unknown). */
+  fill: number;
 }
 
 /** What reading the window gave. */
@@ -88,6 +98,8 @@ export async function readOplogWindow(
   if (!first || !last || !_isTimestamp(first.ts) || !_isTimestamp(last.ts)) {
     return { kind: "empty" };
   }
+  const spanSeconds = Math.max(0, last.ts.getHighBitsUnsigned() - first.ts.getHighBitsUnsigned());
+  const fill = await _fill(client, options.maxTimeMs);
   return {
     kind: "ok",
     window: {
@@ -95,25 +107,46 @@ export async function readOplogWindow(
       last: last.ts,
       firstWall: first.wall instanceof Date ? first.wall : null,
       lastWall: last.wall instanceof Date ? last.wall : null,
-      windowSeconds: Math.max(0, last.ts.getHighBitsUnsigned() - first.ts.getHighBitsUnsigned()),
+      spanSeconds,
+      fill,
+      windowSeconds: Math.round(spanSeconds / fill),
     },
   };
 }
 
 /**
- * The headroom of a saved token: the window minus the token's age against the newest entry.
+ * How full the oplog is, from `collStats` (`size` ÷ `maxSize`); 1 (full, no projection) when the
+ * server does not say, so the window is never overstated.
+ */
+async function _fill(client: MongoClient, maxTimeMs: number | undefined): Promise<number> {
+  try {
+    const stats = await client.db("local").command({
+      collStats: "oplog.rs",
+      ...(maxTimeMs ? { maxTimeMS: maxTimeMs } : {}),
+    });
+    const size = Number(stats.size);
+    const maxSize = Number(stats.maxSize);
+    if (!(size > 0) || !(maxSize > 0)) return 1;
+    // At least a thousandth: a near-empty oplog projects to a thousand times its span, no more.
+    return Math.min(1, Math.max(0.001, size / maxSize));
+  } catch {
+    return 1;
+  }
+}
+
+/**
+ * The resume headroom: the window minus the token's age against the newest entry.
  *
- * @param window The oplog's first and last cluster times.
- * @param tokenTime The saved token's cluster time, or null.
- * @returns The figures, in seconds.
+ * @param window The newest entry and the window.
+ * @param tokenTime The saved token's cluster time.
+ * @returns The figures (null without a token time).
  */
 export function resumeHeadroom(
-  window: { first: Timestamp; last: Timestamp },
+  window: { last: Timestamp; windowSeconds: number },
   tokenTime: Timestamp | null,
 ): Headroom {
-  const first = window.first.getHighBitsUnsigned();
   const last = window.last.getHighBitsUnsigned();
-  const windowSeconds = Math.max(0, last - first);
+  const windowSeconds = window.windowSeconds;
   if (!tokenTime) return { windowSeconds, tokenAgeSeconds: null, headroomSeconds: null };
   const tokenAgeSeconds = Math.max(0, last - tokenTime.getHighBitsUnsigned());
   return { windowSeconds, tokenAgeSeconds, headroomSeconds: windowSeconds - tokenAgeSeconds };

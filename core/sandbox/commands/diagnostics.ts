@@ -18,6 +18,13 @@ import { compileFilter, mingoOptions, projectDocuments, sortDocuments } from "..
 import { runPipeline, validatePipeline } from "../pipeline.ts";
 import type { CommandContext, CommandHandler, SandboxState } from "../state.ts";
 import { isView } from "../views.ts";
+import {
+  approximateSize,
+  isOplogNamespace,
+  LOCAL_DB,
+  OPLOG_COLLECTION,
+  oplogDocuments,
+} from "../local_db.ts";
 import { SANDBOX_VERSION } from "./admin.ts";
 import { docOption, intOption, targetCollection } from "./_shared.ts";
 import { READ_COMMANDS } from "./reads.ts";
@@ -103,8 +110,37 @@ function _storageStats(collection: Collection | undefined, scale: number): Doc {
 
 function _collStats(ctx: CommandContext): Doc {
   const name = targetCollection(ctx);
+  if (isOplogNamespace(ctx.db, name)) return _oplogStats(ctx);
   const collection = ctx.state.storage.collection(ctx.db, name);
   return { ns: `${ctx.db}.${name}`, ..._storageStats(collection, _scale(ctx.body)) };
+}
+
+/**
+ * `local.oplog.rs`'s stats as a capped collection: `size` and `maxSize` are what mongosh's
+ * `getReplicationInfo()` and the tool's headroom read. The sandbox bounds its oplog by entries,
+ * so `maxSize` is its capacity at the entries' average size.
+ */
+function _oplogStats(ctx: CommandContext): Doc {
+  const oplog = ctx.state.storage.oplog;
+  const docs = oplogDocuments(oplog);
+  const size = approximateSize(docs);
+  const average = docs.length > 0 ? size / docs.length : 0;
+  const scale = _scale(ctx.body);
+  return {
+    ns: `${LOCAL_DB}.${OPLOG_COLLECTION}`,
+    count: docs.length,
+    size: Math.round(size / scale),
+    avgObjSize: Math.round(average),
+    storageSize: Math.round(size / scale),
+    capped: true,
+    max: oplog.capacity,
+    maxSize: Math.round((average * oplog.capacity) / scale),
+    nindexes: 0,
+    totalIndexSize: 0,
+    indexSizes: {},
+    scaleFactor: scale,
+    ok: 1,
+  };
 }
 
 function _dbStats(ctx: CommandContext): Doc {

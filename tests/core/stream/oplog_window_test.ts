@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { Timestamp } from "mongodb";
+import { MongoClient, Timestamp } from "mongodb";
+import { startSandbox } from "../../../core/sandbox/mod.ts";
 import {
   headroomLevel,
   isUnauthorized,
+  readOplogWindow,
   resumeHeadroom,
 } from "../../../core/stream/oplog_window.ts";
 
@@ -27,7 +29,7 @@ Deno.test("the headroom is the window minus the token's age against the newest e
   ];
   for (const [name, first, last, token, age, headroom] of cases) {
     const got = resumeHeadroom(
-      { first: ts(first), last: ts(last) },
+      { last: ts(last), windowSeconds: last - first },
       token === null ? null : ts(token),
     );
     assert.deepEqual(got, {
@@ -35,6 +37,29 @@ Deno.test("the headroom is the window minus the token's age against the newest e
       tokenAgeSeconds: age,
       headroomSeconds: headroom,
     }, name);
+  }
+});
+
+Deno.test("an oplog not yet full has the window its maximum size will hold, not its span", async () => {
+  // A 10-minute span filling a tenth of the oplog: nothing has been dropped yet, and at this rate
+  // the oplog holds 100 minutes. A span that fills it is the window as it is.
+  await using sandbox = await startSandbox({ oplogSize: 1_000 });
+  const client = new MongoClient(sandbox.uri);
+  await client.connect();
+  try {
+    const orders = client.db("oplog_fill").collection("Commande");
+    for (let i = 0; i < 100; i++) await orders.insertOne({ i });
+    const read = await readOplogWindow(client);
+    assert.equal(read.kind, "ok");
+    if (read.kind !== "ok") return;
+    assert.ok(read.window.fill > 0.05 && read.window.fill < 0.2, `fill ${read.window.fill}`);
+    assert.equal(read.window.windowSeconds, Math.round(read.window.spanSeconds / read.window.fill));
+    for (let i = 0; i < 1_200; i++) await orders.insertOne({ i });
+    const full = await readOplogWindow(client);
+    assert.ok(full.kind === "ok" && full.window.fill === 1);
+    assert.ok(full.kind === "ok" && full.window.windowSeconds === full.window.spanSeconds);
+  } finally {
+    await client.close();
   }
 });
 

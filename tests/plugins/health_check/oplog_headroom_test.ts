@@ -89,6 +89,8 @@ Deno.test("health reads a real token from the file or Mongo store and the sandbo
   const client = new MongoClient(sandbox.uri);
   try {
     const orders = client.db("shop").collection("Commande");
+    // A full oplog (100 entries): its window is its span, not a projection of how fast it fills.
+    await orders.insertMany(Array.from({ length: 150 }, (_, i) => ({ fill: i })));
     await orders.insertOne({ n: 1 });
     const at = async () => {
       const read = await readOplogWindow(client);
