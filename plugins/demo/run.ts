@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import type { Db } from "mongodb";
+import type { Db, Document } from "mongodb";
 import { runCli } from "../../cli/program.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
 import { type SelfProcess, spawnSelf } from "../../core/runtime/child_process.ts";
@@ -131,6 +131,9 @@ export async function runDemo(
   const client = await connectMongo({ ...values, uri }, { signal });
   resources.add(() => client.close());
   const db = client.db(database);
+  // The sandbox (in-process, or one given by --uri) keeps its bounded oplog in memory.
+  const onSandbox = !useUri ||
+    (await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Document)).sandbox === true;
   if (useUri) {
     await _ensureEmpty(db, maskUri(uri));
     resources.add(() => flags.keep ? undefined : db.dropDatabase().then(() => undefined));
@@ -152,7 +155,11 @@ export async function runDemo(
     values.logFormat,
   ];
   const env = { ...ctx.env, ...(flags.envFile ? { ARCHIVER_ENV_FILE: flags.envFile } : {}) };
-  const step = async (args: string[], accept: (code: number) => boolean = (c) => c === 0) => {
+  const step = async (
+    args: string[],
+    accept: (code: number) => boolean = (c) => c === 0,
+    extraEnv: Record<string, string> = {},
+  ) => {
     const name = args.filter((arg) => arg.startsWith("--dry-run") || !arg.startsWith("-"))
       .slice(0, 2).join(" ");
     log.info(`▶️ archiver ${args.map(shown).join(" ")}`);
@@ -160,7 +167,7 @@ export async function runDemo(
     let stderr = "";
     const code = await runCli([...globals, ...args], {
       plugins: ctx.plugins,
-      env,
+      env: { ...env, ...extraEnv },
       cwd: ctx.cwd,
       stdout: (text) => (stdout += text),
       stderr: (text) => {
@@ -281,18 +288,29 @@ export async function runDemo(
 
   // 5. Health, while the watcher still runs: its heartbeat and token are part of the checks.
   // The watcher started seconds ago: the daily check that it has run for 23 h does not apply.
-  const health = await step([
-    "health",
-    "--json",
-    "--min-uptime",
-    "0s",
-    "--token-file",
-    files.token,
-    "--status-file",
-    files.status,
-    "--report-file",
-    files.report,
-  ], (code) => code !== 2);
+  const health = await step(
+    [
+      "health",
+      "--json",
+      "--min-uptime",
+      "0s",
+      "--token-file",
+      files.token,
+      "--status-file",
+      files.status,
+      "--report-file",
+      files.report,
+    ],
+    (code) => code !== 2,
+    onSandbox
+      ? {
+        // The sandbox keeps a bounded oplog in memory that the demo's writes fill in minutes: its
+        // resume headroom is truly short, and says nothing about a real replica set's.
+        ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING: "0s",
+        ARCHIVER_HEALTH_OPLOG_HEADROOM_CRITICAL: "0s",
+      }
+      : {},
+  );
   const checks = (health.json.checks ?? []) as HealthProblem[];
   const healthState = String(health.json.state);
 
