@@ -6,7 +6,7 @@
  * @module
  */
 
-import { text } from "./parse.ts";
+import { oneOf, text } from "./parse.ts";
 import type { Setting } from "./settings.ts";
 
 const PATH = text({ expected: "a file path" });
@@ -36,4 +36,21 @@ export const reportFileSetting: Setting<string> = {
   description: "Last batch report, read by health",
   default: "last-batch.json",
   parse: PATH,
+};
+
+/** Where the watcher keeps its resume token: a file, or a collection shared by several hosts. */
+export const tokenStoreSetting: Setting<"file" | "mongo"> = {
+  env: "ARCHIVER_TOKEN_STORE",
+  flag: "--token-store <store>",
+  description: "Where the resume token is kept: file, or mongo for watchers on several hosts",
+  default: "file",
+  parse: oneOf(["file", "mongo"] as const),
+};
+
+/** The collection of the resume tokens with `--token-store mongo`. */
+export const tokenCollectionSetting: Setting<string> = {
+  env: "ARCHIVER_TOKEN_COLLECTION",
+  description: "Collection of the resume tokens with --token-store mongo",
+  default: "archiver_resume_tokens",
+  parse: text({ pattern: /^(?!system\.)[^$\0]{1,120}$/, expected: "a collection name" }),
 };

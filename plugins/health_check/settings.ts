@@ -18,10 +18,11 @@ import type { SettingsSpec, SettingValues } from "../../core/runtime/settings.ts
 import {
   reportFileSetting,
   statusFileSetting,
+  tokenCollectionSetting,
   tokenFileSetting,
+  tokenStoreSetting,
 } from "../../core/runtime/state_files.ts";
 import { leaseCollectionSetting } from "../../core/stream/lease.ts";
-import { watchSettings } from "../watch/mod.ts";
 import { defaultThresholds, type HealthThresholds, MIN_STREAM_STALL_MS } from "./thresholds.ts";
 
 const PERCENT = decimal({ min: 0, max: 100 });
@@ -161,8 +162,8 @@ export const healthSettings = {
     default: defaultThresholds.minFreeDiskPercent,
     parse: PERCENT,
   },
-  tokenStore: watchSettings.tokenStore,
-  tokenCollection: watchSettings.tokenCollection,
+  tokenStore: tokenStoreSetting,
+  tokenCollection: tokenCollectionSetting,
   leaseCollection: leaseCollectionSetting,
   oplogHeadroomWarning: {
     env: "ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING",

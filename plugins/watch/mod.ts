@@ -7,11 +7,16 @@
  */
 
 import { ConfigError } from "../../core/runtime/errors.ts";
-import { integer, oneOf, text } from "../../core/runtime/parse.ts";
+import { integer, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
-import { statusFileSetting, tokenFileSetting } from "../../core/runtime/state_files.ts";
+import {
+  statusFileSetting,
+  tokenCollectionSetting,
+  tokenFileSetting,
+  tokenStoreSetting,
+} from "../../core/runtime/state_files.ts";
 import { leaseCollectionSetting } from "../../core/stream/lease.ts";
 
 /** The watch plugin's options. */
@@ -44,20 +49,9 @@ export const watchSettings = {
     default: 200,
     parse: integer({ min: 0, max: 60_000 }),
   },
-  tokenStore: {
-    env: "ARCHIVER_TOKEN_STORE",
-    flag: "--token-store <store>",
-    description: "Where the resume token is kept: file, or mongo for watchers on several hosts",
-    default: "file" as "file" | "mongo",
-    parse: oneOf(["file", "mongo"] as const),
-  },
+  tokenStore: tokenStoreSetting,
   tokenFile: tokenFileSetting,
-  tokenCollection: {
-    env: "ARCHIVER_TOKEN_COLLECTION",
-    description: "Collection of the resume tokens with --token-store mongo",
-    default: "archiver_resume_tokens",
-    parse: text({ pattern: /^(?!system\.)[^$\0]{1,120}$/, expected: "a collection name" }),
-  },
+  tokenCollection: tokenCollectionSetting,
   ha: {
     env: "ARCHIVER_WATCH_HA",
     description:
