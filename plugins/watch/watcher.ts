@@ -61,6 +61,7 @@ import {
 } from "../../core/stream/metrics.ts";
 import type { WatchOptions } from "./mod.ts";
 import { HaController, LeaseLostError } from "./ha.ts";
+import { watchHeadroom } from "./headroom.ts";
 import { Lease, leaseTimings } from "../../core/stream/lease.ts";
 import type { Registry } from "prom-client";
 
@@ -234,6 +235,13 @@ export async function runWatch(
   const client = await _connectForever(ctx, config, { countError, log });
   if (!client) return;
   ctx.lifecycle.onStop(() => client.close());
+  const stopHeadroom = watchHeadroom(client, {
+    log,
+    tokenTime: () => lastToken?.clusterTime ?? null,
+    report: (window, headroom) => promMetrics.setOplogHeadroom(window, headroom),
+    maxTimeMs: config.operationTimeout,
+  });
+  ctx.lifecycle.onStop(stopHeadroom);
   const db = client.db(config.db);
   const quarantine = new Quarantine(db.collection(names.quarantine), {
     retryIntervalMs: config.retryInterval,
