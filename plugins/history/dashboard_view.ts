@@ -101,6 +101,8 @@ export function statusText(model: DashboardModel): string {
       return "⚠️ Reconnecting to MongoDB";
     case "invalidated":
       return "⚠️ Orders collection gone: waiting for it";
+    case "standby":
+      return "💤 Standby (another watcher holds the lease)";
     default:
       return `❔ ${status.state}`;
   }

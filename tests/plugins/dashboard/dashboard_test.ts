@@ -111,6 +111,11 @@ Deno.test("statusText() tells a stopped, stale, gone or reconnecting watcher", (
       { now, source: "f", dayCount: 7, status: status({ state: "reconnecting" }) },
       /Reconnecting/,
     ],
+    [
+      "standby",
+      { now, source: "f", dayCount: 7, status: status({ state: "standby" }) },
+      /^💤 Standby/,
+    ],
   ];
   for (const [name, model, pattern] of cases) assert.match(statusText(model), pattern, name);
 });
