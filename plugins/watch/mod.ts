@@ -45,8 +45,9 @@ export const watchSettings = {
   batchWaitMs: {
     env: "ARCHIVER_WATCH_BATCH_WAIT_MS",
     flag: "--batch-wait-ms <ms>",
-    description: "Longest wait for a micro-batch to fill once its first event arrived",
-    default: 200,
+    description:
+      "Optional floor: also wait this long for more events once one arrived (0: a micro-batch is what the stream has ready)",
+    default: 0,
     parse: integer({ min: 0, max: 60_000 }),
   },
   tokenStore: tokenStoreSetting,

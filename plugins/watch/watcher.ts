@@ -650,10 +650,14 @@ async function _stream(
       pending = await read();
       continue;
     }
+    // A micro-batch is what the stream has ready now (the driver's buffer, filled by one getMore
+    // of up to --batch-max events): no wait when traffic is light, large batches when it is
+    // heavy. --batch-wait-ms, when set, also waits that long for more.
     const events = [pending];
     pending = null;
     const deadline = Date.now() + handlers.batchWaitMs;
-    while (events.length < handlers.batchMax && Date.now() < deadline) {
+    while (events.length < handlers.batchMax) {
+      if (stream.bufferedCount() === 0 && Date.now() >= deadline) break;
       const event = await read();
       if (!event) break;
       if (ENDING_EVENTS.includes(event.operationType)) {
