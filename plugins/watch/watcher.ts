@@ -356,6 +356,19 @@ export async function runWatch(
 
   let attempt = 0;
   let lastFailureAt = 0;
+  // Waits before the next try: the backoff grows while failures come less than a minute apart.
+  // Returns false when the watcher is stopping.
+  const backOff = async (): Promise<boolean> => {
+    await setState("reconnecting");
+    if (Date.now() - lastFailureAt > _BACKOFF_RESET_MS) attempt = 0;
+    lastFailureAt = Date.now();
+    try {
+      await sleep(backoffDelay(++attempt, { baseDelayMs: 250, maxDelayMs: 30_000 }), signal);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   let indexReady = false;
   let firstTerm = true;
   // Every exit below is a `continue` once the signal is aborted: the watcher stops, or with --ha
@@ -505,10 +518,19 @@ export async function runWatch(
         await stream.close().catch(() => {});
       }
       if (!ended || signal.aborted) continue;
+      if (ended === "closed") {
+        // Closed without an ending event: not a dropped collection, a lost stream. Resume from
+        // the token after a backoff, never a catch-up in a tight loop.
+        countError(new Error("the server closed the change stream without an event"));
+        if (!(await backOff())) continue;
+        if (lastToken) plan = { kind: "resume", token: lastToken.token };
+        continue;
+      }
       // The orders collection was dropped, renamed away, or its database dropped.
-      const what = ended === "closed" ? "the server closed the stream" : _describeEnding(ended);
       log.warn(
-        `⚠️ Change stream invalidated: ${what}; waiting for ${namespace} to exist again`,
+        `⚠️ Change stream invalidated: ${
+          _describeEnding(ended)
+        }; waiting for ${namespace} to exist again`,
         { namespace },
       );
       await setState("invalidated");
@@ -537,15 +559,7 @@ export async function runWatch(
         continue;
       }
       countError(error);
-      await setState("reconnecting");
-      if (Date.now() - lastFailureAt > _BACKOFF_RESET_MS) attempt = 0;
-      lastFailureAt = Date.now();
-      const delay = backoffDelay(++attempt, { baseDelayMs: 250, maxDelayMs: 30_000 });
-      try {
-        await sleep(delay, signal);
-      } catch {
-        continue;
-      }
+      if (!(await backOff())) continue;
       if (lastToken) plan = { kind: "resume", token: lastToken.token };
     }
   }
