@@ -6,7 +6,8 @@
  * @module
  */
 
-import { readProcFile, spawnSelf } from "../core/runtime/child_process.ts";
+import { spawnSelf } from "../core/runtime/child_process.ts";
+import { readProcFile } from "../core/runtime/proc.ts";
 
 // What `deno task archiver` grants: the minimal list and `--allow-run`, which also lets
 // `/proc` be read (by `cat`) without `--allow-all`.

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { processCpuSeconds } from "./proc.ts";
 import { fileURLToPath } from "node:url";
 
 /** The permissions a command run from source gets unless the caller asks for more. */
@@ -245,62 +246,6 @@ export function spawnSelf(args: readonly string[], options: SpawnSelfOptions = {
       await exited;
     },
   };
-}
-
-/**
- * Reads `/proc/<pid>/<name>` on Linux. Deno reads `/proc` only with `--allow-all`; without it the
- * file is read by `cat`, which needs `--allow-run`.
- *
- * @param pid The process id.
- * @param name The file under the process's folder: `stat`, `status`, …
- * @returns The file's text, or `undefined` when not on Linux, the process is gone, or neither
- *   way of reading is allowed.
- */
-export async function readProcFile(pid: number, name: string): Promise<string | undefined> {
-  if (Deno.build.os !== "linux") return undefined;
-  const path = `/proc/${pid}/${name}`;
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (
-      !(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)
-    ) {
-      return undefined;
-    }
-  }
-  try {
-    const output = await new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" })
-      .output();
-    return output.success ? new TextDecoder().decode(output.stdout) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The CPU time (user and system) a process has used so far, from `/proc/<pid>/stat`.
- *
- * @param pid The process id.
- * @returns Seconds, or `undefined` off Linux, once the process is gone, or without the
- *   permission to read it (see {@link readProcFile}).
- */
-export async function processCpuSeconds(pid: number): Promise<number | undefined> {
-  const stat = await readProcFile(pid, "stat");
-  return stat === undefined ? undefined : _cpuSeconds(stat);
-}
-
-// Linux reports CPU time in clock ticks, 100 a second on every architecture it runs on
-// (USER_HZ; sysconf(_SC_CLK_TCK), which Deno cannot call).
-const _TICKS_PER_SECOND = 100;
-
-function _cpuSeconds(stat: string): number | undefined {
-  // The command name, in parentheses, may itself hold spaces and parentheses: the fields start
-  // after the last ")". utime and stime are fields 14 and 15, the 12th and 13th after it.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const user = Number(fields[11]);
-  const system = Number(fields[12]);
-  if (!Number.isFinite(user) || !Number.isFinite(system)) return undefined;
-  return (user + system) / _TICKS_PER_SECOND;
 }
 
 async function _read(stream: ReadableStream<Uint8Array>, onText: (text: string) => void) {

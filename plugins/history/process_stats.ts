@@ -1,12 +1,17 @@
 /**
- * CPU and memory of the watcher's process, read from Linux's `/proc/<pid>` (no child process,
- * no dependency). Elsewhere, or for a watcher on another host, they are unknown.
+ * CPU and memory of the watcher's process, read from Linux's `/proc/<pid>` through the core's
+ * `/proc` reader (which works without `--allow-all`). Elsewhere, or for a watcher on another host,
+ * they are unknown.
  *
  * @module
  */
 
-/** Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on every Linux platform). */
-const _TICKS_PER_SECOND = 100;
+import {
+  parseProcStat,
+  PROC_TICKS_PER_SECOND,
+  readProc,
+  readProcFile,
+} from "../../core/runtime/proc.ts";
 
 /** One reading of a process. */
 export interface ProcessSample {
@@ -18,25 +23,6 @@ export interface ProcessSample {
   rssBytes: number | null;
   /** When the sample was taken (`performance.now()`), in ms. */
   takenAt: number;
-}
-
-/**
- * Reads the CPU times and start time of `/proc/<pid>/stat`.
- *
- * @param text The file's content.
- * @returns User and system CPU and the start time, in clock ticks.
- * @throws {SyntaxError} When the text is not a stat line.
- */
-export function parseProcStat(text: string): { utime: number; stime: number; starttime: number } {
-  // The command name (field 2) is in parentheses and may hold spaces: split after it.
-  const fields = text.slice(text.lastIndexOf(")") + 2).trim().split(/\s+/);
-  // Fields from 3 on: utime is field 14, stime 15, starttime 22.
-  const field = (n: number) => Number(fields[n - 3]);
-  const times = { utime: field(14), stime: field(15), starttime: field(22) };
-  if (!Object.values(times).every(Number.isFinite)) {
-    throw new SyntaxError("Not a /proc/<pid>/stat line");
-  }
-  return times;
 }
 
 /**
@@ -73,30 +59,24 @@ export function cpuPercent(current: ProcessSample, previous?: ProcessSample): nu
  *   there is no `/proc`.
  */
 export async function sampleProcess(pid: number): Promise<ProcessSample | "gone" | undefined> {
-  if (Deno.build.os !== "linux") return undefined;
+  const [stat, status, uptime] = await Promise.all([
+    readProcFile(pid, "stat"),
+    readProcFile(pid, "status"),
+    readProc("uptime"),
+  ]);
+  // No /proc at all (or no way to read it) is unknown; /proc without the process is a watcher gone.
+  if (uptime === undefined) return undefined;
+  if (stat === undefined || status === undefined) return "gone";
   try {
-    const [stat, status, uptime] = await Promise.all([
-      Deno.readTextFile(`/proc/${pid}/stat`),
-      Deno.readTextFile(`/proc/${pid}/status`),
-      Deno.readTextFile("/proc/uptime"),
-    ]);
     const times = parseProcStat(stat);
     const systemUptime = Number(uptime.split(/\s+/)[0]);
     return {
-      cpuSeconds: (times.utime + times.stime) / _TICKS_PER_SECOND,
-      ageSeconds: Math.max(0, systemUptime - times.starttime / _TICKS_PER_SECOND),
+      cpuSeconds: (times.utime + times.stime) / PROC_TICKS_PER_SECOND,
+      ageSeconds: Math.max(0, systemUptime - times.starttime / PROC_TICKS_PER_SECOND),
       rssBytes: parseRss(status),
       takenAt: performance.now(),
     };
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      try {
-        await Deno.stat("/proc/self");
-        return "gone";
-      } catch {
-        return undefined;
-      }
-    }
+  } catch {
     return undefined;
   }
 }

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { processCpuSeconds } from "../../core/runtime/child_process.ts";
+import { processCpuSeconds } from "../../core/runtime/proc.ts";
 import { type Db, ObjectId } from "mongodb";
 
 /**
