@@ -15,6 +15,7 @@ import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
 import { simulate } from "../plugins/simulate/mod.ts";
 import { service } from "../plugins/service/mod.ts";
+import { setup } from "../plugins/setup/mod.ts";
 import { verify } from "../plugins/verify/mod.ts";
 
 /** The plugins `archiver` ships with. */
@@ -29,4 +30,5 @@ export const builtinPlugins: readonly Plugin[] = [
   history(),
   logMonitor(),
   service(),
+  setup(),
 ];
