@@ -5,6 +5,7 @@
  * @module
  */
 
+import { authorize, recordCursor } from "./auth/privileges.ts";
 import { type Doc, isPlainDoc } from "./bson_values.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { asCommandError, CommandError } from "./errors.ts";
@@ -86,6 +87,8 @@ export async function dispatch(
   let action: FailCommandAction | undefined;
   try {
     if (db === undefined) throw new CommandError(40571, "OP_MSG requests require a $db argument");
+    // Authorization (auth on only): before anything else runs or is counted.
+    if (state.auth.enabled) authorize(state, connection, name, body, db);
     if (body.lsid !== undefined) state.sessions.touch(body.lsid);
     countCommand(state, name, body);
     const target = body[name];
@@ -101,6 +104,7 @@ export async function dispatch(
       const handler = COMMANDS.get(name);
       if (!handler) throw new CommandError(59, `no such command: '${name}'`);
       reply = await handler({ state, connection, db, name, body });
+      if (state.auth.enabled) recordCursor(state, connection, name, body, reply);
       if (!("ok" in reply)) reply.ok = 1;
       if (action?.writeConcernError) {
         reply.writeConcernError = action.writeConcernError;

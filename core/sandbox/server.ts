@@ -7,6 +7,8 @@
 import { getLogger } from "@logtape/logtape";
 import { ObjectId } from "bson";
 import { serveConnection } from "./connection.ts";
+import { isLoopback } from "./auth/loopback.ts";
+import { AuthStore } from "./auth/users.ts";
 import { CursorManager } from "./cursors.ts";
 import { FailPoints } from "./fail_points.ts";
 import type { SandboxState } from "./state.ts";
@@ -35,6 +37,12 @@ export interface SandboxOptions {
    * @default {"sandbox"}
    */
   replicaSetName?: string;
+  /**
+   * Require authentication (SCRAM-SHA-256 and SCRAM-SHA-1) and authorize every command by the
+   * user's roles, as `mongod --auth`. The first user is created through the localhost exception.
+   * @default {false}
+   */
+  auth?: boolean;
 }
 
 /** Default options of {@link startSandbox}. */
@@ -43,6 +51,7 @@ export const SANDBOX_DEFAULTS = {
   port: 0,
   oplogSize: 100_000,
   replicaSetName: "sandbox",
+  auth: false,
 } satisfies Required<SandboxOptions>;
 
 /** A running sandbox server. */
@@ -119,6 +128,7 @@ function _start(options: SandboxOptions): Sandbox {
     log,
     connections: { current: 0, totalCreated: 0 },
     sessions: new LocalSessions(),
+    auth: new AuthStore(settings.auth),
   };
   const connections = new Set<Deno.Conn>();
   const served = new Set<Promise<void>>();
@@ -133,7 +143,11 @@ function _start(options: SandboxOptions): Sandbox {
           }
           conn.setNoDelay(true);
           const addr = conn.remoteAddr as Deno.NetAddr;
-          const info = { id: nextId++, remote: `${addr.hostname}:${addr.port}` };
+          const info = {
+            id: nextId++,
+            remote: `${addr.hostname}:${addr.port}`,
+            loopback: isLoopback(addr.hostname),
+          };
           connections.add(conn);
           state.connections.current++;
           state.connections.totalCreated++;

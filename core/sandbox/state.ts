@@ -6,6 +6,9 @@
 
 import type { Logger } from "@logtape/logtape";
 import { Binary, Long, type ObjectId, type Timestamp } from "bson";
+import type { AuthStore } from "./auth/users.ts";
+import type { Privilege, RoleRef } from "./auth/roles.ts";
+import type { ScramConversation } from "./auth/scram.ts";
 import type { Doc } from "./bson_values.ts";
 import type { CursorManager } from "./cursors.ts";
 import type { FailPoints } from "./fail_points.ts";
@@ -38,6 +41,32 @@ export interface SandboxState {
   connections: { current: number; totalCreated: number };
   /** Logical sessions seen (`$listLocalSessions`). */
   sessions: LocalSessions;
+  /** Users, roles, and whether authorization is enforced (`auth.enabled`). */
+  auth: AuthStore;
+}
+
+/** A user authenticated on a connection. */
+export interface AuthenticatedUser {
+  /** Name. */
+  user: string;
+  /** Authentication database. */
+  db: string;
+}
+
+/** What a connection knows about authentication (only with `auth` on). */
+export interface ConnectionAuth {
+  /** Users authenticated on the connection (one per database, as mongod allows). */
+  users: AuthenticatedUser[];
+  /** The SCRAM exchange in progress, between `saslStart` and its last `saslContinue`. */
+  conversation?: {
+    id: number;
+    db: string;
+    scram: ScramConversation;
+    done: boolean;
+    skipEmptyExchange: boolean;
+  };
+  /** Privileges of {@link users}, computed at {@link generation} of the store. */
+  cache?: { generation: number; roles: RoleRef[]; privileges: Privilege[] };
 }
 
 /** One client connection. */
@@ -48,6 +77,10 @@ export interface ConnectionInfo {
   appName?: string;
   /** Peer address. */
   remote: string;
+  /** Whether the peer is on a loopback address (the localhost exception applies). */
+  loopback?: boolean;
+  /** Authentication state, created by the first authentication command. */
+  auth?: ConnectionAuth;
 }
 
 /** A command invocation. */

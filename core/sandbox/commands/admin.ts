@@ -13,6 +13,8 @@ import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "../wire.ts";
 import { compileFilter } from "../mingo_context.ts";
 import { serverMetrics } from "../metrics.ts";
 import { collectionSizes } from "./diagnostics.ts";
+import { speculativeAuthenticate, supportedMechanisms } from "./auth.ts";
+import { mayListDatabase } from "../auth/privileges.ts";
 
 /** The server version the sandbox reports. */
 export const SANDBOX_VERSION = "7.0.0";
@@ -30,6 +32,8 @@ function _hello(ctx: CommandContext): Doc {
   const legacy = ctx.name !== "hello";
   const opTime = { ts: now, t: Long.fromNumber(1) };
   const wall = new Date();
+  const mechanisms = supportedMechanisms(ctx, body.saslSupportedMechs);
+  const speculative = speculativeAuthenticate(ctx, body.speculativeAuthenticate);
   return {
     ...(body.helloOk === true ? { helloOk: true } : {}),
     ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
@@ -55,6 +59,8 @@ function _hello(ctx: CommandContext): Doc {
     minWireVersion: 0,
     maxWireVersion: SANDBOX_WIRE_VERSION,
     readOnly: false,
+    ...(mechanisms ? { saslSupportedMechs: mechanisms } : {}),
+    ...(speculative ? { speculativeAuthenticate: speculative } : {}),
   };
 }
 
@@ -84,6 +90,12 @@ function _listDatabases(ctx: CommandContext): Doc {
       }
       return { name, sizeOnDisk, empty: collections.size === 0 };
     });
+  if (ctx.state.auth.enabled && ctx.body.authorizedDatabases !== false) {
+    // mongod's authorizedDatabases: without listDatabases, only the databases the user may use.
+    databases = databases.filter((d) =>
+      mayListDatabase(ctx.state, ctx.connection, d.name as string)
+    );
+  }
   if (isPlainDoc(ctx.body.filter)) {
     const test = compileFilter(ctx.body.filter);
     databases = databases.filter(test);
@@ -228,7 +240,6 @@ export const ADMIN_COMMANDS: Record<string, CommandHandler> = {
   replSetGetStatus: _replSetGetStatus,
   getParameter: _getParameter,
   configureFailPoint: _configureFailPoint,
-  connectionStatus: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] } }),
   whatsmyuri: (ctx) => ({ you: ctx.connection.remote }),
   hostInfo: () => ({ system: { hostname: Deno.hostname(), currentTime: new Date() } }),
   getCmdLineOpts: () => ({ argv: ["mongod"], parsed: {} }),

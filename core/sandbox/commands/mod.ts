@@ -6,6 +6,7 @@
 
 import type { CommandHandler } from "../state.ts";
 import { ADMIN_COMMANDS } from "./admin.ts";
+import { AUTH_COMMANDS } from "./auth.ts";
 import { CATALOG_COMMANDS } from "./catalog.ts";
 import { DIAGNOSTIC_COMMANDS } from "./diagnostics.ts";
 import { READ_COMMANDS } from "./reads.ts";
@@ -15,6 +16,7 @@ import { WRITE_COMMANDS } from "./writes.ts";
 export const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map(
   Object.entries({
     ...ADMIN_COMMANDS,
+    ...AUTH_COMMANDS,
     ...CATALOG_COMMANDS,
     ...READ_COMMANDS,
     ...WRITE_COMMANDS,
