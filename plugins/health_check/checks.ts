@@ -18,6 +18,7 @@ import { folderSize, freeDiskSpace } from "./disk.ts";
 import { readLogWindow } from "./log_window.ts";
 import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
 import { readOplogHeadroom } from "./oplog_headroom.ts";
+import { PRIVILEGES_CHECK, runPrivilegesCheck } from "./privileges_check.ts";
 import { type CheckResult, type HealthState, result, worstState } from "./state.ts";
 import {
   archiveRateCheck,
@@ -41,6 +42,7 @@ import {
 /** Every check, in the order they are shown. */
 export const CHECK_NAMES = [
   ...MONGO_CHECK_NAMES,
+  PRIVILEGES_CHECK,
   "watcher",
   "watcher_uptime",
   "stream_lag",
@@ -135,6 +137,12 @@ export async function runHealthChecks(
         report,
         log: options.log,
       })],
+    [[PRIVILEGES_CHECK], async () =>
+      report(
+        await runPrivilegesCheck({ ...config, tokenCollection: options.tokenCollection }, {
+          budgetMs: Math.max(200, options.timeoutMs - 1_000),
+        }),
+      )],
     [["watcher", "watcher_uptime", "stream_lag", "connection_errors"], async () => {
       const read = await _readFile(options.statusFile, path(options.statusFile), readWatchStatus);
       report(watcherCheck(read, clock(), t));
