@@ -265,6 +265,38 @@ export function requiredPrivileges(
 }
 
 /**
+ * What `watch` cannot run without, for naming what a refusal is about: its rows of the table,
+ * the token collection only with the Mongo token store, the lease collection only with `--ha`,
+ * and not `local.oplog.rs` (without it only the headroom gauge is lost, with a warning).
+ *
+ * @param target The database and collection names.
+ * @param options The watcher's token store and `--ha`.
+ * @returns The rows.
+ */
+export function watchNeeds(
+  target: PrivilegeTarget,
+  options: { tokenStore: "file" | "mongo"; ha: boolean },
+): RequiredPrivilege[] {
+  return requiredPrivileges(target, { command: "watch" }).filter((row) =>
+    row.uses.some((use) =>
+      use !== "oplog" && (use !== "tokens" || options.tokenStore === "mongo") &&
+      (use !== "leases" || options.ha)
+    )
+  );
+}
+
+/**
+ * Whether MongoDB refused a command for want of a privilege (code 13, Unauthorized), as opposed
+ * to refusing the credentials.
+ *
+ * @param error What the driver threw.
+ * @returns True for Unauthorized.
+ */
+export function isUnauthorized(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === 13;
+}
+
+/**
  * The privileges of the table as `createRole` and `updateRole` take them.
  *
  * @param required The table.
@@ -504,7 +536,10 @@ export async function explainRefusal(
   const what = missing.map((entry) =>
     `${entry.actions.join(", ")} on ${formatResource(entry.resource)}`
   );
-  return `the user ${status.users.join(", ")} lacks ${what.join("; ")}`;
+  // One line: the first few by the table's order (the orders' changeStream leads), then a count.
+  const shown = what.slice(0, 4).join("; ");
+  const more = what.length > 4 ? `; and ${what.length - 4} more (archiver health lists them)` : "";
+  return `the user ${status.users.join(", ")} lacks ${shown}${more}`;
 }
 
 function _resource(value: unknown): Resource {

@@ -35,6 +35,12 @@ import { parseDateBound } from "../../core/runtime/dates.ts";
 import { ArchiverError, ConfigError } from "../../core/runtime/errors.ts";
 import { createMongoClient } from "../../core/mongo/client.ts";
 import { describeError, errorKind, isAuthError } from "../../core/mongo/errors.ts";
+import {
+  explainRefusal,
+  isUnauthorized,
+  privilegeTarget,
+  watchNeeds,
+} from "../../core/mongo/privileges.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
@@ -543,7 +549,17 @@ export async function runWatch(
       const code = (error as { code?: unknown }).code;
       const kind = errorKind(error);
       if (kind === "deployment") {
-        const why = isAuthError(error)
+        // A missing privilege: name it (from connectionStatus), never "authentication failed".
+        const lacking = isUnauthorized(error)
+          ? await explainRefusal(client.db("admin"), watchNeeds(privilegeTarget(config), config))
+          : undefined;
+        if (lacking) {
+          throw new ConfigError(
+            `MongoDB refused to watch ${namespace}: ${lacking} (Unauthorized, code 13); archiver setup role grants what the tool needs`,
+            { cause: error },
+          );
+        }
+        const why = isAuthError(error) && !isUnauthorized(error)
           ? `Authentication to MongoDB at ${maskUri(config.uri)} failed`
           : `Cannot watch ${namespace}`;
         throw new ConfigError(`${why}: ${describeError(error)}`, { cause: error });

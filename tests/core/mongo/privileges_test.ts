@@ -13,6 +13,7 @@ import {
   requiredPrivileges,
   type Resource,
   rolePrivileges,
+  watchNeeds,
 } from "../../../core/mongo/privileges.ts";
 
 const target: PrivilegeTarget = {
@@ -288,5 +289,43 @@ Deno.test("explainRefusal() names what the user lacks, or nothing when it cannot
   assert.equal(
     await explainRefusal({ command: () => Promise.reject(new Error("down")) }, needs),
     undefined,
+  );
+});
+
+Deno.test("watchNeeds() leaves out the token, lease and oplog rows watch can run without", () => {
+  const uses = (options: { tokenStore: "file" | "mongo"; ha: boolean }) =>
+    watchNeeds(target, options).flatMap((row) => row.uses);
+  assert.deepEqual(uses({ tokenStore: "file", ha: false }), [
+    "orders",
+    "references",
+    "references",
+    "references",
+    "references",
+    "archive",
+    "quarantine",
+    "runs",
+    "database",
+  ]);
+  assert.ok(uses({ tokenStore: "mongo", ha: false }).includes("tokens"));
+  assert.ok(!uses({ tokenStore: "mongo", ha: false }).includes("leases"));
+  assert.ok(uses({ tokenStore: "mongo", ha: true }).includes("leases"));
+  assert.ok(!uses({ tokenStore: "mongo", ha: true }).includes("oplog"));
+});
+
+Deno.test("explainRefusal() names the first four lacks on one line and counts the rest", async () => {
+  const admin = {
+    command: () =>
+      Promise.resolve({
+        authInfo: {
+          authenticatedUsers: [{ user: "archiver", db: "admin" }],
+          authenticatedUserPrivileges: [],
+        },
+      }),
+  };
+  assert.equal(
+    await explainRefusal(admin, watchNeeds(target, { tokenStore: "file", ha: false })),
+    "the user archiver@admin lacks find, changeStream on food_delivery.Commande; find on " +
+      "food_delivery.Client; find on food_delivery.Livreur; find on food_delivery.Restaurants; " +
+      "and 5 more (archiver health lists them)",
   );
 });

@@ -1,0 +1,91 @@
+/**
+ * A watcher whose user lacks a privilege it needs stops at once with exit 2 and one line naming
+ * that privilege, never retrying: no backoff can grant it. Run on a server that enforces
+ * authentication (tests/support/auth_server.ts).
+ */
+
+import assert from "node:assert/strict";
+import {
+  privilegeTarget,
+  requiredPrivileges,
+  rolePrivileges,
+} from "../../core/mongo/privileges.ts";
+import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
+import { authServer } from "../support/auth_server.ts";
+import { tempDir } from "../support/cli.ts";
+import { seedOrders } from "../support/orders.ts";
+import { startWatcher } from "../support/watcher.ts";
+
+const PASSWORD = "Watcher-Pass-77";
+
+function _config(db: string): GlobalConfig {
+  const defaults = Object.fromEntries(
+    Object.entries(globalSettings).map(([key, setting]) => [key, setting.default]),
+  ) as GlobalConfig;
+  return { ...defaults, db };
+}
+
+const cases: Array<[string, (privileges: ReturnType<typeof rolePrivileges>) => unknown[], RegExp]> =
+  [
+    [
+      "every privilege but changeStream",
+      (all) =>
+        all.map((p) =>
+          "collection" in p.resource && p.resource.collection === "Commande"
+            ? { ...p, actions: ["find"] }
+            : p
+        ),
+      /lacks changeStream on lp_\w+\.Commande/,
+    ],
+    [
+      "only find on the orders",
+      (all) => [{ resource: all[0]!.resource, actions: ["find"] }],
+      /lacks changeStream on lp_\w+\.Commande/,
+    ],
+  ];
+
+for (const [name, grant, named] of cases) {
+  Deno.test({
+    name: `watch as a user with ${name} exits 2 within seconds, one line naming the privilege`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn(t) {
+      await using server = await authServer();
+      if ("skip" in server) {
+        await t.step({ name: server.skip, ignore: true, fn() {} });
+        return;
+      }
+      await using dir = await tempDir();
+      const target = privilegeTarget(_config(server.dbName));
+      const admin = server.admin.db("admin");
+      await admin.command({
+        createRole: server.role,
+        privileges: grant(rolePrivileges(requiredPrivileges(target))),
+        roles: [],
+      });
+      await admin.command({
+        createUser: server.user,
+        pwd: PASSWORD,
+        roles: [{ role: server.role, db: "admin" }],
+      });
+      await seedOrders(server.admin.db(server.dbName));
+      const started = performance.now();
+      await using watcher = startWatcher(
+        server.userUri(server.user, PASSWORD),
+        server.dbName,
+        dir.path,
+      );
+      const code = await watcher.exited;
+      const seconds = (performance.now() - started) / 1000;
+      const stderr = watcher.stderr();
+      const errors = stderr.trimEnd().split("\n").filter((line) => /\[ERROR\]|^error:/.test(line));
+      assert.equal(code, 2, stderr);
+      assert.ok(seconds < 15, `stopped after ${seconds.toFixed(1)} s`);
+      assert.equal(errors.length, 1, stderr);
+      assert.match(errors[0]!, named);
+      assert.doesNotMatch(stderr, /Reconnecting|retry/i);
+      assert.ok(!stderr.includes(PASSWORD), "the user's password is never printed");
+      assert.ok(!stderr.includes(server.adminPassword));
+    },
+  });
+}
