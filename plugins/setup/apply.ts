@@ -11,6 +11,7 @@ import { ConfigError } from "../../core/runtime/errors.ts";
 import { describeError } from "../../core/mongo/errors.ts";
 import {
   formatResource,
+  isUnauthorized,
   type RequiredPrivilege,
   rolePrivileges,
 } from "../../core/mongo/privileges.ts";
@@ -55,7 +56,10 @@ export async function applyRole(admin: Db, options: ApplyOptions): Promise<Apply
     try {
       return await admin.command(command);
     } catch (error) {
-      throw new ConfigError(`Cannot ${what}: ${describeError(error)}`, { cause: error });
+      const hint = isUnauthorized(error)
+        ? ": the --admin-uri user needs userAdminAnyDatabase or root"
+        : "";
+      throw new ConfigError(`Cannot ${what}: ${describeError(error)}${hint}`, { cause: error });
     }
   };
   const roles = await run(`read role "${role}"`, { rolesInfo: roleRef });
