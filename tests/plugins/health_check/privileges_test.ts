@@ -3,6 +3,7 @@ import { DEFAULT_COLLECTION_NAMES } from "../../../core/archive/collections.ts";
 import {
   type Privilege,
   type PrivilegeTarget,
+  privilegeTarget,
   requiredPrivileges,
   rolePrivileges,
 } from "../../../core/mongo/privileges.ts";
@@ -16,6 +17,7 @@ import {
   uriHosts,
 } from "../../../plugins/health_check/privileges_check.ts";
 import type { HealthState } from "../../../plugins/health_check/state.ts";
+import { authServer } from "../../support/auth_server.ts";
 import { testDatabase } from "../../support/test_db.ts";
 
 const target: PrivilegeTarget = {
@@ -196,4 +198,74 @@ Deno.test("the privileges check of an unreachable server is UNKNOWN, naming why"
   );
   assert.equal(check.state, "UNKNOWN");
   assert.match(check.reason, /^Cannot read the user's privileges: /);
+});
+
+Deno.test({
+  name: "the privileges check on a server with authentication judges the user's roles",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await using server = await authServer();
+    if ("skip" in server) {
+      await t.step({ name: server.skip, ignore: true, fn() {} });
+      return;
+    }
+    const admin = server.admin.db("admin");
+    const config = configFor(server.adminUri, server.dbName);
+    const table = rolePrivileges(requiredPrivileges(privilegeTarget(config)));
+    await admin.command({
+      createRole: server.role,
+      privileges: table.map((p) =>
+        "collection" in p.resource && p.resource.collection === "Commande"
+          ? { ...p, actions: ["find"] }
+          : p
+      ),
+      roles: [],
+    });
+    const cases: Array<[string, unknown[], HealthState, RegExp]> = [
+      [
+        "the table but changeStream",
+        [{ role: server.role, db: "admin" }],
+        "CRITICAL",
+        /: missing changeStream on lp_\w+\.Commande$/,
+      ],
+      [
+        "root",
+        ["root"],
+        "WARNING",
+        /more than needed: role root@admin; .* on anyResource; .*insert.* on lp_\w+\.Commande/,
+      ],
+      [
+        "readWrite on the database and read on local",
+        [
+          { role: "readWrite", db: server.dbName },
+          { role: "read", db: "local" },
+        ],
+        "WARNING",
+        /more than needed: .*insert.* on lp_\w+\.Commande.*\(granted on database lp_\w+\)$/,
+      ],
+    ];
+    for (const [i, [why, roles, state, reason]] of cases.entries()) {
+      await t.step(why, async () => {
+        const user = `${server.user}_${i}`;
+        await admin.command({ createUser: user, pwd: "Check-Pass-1", roles });
+        const check = await runPrivilegesCheck(
+          { ...config, uri: server.userUri(user, "Check-Pass-1") },
+          { budgetMs: 10_000 },
+        );
+        assert.equal(check.state, state, check.reason);
+        assert.match(check.reason, reason);
+        await admin.command({ dropUser: user });
+      });
+    }
+    await t.step("no credentials: CRITICAL, the server requires them", async () => {
+      const anonymous = server.adminUri.replace(/\/\/[^@]*@/, "//").replace(
+        /&?authSource=admin/,
+        "",
+      );
+      const check = await runPrivilegesCheck({ ...config, uri: anonymous }, { budgetMs: 10_000 });
+      assert.equal(check.state, "CRITICAL", check.reason);
+      assert.match(check.reason, /^No user authenticated and the server requires one/);
+    });
+  },
 });
