@@ -10,6 +10,7 @@ import { type Doc, isPlainDoc } from "./bson_values.ts";
 import { COMMANDS } from "./commands/mod.ts";
 import { asCommandError, CommandError } from "./errors.ts";
 import {
+  CloseConnectionSignal,
   type FailCommandAction,
   RESUMABLE_CHANGE_STREAM_CODES,
   RETRYABLE_WRITE_CODES,
@@ -114,6 +115,8 @@ export async function dispatch(
       }
     }
   } catch (error) {
+    // onPrimaryTransactionalWrite: the write ran, the connection closes without a reply.
+    if (error instanceof CloseConnectionSignal) return CLOSE_CONNECTION;
     const e = asCommandError(error);
     if (!(error instanceof CommandError)) {
       state.log.debug("Command {name} failed: {message}", { name, message: e.message });

@@ -1,8 +1,11 @@
 /**
  * The fail points mongod implements for driver tests: `failCommand` (make chosen commands
  * fail with an error code, close the connection, block, or report a write concern error, a
- * number of times, after skipping some, or until turned off) and
- * `failGetMoreAfterCursorCheckout` (fail a getMore once it holds its cursor).
+ * number of times, after skipping some, or until turned off),
+ * `failGetMoreAfterCursorCheckout` (fail a getMore once it holds its cursor),
+ * `onPrimaryTransactionalWrite` (a retryable write's statement commits and the connection
+ * closes, or the statement fails before it commits) and `maxTimeAlwaysTimeOut` /
+ * `maxTimeNeverTimeOut` (every operation with a `maxTimeMS` times out, or none does).
  *
  * @module
  */
@@ -39,6 +42,28 @@ interface _AfterCheckout {
   errorCode: number;
 }
 
+/** What `onPrimaryTransactionalWrite` does to the retryable write statement that triggers it. */
+export interface TransactionalWriteAction {
+  /** Close the connection without replying (mongod's default: `closeConnection` absent). */
+  closeConnection: boolean;
+  /**
+   * Fail the statement with this code before it commits (`failBeforeCommitExceptionCode`):
+   * the write is not applied. Without it the write is applied, then the connection closes.
+   */
+  failBeforeCommitCode?: number;
+}
+
+/**
+ * Thrown by a command that a fail point tells to close the connection once the command ran
+ * (`onPrimaryTransactionalWrite`): dispatch answers it by closing the connection, no reply.
+ */
+export class CloseConnectionSignal extends Error {
+  constructor() {
+    super("connection closed by the onPrimaryTransactionalWrite fail point");
+    this.name = "CloseConnectionSignal";
+  }
+}
+
 function _parseMode(mode: unknown): _FailCommand["mode"] {
   if (mode === "alwaysOn") return { kind: "alwaysOn" };
   if (isPlainDoc(mode) && mode.times !== undefined) {
@@ -64,6 +89,61 @@ function _trigger(mode: _FailCommand["mode"]): boolean {
 export class FailPoints {
   #failCommand: _FailCommand | undefined;
   #afterCheckout: _AfterCheckout | undefined;
+  #transactionalWrite: { mode: _FailCommand["mode"]; action: TransactionalWriteAction } | undefined;
+  #maxTime: { mode: _FailCommand["mode"]; always: boolean } | undefined;
+
+  #configureTransactionalWrite(body: Doc): Doc {
+    const data = isPlainDoc(body.data) ? body.data : {};
+    if (body.mode === "off") {
+      this.#transactionalWrite = undefined;
+      return { count: 0 };
+    }
+    const mode = _parseMode(body.mode);
+    const code = numericValue(data.failBeforeCommitExceptionCode);
+    const action: TransactionalWriteAction = {
+      closeConnection: data.closeConnection === undefined || data.closeConnection === true,
+      ...(code !== undefined ? { failBeforeCommitCode: code } : {}),
+    };
+    this.#transactionalWrite = mode.kind === "times" && mode.n <= 0 ? undefined : { mode, action };
+    return { count: 0 };
+  }
+
+  #configureMaxTime(body: Doc, always: boolean): Doc {
+    if (body.mode === "off") {
+      if (this.#maxTime?.always === always) this.#maxTime = undefined;
+      return { count: 0 };
+    }
+    const mode = _parseMode(body.mode);
+    this.#maxTime = mode.kind === "times" && mode.n <= 0 ? undefined : { mode, always };
+    return { count: 0 };
+  }
+
+  /**
+   * Checks `onPrimaryTransactionalWrite`, which mongod evaluates when a retryable write's
+   * statement is about to commit (once for all the documents of an insert command, once per
+   * statement of an update or delete; never for a statement a retry does not execute again).
+   *
+   * @returns What to do with the statement, or `undefined` to commit it normally.
+   */
+  onPrimaryTransactionalWrite(): TransactionalWriteAction | undefined {
+    const fp = this.#transactionalWrite;
+    if (!fp || !_trigger(fp.mode)) return undefined;
+    if (fp.mode.kind === "times" && fp.mode.n <= 0) this.#transactionalWrite = undefined;
+    return fp.action;
+  }
+
+  /**
+   * Checks `maxTimeAlwaysTimeOut` / `maxTimeNeverTimeOut` for an operation with a time limit.
+   *
+   * @returns `"timeOut"` (fail it with MaxTimeMSExpired now), `"never"` (ignore its limit), or
+   *   `undefined` (honour its limit).
+   */
+  maxTimeOverride(): "timeOut" | "never" | undefined {
+    const fp = this.#maxTime;
+    if (!fp || !_trigger(fp.mode)) return undefined;
+    if (fp.mode.kind === "times" && fp.mode.n <= 0) this.#maxTime = undefined;
+    return fp.always ? "timeOut" : "never";
+  }
 
   #configureAfterCheckout(body: Doc): Doc {
     const data = isPlainDoc(body.data) ? body.data : {};
@@ -103,6 +183,9 @@ export class FailPoints {
   configure(body: Doc): Doc {
     const name = body.configureFailPoint;
     if (name === "failGetMoreAfterCursorCheckout") return this.#configureAfterCheckout(body);
+    if (name === "onPrimaryTransactionalWrite") return this.#configureTransactionalWrite(body);
+    if (name === "maxTimeAlwaysTimeOut") return this.#configureMaxTime(body, true);
+    if (name === "maxTimeNeverTimeOut") return this.#configureMaxTime(body, false);
     if (name !== "failCommand") {
       throw new CommandError(2, `Unknown fail point: ${String(name)}`);
     }
@@ -163,6 +246,8 @@ export class FailPoints {
   clear(): void {
     this.#failCommand = undefined;
     this.#afterCheckout = undefined;
+    this.#transactionalWrite = undefined;
+    this.#maxTime = undefined;
   }
 }
 

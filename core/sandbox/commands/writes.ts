@@ -1,5 +1,8 @@
 /**
- * Write commands: insert, update, delete, findAndModify.
+ * Write commands: insert, update, delete, findAndModify. Each is a retryable write when it
+ * carries `lsid` and `txnNumber` (see sessions.ts): the statements a previous attempt executed
+ * are not executed again, and count in the reply as they did then (`retriedStmtIds` lists them).
+ * Single-statement updates and deletes only: a multi update or delete is not retryable.
  *
  * @module
  */
@@ -22,6 +25,49 @@ import { type Collation, parseCollation } from "../collation.ts";
 import { rejectViewWrite } from "../views.ts";
 import { docOption, rejectTransactions, targetCollection, writeError } from "./_shared.ts";
 import { isOplogNamespace, oplogWriteError } from "../local_db.ts";
+import { CloseConnectionSignal, type TransactionalWriteAction } from "../fail_points.ts";
+import { type Deadline, startDeadline } from "../max_time.ts";
+import type { RetryableWrite } from "../sessions.ts";
+
+/**
+ * Evaluates `onPrimaryTransactionalWrite` for a retryable write statement about to commit.
+ *
+ * @returns What to do once it committed (close the connection), or `undefined`.
+ * @throws {CloseConnectionSignal | CommandError} when it fails before commit (not applied).
+ */
+function _beforeCommit(
+  ctx: CommandContext,
+  txn: RetryableWrite | undefined,
+): TransactionalWriteAction | undefined {
+  if (!txn) return undefined;
+  const action = ctx.state.failPoints.onPrimaryTransactionalWrite();
+  if (action?.failBeforeCommitCode === undefined) return action;
+  if (action.closeConnection) throw new CloseConnectionSignal();
+  throw new CommandError(
+    action.failBeforeCommitCode,
+    `Failing write for ${
+      String(ctx.body.txnNumber)
+    } due to failpoint. The write must not be reflected.`,
+  );
+}
+
+/** Starts a write command: its time limit, then its retryable write (TransactionTooOld). */
+function _begin(ctx: CommandContext): { deadline?: Deadline; txn?: RetryableWrite } {
+  const deadline = startDeadline(ctx);
+  const txn = ctx.state.sessions.retryableWrite(ctx.body);
+  return { ...(deadline ? { deadline } : {}), ...(txn ? { txn } : {}) };
+}
+
+/** Adds `retriedStmtIds` to a reply when the attempt skipped executed statements. */
+function _withRetried(reply: Doc, txn: RetryableWrite | undefined): Doc {
+  if (txn && txn.retried.length > 0) reply.retriedStmtIds = [...txn.retried];
+  return reply;
+}
+
+/** Statement errors that end the whole command rather than become a `writeErrors` entry. */
+function _rethrowFatal(error: unknown): void {
+  if (error instanceof CloseConnectionSignal) throw error;
+}
 
 function _statements(ctx: CommandContext, field: string): Doc[] {
   const value = ctx.body[field];
@@ -43,22 +89,41 @@ function _insert(ctx: CommandContext): Doc {
     return { n: 0, writeErrors: [writeError(0, oplogWriteError())] };
   }
   rejectViewWrite(ctx.state.storage.collection(ctx.db, name));
+  const { deadline, txn } = _begin(ctx);
   const collection = ctx.state.storage.ensureCollection(ctx.db, name);
   const writeErrors: Doc[] = [];
   let n = 0;
   const validate = ctx.body.bypassDocumentValidation !== true;
+  // mongod commits an insert command's documents together, so the fail point fires once for
+  // them all; after a failure it inserts them one at a time, each firing it.
+  let afterCommit: TransactionalWriteAction | undefined;
+  let evaluated = false;
+  let oneByOne = false;
   for (let i = 0; i < docs.length; i++) {
+    deadline?.check();
+    if (txn?.previous(i)) {
+      n++;
+      continue;
+    }
     try {
+      if (!evaluated || oneByOne) {
+        evaluated = true;
+        afterCommit = _beforeCommit(ctx, txn) ?? afterCommit;
+      }
       const doc = withIdFirst(docs[i]!);
       if (validate) collection.validate(doc);
       collection.insert(doc);
       n++;
+      txn?.record(i, { n: 1 });
     } catch (error) {
+      _rethrowFatal(error);
+      oneByOne = true;
       writeErrors.push(writeError(i, error));
       if (ordered) break;
     }
   }
-  return writeErrors.length > 0 ? { n, writeErrors } : { n };
+  if (afterCommit?.closeConnection) throw new CloseConnectionSignal();
+  return _withRetried(writeErrors.length > 0 ? { n, writeErrors } : { n }, txn);
 }
 
 interface _UpdateOutcome {
@@ -83,6 +148,7 @@ function _updateOne(
     variables?: Doc;
     collation?: Collation;
   },
+  beforeCommit?: () => void,
 ): _UpdateOutcome {
   const { q, u, upsert, multi, arrayFilters, sort, variables, collation } = statement;
   const operator = isOperatorUpdate(u);
@@ -99,6 +165,7 @@ function _updateOne(
   let matched = findMatching(collection, q, mingoOptions(undefined, variables, collation));
   if (sort && matched.length > 1) matched = sortDocuments([...matched], sort, collation);
   if (!multi) matched = matched.slice(0, 1);
+  if (matched.length > 0 || upsert) beforeCommit?.();
   const outcome: _UpdateOutcome = { matched: matched.length, modified: 0 };
   const updateOptions = {
     filter: q,
@@ -157,12 +224,30 @@ function _update(ctx: CommandContext): Doc {
   }
   const variables = evaluateLet(docOption(ctx.body, "let"));
   const ordered = ctx.body.ordered !== false;
+  const { deadline, txn } = _begin(ctx);
   const writeErrors: Doc[] = [];
   const upserted: Doc[] = [];
   let n = 0;
   let nModified = 0;
+  const count = (i: number, result: Doc) => {
+    if (result.upserted !== undefined) {
+      n++;
+      upserted.push({ index: i, _id: result.upserted });
+    } else {
+      n += Number(result.n);
+      nModified += Number(result.nModified);
+    }
+  };
   for (let i = 0; i < statements.length; i++) {
+    deadline?.check();
     const s = statements[i]!;
+    const retryable = s.multi === true ? undefined : txn;
+    const previous = retryable?.previous(i);
+    if (previous) {
+      count(i, previous);
+      continue;
+    }
+    let afterCommit: TransactionalWriteAction | undefined;
     try {
       const outcome = _updateOne(ctx, name, {
         q: docOption(s, "q") ?? {},
@@ -172,23 +257,23 @@ function _update(ctx: CommandContext): Doc {
         ...(Array.isArray(s.arrayFilters) ? { arrayFilters: s.arrayFilters as Doc[] } : {}),
         ...(variables ? { variables } : {}),
         ..._statementCollation(s),
-      });
-      if (outcome.upsertedId !== undefined) {
-        n++;
-        upserted.push({ index: i, _id: outcome.upsertedId });
-      } else {
-        n += outcome.matched;
-        nModified += outcome.modified;
-      }
+      }, () => afterCommit = _beforeCommit(ctx, retryable));
+      const result: Doc = outcome.upsertedId !== undefined
+        ? { n: 1, nModified: 0, upserted: outcome.upsertedId }
+        : { n: outcome.matched, nModified: outcome.modified };
+      count(i, result);
+      if (outcome.matched > 0 || outcome.upsertedId !== undefined) retryable?.record(i, result);
     } catch (error) {
+      _rethrowFatal(error);
       writeErrors.push(writeError(i, error));
       if (ordered) break;
     }
+    if (afterCommit?.closeConnection) throw new CloseConnectionSignal();
   }
   const reply: Doc = { n, nModified };
   if (upserted.length > 0) reply.upserted = upserted;
   if (writeErrors.length > 0) reply.writeErrors = writeErrors;
-  return reply;
+  return _withRetried(reply, txn);
 }
 
 function _delete(ctx: CommandContext): Doc {
@@ -200,24 +285,38 @@ function _delete(ctx: CommandContext): Doc {
   }
   const variables = evaluateLet(docOption(ctx.body, "let"));
   const ordered = ctx.body.ordered !== false;
+  const { deadline, txn } = _begin(ctx);
   const writeErrors: Doc[] = [];
   let n = 0;
   for (let i = 0; i < statements.length; i++) {
+    deadline?.check();
     const s = statements[i]!;
+    const single = Number(s.limit ?? 0) === 1;
+    const retryable = single ? txn : undefined;
+    const previous = retryable?.previous(i);
+    if (previous) {
+      n += Number(previous.n);
+      continue;
+    }
+    let afterCommit: TransactionalWriteAction | undefined;
     try {
       const collection = ctx.state.storage.collection(ctx.db, name);
       rejectViewWrite(collection);
       const options = mingoOptions(undefined, variables, parseCollation(s.collation));
       let matched = findMatching(collection, docOption(s, "q") ?? {}, options);
-      if (Number(s.limit ?? 0) === 1) matched = matched.slice(0, 1);
+      if (single) matched = matched.slice(0, 1);
+      if (matched.length > 0) afterCommit = _beforeCommit(ctx, retryable);
       for (const doc of matched) collection!.delete(doc);
       n += matched.length;
+      if (matched.length > 0) retryable?.record(i, { n: matched.length });
     } catch (error) {
+      _rethrowFatal(error);
       writeErrors.push(writeError(i, error));
       if (ordered) break;
     }
+    if (afterCommit?.closeConnection) throw new CloseConnectionSignal();
   }
-  return writeErrors.length > 0 ? { n, writeErrors } : { n };
+  return _withRetried(writeErrors.length > 0 ? { n, writeErrors } : { n }, txn);
 }
 
 function _project(doc: Doc | undefined | null, fields: Doc | undefined): Doc | null {
@@ -230,6 +329,19 @@ function _findAndModify(ctx: CommandContext): Doc {
   rejectTransactions(ctx.body);
   const name = targetCollection(ctx);
   if (isOplogNamespace(ctx.db, name)) throw oplogWriteError();
+  const { txn } = _begin(ctx);
+  const previous = txn?.previous(0);
+  if (previous) return { ...previous, retriedStmtId: txn!.stmtId(0) };
+  let afterCommit: TransactionalWriteAction | undefined;
+  const reply = _findAndModifyOnce(ctx, name, () => afterCommit = _beforeCommit(ctx, txn));
+  if (isPlainDoc(reply.lastErrorObject) && Number(reply.lastErrorObject.n) > 0) {
+    txn?.record(0, reply);
+  }
+  if (afterCommit?.closeConnection) throw new CloseConnectionSignal();
+  return reply;
+}
+
+function _findAndModifyOnce(ctx: CommandContext, name: string, beforeCommit: () => void): Doc {
   const body = ctx.body;
   const query = docOption(body, "query") ?? {};
   const sort = docOption(body, "sort");
@@ -245,7 +357,10 @@ function _findAndModify(ctx: CommandContext): Doc {
     let matched = findMatching(collection, query, mingoOptions(undefined, variables, collation));
     if (sort && matched.length > 1) matched = sortDocuments([...matched], sort, collation);
     const doc = matched[0];
-    if (doc) collection!.delete(doc);
+    if (doc) {
+      beforeCommit();
+      collection!.delete(doc);
+    }
     return { lastErrorObject: { n: doc ? 1 : 0 }, value: _project(doc, fields) };
   }
   if (body.update === undefined) {
@@ -261,7 +376,7 @@ function _findAndModify(ctx: CommandContext): Doc {
       ...(sort ? { sort } : {}),
       ...(variables ? { variables } : {}),
       ...(collation ? { collation } : {}),
-    });
+    }, beforeCommit);
     const upserted = outcome.upsertedId !== undefined;
     const lastErrorObject: Doc = {
       n: upserted || outcome.matched > 0 ? 1 : 0,
@@ -271,6 +386,7 @@ function _findAndModify(ctx: CommandContext): Doc {
     const value = body.new === true ? outcome.after : upserted ? null : outcome.before;
     return { lastErrorObject, value: _project(value, fields) };
   } catch (error) {
+    _rethrowFatal(error);
     throw asCommandError(error);
   }
 }
