@@ -22,6 +22,7 @@ import type { Collection } from "../collection.ts";
 import { isOplogNamespace, oplogMatching } from "../local_db.ts";
 import { isView, resolveView } from "../views.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
+import { startDeadline } from "../max_time.ts";
 import {
   docOption,
   documentCursorReply,
@@ -73,6 +74,7 @@ function _find(ctx: CommandContext): Doc {
     limit = -limit;
     singleBatch = true;
   }
+  const deadline = startDeadline(ctx);
   const variables = evaluateLet(docOption(body, "let"));
   const collation = parseCollation(body.collation);
   const options = mingoOptions(undefined, variables, collation);
@@ -89,6 +91,7 @@ function _find(ctx: CommandContext): Doc {
   }
   if (skip > 0 || limit > 0) docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
   if (projection) docs = projectDocuments(docs, projection, options);
+  deadline?.check();
   return documentCursorReply(ctx, `${ctx.db}.${name}`, docs, {
     ...(batchSize !== undefined ? { batchSize } : {}),
     limit,
@@ -170,6 +173,7 @@ function _killCursors(ctx: CommandContext): Doc {
 function _count(ctx: CommandContext): Doc {
   const body = ctx.body;
   const collection = existingCollection(ctx);
+  const deadline = startDeadline(ctx);
   const query = docOption(body, "query") ?? {};
   const skip = intOption(body, "skip") ?? 0;
   const limit = Math.abs(intOption(body, "limit") ?? 0);
@@ -182,6 +186,7 @@ function _count(ctx: CommandContext): Doc {
     : findMatching(collection, query, options).length;
   n = Math.max(0, n - skip);
   if (limit > 0) n = Math.min(n, limit);
+  deadline?.check();
   return { n };
 }
 
@@ -194,6 +199,7 @@ function _distinct(ctx: CommandContext): Doc {
   const collation = parseCollation(body.collation);
   const options = mingoOptions(undefined, undefined, collation);
   const collection = existingCollection(ctx);
+  const deadline = startDeadline(ctx);
   const query = docOption(body, "query") ?? {};
   const docs = collection && isView(collection)
     ? _viewDocuments(ctx, collection, [{ $match: query }], { collation })
@@ -209,6 +215,7 @@ function _distinct(ctx: CommandContext): Doc {
       values.push(value);
     }
   }
+  deadline?.check();
   return { values };
 }
 
@@ -260,6 +267,7 @@ function _aggregate(ctx: CommandContext): Doc {
     );
   }
   const batchSize = intOption(cursorOption, "batchSize");
+  const deadline = startDeadline(ctx);
   const first = pipeline[0];
   if (first && "$changeStream" in first) {
     if (!isPlainDoc(first.$changeStream)) {
@@ -320,6 +328,7 @@ function _aggregate(ctx: CommandContext): Doc {
     ...(variables ? { variables } : {}),
     ...(collation ? { collation } : {}),
   });
+  deadline?.check();
   return documentCursorReply(ctx, ns, docs, batchSize !== undefined ? { batchSize } : {});
 }
 
