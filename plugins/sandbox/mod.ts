@@ -6,9 +6,11 @@
  * @module
  */
 
-import { integer, text } from "../../core/runtime/parse.ts";
+import { ConfigError } from "../../core/runtime/errors.ts";
+import { boolean, integer, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
+import { isLoopback } from "../../core/sandbox/auth/loopback.ts";
 
 /** The settings of `archiver sandbox`. */
 export const sandboxSettings = {
@@ -33,7 +35,29 @@ export const sandboxSettings = {
     default: 100_000,
     parse: integer({ min: 1 }),
   },
+  auth: {
+    env: "ARCHIVER_SANDBOX_AUTH",
+    description:
+      "Require authentication (also --auth): SCRAM users and roles as mongod --auth; create the first user from this machine",
+    default: false,
+    parse: boolean,
+  },
 } as const satisfies SettingsSpec;
+
+/**
+ * Refuses to listen beyond loopback without authentication: anyone who can reach the port
+ * could read and write every database.
+ *
+ * @param host The address to listen on.
+ * @param auth Whether authentication is on.
+ * @throws {ConfigError} For a non-loopback address without auth.
+ */
+export function checkSandboxExposure(host: string, auth: boolean): void {
+  if (auth || isLoopback(host)) return;
+  throw new ConfigError(
+    `Refusing to listen on ${host} without --auth: anyone on the network could read and write every database (use --auth, or a loopback address such as 127.0.0.1)`,
+  );
+}
 
 /**
  * Creates the sandbox plugin.
@@ -50,19 +74,24 @@ export function sandbox(): Plugin {
         .command("sandbox")
         .description(
           "Run a local MongoDB-compatible server (in memory) until Ctrl+C; prints its connection string",
+        )
+        .option(
+          "--auth",
+          "Require authentication, as mongod --auth; the first user is created from this machine (env ARCHIVER_SANDBOX_AUTH)",
         );
       addSettingOptions(command, sandboxSettings);
-      command.action(async (_flags, cmd) => {
+      command.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, sandboxSettings);
-        const { startSandbox } = await import("../../core/sandbox/mod.ts");
         const { host, port, oplogSize } = config.values;
+        const auth = flags.auth === true || config.values.auth;
+        checkSandboxExposure(host, auth);
+        const { startSandbox } = await import("../../core/sandbox/mod.ts");
         const log = ctx.logger.getChild("sandbox");
         let server;
         try {
-          server = await startSandbox({ host, port, oplogSize });
+          server = await startSandbox({ host, port, oplogSize, auth });
         } catch (error) {
           if (error instanceof Deno.errors.AddrInUse) {
-            const { ConfigError } = await import("../../core/runtime/errors.ts");
             throw new ConfigError(
               `Cannot listen on ${host}:${port}: the port is in use (choose another with --port, or --port 0)`,
               { cause: error },
@@ -73,7 +102,11 @@ export function sandbox(): Plugin {
         ctx.lifecycle.onStop(() => server.stop());
         ctx.out(server.uri);
         log.info(
-          `Sandbox listening on ${server.host}:${server.port} (in memory, oplog ${oplogSize} entries); Ctrl+C stops it`,
+          `Sandbox listening on ${server.host}:${server.port} (in memory, oplog ${oplogSize} entries${
+            auth
+              ? "; authentication required: create the first user on admin from this machine"
+              : ""
+          }); Ctrl+C stops it`,
         );
         await new Promise((resolve) =>
           ctx.lifecycle.signal.addEventListener("abort", resolve, { once: true })

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Binary, UUID } from "bson";
+import { type Binary, UUID } from "bson";
 import type { Doc } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
 import {
