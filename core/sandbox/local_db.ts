@@ -3,11 +3,14 @@
  * from the bounded oplog, each entry shaped as MongoDB shapes it (`op` "i", "u", "d", "c";
  * `ns`, `ui`, `o`, `o2`, `ts`, `t`, `v`, `wall`). Its first entry moves forward as entries fall
  * out of the bounded oplog, so the window (newest `ts` − oldest `ts`) shrinks as a real one does.
+ * `local` is listed by `listDatabases`, `oplog.rs` by its `listCollections` as a capped
+ * collection, and `collStats` / `$collStats` give its `size` and `maxSize`: what mongosh's
+ * `db.getReplicationInfo()` and `rs.printReplicationInfo()` read.
  *
  * @module
  */
 
-import { Long } from "bson";
+import { Long, UUID } from "bson";
 import type { Options } from "mingo/types";
 import type { Doc } from "./bson_values.ts";
 import { CommandError } from "./errors.ts";
@@ -81,6 +84,91 @@ export function approximateSize(docs: readonly Doc[]): number {
   let size = 0;
   for (const doc of docs) size += JSON.stringify(doc)?.length ?? 0;
   return size;
+}
+
+/** The size of an entry assumed while the oplog is empty (for its configured `maxSize`). */
+const _NOMINAL_ENTRY_BYTES = 256;
+
+const _oplogUuids = new WeakMap<Oplog, UUID>();
+
+function _oplogUuid(oplog: Oplog): UUID {
+  let uuid = _oplogUuids.get(oplog);
+  if (!uuid) _oplogUuids.set(oplog, uuid = new UUID());
+  return uuid;
+}
+
+/**
+ * `local.oplog.rs` as a capped collection's storage statistics (`collStats`, and the
+ * `storageStats` of `$collStats`). The sandbox bounds its oplog by entries, so `maxSize` is its
+ * capacity at the entries' average size (a nominal one while it is empty), never below `size`:
+ * `size / maxSize` is how full it is, as on mongod.
+ *
+ * @param oplog The bounded oplog.
+ * @param scale The `scale` option (bytes per unit).
+ * @returns `size`, `count`, `avgObjSize`, `storageSize`, `capped`, `max`, `maxSize`, ….
+ */
+export function oplogStorageStats(oplog: Oplog, scale = 1): Doc {
+  const docs = oplogDocuments(oplog);
+  const size = approximateSize(docs);
+  const average = docs.length > 0 ? size / docs.length : _NOMINAL_ENTRY_BYTES;
+  const maxSize = Math.max(size, Math.round(average * oplog.capacity));
+  return {
+    size: Math.round(size / scale),
+    count: docs.length,
+    avgObjSize: docs.length > 0 ? Math.round(average) : 0,
+    numOrphanDocs: 0,
+    storageSize: Math.round(size / scale),
+    freeStorageSize: 0,
+    capped: true,
+    max: oplog.capacity,
+    maxSize: Math.round(maxSize / scale),
+    nindexes: 0,
+    indexDetails: {},
+    indexBuilds: [],
+    totalIndexSize: 0,
+    totalSize: Math.round(size / scale),
+    indexSizes: {},
+    scaleFactor: scale,
+  };
+}
+
+/**
+ * `oplog.rs` as `listCollections` on `local` lists it (a capped collection without an `_id`
+ * index).
+ *
+ * @param oplog The bounded oplog.
+ * @param nameOnly Whether only the name and type are asked for.
+ * @returns The entry.
+ */
+export function oplogCollectionInfo(oplog: Oplog, nameOnly: boolean): Doc {
+  if (nameOnly) return { name: OPLOG_COLLECTION, type: "collection" };
+  const stats = oplogStorageStats(oplog);
+  return {
+    name: OPLOG_COLLECTION,
+    type: "collection",
+    options: { capped: true, size: stats.maxSize, autoIndexId: false },
+    info: { readOnly: false, uuid: _oplogUuid(oplog) },
+  };
+}
+
+/**
+ * Adds `local` (holding the oplog) to `listDatabases`' entries, as a replica set member lists
+ * it, merged with a `local` the storage holds.
+ *
+ * @param databases The entries (`name`, `sizeOnDisk`, `empty`), sorted by name.
+ * @param oplog The bounded oplog.
+ * @returns The entries with `local`, still sorted.
+ */
+export function withLocalDatabase(databases: Doc[], oplog: Oplog): Doc[] {
+  const size = Number(oplogStorageStats(oplog).size);
+  const existing = databases.find((d) => d.name === LOCAL_DB);
+  if (existing) {
+    existing.sizeOnDisk = Number(existing.sizeOnDisk) + size;
+    existing.empty = false;
+    return databases;
+  }
+  return [...databases, { name: LOCAL_DB, sizeOnDisk: size, empty: false }]
+    .sort((a, b) => String(a.name) < String(b.name) ? -1 : 1);
 }
 
 /**

@@ -15,6 +15,7 @@ import { serverMetrics } from "../metrics.ts";
 import { collectionSizes } from "./diagnostics.ts";
 import { speculativeAuthenticate, supportedMechanisms } from "./auth.ts";
 import { mayListDatabase } from "../auth/privileges.ts";
+import { withLocalDatabase } from "../local_db.ts";
 
 /** The server version the sandbox reports. */
 export const SANDBOX_VERSION = "7.0.0";
@@ -90,6 +91,7 @@ function _listDatabases(ctx: CommandContext): Doc {
       }
       return { name, sizeOnDisk, empty: collections.size === 0 };
     });
+  databases = withLocalDatabase(databases, storage.oplog); // local.oplog.rs: see local_db.ts
   if (ctx.state.auth.enabled && ctx.body.authorizedDatabases !== false) {
     // mongod's authorizedDatabases: without listDatabases, only the databases the user may use.
     databases = databases.filter((d) =>

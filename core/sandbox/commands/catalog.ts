@@ -12,6 +12,7 @@ import type { Collection } from "../collection.ts";
 import { validatePipeline } from "../pipeline.ts";
 import { isView, rejectViewWrite } from "../views.ts";
 import type { Namespace } from "../oplog.ts";
+import { LOCAL_DB, oplogCollectionInfo } from "../local_db.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
 import {
   docOption,
@@ -93,6 +94,7 @@ function _renameCollection(ctx: CommandContext): Doc {
 function _listCollections(ctx: CommandContext): Doc {
   const collections = ctx.state.storage.databases.get(ctx.db);
   const nameOnly = ctx.body.nameOnly === true;
+  const oplog = ctx.db === LOCAL_DB ? [oplogCollectionInfo(ctx.state.storage.oplog, nameOnly)] : [];
   let docs: Doc[] = [...(collections?.values() ?? [])].map((c) => {
     const type = isView(c) ? "view" : "collection";
     if (nameOnly) return { name: c.name, type };
@@ -107,6 +109,7 @@ function _listCollections(ctx: CommandContext): Doc {
       idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
     };
   });
+  docs.push(...oplog);
   const filter = docOption(ctx.body, "filter");
   if (filter) docs = docs.filter(compileFilter(filter));
   const cursor = docOption(ctx.body, "cursor") ?? {};

@@ -18,13 +18,7 @@ import { compileFilter, mingoOptions, projectDocuments, sortDocuments } from "..
 import { runPipeline, validatePipeline } from "../pipeline.ts";
 import type { CommandContext, CommandHandler, SandboxState } from "../state.ts";
 import { isView } from "../views.ts";
-import {
-  approximateSize,
-  isOplogNamespace,
-  LOCAL_DB,
-  OPLOG_COLLECTION,
-  oplogDocuments,
-} from "../local_db.ts";
+import { isOplogNamespace, LOCAL_DB, OPLOG_COLLECTION, oplogStorageStats } from "../local_db.ts";
 import { SANDBOX_VERSION } from "./admin.ts";
 import { docOption, intOption, targetCollection } from "./_shared.ts";
 import { READ_COMMANDS } from "./reads.ts";
@@ -115,32 +109,10 @@ function _collStats(ctx: CommandContext): Doc {
   return { ns: `${ctx.db}.${name}`, ..._storageStats(collection, _scale(ctx.body)) };
 }
 
-/**
- * `local.oplog.rs`'s stats as a capped collection: `size` and `maxSize` are what mongosh's
- * `getReplicationInfo()` and the tool's headroom read. The sandbox bounds its oplog by entries,
- * so `maxSize` is its capacity at the entries' average size.
- */
+/** `local.oplog.rs`'s stats as a capped collection (see local_db.ts). */
 function _oplogStats(ctx: CommandContext): Doc {
-  const oplog = ctx.state.storage.oplog;
-  const docs = oplogDocuments(oplog);
-  const size = approximateSize(docs);
-  const average = docs.length > 0 ? size / docs.length : 0;
-  const scale = _scale(ctx.body);
-  return {
-    ns: `${LOCAL_DB}.${OPLOG_COLLECTION}`,
-    count: docs.length,
-    size: Math.round(size / scale),
-    avgObjSize: Math.round(average),
-    storageSize: Math.round(size / scale),
-    capped: true,
-    max: oplog.capacity,
-    maxSize: Math.round((average * oplog.capacity) / scale),
-    nindexes: 0,
-    totalIndexSize: 0,
-    indexSizes: {},
-    scaleFactor: scale,
-    ok: 1,
-  };
+  const stats = oplogStorageStats(ctx.state.storage.oplog, _scale(ctx.body));
+  return { ns: `${LOCAL_DB}.${OPLOG_COLLECTION}`, ...stats };
 }
 
 function _dbStats(ctx: CommandContext): Doc {
@@ -254,11 +226,15 @@ export function indexStats(state: SandboxState, collection: Collection | undefin
 function _collStatsStage(ctx: CommandContext, collection: Collection | undefined, spec: Doc): Doc {
   const ns = collection?.ns ?? `${ctx.db}.${String(ctx.body.aggregate)}`;
   const out: Doc = { ns, host: ctx.state.me, localTime: new Date() };
+  const oplog = isOplogNamespace(ctx.db, ctx.body.aggregate) ? ctx.state.storage.oplog : undefined;
   if (isPlainDoc(spec.storageStats)) {
     const scale = intOption(spec.storageStats, "scale") ?? 1;
-    out.storageStats = _storageStats(collection, scale);
+    if (scale < 1) throw new CommandError(2, "scale has to be > 0");
+    out.storageStats = oplog ? oplogStorageStats(oplog, scale) : _storageStats(collection, scale);
   }
-  if (isPlainDoc(spec.count)) out.count = collectionSizes(collection).count;
+  if (isPlainDoc(spec.count)) {
+    out.count = oplog ? oplogStorageStats(oplog).count : collectionSizes(collection).count;
+  }
   if (isPlainDoc(spec.latencyStats)) {
     const zero = { latency: Long.fromNumber(0), ops: Long.fromNumber(0) };
     out.latencyStats = { reads: zero, writes: zero, commands: zero, transactions: zero };

@@ -196,6 +196,74 @@ const CASES: _Case[] = [
   },
 ];
 
+/** Two writes a second and more apart: the oplog's window spans at least that second. */
+async function _spanOneSecond(
+  t: Awaited<ReturnType<typeof _seeded>>,
+): Promise<() => Promise<void>> {
+  await t.db.collection("Commande").insertOne({ numero_commande: "CMD-A" });
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await t.db.collection("Commande").insertOne({ numero_commande: "CMD-B" });
+  return () => Promise.resolve();
+}
+
+/** Checks the window mongosh computed from the first and last oplog entries. */
+function _checkWindow(
+  out: { timeDiff: number; timeDiffHours: number; tFirst: string; tLast: string },
+): void {
+  const first = Date.parse(out.tFirst);
+  const last = Date.parse(out.tLast);
+  assert.ok(Number.isFinite(first) && Number.isFinite(last), "first and last event times");
+  assert.ok(out.timeDiff >= 1, `window ${out.timeDiff} s spans the writes a second apart`);
+  assert.equal(out.timeDiff, (last - first) / 1000, "the window is last minus first");
+  assert.equal(out.timeDiffHours, Math.round(out.timeDiff / 36) / 100);
+  assert.ok(last <= Date.now() + 1_000, "the last event is not in the future");
+}
+
+CASES.push(
+  {
+    name: "db.getReplicationInfo() gives the oplog's sizes and its window from first to last entry",
+    before: _spanOneSecond,
+    expression: "db.getReplicationInfo()",
+    check: (out) => {
+      _checkWindow(out);
+      assert.ok(out.configuredLogSizeMB > 0, "configured size (collStats maxSize)");
+      assert.ok(out.usedMB > 0, "used size (collStats size)");
+      assert.ok(out.logSizeMB >= out.usedMB);
+    },
+  },
+  {
+    name: "rs.printReplicationInfo() prints the log length start to end and the event times",
+    before: _spanOneSecond,
+    expression: "rs.printReplicationInfo()",
+    check: (out) => {
+      const printed = out.value;
+      const length = /^(\d+) secs \(([\d.]+) hrs\)$/.exec(printed["log length start to end"]);
+      assert.ok(length, `log length: ${printed["log length start to end"]}`);
+      _checkWindow({
+        timeDiff: Number(length[1]),
+        timeDiffHours: Number(length[2]),
+        tFirst: printed["oplog first event time"],
+        tLast: printed["oplog last event time"],
+      });
+      assert.match(printed["configured oplog size"], /^[\d.]+ MB$/);
+      assert.match(printed["actual oplog size"], /^[\d.]+ MB$/);
+    },
+  },
+  {
+    name: "show dbs lists local, and local lists oplog.rs as a capped collection",
+    expression:
+      "[db.adminCommand({ listDatabases: 1, nameOnly: true }).databases.map((d) => d.name), " +
+      'db.getSiblingDB("local").getCollectionInfos({ name: "oplog.rs" })]',
+    check: (out, t) => {
+      const [names, infos] = out;
+      assert.ok(names.includes("local") && names.includes(t.dbName), `databases: ${names}`);
+      assert.equal(infos.length, 1);
+      assert.equal(infos[0].options.capped, true);
+      assert.ok(infos[0].options.size > 0, "a capped collection's size in bytes");
+    },
+  },
+);
+
 if (unavailable && inCi) {
   Deno.test("mongosh runs the monitoring plan's commands (mongosh must be installable under CI)", () => {
     assert.fail(`mongosh cannot run under CI: ${unavailable}`);

@@ -134,3 +134,46 @@ Deno.test("without the privilege on local the window is unknown, not an error", 
     await client.close();
   }
 });
+
+Deno.test("local is listed with oplog.rs as a capped collection whose stats give size and maxSize", async () => {
+  await using sandbox = await dedicatedSandbox({ oplogSize: 10 });
+  if (!sandbox) return; // a real server: its oplog is not ours to shape
+  const client = new MongoClient(sandbox.uri);
+  try {
+    const local = client.db("local");
+    const empty = await local.command({ collStats: "oplog.rs" });
+    assert.equal(empty.count, 0);
+    assert.ok(empty.maxSize > 0, "an empty oplog still has a configured size");
+
+    await client.db("shop").collection("orders").insertMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    const { databases } = await client.db("admin").admin().listDatabases();
+    const names = databases.map((d) => d.name);
+    assert.ok(names.includes("local") && names.includes("shop"), `databases: ${names}`);
+    assert.ok(Number(databases.find((d) => d.name === "local")?.sizeOnDisk) > 0);
+
+    const [info] = await local.listCollections({ name: "oplog.rs" }, { nameOnly: false })
+      .toArray() as Document[];
+    assert.equal(info?.type, "collection");
+    assert.equal(info?.options?.capped, true);
+    assert.ok(Number(info?.options?.size) > 0);
+    assert.deepEqual(
+      (await local.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name),
+      ["oplog.rs"],
+    );
+
+    const stats = await local.command({ collStats: "oplog.rs" });
+    const [agg] = await local.collection("oplog.rs")
+      .aggregate([{ $collStats: { storageStats: {}, count: {} } }]).toArray();
+    for (const s of [stats, agg!.storageStats]) {
+      assert.equal(s.capped, true);
+      assert.equal(s.count, 4, "the collection's creation and three inserts");
+      assert.ok(s.size > 0 && s.maxSize >= s.size, `size ${s.size}, maxSize ${s.maxSize}`);
+      // The sandbox bounds the oplog by entries: how full it is by size is how full by count.
+      assert.ok(Math.abs(s.size / s.maxSize - 4 / 10) < 0.01);
+    }
+    assert.equal(agg!.count, 4);
+    assert.equal(agg!.ns, "local.oplog.rs");
+  } finally {
+    await client.close();
+  }
+});
