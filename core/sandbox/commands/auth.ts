@@ -94,7 +94,7 @@ export function saslStart(ctx: CommandContext, body: Doc, db: string): Doc {
   } catch (error) {
     auth.conversation = undefined;
     if (error instanceof ScramError || error instanceof TypeError) {
-      ctx.state.log.info("Authentication failed on connection {id} for {db}: {reason}", {
+      ctx.state.log.debug("Authentication failed on connection {id} for {db}: {reason}", {
         id: ctx.connection.id,
         db,
         reason: (error as Error).message,
@@ -140,7 +140,7 @@ function _saslContinue(ctx: CommandContext): Doc {
   } catch (error) {
     auth.conversation = undefined;
     if (error instanceof ScramError || error instanceof TypeError) {
-      ctx.state.log.info("Authentication failed on connection {id} for {user}@{db}: {reason}", {
+      ctx.state.log.debug("Authentication failed on connection {id} for {user}@{db}: {reason}", {
         id: ctx.connection.id,
         user: scram.user,
         db: ctx.db,
