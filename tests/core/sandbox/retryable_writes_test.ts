@@ -457,3 +457,34 @@ Deno.test("onPrimaryTransactionalWrite only fires for writes with a transaction 
     await client.close();
   }
 });
+
+Deno.test("onPrimaryTransactionalWrite with skip fires from the statement after the skipped ones, then on every write", async () => {
+  await using t = await testDatabase();
+  const coll = t.db.collection("c");
+  await coll.insertOne({ _id: 1 as unknown as Document["_id"], x: 11 });
+  const client = new MongoClient(t.uri);
+  try {
+    // The insert and the first update statement commit; the second loses its reply; the
+    // retry finds both updates executed, so nothing fires again and the batch succeeds.
+    await _failPoint(t.client, { skip: 2 });
+    const id = (n: number) => n as unknown as Document["_id"];
+    const result = await client.db(t.dbName).collection("c").bulkWrite([
+      { insertOne: { document: { _id: id(2), x: 22 } } },
+      { updateOne: { filter: { _id: id(1) }, update: { $inc: { x: 1 } } } },
+      { updateOne: { filter: { _id: id(2) }, update: { $inc: { x: 1 } } } },
+    ], { ordered: true });
+    assert.equal(result.insertedCount, 1);
+    assert.equal(result.matchedCount, 2);
+    assert.equal(result.modifiedCount, 2);
+    assert.deepEqual(await coll.find().sort({ _id: 1 }).toArray(), [
+      { _id: 1, x: 12 },
+      { _id: 2, x: 23 },
+    ]);
+    // Still on: the next write loses its reply too; its retry executes nothing, so fires not.
+    await client.db(t.dbName).collection("c").insertOne({ _id: id(3) });
+    assert.equal(await coll.countDocuments({ _id: id(3) }), 1, "applied once");
+  } finally {
+    await _off(t.client);
+    await client.close();
+  }
+});
