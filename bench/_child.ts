@@ -6,8 +6,10 @@
  * @module
  */
 
-import { spawnSelf } from "../core/runtime/child_process.ts";
+import { fileURLToPath } from "node:url";
+import { selfCommand, spawnSelf } from "../core/runtime/child_process.ts";
 import { readProcFile } from "../core/runtime/proc.ts";
+import type { MemoryReport } from "./_memory_child.ts";
 
 // What `deno task archiver` grants: the minimal list and `--allow-run`, which also lets
 // `/proc` be read (by `cat`) without `--allow-all`.
@@ -128,19 +130,23 @@ export interface ArchiverRun {
   stderr: string;
   /** Peak resident memory (`VmHWM`), in bytes; 0 when it could not be read. */
   peakRss: number;
+  /** Where its memory went, from inside (with `memoryReport`; `undefined` otherwise). */
+  memory?: MemoryReport;
 }
 
 /**
  * Runs an `archiver` command from source in a child process and samples its peak memory.
  *
  * @param args The command line after `archiver`.
- * @param options Working folder and extra environment.
+ * @param options Working folder, extra environment, and whether the program runs through
+ *   bench/_memory_child.ts to say where its memory goes.
  * @returns Exit code, output, time and peak resident memory.
  */
 export async function runArchiver(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; memoryReport?: boolean } = {},
 ): Promise<ArchiverRun> {
+  if (options.memoryReport) return await _runWithMemoryReport(args, options);
   const started = performance.now();
   await using child = spawnSelf(args, {
     cwd: options.cwd,
@@ -157,6 +163,43 @@ export async function runArchiver(
     stdout: child.stdout(),
     stderr: child.stderr(),
     peakRss: sampler.peak,
+  };
+}
+
+/** Prefix of bench/_memory_child.ts's report line on standard error. */
+export const MEMORY_MARK = "ARCHIVER_BENCH_MEMORY ";
+
+const _MEMORY_CHILD = fileURLToPath(new URL("./_memory_child.ts", import.meta.url));
+
+// The same command line as spawnSelf's, the wrapper in place of cli/main.ts.
+async function _runWithMemoryReport(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> },
+): Promise<ArchiverRun> {
+  if (Deno.build.standalone) throw new Error("The memory report needs the program from source");
+  const self = selfCommand(PERMISSIONS);
+  const started = performance.now();
+  const child = new Deno.Command(self.command, {
+    args: [...self.args.slice(0, -1), _MEMORY_CHILD, ...args],
+    cwd: options.cwd,
+    env: { ...QUIET, ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const sampler = sampleMemory(child.pid, 50);
+  const output = await child.output();
+  sampler.stop();
+  const decoder = new TextDecoder();
+  const stderr = decoder.decode(output.stderr);
+  const line = stderr.split("\n").find((text) => text.startsWith(MEMORY_MARK));
+  return {
+    code: output.code,
+    ms: performance.now() - started,
+    stdout: decoder.decode(output.stdout),
+    stderr: stderr.split("\n").filter((text) => !text.startsWith(MEMORY_MARK)).join("\n"),
+    peakRss: sampler.peak,
+    memory: line ? JSON.parse(line.slice(MEMORY_MARK.length)) as MemoryReport : undefined,
   };
 }
 
