@@ -1,9 +1,12 @@
 /**
  * The one core both modes run: given orders (from batch's cursor, watch's change events or the
- * quarantine's due list), skip those already archived, enrich the rest in one aggregation, write
- * the complete and valid ones through the idempotent sink, and put every other one in the
- * quarantine with its reason. One bad order never holds back another: when the server refuses a
- * batch for a reason that may be one order's, the batch is split until the order is isolated.
+ * quarantine's due list), archive the complete and valid ones not yet archived, and put every
+ * other one in the quarantine with its reason. By default on the server (one `$merge`
+ * aggregation and one small outcome aggregation, `server_archive.ts`), so the archive documents
+ * never cross the wire; through the client (enrichment read, idempotent upserts, `sink.ts`) for
+ * dry runs and for servers that refuse `$merge` — said once per database, then kept. One bad
+ * order never holds back another: when the server refuses a batch for a reason that may be one
+ * order's, the batch is split until the order is isolated.
  *
  * @module
  */
@@ -12,18 +15,46 @@ import type { Db, Document } from "mongodb";
 import type { Logger } from "@logtape/logtape";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentPipeline } from "./enrich.ts";
-import { describeError, errorKind } from "../mongo/errors.ts";
+import { isolating } from "./isolate.ts";
 import { retryTransient } from "../mongo/retry.ts";
 import { Quarantine, type QuarantineEntry } from "./quarantine.ts";
+import { ensureArchiveIndex } from "./archive_index.ts";
+import {
+  ArchiveIndexMissingError,
+  archiveOnServer,
+  describeMissing,
+  emptyPathResult,
+  idKey,
+  MergeRefusedError,
+  type OrderRef,
+  type PathResult,
+} from "./server_archive.ts";
 import { writeArchive } from "./sink.ts";
+import { oneOf } from "../runtime/parse.ts";
+import type { Setting } from "../runtime/settings.ts";
 
-/** An order as the modes hand it over: its id and, when it has one, its number. */
-export interface OrderRef {
-  /** The order's `_id`. */
-  _id: unknown;
-  /** Its number, the archive's key (anything the document holds: it is checked here). */
-  numero_commande?: unknown;
-}
+export type { OrderRef } from "./server_archive.ts";
+
+/** Where the archive documents are built and written. */
+export type ArchivePath = "server" | "client";
+
+/**
+ * Where batch and watch archive: on the server (`$merge`, the default), or through the client —
+ * the way for a server where `$merge` is refused is found by itself; this is the operator's
+ * choice, e.g. to compare the two.
+ */
+export const archivePathSetting: Setting<ArchivePath> = {
+  env: "ARCHIVER_ARCHIVE_PATH",
+  flag: "--archive-path <path>",
+  description:
+    "Where archive documents are built: server ($merge, never sent to the client) or client",
+  default: "server",
+  parse: oneOf(["server", "client"] as const),
+};
+
+// Databases whose server refused $merge: the client path is used for them from then on, and the
+// refusal was logged once.
+const _refused = new WeakMap<Db, string>();
 
 /** What archiving needs to know. */
 export interface ArchiveOptions {
@@ -51,14 +82,19 @@ export interface ArchiveOptions {
   operationTimeoutMs?: number;
   /** Order numbers (or ids) already reported in this run, so each problem is logged once. */
   reportedIncomplete?: Set<string>;
+  /**
+   * Where to archive: on the server through `$merge` (the default), or through the client. Dry
+   * runs always use the client. @default "server"
+   */
+  path?: ArchivePath;
+  /** How many archive documents the caller wants to see (samples, exports). @default 0 */
+  documentsWanted?: () => number;
 }
 
 /** What archiving a set of orders did. */
 export interface ArchiveOutcome {
   /** Orders that were already in the archive before enrichment. */
   alreadyArchived: number;
-  /** Orders enriched (the rest, still delivered). */
-  enriched: number;
   /** Orders written (or, in a dry run, that would be). */
   archived: number;
   /** Orders found in the archive when written. */
@@ -71,14 +107,20 @@ export interface ArchiveOutcome {
   errors: number;
   /** Orders archived that were in the quarantine. */
   recovered: number;
-  /** The archive documents written (or that would be), for samples. */
+  /**
+   * Archive documents written (or that would be): all of them on the client path, at most
+   * `documentsWanted()` read back on the server path.
+   */
   documents: Document[];
+  /** The path that archived them. */
+  path: ArchivePath;
 }
 
 /**
- * Archives a set of orders. Costs a constant number of round trips however many orders: one
- * read of the archive's keys, one enrichment aggregation, one bulk write, and one quarantine
- * write when some order is not archived (more only to isolate an order the server refuses).
+ * Archives a set of orders. Costs a constant number of round trips however many orders: on the
+ * server, one merge and one outcome aggregation; through the client, one read of the archive's
+ * keys, one enrichment aggregation and one bulk write; then one quarantine write when some order
+ * is not archived (more only to isolate an order the server refuses).
  *
  * @param orders The orders, with ids and numbers.
  * @param options Database, names, mode and flags.
@@ -91,7 +133,6 @@ export async function archiveOrders(
 ): Promise<ArchiveOutcome> {
   const outcome: ArchiveOutcome = {
     alreadyArchived: 0,
-    enriched: 0,
     archived: 0,
     duplicates: 0,
     incomplete: 0,
@@ -99,6 +140,9 @@ export async function archiveOrders(
     errors: 0,
     recovered: 0,
     documents: [],
+    path: options.dryRun || options.path === "client" || _refused.has(options.db)
+      ? "client"
+      : "server",
   };
   if (orders.length === 0) return outcome;
   const { db, names, log } = options;
@@ -106,8 +150,76 @@ export async function archiveOrders(
     new Quarantine(db.collection(names.quarantine), { retryIntervalMs: 60_000 });
   const timeoutMs = options.operationTimeoutMs ?? 30_000;
   const retrying = { log, signal: options.signal, onTransientError: options.onTransientError };
-  const archive = db.collection(names.archive);
 
+  let result: PathResult | undefined;
+  for (let attempt = 1; outcome.path === "server" && !result; attempt++) {
+    try {
+      result = await archiveOnServer(orders, {
+        db,
+        names,
+        archivedBy: options.archivedBy,
+        deliveredStatus: options.deliveredStatus,
+        allowIncomplete: options.allowIncomplete === true,
+        timeoutMs,
+        retrying,
+        documentsWanted: options.documentsWanted?.() ?? 0,
+      });
+    } catch (error) {
+      if (error instanceof ArchiveIndexMissingError && attempt === 1) {
+        log.warn(
+          "⚠️ The archive lost its unique index on numero_commande (dropped, or restored without its indexes?): creating it again",
+        );
+        await retryTransient(
+          "Creating the archive index",
+          () => ensureArchiveIndex(db.collection(names.archive)),
+          retrying,
+        );
+        continue;
+      }
+      if (!(error instanceof MergeRefusedError)) throw error;
+      _refused.set(db, error.why);
+      log.warn(
+        `⚠️ The server refused to archive on its side (code ${error.cause.code}, ${error.why}): archiving through the client from now on`,
+        { error_code: error.cause.code, error_message: error.cause.message },
+      );
+      outcome.path = "client";
+    }
+  }
+  result ??= await _archiveOnClient(orders, options, timeoutMs, retrying);
+
+  outcome.alreadyArchived = result.alreadyArchived;
+  outcome.duplicates = result.duplicates;
+  outcome.archived = result.archived;
+  outcome.documents = result.documents;
+  const entries = result.entries;
+  for (const entry of entries) outcome[_counter[entry.reason]]++;
+  _logProblems(entries, options);
+  if (options.dryRun) return outcome;
+
+  outcome.recovered = result.written.filter((id) => quarantine.mayHold(id)).length;
+  await retryTransient("Recording the quarantine", () => quarantine.record(entries), retrying);
+  const released = await retryTransient(
+    "Releasing archived orders from the quarantine",
+    () => quarantine.release([...result.settled, ...result.written]),
+    retrying,
+  );
+  outcome.recovered = Math.min(outcome.recovered, released);
+  return outcome;
+}
+
+/**
+ * The client path: read which numbers are archived, enrich the rest, write the complete and
+ * valid ones as idempotent upserts (or, in a dry run, only say what would be written).
+ */
+async function _archiveOnClient(
+  orders: readonly OrderRef[],
+  options: ArchiveOptions,
+  timeoutMs: number,
+  retrying: { log: Logger; signal?: AbortSignal; onTransientError?: (error: unknown) => void },
+): Promise<PathResult> {
+  const { db, names } = options;
+  const archive = db.collection(names.archive);
+  const result = emptyPathResult();
   const numbers = orders.map((o) => o.numero_commande).filter(_isNumber);
   const archived = numbers.length === 0 ? new Set<string>() : new Set(
     (await retryTransient(
@@ -121,16 +233,15 @@ export async function archiveOrders(
       retrying,
     )).map((doc) => doc.numero_commande as string),
   );
-  const settled: unknown[] = [];
   const toEnrich: OrderRef[] = [];
   for (const order of orders) {
     if (_isNumber(order.numero_commande) && archived.has(order.numero_commande)) {
-      settled.push(order._id);
+      result.settled.push(order._id);
     } else toEnrich.push(order);
   }
-  outcome.alreadyArchived = settled.length;
+  result.alreadyArchived = result.settled.length;
 
-  const enrichment = await _isolating(toEnrich, (some) =>
+  const enrichment = await isolating(toEnrich, (some) =>
     retryTransient(
       "Enriching orders",
       () =>
@@ -144,22 +255,23 @@ export async function archiveOrders(
       retrying,
     ));
   const enriched = enrichment.results;
-  const failed = enrichment.refused.map(({ item, reason }) => ({ order: item, reason }));
-  outcome.enriched = enriched.length;
-  const seen = new Set(enriched.map((d) => String(d.order_id)));
+  const failed = new Set(enrichment.refused.map(({ item }) => idKey(item._id)));
+  const seen = new Set(enriched.map((d) => idKey(d.order_id)));
   for (const order of toEnrich) {
     // Not returned: deleted, or no longer delivered. Nothing to archive; nothing to keep.
-    if (!seen.has(String(order._id)) && !failed.some((f) => f.order === order)) {
-      settled.push(order._id);
-    }
+    const key = idKey(order._id);
+    if (!seen.has(key) && !failed.has(key)) result.settled.push(order._id);
   }
 
-  const entries: QuarantineEntry[] = failed.map(({ order, reason }) => ({
-    _id: order._id,
-    numero_commande: _isNumber(order.numero_commande) ? order.numero_commande : null,
-    reason: "error" as const,
-    detail: reason,
-  }));
+  const entries = result.entries;
+  for (const { item, reason } of enrichment.refused) {
+    entries.push({
+      _id: item._id,
+      numero_commande: _isNumber(item.numero_commande) ? item.numero_commande : null,
+      reason: "error",
+      detail: reason,
+    });
+  }
   const archivedAt = new Date();
   const toWrite: Document[] = [];
   for (const document of enriched) {
@@ -174,7 +286,7 @@ export async function archiveOrders(
       entries.push({
         ...entry,
         reason: "incomplete",
-        detail: `missing ${_describeMissing(document)}`,
+        detail: `missing ${describeMissing(document)}`,
       });
     } else {
       const { invalid: _, ...archiveDocument } = document;
@@ -186,48 +298,38 @@ export async function archiveOrders(
     }
   }
 
-  let written: Document[] = toWrite;
   if (options.dryRun) {
-    outcome.archived = toWrite.length;
-  } else if (toWrite.length > 0) {
-    const sinkOptions = { ...retrying, writeTimeoutMs: timeoutMs };
-    const writes = await _isolating(toWrite, async (some) => [
-      await writeArchive(archive, some, sinkOptions),
-    ]);
-    const failures = [
-      ...writes.results.flatMap((r) => r.failed),
-      ...writes.refused.map(({ item, reason }) => ({ document: item, reason })),
-    ];
-    for (const result of writes.results) {
-      outcome.archived += result.archived;
-      outcome.duplicates += result.duplicates;
-    }
-    const refused = new Set(failures.map((f) => f.document));
-    written = toWrite.filter((d) => !refused.has(d));
-    for (const { document, reason } of failures) {
-      entries.push({
-        _id: document.order_id,
-        numero_commande: document.numero_commande,
-        reason: "error",
-        detail: reason,
-      });
-    }
+    result.archived = toWrite.length;
+    result.written = toWrite.map((d) => d.order_id);
+    result.documents = toWrite;
+    return result;
   }
-  outcome.documents = written;
-  for (const entry of entries) outcome[_counter[entry.reason]]++;
-  _logProblems(entries, options);
-  if (options.dryRun) return outcome;
-
-  const done = [...settled, ...written.map((d) => d.order_id)];
-  outcome.recovered = written.filter((d) => quarantine.mayHold(d.order_id)).length;
-  await retryTransient("Recording the quarantine", () => quarantine.record(entries), retrying);
-  const released = await retryTransient(
-    "Releasing archived orders from the quarantine",
-    () => quarantine.release(done),
-    retrying,
-  );
-  outcome.recovered = Math.min(outcome.recovered, released);
-  return outcome;
+  if (toWrite.length === 0) return result;
+  const sinkOptions = { ...retrying, writeTimeoutMs: timeoutMs };
+  const writes = await isolating(toWrite, async (some) => [
+    await writeArchive(archive, some, sinkOptions),
+  ]);
+  const failures = [
+    ...writes.results.flatMap((r) => r.failed),
+    ...writes.refused.map(({ item, reason }) => ({ document: item, reason })),
+  ];
+  for (const write of writes.results) {
+    result.archived += write.archived;
+    result.duplicates += write.duplicates;
+  }
+  const refused = new Set(failures.map((f) => f.document));
+  const written = toWrite.filter((d) => !refused.has(d));
+  result.written = written.map((d) => d.order_id);
+  result.documents = written;
+  for (const { document, reason } of failures) {
+    entries.push({
+      _id: document.order_id,
+      numero_commande: document.numero_commande,
+      reason: "error",
+      detail: reason,
+    });
+  }
+  return result;
 }
 
 const _counter = { incomplete: "incomplete", invalid: "invalid", error: "errors" } as const;
@@ -235,35 +337,6 @@ const _counter = { incomplete: "incomplete", invalid: "invalid", error: "errors"
 function _isNumber(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
-
-/**
- * Runs `work` on all the items at once; when the server refuses it for a reason that may be one
- * item's data, splits the items in halves until each refusing item is alone, and returns those
- * with the server's reason. Costs one call when nothing is refused, about 2·log2(n) per refusing
- * item otherwise.
- */
-async function _isolating<T, R>(
-  items: readonly T[],
-  work: (items: readonly T[]) => Promise<R[]>,
-): Promise<{ results: R[]; refused: Array<{ item: T; reason: string }> }> {
-  if (items.length === 0) return { results: [], refused: [] };
-  try {
-    return { results: await work(items), refused: [] };
-  } catch (error) {
-    if (errorKind(error) !== "data") throw error;
-    if (items.length === 1) {
-      return { results: [], refused: [{ item: items[0]!, reason: describeError(error) }] };
-    }
-    const half = Math.ceil(items.length / 2);
-    const first = await _isolating(items.slice(0, half), work);
-    const second = await _isolating(items.slice(half), work);
-    return {
-      results: [...first.results, ...second.results],
-      refused: [...first.refused, ...second.refused],
-    };
-  }
-}
-
 function _logProblems(entries: readonly QuarantineEntry[], options: ArchiveOptions): void {
   for (const entry of entries) {
     const name = entry.numero_commande ?? `with _id ${String(entry._id)}`;
@@ -284,13 +357,4 @@ function _logProblems(entries: readonly QuarantineEntry[], options: ArchiveOptio
       options.log.error(`❌ Error archiving order ${name}: ${entry.detail}`, properties);
     }
   }
-}
-
-function _describeMissing(document: Document): string {
-  const missing = (document.missing as string[]).filter((name) => name !== "menu");
-  const menuIds = (document.missing_menu_ids as unknown[] | undefined) ?? [];
-  if (menuIds.length > 0) {
-    missing.push(`menu item${menuIds.length > 1 ? "s" : ""} ${menuIds.map(String).join(", ")}`);
-  }
-  return missing.join(", ");
 }

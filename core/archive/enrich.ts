@@ -171,10 +171,21 @@ function _invalidFields(): Document {
  * ```
  */
 export function enrichmentPipeline(selection: OrderSelection, names: CollectionNames): Document[] {
+  return [{ $match: orderFilter(selection) }, ...enrichmentStages(names)];
+}
+
+/**
+ * The enrichment's stages after the `$match`: the lookups and the projection into the archive
+ * shape (with `invalid`, `missing`, `missing_menu_ids`, `complete`), for pipelines that select
+ * their orders in their own way.
+ *
+ * @param names The collection names.
+ * @returns The stages.
+ */
+export function enrichmentStages(names: CollectionNames): Document[] {
   const items = { $cond: [{ $isArray: "$items" }, "$items", []] };
   const menuIds = { $cond: [{ $isArray: "$items" }, { $ifNull: ["$items.menu_id", []] }, []] };
   return [
-    { $match: orderFilter(selection) },
     {
       $lookup: { from: names.clients, localField: "client_id", foreignField: "_id", as: "_client" },
     },

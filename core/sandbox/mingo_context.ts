@@ -177,7 +177,9 @@ export function mingoOptions(
     context: SANDBOX_CONTEXT,
     processingMode: 0 as ProcessingMode,
     useStrictMode: true,
-    scriptEnabled: false,
+    // mingo runs its own window operators through $function, so scripts must be on; code from the
+    // wire still never runs: mingo executes only JavaScript functions, and BSON decodes none.
+    scriptEnabled: true,
     ...(resolver ? { collectionResolver: resolver } : {}),
     ...(variables ? { variables } : {}),
     ...(collation ? { collation: collation.spec as unknown as Options["collation"] } : {}),

@@ -7,6 +7,7 @@
 
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
+import { archivePathSetting } from "../../core/archive/archiver.ts";
 import { integer, text } from "../../core/runtime/parse.ts";
 import { reportFileSetting } from "../../core/runtime/state_files.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
@@ -36,6 +37,7 @@ export const batchSettings = {
   },
   reportFile: reportFileSetting,
   retryInterval: retryIntervalSetting,
+  archivePath: archivePathSetting,
   metricsFile: {
     env: "ARCHIVER_BATCH_METRICS_FILE",
     flag: "--metrics-file <path>",

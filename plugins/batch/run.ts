@@ -8,6 +8,7 @@
 
 import type { Document } from "mongodb";
 import { resolve } from "node:path";
+import type { ArchivePath } from "../../core/archive/archiver.ts";
 import { backfill, type BackfillResult } from "../../core/archive/backfill.ts";
 import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
 import { checkWritableFolder } from "../../core/runtime/atomic_file.ts";
@@ -54,6 +55,7 @@ export interface BatchConfig extends GlobalConfig {
   reportFile: string;
   retryInterval: number;
   metricsFile: string;
+  archivePath: ArchivePath;
 }
 
 /** What a run will do, checked before anything starts. */
@@ -204,6 +206,7 @@ async function _runBatch(
       operationTimeoutMs: config.operationTimeout,
       retryDeadlineMs: config.operationTimeout,
       archivedBy: "batch",
+      path: config.archivePath,
       allowIncomplete: flags.allowIncomplete,
       dryRun: flags.dryRun,
       deliveredStatus: config.deliveredStatus,
@@ -221,6 +224,8 @@ async function _runBatch(
         progress?.update(processed);
         log.info(`📊 Progress: ${processed}/${total} processed`, { processed, total });
       },
+      // On the server path the archive documents stay there: only the export's are read back.
+      documentsWanted: () => plan.exportPath ? Math.max(0, flags.exportSample - sample.length) : 0,
       onDocuments: (documents) => {
         for (const document of documents) {
           if (sample.length >= flags.exportSample) break;

@@ -10,6 +10,7 @@ import { ConfigError } from "../../core/runtime/errors.ts";
 import { integer, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
+import { archivePathSetting } from "../../core/archive/archiver.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 import {
   statusFileSetting,
@@ -63,6 +64,7 @@ export const watchSettings = {
   leaseCollection: leaseCollectionSetting,
   statusFile: statusFileSetting,
   retryInterval: retryIntervalSetting,
+  archivePath: archivePathSetting,
   metricsPort: {
     env: "ARCHIVER_METRICS_PORT",
     flag: "--metrics-port <port>",

@@ -24,7 +24,12 @@ import type {
   MongoClient,
   Timestamp,
 } from "mongodb";
-import { archiveOrders, type ArchiveOutcome, type OrderRef } from "../../core/archive/archiver.ts";
+import {
+  archiveOrders,
+  type ArchiveOutcome,
+  type ArchivePath,
+  type OrderRef,
+} from "../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
 import { backfill } from "../../core/archive/backfill.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
@@ -82,6 +87,8 @@ export interface WatchConfig extends GlobalConfig {
   metricsPort: number;
   metricsHost: string;
   retryInterval: number;
+  /** Where archive documents are built. */
+  archivePath: ArchivePath;
   /** `--ha`: share a lease with other watchers (needs the Mongo token store). */
   ha: boolean;
   leaseCollection: string;
@@ -261,6 +268,7 @@ export async function runWatch(
     signal,
     quarantine,
     archivedBy: "watch" as const,
+    path: config.archivePath,
     deliveredStatus: config.deliveredStatus,
     operationTimeoutMs: config.operationTimeout,
     onTransientError: countError,

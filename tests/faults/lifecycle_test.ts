@@ -546,7 +546,7 @@ Deno.test("a write-concern error beside a write error: not counted as confirmed,
   );
 
   await t.step(
-    "batch: one order archived concurrently (the upsert matches it), the write unconfirmed once",
+    "batch through the client: one order archived concurrently (the upsert matches it), the write unconfirmed once",
     async () => {
       await using tdb = await testDatabase("life_wce_batch");
       await using dir = await tempDir();
@@ -564,7 +564,9 @@ Deno.test("a write-concern error beside a write error: not counted as confirmed,
           blockTimeMS: 2_500,
         },
       });
-      const running = batchCli(tdb.uri, tdb.dbName, dir.path);
+      const running = batchCli(tdb.uri, tdb.dbName, dir.path, {
+        args: ["--archive-path", "client"],
+      });
       let result: CliResult;
       try {
         await sleep(1_200);
@@ -598,6 +600,59 @@ Deno.test("a write-concern error beside a write error: not counted as confirmed,
       });
       assert.equal(byBatch, report.orders_archived, "each write counted by who made it");
       reportFaults("write-concern error beside a write error", 2, seeded.complete.length);
+    },
+  );
+
+  await t.step(
+    "batch on the server: the merge applied but unconfirmed, retried, each order counted once",
+    async () => {
+      await using tdb = await testDatabase("life_wce_merge");
+      await using dir = await tempDir();
+      const seeded = await seedOrders(tdb.db, { complete: 6, incomplete: 0, notDelivered: 0 });
+      const concurrent = seeded.complete[2]!;
+      // The merge (the second aggregate on the orders, after the count) held back 2.5 s and
+      // then answered with a write-concern error: applied, not confirmed. Meanwhile another
+      // writer archives one of its orders.
+      await failCommand(tdb.db, {
+        mode: { skip: 1 },
+        data: {
+          failCommands: ["aggregate"],
+          appName: "archiver",
+          namespace: `${tdb.dbName}.Commande`,
+          blockConnection: true,
+          blockTimeMS: 2_500,
+          writeConcernError: WRITE_CONCERN_ERROR,
+        },
+      });
+      const running = batchCli(tdb.uri, tdb.dbName, dir.path);
+      let result: CliResult;
+      try {
+        await sleep(1_200);
+        await tdb.db.collection("Historique").insertOne({
+          numero_commande: concurrent,
+          archived_by: "watch",
+          archived_at: new Date(),
+        });
+        await failCommand(tdb.db, undefined);
+        result = await running;
+      } finally {
+        await failCommand(tdb.db, undefined);
+      }
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /Archiving orders on the server failed \(attempt 1\), retrying/);
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.orders_errors, 0, result.stdout);
+      assert.equal(report.orders_archived, seeded.complete.length - 1, result.stdout);
+      // The other writer's order: found by the merge's anti-join (already archived) or at its
+      // write (a duplicate), never archived twice nor counted as this run's.
+      const other = report.orders_duplicates + (seeded.complete.length - report.orders_found);
+      assert.equal(other, 1, result.stdout);
+      assertEachOnce(await archivedNumbers(tdb.db), seeded.complete);
+      const byBatch = await tdb.db.collection("Historique").countDocuments({
+        archived_by: "batch",
+      });
+      assert.equal(byBatch, report.orders_archived, "each write counted by who made it");
+      reportFaults("merge unconfirmed, then retried", 1, seeded.complete.length);
     },
   );
 });

@@ -1,0 +1,466 @@
+/**
+ * Archiving on the server: the enrichment aggregation ends in a `$merge` into the archive (keep
+ * what exists, insert what does not), after an anti-join against the archive in the same
+ * pipeline, so the archive documents never cross the wire. A second, small aggregation then says
+ * what happened to each order: which ones this call archived, which were already there (or won
+ * by a concurrent writer), and why the others were not archived — the only figures the client
+ * needs for its counts and the quarantine.
+ *
+ * Exact counts without reading the documents back: the client draws one ObjectId per order for
+ * each attempt, and the merge gives the i-th archived document the i-th id (`$setWindowFields`'
+ * `$documentNumber`), so an archive document is this call's exactly when its `_id` is one the
+ * call drew — a retried attempt, a concurrent batch or watcher, or an old tool never draws the
+ * same. Fresh ids on every attempt, so a retry after a partial or unconfirmed write never reuses
+ * one.
+ *
+ * Needs MongoDB 5.0 (`$setWindowFields`, `let`, `$lookup` with `localField` and `pipeline`): a
+ * server that refuses the pipeline itself is reported once by the caller, which archives through
+ * the client instead.
+ *
+ * @module
+ */
+
+import { BSON, type Db, type Document, MongoServerError, ObjectId } from "mongodb";
+import type { CollectionNames } from "./collections.ts";
+import { enrichmentStages, orderFilter } from "./enrich.ts";
+import { isolating } from "./isolate.ts";
+import type { QuarantineEntry } from "./quarantine.ts";
+import { retryTransient, type TransientRetryOptions } from "../mongo/retry.ts";
+
+/** An order as the modes hand it over: its id and, when it has one, its number. */
+export interface OrderRef {
+  /** The order's `_id`. */
+  _id: unknown;
+  /** Its number, the archive's key (anything the document holds: it is checked here). */
+  numero_commande?: unknown;
+}
+
+/** What one archiving path did with a set of orders. */
+export interface PathResult {
+  /** Orders found in the archive under another writer's document, before this call wrote. */
+  alreadyArchived: number;
+  /** Orders found in the archive when written (a concurrent writer won, or a number repeated). */
+  duplicates: number;
+  /** How many orders this call archived. */
+  archived: number;
+  /** Ids of the orders archived by this call or found archived when written (for `recovered`). */
+  written: unknown[];
+  /** Ids of the orders done otherwise: already archived, duplicate, deleted, no longer delivered. */
+  settled: unknown[];
+  /** The orders not archived, with their reasons. */
+  entries: QuarantineEntry[];
+  /** The archive documents written (or that would be, in a dry run), when they were read. */
+  documents: Document[];
+}
+
+/**
+ * A result with nothing done yet.
+ *
+ * @returns Zero counts and empty lists.
+ */
+export function emptyPathResult(): PathResult {
+  return {
+    alreadyArchived: 0,
+    duplicates: 0,
+    archived: 0,
+    written: [],
+    settled: [],
+    entries: [],
+    documents: [],
+  };
+}
+
+/** The codes with which a server refuses the merge pipeline itself, never one order's data. */
+const REFUSAL_CODES = new Map<number, string>([
+  [13, "Unauthorized: the user may not run $merge into the archive"],
+  [8000, "AtlasError: this Atlas tier refuses the stage"],
+  [40324, "Unrecognized pipeline stage: $merge needs MongoDB 4.2, $setWindowFields 5.0"],
+  [40415, "an option this server does not know (let, or $lookup with localField and pipeline)"],
+  [9, "FailedToParse: the pipeline uses syntax this server does not know"],
+  [17276, "Use of undefined variable: this server ignores the aggregate's let"],
+]);
+
+// $merge's "Cannot find index to verify that join fields will be unique".
+const _NO_UNIQUE_INDEX = 51183;
+
+/** Thrown when the server refuses the merge pipeline itself: the caller falls back. */
+export class MergeRefusedError extends Error {
+  /**
+   * @param cause The server's error.
+   * @param why What the code means, for the operator.
+   */
+  constructor(override readonly cause: MongoServerError, readonly why: string) {
+    super(`the server refused $merge (code ${cause.code}, ${why}): ${cause.message}`, { cause });
+    this.name = "MergeRefusedError";
+  }
+}
+
+/**
+ * Thrown when the archive has no unique index on `numero_commande` for `$merge` to key on (51183:
+ * the collection was dropped, or restored without its indexes, while the tool ran): nothing was
+ * written; the caller recreates the index and tries again.
+ */
+export class ArchiveIndexMissingError extends Error {
+  /** @param cause The server's error. */
+  constructor(override readonly cause: MongoServerError) {
+    super(`the archive has no unique index on numero_commande: ${cause.message}`, { cause });
+    this.name = "ArchiveIndexMissingError";
+  }
+}
+
+/** What archiving on the server needs. */
+export interface ServerArchiveOptions {
+  /** The database. */
+  db: Db;
+  /** Collection names. */
+  names: CollectionNames;
+  /** Who archives: stored in `archived_by`. */
+  archivedBy: "batch" | "watch";
+  /** Only orders that still have this status are archived, when given. */
+  deliveredStatus?: string;
+  /** Archive incomplete orders too, marked `complete: false`. */
+  allowIncomplete: boolean;
+  /** Bound of one server wait, in ms. */
+  timeoutMs: number;
+  /** How transient failures are retried. */
+  retrying: TransientRetryOptions;
+  /** How many of the archived documents the caller wants to see (read back, at most that many). */
+  documentsWanted: number;
+}
+
+/**
+ * Archives a set of orders on the server: one `$merge` aggregation, one outcome aggregation, and
+ * one more of each only for an order that became archivable between the two.
+ *
+ * @param orders The orders, with ids and numbers.
+ * @param options Database, names, mode and bounds.
+ * @returns What happened to each order.
+ * @throws {MergeRefusedError} When the server refuses the pipeline itself (nothing was written).
+ * @throws {ArchiveIndexMissingError} When the archive has no unique index on its key.
+ */
+export async function archiveOnServer(
+  orders: readonly OrderRef[],
+  options: ServerArchiveOptions,
+): Promise<PathResult> {
+  const result = emptyPathResult();
+  const mine = new Set<string>();
+  const ours: ObjectId[] = [];
+  let pending: readonly OrderRef[] = orders;
+  for (let round = 1; pending.length > 0; round++) {
+    const refused = await _merge(pending, mine, options);
+    const outcome = await _outcome(pending, mine, options);
+    const retry: OrderRef[] = [];
+    for (const order of pending) {
+      const key = idKey(order._id);
+      const reason = refused.get(key);
+      if (reason !== undefined) {
+        result.entries.push(_entry(order, "error", reason));
+        continue;
+      }
+      const archived = _isNumber(order.numero_commande)
+        ? outcome.archive.get(order.numero_commande)
+        : undefined;
+      if (archived) {
+        const ourDocument = _isMine(archived.archive_id, mine);
+        if (ourDocument && idKey(archived.order_id) === key) {
+          result.archived++;
+          result.written.push(order._id);
+          ours.push(archived.archive_id as ObjectId);
+        } else {
+          // Another writer's document (before this call, or a concurrent one), or this call's
+          // for another order with the same number.
+          result.settled.push(order._id);
+          const before = outcome.ourTime === undefined || !(archived.archived_at instanceof Date) ||
+            archived.archived_at < outcome.ourTime;
+          if (before && !ourDocument) result.alreadyArchived++;
+          else result.duplicates++;
+        }
+        continue;
+      }
+      const found = outcome.orders.get(key);
+      if (!found) {
+        // Deleted, or no longer delivered: nothing to archive, nothing to keep.
+        result.settled.push(order._id);
+      } else if ((found.invalid as string[]).length > 0) {
+        result.entries.push(_entry(order, "invalid", (found.invalid as string[]).join("; ")));
+      } else if (!found.complete && !options.allowIncomplete) {
+        result.entries.push(_entry(order, "incomplete", `missing ${describeMissing(found)}`));
+      } else if (round === 1) {
+        // Archivable now but not when the merge ran (a reference or the status arrived in
+        // between): once more.
+        retry.push(order);
+      } else {
+        result.entries.push(
+          _entry(order, "error", "changed while being archived, twice: retried later"),
+        );
+      }
+    }
+    pending = retry;
+  }
+  if (options.documentsWanted > 0 && ours.length > 0) {
+    result.documents = await retryTransient(
+      "Reading archived samples",
+      () =>
+        options.db.collection(options.names.archive)
+          .find({ _id: { $in: ours.slice(0, options.documentsWanted) } }, {
+            projection: { _id: 0 },
+            maxTimeMS: options.timeoutMs,
+          }).toArray(),
+      options.retrying,
+    );
+  }
+  return result;
+}
+
+/** Runs the merge, isolating orders the server refuses; returns those with the reason. */
+async function _merge(
+  orders: readonly OrderRef[],
+  mine: Set<string>,
+  options: ServerArchiveOptions,
+): Promise<Map<string, string>> {
+  const collection = options.db.collection(options.names.orders);
+  const { refused } = await isolating(orders, (some) =>
+    retryTransient(
+      "Archiving orders on the server",
+      async () => {
+        // Fresh ids on every attempt: an earlier, partial one may have used the others.
+        const ids = some.map(() => new ObjectId());
+        for (const id of ids) mine.add(id.toHexString());
+        try {
+          await collection.aggregate(
+            mergePipeline(
+              { ids: some.map((o) => o._id), status: options.deliveredStatus },
+              options.names,
+              { archivedBy: options.archivedBy, allowIncomplete: options.allowIncomplete },
+            ),
+            {
+              let: { ids },
+              maxTimeMS: options.timeoutMs,
+              writeConcern: { w: "majority", wtimeoutMS: options.timeoutMs },
+            },
+          ).toArray();
+        } catch (error) {
+          const why = error instanceof MongoServerError && typeof error.code === "number"
+            ? REFUSAL_CODES.get(error.code)
+            : undefined;
+          if (why !== undefined) throw new MergeRefusedError(error as MongoServerError, why);
+          if (error instanceof MongoServerError && error.code === _NO_UNIQUE_INDEX) {
+            throw new ArchiveIndexMissingError(error);
+          }
+          throw error;
+        }
+        return [];
+      },
+      options.retrying,
+    ));
+  return new Map(refused.map(({ item, reason }) => [idKey(item._id), reason]));
+}
+
+interface _Outcome {
+  /** Archive documents by number. */
+  archive: Map<string, { archive_id: unknown; order_id: unknown; archived_at: unknown }>;
+  /** Orders not in the archive, by id key, with what the enrichment says of them. */
+  orders: Map<string, Document>;
+  /** When this call's merge wrote (the server's `$$NOW`), if it wrote anything. */
+  ourTime?: Date;
+}
+
+async function _outcome(
+  orders: readonly OrderRef[],
+  mine: Set<string>,
+  options: ServerArchiveOptions,
+): Promise<_Outcome> {
+  const numbers = [...new Set(orders.map((o) => o.numero_commande).filter(_isNumber))];
+  const documents = await retryTransient(
+    "Reading what archiving did",
+    () =>
+      options.db.collection(options.names.orders).aggregate(
+        outcomePipeline(
+          { ids: orders.map((o) => o._id), status: options.deliveredStatus },
+          options.names,
+          numbers,
+        ),
+        { batchSize: orders.length + numbers.length + 1, maxTimeMS: options.timeoutMs },
+      ).toArray(),
+    options.retrying,
+  );
+  const outcome: _Outcome = { archive: new Map(), orders: new Map() };
+  for (const document of documents) {
+    if ("archive_id" in document) {
+      outcome.archive.set(document.numero_commande as string, {
+        archive_id: document.archive_id,
+        order_id: document.order_id,
+        archived_at: document.archived_at,
+      });
+      if (_isMine(document.archive_id, mine) && document.archived_at instanceof Date) {
+        const at = document.archived_at;
+        if (outcome.ourTime === undefined || at < outcome.ourTime) outcome.ourTime = at;
+      }
+    } else outcome.orders.set(idKey(document.order_id), document);
+  }
+  return outcome;
+}
+
+function _isMine(archiveId: unknown, mine: Set<string>): boolean {
+  return archiveId instanceof ObjectId && mine.has(archiveId.toHexString());
+}
+
+// The selected orders whose number is not in the archive (the anti-join, on the archive's
+// unique index), enriched.
+function _unarchivedEnriched(
+  selection: { ids: readonly unknown[]; status?: string },
+  names: CollectionNames,
+): Document[] {
+  return [
+    { $match: orderFilter(selection) },
+    {
+      $lookup: {
+        from: names.archive,
+        localField: "numero_commande",
+        foreignField: "numero_commande",
+        pipeline: [{ $project: { _id: 1 } }],
+        as: "_archived",
+      },
+    },
+    { $match: { _archived: { $size: 0 } } },
+    ...enrichmentStages(names),
+  ];
+}
+
+/**
+ * The merge pipeline: the selected orders not yet in the archive (by number), enriched, the
+ * complete and valid ones (or every valid one with `allowIncomplete`) merged into the archive
+ * with `archived_at` from the server's clock and `_id` from the aggregate's `$$ids`. Returns no
+ * document.
+ *
+ * @param selection The orders, by id.
+ * @param names The collection names.
+ * @param options Who archives, and whether incomplete orders are archived.
+ * @returns The pipeline, to run on the orders collection with `let: { ids }`, as many ids as
+ *   orders.
+ */
+export function mergePipeline(
+  selection: { ids: readonly unknown[]; status?: string },
+  names: CollectionNames,
+  options: { archivedBy: "batch" | "watch"; allowIncomplete: boolean },
+): Document[] {
+  return [
+    ..._unarchivedEnriched(selection, names),
+    {
+      $match: options.allowIncomplete
+        ? { invalid: { $size: 0 } }
+        : { invalid: { $size: 0 }, complete: true },
+    },
+    { $setWindowFields: { sortBy: { order_id: 1 }, output: { _rank: { $documentNumber: {} } } } },
+    {
+      $set: {
+        _id: { $arrayElemAt: ["$$ids", { $subtract: ["$_rank", 1] }] },
+        archived_at: "$$NOW",
+        archived_by: { $literal: options.archivedBy },
+      },
+    },
+    { $unset: ["_rank", "invalid"] },
+    {
+      $merge: {
+        into: names.archive,
+        on: "numero_commande",
+        whenMatched: "keepExisting",
+        whenNotMatched: "insert",
+      },
+    },
+  ];
+}
+
+/**
+ * The outcome pipeline: for the selected orders not in the archive, what the enrichment says of
+ * them (`order_id`, `numero_commande`, `invalid`, `complete`, `missing`, `missing_menu_ids`);
+ * then, for the given numbers, the archive's documents (`archive_id`, `numero_commande`,
+ * `order_id`, `archived_at`). A few dozen bytes per order.
+ *
+ * @param selection The orders, by id.
+ * @param names The collection names.
+ * @param numbers Their numbers.
+ * @returns The pipeline, to run on the orders collection.
+ */
+export function outcomePipeline(
+  selection: { ids: readonly unknown[]; status?: string },
+  names: CollectionNames,
+  numbers: readonly string[],
+): Document[] {
+  return [
+    ..._unarchivedEnriched(selection, names),
+    {
+      $project: {
+        _id: 0,
+        order_id: 1,
+        numero_commande: 1,
+        invalid: 1,
+        complete: 1,
+        missing: 1,
+        missing_menu_ids: 1,
+      },
+    },
+    {
+      $unionWith: {
+        coll: names.archive,
+        pipeline: [
+          { $match: { numero_commande: { $in: [...numbers] } } },
+          {
+            $project: {
+              _id: 0,
+              archive_id: "$_id",
+              numero_commande: 1,
+              order_id: 1,
+              archived_at: 1,
+            },
+          },
+        ],
+      },
+    },
+  ];
+}
+
+/**
+ * A key that tells order ids apart whatever their BSON type (ObjectIds, strings, numbers, and
+ * the documents or arrays legacy data holds), for maps keyed by order.
+ *
+ * @param id An order's `_id`.
+ * @returns A string equal for equal ids only.
+ */
+export function idKey(id: unknown): string {
+  if (id instanceof ObjectId) return `o${id.toHexString()}`;
+  if (typeof id === "string") return `s${id}`;
+  return `e${BSON.EJSON.stringify(id as Document, { relaxed: false })}`;
+}
+
+/**
+ * Names what an incomplete order lacks: its references, and the menu items by id.
+ *
+ * @param document The enrichment's output for the order (`missing`, `missing_menu_ids`).
+ * @returns E.g. `client, menu items 3, 9`.
+ */
+export function describeMissing(document: Document): string {
+  const missing = ((document.missing as string[] | undefined) ?? []).filter((n) => n !== "menu");
+  const menuIds = (document.missing_menu_ids as unknown[] | undefined) ?? [];
+  if (menuIds.length > 0) {
+    missing.push(`menu item${menuIds.length > 1 ? "s" : ""} ${menuIds.map(String).join(", ")}`);
+  }
+  return missing.join(", ");
+}
+
+function _entry(
+  order: OrderRef,
+  reason: QuarantineEntry["reason"],
+  detail: string,
+): QuarantineEntry {
+  return {
+    _id: order._id,
+    numero_commande: _isNumber(order.numero_commande) ? order.numero_commande : null,
+    reason,
+    detail,
+  };
+}
+
+function _isNumber(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
