@@ -107,6 +107,8 @@ export interface PathRun {
   perSecond: number;
   /** Commands sent while archiving, by name. */
   commands: Record<string, number>;
+  /** The same by name and collection (`delete archiver_quarantine`, `aggregate Commande`). */
+  commandsByTarget: Record<string, number>;
   /** Time the server took to answer them (as the driver saw it), by command name, in ms. */
   commandMs: Record<string, number>;
   /** Aggregations ending in `$merge` (0 on the client path, or when the server refused it). */
@@ -317,6 +319,7 @@ function _pathRun(monitored: Monitored<unknown>, archived: number): PathRun {
     orders: archived,
     perSecond: Math.round(archived / (monitored.ms / 1000)),
     commands: _byName(monitored.events),
+    commandsByTarget: _byName(monitored.events, true),
     commandMs: monitored.commandMs,
     merges:
       monitored.events.filter((event) =>
@@ -395,9 +398,13 @@ async function _monitored<T>(client: MongoClient, fn: () => Promise<T>): Promise
   }
 }
 
-function _byName(events: CommandStartedEvent[]): Record<string, number> {
+function _byName(events: CommandStartedEvent[], target = false): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const event of events) counts[event.commandName] = (counts[event.commandName] ?? 0) + 1;
+  for (const event of events) {
+    const on = event.command[event.commandName];
+    const key = target && typeof on === "string" ? `${event.commandName} ${on}` : event.commandName;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
   return counts;
 }
 

@@ -14,7 +14,9 @@
  * sends the update, and the watcher stamps `archived_at` just before its bulk write, so the lag is
  * from the delivery's write to the archive's write (change-stream delivery, micro-batch wait,
  * enrichment). The watcher's resident memory is sampled throughout: steady means the median of
- * the last tenth of the run within 10 % of the median around its first third.
+ * the last tenth of the run within 10 % of the median around its first third; for a soak (10
+ * minutes at 500 deliveries/s, `deno task bench --soak`), the last tenth against the second
+ * (minute 10 ÷ minute 2).
  *
  * Run: `deno run --allow-net --allow-read --allow-write --allow-env --allow-sys --allow-run
  * bench/watch.ts [--quick]`
@@ -69,6 +71,13 @@ export interface WatchBenchResult {
   rssLate: number;
   /** `rssLate / rssEarly`. */
   memoryGrowth: number;
+  /**
+   * Median resident memory over the second tenth of the run, in bytes: minute 2 of a 10-minute
+   * soak.
+   */
+  rssSecondTenth: number;
+  /** `rssLate / rssSecondTenth`: minute 10 ÷ minute 2 of a 10-minute soak. */
+  soakGrowth: number;
 }
 
 /**
@@ -164,6 +173,9 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
       during.filter((s) => s.ms - offset >= trafficMs * 0.25 && s.ms - offset <= trafficMs * 0.4),
     );
     const rssLate = _median(during.filter((s) => s.ms - offset >= trafficMs * 0.9));
+    const rssSecondTenth = _median(
+      during.filter((s) => s.ms - offset >= trafficMs * 0.1 && s.ms - offset < trafficMs * 0.2),
+    );
     return {
       durationMs,
       rate,
@@ -180,6 +192,8 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
       rssEarly,
       rssLate,
       memoryGrowth: rssLate / rssEarly,
+      rssSecondTenth,
+      soakGrowth: rssLate / rssSecondTenth,
     };
   } finally {
     sampler?.stop();
@@ -200,6 +214,8 @@ function _median(samples: ReadonlyArray<{ rss: number }>): number {
 
 if (import.meta.main) {
   const quick = Deno.args.includes("--quick");
-  const result = await benchWatch(quick ? { durationMs: 3_000, rate: 200 } : {});
+  const at = Deno.args.indexOf("--rate");
+  const rate = at >= 0 ? Number(Deno.args[at + 1]) : undefined;
+  const result = await benchWatch(quick ? { durationMs: 3_000, rate: rate ?? 200 } : { rate });
   console.log(JSON.stringify(result, null, 2));
 }
