@@ -39,6 +39,8 @@ export interface RuleContext {
   users: readonly AuthenticatedUser[];
   /** Roles those users hold, inherited ones included. */
   roles: readonly RoleRef[];
+  /** The privileges those roles grant. */
+  privileges: readonly Privilege[];
 }
 
 /** How a command is authorized. */
@@ -233,28 +235,84 @@ function _roleDatabases(ctx: RuleContext, field: string, action: string): Requir
   }));
 }
 
+/** Any normal database: what mongod's `forAnyNormalResource` stands for. */
+const _anyDatabase: Target = { kind: "database", db: "" };
+
+/**
+ * The databases a privilege list's grant or revoke is checked on (mongod's
+ * checkAuthorizedToGrantPrivilege): a database or collection privilege on its database,
+ * anything wider (every database, the cluster, any resource) on `admin`.
+ */
+function _privilegeDatabases(ctx: RuleContext, field: string, action: string): Requirement[] {
+  const value = ctx.body[field];
+  if (!Array.isArray(value)) return [];
+  const dbs = new Set<string>();
+  for (const entry of value) {
+    const resource = isPlainDoc(entry) && isPlainDoc(entry.resource) ? entry.resource : {};
+    dbs.add(
+      typeof resource.db === "string" && resource.db !== "" &&
+        typeof resource.collection === "string"
+        ? resource.db
+        : "admin",
+    );
+  }
+  return [...dbs].map((db) => ({ target: _database(db), actions: [action] }));
+}
+
 function _createUser(ctx: RuleContext): Requirement[] {
+  const role = ctx.name === "createRole";
   return [
-    {
-      target: _database(ctx.db),
-      actions: [ctx.name === "createRole" ? "createRole" : "createUser"],
-    },
+    { target: _database(ctx.db), actions: [role ? "createRole" : "createUser"] },
     ..._roleDatabases(ctx, "roles", "grantRole"),
+    ...(role ? _privilegeDatabases(ctx, "privileges", "grantRole") : []),
+    ..._restrictions(ctx),
   ];
 }
 
+function _restrictions(ctx: RuleContext): Requirement[] {
+  return ctx.body.authenticationRestrictions === undefined
+    ? []
+    : [{ target: _database(ctx.db), actions: ["setAuthenticationRestriction"] }];
+}
+
+/**
+ * `updateRole`: whatever it replaces may be revoked, so revokeRole on every database; then
+ * grantRole for the roles and privileges given.
+ */
+function _updateRole(ctx: RuleContext): Requirement[] {
+  return [
+    { target: _anyDatabase, actions: ["revokeRole"] },
+    ...(ctx.body.roles !== undefined ? _roleDatabases(ctx, "roles", "grantRole") : []),
+    ..._privilegeDatabases(ctx, "privileges", "grantRole"),
+    ..._restrictions(ctx),
+  ];
+}
+
+/** Whether the user changes their own account and holds the `changeOwn*` action for it. */
+function _ownChange(ctx: RuleContext, action: string): boolean {
+  const name = ctx.body[ctx.name];
+  if (typeof name !== "string" || !_isSelf(ctx, name, ctx.db)) return false;
+  return grants(ctx.privileges, _database(ctx.db), action);
+}
+
+/**
+ * `updateUser`: changePassword / changeCustomData on the user's database (or changeOwn* for
+ * oneself); a new `roles` array may revoke any role, so revokeRole on every database, and
+ * grantRole on the databases of the roles given.
+ */
 function _updateUser(ctx: RuleContext): Requirement[] {
   const out: Requirement[] = [];
-  if (ctx.body.pwd !== undefined) {
+  if (ctx.body.pwd !== undefined && !_ownChange(ctx, "changeOwnPassword")) {
     out.push({ target: _database(ctx.db), actions: ["changePassword"] });
   }
-  if (ctx.body.customData !== undefined) {
+  if (ctx.body.customData !== undefined && !_ownChange(ctx, "changeOwnCustomData")) {
     out.push({ target: _database(ctx.db), actions: ["changeCustomData"] });
   }
   if (ctx.body.roles !== undefined) {
+    out.push({ target: _anyDatabase, actions: ["revokeRole"] });
     out.push(..._roleDatabases(ctx, "roles", "grantRole"));
-    out.push({ target: _database(ctx.db), actions: ["revokeRole"] });
   }
+  out.push(..._restrictions(ctx));
   return out;
 }
 
@@ -367,10 +425,15 @@ export const COMMAND_PRIVILEGES: Readonly<Record<string, Rule>> = {
   dropUser: _onDatabase("dropUser"),
   dropAllUsersFromDatabase: _onDatabase("dropUser"),
   createRole: _createUser,
+  updateRole: _updateRole,
   dropRole: _onDatabase("dropRole"),
+  dropAllRolesFromDatabase: _onDatabase("dropRole"),
   grantRolesToUser: (ctx) => _roleDatabases(ctx, "roles", "grantRole"),
   revokeRolesFromUser: (ctx) => _roleDatabases(ctx, "roles", "revokeRole"),
-  grantPrivilegesToRole: _onDatabase("grantRole"),
+  grantRolesToRole: (ctx) => _roleDatabases(ctx, "roles", "grantRole"),
+  revokeRolesFromRole: (ctx) => _roleDatabases(ctx, "roles", "revokeRole"),
+  grantPrivilegesToRole: (ctx) => _privilegeDatabases(ctx, "privileges", "grantRole"),
+  revokePrivilegesFromRole: (ctx) => _privilegeDatabases(ctx, "privileges", "revokeRole"),
   usersInfo: _usersInfo,
   rolesInfo: _rolesInfo,
 };
@@ -404,35 +467,121 @@ function _ownerKey(users: readonly AuthenticatedUser[]): string {
   return users.map((u) => `${u.db}.${u.user}`).sort().join("\u0000");
 }
 
-const _HIDDEN = new Set(["lsid", "$clusterTime", "$readPreference", "txnNumber"]);
-const _SECRET = new Set(["pwd", "payload"]);
+/** mongod's `BSONObj::maxToStringRecursionDepth`. */
+const _MAX_DEPTH = 100;
+/** A cap of the sandbox's own, so a huge refused insert does not make a huge reply. */
+const _MAX_LENGTH = 1 << 20;
 
+function _hex(bytes: Uint8Array, upper: boolean): string {
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return upper ? hex.toUpperCase() : hex;
+}
+
+/** A double as mongod's `appendDoubleNice` prints it (`%.16g`, `.0` added to whole numbers). */
+function _double(value: number): string {
+  if (Number.isNaN(value)) return "nan.0";
+  if (!Number.isFinite(value)) return value > 0 ? "inf.0" : "-inf.0";
+  const text = String(Number(value.toPrecision(16)));
+  return /[.eE]/.test(text) ? text : `${text}.0`;
+}
+
+function _string(value: string): string {
+  // mongod cuts strings of 160 bytes or more to their first 150.
+  return new TextEncoder().encode(value).length >= 160
+    ? `"${value.slice(0, 150)}..."`
+    : `"${value}"`;
+}
+
+function _binary(value: { sub_type: number; buffer: Uint8Array; position: number }): string {
+  const bytes = value.buffer.subarray(0, value.position);
+  if (value.sub_type === 4 && bytes.length === 16) {
+    const h = _hex(bytes, false);
+    return `UUID("${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${
+      h.slice(20)
+    }")`;
+  }
+  return bytes.length > 80
+    ? `BinData(${value.sub_type}, ${_hex(bytes.subarray(0, 70), true)}...)`
+    : `BinData(${value.sub_type}, ${_hex(bytes, true)})`;
+}
+
+/** A BSON value as mongod's `BSONElement::toString` prints it (BSON types by `_bsontype`). */
 function _render(value: unknown, depth: number): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null || typeof value !== "object") return String(value);
+  if (depth > _MAX_DEPTH) return "...";
+  switch (typeof value) {
+    case "string":
+      return _string(value);
+    case "number":
+      return Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31
+        ? String(value) // sent as an int32
+        : _double(value);
+    case "boolean":
+      return String(value);
+    case "bigint":
+      return String(value);
+    case "undefined":
+      return "undefined";
+  }
+  if (value === null) return "null";
+  if (value instanceof Date) return `new Date(${value.getTime()})`;
+  if (value instanceof RegExp) return `/${value.source}/${[...value.flags].sort().join("")}`;
   if (Array.isArray(value)) {
-    if (depth > 2) return "[ ... ]";
-    return `[ ${value.slice(0, 5).map((v) => _render(v, depth + 1)).join(", ")}${
-      value.length > 5 ? ", ..." : ""
-    } ]`;
+    if (value.length === 0) return "[]";
+    return `[ ${value.map((v) => _render(v, depth + 1)).join(", ")} ]`;
+  }
+  const bson = value as Record<string, unknown> & { _bsontype?: string };
+  switch (bson._bsontype) {
+    case "ObjectId":
+      return `ObjectId('${String(value)}')`;
+    case "Binary":
+      return _binary(value as never);
+    case "Timestamp":
+      return `Timestamp(${String(bson.t ?? bson.high)}, ${String(bson.i ?? bson.low)})`;
+    case "Long":
+    case "Decimal128":
+      return String(value);
+    case "Int32":
+      return String(bson.value);
+    case "Double":
+      return _double(Number(bson.value));
+    case "MinKey":
+      return "MinKey";
+    case "MaxKey":
+      return "MaxKey";
+    case "BSONRegExp":
+      return `/${String(bson.pattern)}/${String(bson.options)}`;
+    case "BSONSymbol":
+      return _string(String(bson.value));
+    case "Code": {
+      const code = String(bson.code);
+      if (bson.scope) return `CodeWScope( ${code}, ${_render(bson.scope, depth + 1)})`;
+      return code.length >= 80 ? `${code.slice(0, 70)}...` : code;
+    }
+    case "DBRef": {
+      // On the wire it is a plain { $ref, $id[, $db] } document.
+      const ref: Doc = { $ref: bson.collection, $id: bson.oid };
+      if (bson.db) ref.$db = bson.db;
+      Object.assign(ref, bson.fields ?? {});
+      return _render(ref, depth);
+    }
   }
   if (!isPlainDoc(value)) return String(value);
-  if (depth > 2) return "{ ... }";
-  const fields = Object.entries(value).filter(([k]) => !_HIDDEN.has(k)).map(([k, v]) =>
-    `${k}: ${_SECRET.has(k) ? '"###"' : _render(v, depth + 1)}`
-  );
-  return fields.length === 0 ? "{}" : `{ ${fields.join(", ")} }`;
+  const fields = Object.entries(value);
+  if (fields.length === 0) return "{}";
+  return `{ ${fields.map(([k, v]) => `${k}: ${_render(v, depth + 1)}`).join(", ")} }`;
 }
 
 /**
- * Renders a command as mongod's Unauthorized message shows it (passwords and SASL payloads
- * masked).
+ * Renders a command as mongod's Unauthorized message shows it: `BSONObj::toString` of the
+ * command after `snipForLogging`, which replaces a top-level `pwd` with `"xxx"`.
  *
  * @param body The command.
- * @returns e.g. `{ find: "Commande", filter: {}, $db: "Orders" }`.
+ * @returns e.g. `{ find: "Commande", filter: {}, lsid: { id: UUID("…") }, $db: "Orders" }`.
  */
 export function renderCommand(body: Doc): string {
-  return _render(body, 0);
+  const snipped = Object.hasOwn(body, "pwd") ? { ...body, pwd: "xxx" } : body;
+  const text = _render(snipped, 0);
+  return text.length > _MAX_LENGTH ? `${text.slice(0, _MAX_LENGTH)}...` : text;
 }
 
 function _unauthorized(db: string, body: Doc): CommandError {
@@ -476,7 +625,7 @@ export function authorize(
     return;
   }
   if (rule === "authenticated") return;
-  const ctx: RuleContext = { state, db, body, name, users, roles };
+  const ctx: RuleContext = { state, db, body, name, users, roles, privileges };
   for (const requirement of rule(ctx)) {
     for (const action of requirement.actions) {
       if (!grants(privileges, requirement.target, action)) throw _unauthorized(db, body);

@@ -60,10 +60,40 @@ export interface ResolvedRoles {
   privileges: Privilege[];
 }
 
-/** mongod's `RoleNotFound` (31), which {@link CommandError} has no name for. */
-export function roleNotFound(ref: RoleRef): CommandError {
-  return new CommandError(31, `Could not find role: ${ref.role}@${ref.db}`, {
-    extra: { codeName: "RoleNotFound" },
+/**
+ * A role as mongod names it in messages.
+ *
+ * @param ref The role.
+ * @returns `<role>@<db>`.
+ */
+export function roleName(ref: RoleRef): string {
+  return `${ref.role}@${ref.db}`;
+}
+
+/**
+ * mongod's `RoleNotFound` (31) for roles that do not exist, all named in one message.
+ *
+ * @param refs The unknown roles (at least one).
+ * @returns `Could not find role: a@db` (`roles: a@db, b@db` for several).
+ */
+export function roleNotFound(...refs: RoleRef[]): CommandError {
+  const names = refs.map(roleName).join(", ");
+  return new CommandError(31, `Could not find role${refs.length > 1 ? "s" : ""}: ${names}`);
+}
+
+/**
+ * Removes repeated roles, as mongod resolves a `roles` array.
+ *
+ * @param refs Roles, possibly repeated.
+ * @returns Each role once, in first-seen order.
+ */
+export function uniqueRoles(refs: readonly RoleRef[]): RoleRef[] {
+  const seen = new Set<string>();
+  return refs.filter((r) => {
+    const key = `${r.db}.${r.role}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }
 
@@ -123,8 +153,30 @@ export class AuthStore {
    * @returns The same role.
    */
   requireRole(ref: RoleRef): RoleRef {
-    if (!isBuiltinRole(ref) && !this.roles.has(`${ref.db}.${ref.role}`)) throw roleNotFound(ref);
+    if (!this.hasRole(ref)) throw roleNotFound(ref);
     return ref;
+  }
+
+  /**
+   * Whether a role exists (built in or user-defined).
+   *
+   * @param ref The role.
+   * @returns Whether it exists.
+   */
+  hasRole(ref: RoleRef): boolean {
+    return isBuiltinRole(ref) || this.roles.has(`${ref.db}.${ref.role}`);
+  }
+
+  /**
+   * Checks that roles exist, as mongod's `rolesExist`: one RoleNotFound naming every unknown one.
+   *
+   * @param refs The roles.
+   * @returns The same roles.
+   */
+  requireRoles(refs: RoleRef[]): RoleRef[] {
+    const unknown = refs.filter((ref) => !this.hasRole(ref));
+    if (unknown.length > 0) throw roleNotFound(...unknown);
+    return refs;
   }
 
   /**

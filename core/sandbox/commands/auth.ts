@@ -1,8 +1,9 @@
 /**
  * Authentication and user management: saslStart / saslContinue (SCRAM-SHA-1, SCRAM-SHA-256),
  * logout, connectionStatus, createUser, updateUser, dropUser, dropAllUsersFromDatabase,
- * createRole, dropRole, grantRolesToUser, revokeRolesFromUser, grantPrivilegesToRole,
- * usersInfo, rolesInfo.
+ * createRole, updateRole, dropRole, dropAllRolesFromDatabase, grantRolesToUser,
+ * revokeRolesFromUser, grantRolesToRole, revokeRolesFromRole, grantPrivilegesToRole,
+ * revokePrivilegesFromRole, usersInfo, rolesInfo, with mongod's checks and error codes.
  *
  * Without `auth`, users and roles can still be managed but nobody authenticates: saslStart
  * answers CommandNotFound, as the sandbox always did, so a client given credentials fails to
@@ -21,6 +22,7 @@ import {
   isBuiltinRole,
   mergePrivileges,
   type Privilege,
+  resourceKey,
   type RoleRef,
 } from "../auth/roles.ts";
 import {
@@ -36,18 +38,17 @@ import {
   parseMechanisms,
   parsePrivileges,
   parseRoles,
+  roleName,
   roleNotFound,
   type StoredRole,
   type StoredUser,
+  uniqueRoles,
 } from "../auth/users.ts";
 import type { CommandContext, CommandHandler, ConnectionAuth, ConnectionInfo } from "../state.ts";
 
 /** mongod's answer to any failed authentication, whatever the reason (it tells the log, not the client). */
 function _authenticationFailed(cause?: unknown): CommandError {
-  return new CommandError(18, "Authentication failed.", {
-    extra: { codeName: "AuthenticationFailed" },
-    cause,
-  });
+  return new CommandError(18, "Authentication failed.", { cause });
 }
 
 function _connectionAuth(connection: ConnectionInfo): ConnectionAuth {
@@ -79,7 +80,6 @@ export function saslStart(ctx: CommandContext, body: Doc, db: string): Doc {
     throw new CommandError(
       334,
       `Received authentication for mechanism ${String(mechanism)} which is not enabled`,
-      { extra: { codeName: "MechanismUnavailable" } },
     );
   }
   const auth = _connectionAuth(ctx.connection);
@@ -124,9 +124,7 @@ function _saslContinue(ctx: CommandContext): Doc {
   const auth = _connectionAuth(ctx.connection);
   const conversation = auth.conversation;
   if (!conversation || conversation.db !== ctx.db) {
-    throw new CommandError(17, "No SASL session state found", {
-      extra: { codeName: "ProtocolError" },
-    });
+    throw new CommandError(17, "No SASL session state found");
   }
   const { scram } = conversation;
   if (conversation.done) {
@@ -231,8 +229,19 @@ function _credentials(
 }
 
 function _checkRoles(store: AuthStore, roles: RoleRef[]): RoleRef[] {
-  for (const role of roles) store.requireRole(role);
-  return roles;
+  return store.requireRoles(uniqueRoles(roles));
+}
+
+/** mongod's IDL error for a required field left out (code 40414). */
+function _required(ctx: CommandContext, field: string): unknown {
+  const value = ctx.body[field];
+  if (value === undefined) {
+    throw new CommandError(
+      40414,
+      `BSON field '${ctx.name}.${field}' is missing but a required field`,
+    );
+  }
+  return value;
 }
 
 function _createUser(ctx: CommandContext): Doc {
@@ -260,18 +269,30 @@ function _createUser(ctx: CommandContext): Doc {
   return {};
 }
 
+/**
+ * `updateUser`: what is given replaces the user's (`roles` the whole array, `pwd` the
+ * credentials, for `mechanisms` or both); `mechanisms` alone keeps a subset of them.
+ */
 function _updateUser(ctx: CommandContext): Doc {
   const store = ctx.state.auth;
-  const user = store.requireUser(ctx.db, _name(ctx, "user"));
-  const { pwd, roles, mechanisms, customData } = ctx.body;
+  const name = _name(ctx, "user");
+  const { pwd, roles, mechanisms, customData, authenticationRestrictions } = ctx.body;
+  if (mechanisms !== undefined) parseMechanisms(mechanisms);
+  if (customData !== undefined && !isPlainDoc(customData)) {
+    throw new CommandError(
+      14,
+      "BSON field 'updateUser.customData' is the wrong type, expected type 'object'",
+    );
+  }
   if (
-    pwd === undefined && roles === undefined && mechanisms === undefined && customData === undefined
+    pwd === undefined && roles === undefined && mechanisms === undefined &&
+    customData === undefined && authenticationRestrictions === undefined
   ) {
     throw new CommandError(2, "Must specify at least one field to update in updateUser");
   }
-  const nextRoles = roles === undefined
-    ? user.roles
-    : _checkRoles(store, parseRoles(roles, ctx.db));
+  const nextRoles = roles === undefined ? undefined : _checkRoles(store, parseRoles(roles, ctx.db));
+  const user = store.user(ctx.db, name);
+  if (!user) throw new CommandError(11, `User ${name}@${ctx.db} not found`);
   let credentials = user.credentials;
   if (pwd !== undefined) {
     credentials = _credentials(user.user, _password(ctx), parseMechanisms(mechanisms));
@@ -290,7 +311,7 @@ function _updateUser(ctx: CommandContext): Doc {
   store.users.set(user._id, {
     ...user,
     credentials,
-    roles: nextRoles,
+    roles: nextRoles ?? user.roles,
     ...(isPlainDoc(customData) ? { customData } : {}),
   });
   store.changed();
@@ -409,15 +430,93 @@ function _usersInfo(ctx: CommandContext): Doc {
 
 // ---- roles ---------------------------------------------------------------------------------
 
+function _sameRole(a: RoleRef, b: RoleRef): boolean {
+  return a.role === b.role && a.db === b.db;
+}
+
+/**
+ * mongod's checkOkayToGrantRolesToRole: not itself, only its own database's roles unless it is
+ * on `admin`, roles that exist, and no cycle.
+ */
+function _checkGrantRoles(store: AuthStore, role: RoleRef, adding: readonly RoleRef[]): void {
+  for (const add of adding) {
+    if (_sameRole(add, role)) {
+      throw new CommandError(49, `Cannot grant role ${roleName(role)} to itself.`);
+    }
+    if (role.db !== "admin" && add.db !== role.db) {
+      throw new CommandError(
+        49,
+        `Roles on the '${role.db}' database cannot be granted roles from other databases`,
+      );
+    }
+  }
+  const unknown = adding.filter((r) => !store.hasRole(r));
+  if (unknown.length > 0) {
+    throw new CommandError(
+      31,
+      `Cannot grant roles to '${roleName(role)}': ${roleNotFound(...unknown).message}`,
+    );
+  }
+  if (store.resolve(adding).roles.some((r) => _sameRole(r, role))) {
+    throw new CommandError(
+      49,
+      `Granting roles to ${roleName(role)} would introduce a cycle in the role graph`,
+    );
+  }
+}
+
+/**
+ * mongod's checkOkayToGrantPrivilegesToRole: a role not on `admin` may hold privileges only on
+ * its own database or its collections.
+ */
+function _checkGrantPrivileges(role: RoleRef, privileges: readonly Privilege[]): void {
+  if (role.db === "admin") return;
+  for (const { resource } of privileges) {
+    if ("db" in resource && resource.db !== "" && resource.db === role.db) continue;
+    throw new CommandError(
+      49,
+      `Roles on the '${role.db}' database cannot be granted privileges that target other databases or the cluster`,
+    );
+  }
+}
+
+function _roleRef(ctx: CommandContext): RoleRef {
+  return { role: _name(ctx, "role"), db: ctx.db };
+}
+
+function _notBuiltin(ref: RoleRef): void {
+  if (isBuiltinRole(ref)) {
+    throw new CommandError(2, `${roleName(ref)} is a built-in role and cannot be modified`);
+  }
+}
+
+/** A user-defined role the command modifies (mongod refuses built-in ones with BadValue). */
+function _customRole(ctx: CommandContext, ref: RoleRef = _roleRef(ctx)): StoredRole {
+  _notBuiltin(ref);
+  const stored = ctx.state.auth.roles.get(`${ref.db}.${ref.role}`);
+  if (!stored) throw roleNotFound(ref);
+  return stored;
+}
+
+function _nonEmpty(ctx: CommandContext, field: "roles" | "privileges"): unknown[] {
+  const value = _required(ctx, field);
+  if (!Array.isArray(value)) {
+    throw new CommandError(
+      14,
+      `BSON field '${ctx.name}.${field}' is the wrong type, expected type 'array'`,
+    );
+  }
+  if (value.length === 0) {
+    throw new CommandError(2, `${ctx.name} command requires a non-empty "${field}" array`);
+  }
+  return value;
+}
+
 function _createRole(ctx: CommandContext): Doc {
   const store = ctx.state.auth;
-  const role = _name(ctx, "role");
-  const ref = { role, db: ctx.db };
+  const ref = _roleRef(ctx);
   if (isBuiltinRole(ref)) {
     throw new CommandError(2, `Cannot create roles with the same name as a built-in role`);
-  }
-  if (store.roles.has(`${ctx.db}.${role}`)) {
-    throw new CommandError(51002, `Role "${role}@${ctx.db}" already exists`);
   }
   if (ctx.body.privileges === undefined) {
     throw new CommandError(2, '"createRole" command requires a "privileges" array');
@@ -425,45 +524,137 @@ function _createRole(ctx: CommandContext): Doc {
   if (ctx.body.roles === undefined) {
     throw new CommandError(2, '"createRole" command requires a "roles" array');
   }
-  const stored: StoredRole = {
-    _id: `${ctx.db}.${role}`,
-    role,
-    db: ctx.db,
-    privileges: parsePrivileges(ctx.body.privileges),
-    roles: _checkRoles(store, parseRoles(ctx.body.roles, ctx.db)),
-  };
-  store.roles.set(stored._id, stored);
+  const privileges = mergePrivileges(parsePrivileges(ctx.body.privileges));
+  const roles = uniqueRoles(parseRoles(ctx.body.roles, ctx.db));
+  _checkGrantRoles(store, ref, roles);
+  _checkGrantPrivileges(ref, privileges);
+  const id = `${ref.db}.${ref.role}`;
+  if (store.roles.has(id)) {
+    throw new CommandError(51002, `Role "${roleName(ref)}" already exists`);
+  }
+  store.roles.set(id, { _id: id, role: ref.role, db: ref.db, privileges, roles });
   store.changed();
   return {};
 }
 
-function _customRole(ctx: CommandContext): StoredRole {
-  const role = _name(ctx, "role");
-  const ref = { role, db: ctx.db };
-  if (isBuiltinRole(ref)) {
-    throw new CommandError(2, `Cannot modify built-in role: ${role}@${ctx.db}`);
+/**
+ * `updateRole`: the given `privileges` and `roles` replace the role's (MongoDB's manual: "an
+ * update to the privileges or roles array completely replaces the previous array's values").
+ * A built-in role passes mongod's existence check but has no document to update: RoleNotFound.
+ */
+function _updateRole(ctx: CommandContext): Doc {
+  const store = ctx.state.auth;
+  const ref = _roleRef(ctx);
+  const { privileges, roles, authenticationRestrictions } = ctx.body;
+  if (privileges === undefined && roles === undefined && authenticationRestrictions === undefined) {
+    throw new CommandError(2, "Must specify at least one field to update in updateRole");
   }
-  const stored = ctx.state.auth.roles.get(`${ctx.db}.${role}`);
-  if (!stored) throw roleNotFound(ref);
-  return stored;
+  const nextPrivileges = privileges === undefined
+    ? undefined
+    : mergePrivileges(parsePrivileges(privileges));
+  const nextRoles = roles === undefined ? undefined : uniqueRoles(parseRoles(roles, ctx.db));
+  if (!store.hasRole(ref)) throw roleNotFound(ref);
+  if (nextRoles) _checkGrantRoles(store, ref, nextRoles);
+  if (nextPrivileges) _checkGrantPrivileges(ref, nextPrivileges);
+  const stored = store.roles.get(`${ref.db}.${ref.role}`);
+  if (!stored) throw new CommandError(31, `Role ${roleName(ref)} not found`);
+  store.roles.set(stored._id, {
+    ...stored,
+    privileges: nextPrivileges ?? stored.privileges,
+    roles: nextRoles ?? stored.roles,
+  });
+  store.changed();
+  return {};
 }
 
 function _dropRole(ctx: CommandContext): Doc {
   const store = ctx.state.auth;
   const role = _customRole(ctx);
   store.roles.delete(role._id);
-  const other = (r: RoleRef) => !(r.role === role.role && r.db === role.db);
+  const other = (r: RoleRef) => !_sameRole(r, role);
   for (const user of store.users.values()) user.roles = user.roles.filter(other);
   for (const each of store.roles.values()) each.roles = each.roles.filter(other);
   store.changed();
   return {};
 }
 
+function _dropAllRolesFromDatabase(ctx: CommandContext): Doc {
+  const store = ctx.state.auth;
+  const dropped = [...store.roles.values()].filter((r) => r.db === ctx.db);
+  for (const role of dropped) store.roles.delete(role._id);
+  const kept = (r: RoleRef) => r.db !== ctx.db || store.roles.has(`${r.db}.${r.role}`);
+  for (const user of store.users.values()) user.roles = user.roles.filter(kept);
+  for (const each of store.roles.values()) each.roles = each.roles.filter(kept);
+  store.changed();
+  return { n: dropped.length };
+}
+
 function _grantPrivilegesToRole(ctx: CommandContext): Doc {
   const store = ctx.state.auth;
-  const role = _customRole(ctx);
-  const added = parsePrivileges(ctx.body.privileges);
-  role.privileges = mergePrivileges([...role.privileges, ...added]);
+  const ref = _roleRef(ctx);
+  const given = _nonEmpty(ctx, "privileges");
+  _notBuiltin(ref);
+  const added = parsePrivileges(given);
+  _checkGrantPrivileges(ref, added);
+  const role = _customRole(ctx, ref);
+  store.roles.set(role._id, {
+    ...role,
+    privileges: mergePrivileges([...role.privileges, ...added]),
+  });
+  store.changed();
+  return {};
+}
+
+/**
+ * `revokePrivilegesFromRole`: removes the given actions from the privilege on exactly the same
+ * resource (a privilege on a database is not narrowed by revoking on one of its collections),
+ * dropping privileges left with no action.
+ */
+function _revokePrivilegesFromRole(ctx: CommandContext): Doc {
+  const store = ctx.state.auth;
+  const ref = _roleRef(ctx);
+  const given = _nonEmpty(ctx, "privileges");
+  _notBuiltin(ref);
+  const removed = parsePrivileges(given);
+  const role = _customRole(ctx, ref);
+  let privileges = role.privileges.map((p) => ({ resource: p.resource, actions: [...p.actions] }));
+  for (const revoke of removed) {
+    const key = resourceKey(revoke.resource);
+    privileges = privileges
+      .map((p) =>
+        resourceKey(p.resource) === key
+          ? { ...p, actions: p.actions.filter((a) => !revoke.actions.includes(a)) }
+          : p
+      )
+      .filter((p) => p.actions.length > 0);
+  }
+  store.roles.set(role._id, { ...role, privileges });
+  store.changed();
+  return {};
+}
+
+function _grantRolesToRole(ctx: CommandContext): Doc {
+  const store = ctx.state.auth;
+  const ref = _roleRef(ctx);
+  const given = _nonEmpty(ctx, "roles");
+  _notBuiltin(ref);
+  const adding = uniqueRoles(parseRoles(given, ctx.db));
+  _checkGrantRoles(store, ref, adding);
+  const role = _customRole(ctx, ref);
+  store.roles.set(role._id, { ...role, roles: uniqueRoles([...role.roles, ...adding]) });
+  store.changed();
+  return {};
+}
+
+function _revokeRolesFromRole(ctx: CommandContext): Doc {
+  const store = ctx.state.auth;
+  const ref = _roleRef(ctx);
+  const given = _nonEmpty(ctx, "roles");
+  _notBuiltin(ref);
+  const removing = parseRoles(given, ctx.db);
+  const role = _customRole(ctx, ref);
+  const roles = role.roles.filter((r) => !removing.some((x) => _sameRole(x, r)));
+  store.roles.set(role._id, { ...role, roles });
   store.changed();
   return {};
 }
@@ -555,6 +746,11 @@ export const AUTH_COMMANDS: Record<string, CommandHandler> = {
   grantRolesToUser: _grantRolesToUser,
   revokeRolesFromUser: _revokeRolesFromUser,
   grantPrivilegesToRole: _grantPrivilegesToRole,
+  revokePrivilegesFromRole: _revokePrivilegesFromRole,
+  grantRolesToRole: _grantRolesToRole,
+  revokeRolesFromRole: _revokeRolesFromRole,
+  updateRole: _updateRole,
+  dropAllRolesFromDatabase: _dropAllRolesFromDatabase,
   usersInfo: _usersInfo,
   rolesInfo: _rolesInfo,
 };

@@ -5,8 +5,20 @@
  */
 
 import assert from "node:assert/strict";
-import { MongoClient, MongoServerError } from "mongodb";
-import { COMMAND_PRIVILEGES } from "../../../core/sandbox/auth/privileges.ts";
+import {
+  Binary,
+  type Db,
+  Decimal128,
+  Long,
+  MaxKey,
+  MinKey,
+  MongoClient,
+  MongoServerError,
+  ObjectId,
+  Timestamp,
+  UUID,
+} from "mongodb";
+import { COMMAND_PRIVILEGES, renderCommand } from "../../../core/sandbox/auth/privileges.ts";
 import { COMMANDS } from "../../../core/sandbox/commands/mod.ts";
 import { type Sandbox, startSandbox } from "../../../core/sandbox/mod.ts";
 
@@ -459,11 +471,60 @@ const ROWS: Row[] = [
     db: "admin",
     allowed: true,
   },
+  // Role management (the table's role `tableRole` exists on Orders): mongod's required access.
+  ...((): Row[] => {
+    const onOrders = [{ resource: { db: "Orders", collection: "Commande" }, actions: ["find"] }];
+    const onCluster = [{ resource: { cluster: true }, actions: ["serverStatus"] }];
+    const anyDb = { role: "userAdminAnyDatabase", db: "admin" };
+    return [
+      // updateRole may revoke anything: revokeRole on every database.
+      {
+        role: "userAdmin",
+        command: { updateRole: "tableRole", privileges: onOrders },
+        allowed: false,
+      },
+      { role: anyDb, command: { updateRole: "tableRole", privileges: onOrders }, allowed: true },
+      {
+        role: "userAdmin",
+        command: { grantRolesToRole: "tableRole", roles: ["read"] },
+        allowed: true,
+      },
+      { role: "read", command: { grantRolesToRole: "tableRole", roles: ["read"] }, allowed: false },
+      {
+        role: "userAdmin",
+        command: { revokeRolesFromRole: "tableRole", roles: ["read"] },
+        allowed: true,
+      },
+      {
+        role: "userAdmin",
+        command: { grantPrivilegesToRole: "tableRole", privileges: onOrders },
+        allowed: true,
+      },
+      {
+        role: "userAdmin",
+        command: { revokePrivilegesFromRole: "tableRole", privileges: onOrders },
+        allowed: true,
+      },
+      // A cluster privilege is revoked with revokeRole on admin.
+      {
+        role: "userAdmin",
+        command: { revokePrivilegesFromRole: "tableRole", privileges: onCluster },
+        allowed: false,
+      },
+      { role: "readWrite", command: { dropRole: "noSuchRole" }, allowed: false },
+      // A new roles array may revoke any role.
+      { role: "userAdmin", command: { updateUser: "tableUser", roles: ["read"] }, allowed: false },
+      { role: anyDb, command: { updateUser: "tableUser", roles: ["read"] }, allowed: true },
+      { role: "userAdmin", command: { updateUser: "tableUser", pwd: "new" }, allowed: true },
+    ];
+  })(),
 ];
 
 Deno.test("commands × roles: allowed or Unauthorized (13)", async (t) => {
   await using s = await _authSandbox();
   await s.root.db("Orders").collection("Commande").insertOne({ n: 1 });
+  await s.root.db("Orders").command({ createRole: "tableRole", privileges: [], roles: [] });
+  await s.root.db("Orders").command({ createUser: "tableUser", pwd: "t", roles: [] });
   let n = 0;
   for (const row of ROWS) {
     const label = typeof row.role === "string" ? row.role : row.role.role;
@@ -508,4 +569,358 @@ Deno.test("without auth nothing is checked and credentials are not accepted", as
   } finally {
     await client.close();
   }
+});
+
+// ---- role management: updateRole, grant/revoke roles and privileges ------------------------
+
+async function _rolePrivileges(db: Db, role: string): Promise<unknown> {
+  const { roles } = await db.command({ rolesInfo: role, showPrivileges: true });
+  return { privileges: roles[0].privileges, roles: roles[0].roles };
+}
+
+Deno.test("updateRole replaces the role's privileges and roles, and open connections see it", async () => {
+  await using t = await _authSandbox();
+  const orders = t.root.db("Orders");
+  await orders.collection("Commande").insertOne({ n: 1 });
+  await orders.collection("Client").insertOne({ n: 2 });
+  await orders.command({
+    createRole: "app",
+    privileges: [{
+      resource: { db: "Orders", collection: "Commande" },
+      actions: ["find", "insert"],
+    }],
+    roles: ["read"],
+  });
+  await orders.command({ createUser: "appUser", pwd: "a", roles: ["app"] });
+  const client = new MongoClient(_uri(t.sandbox, "appUser", "a", "Orders"));
+  try {
+    const db = client.db("Orders");
+    assert.equal((await db.collection("Client").findOne())?.n, 2, "read, inherited");
+    await orders.command({
+      updateRole: "app",
+      privileges: [
+        { resource: { db: "Orders", collection: "Client" }, actions: ["find"] },
+        { resource: { db: "Orders", collection: "Client" }, actions: ["update"] },
+      ],
+      roles: [],
+    });
+    assert.deepEqual(await _rolePrivileges(orders, "app"), {
+      privileges: [{
+        resource: { db: "Orders", collection: "Client" },
+        actions: ["find", "update"],
+      }],
+      roles: [],
+    });
+    assert.equal((await db.collection("Client").findOne())?.n, 2);
+    await _rejects(db.collection("Commande").findOne(), 13);
+    await _rejects(db.collection("Commande").insertOne({}), 13);
+    // Only roles given: the privileges stay.
+    await orders.command({ updateRole: "app", roles: ["read"] });
+    assert.deepEqual(await _rolePrivileges(orders, "app"), {
+      privileges: [{
+        resource: { db: "Orders", collection: "Client" },
+        actions: ["find", "update"],
+      }],
+      roles: [{ role: "read", db: "Orders" }],
+    });
+    assert.equal((await db.collection("Commande").findOne())?.n, 1);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("updateRole answers mongod's errors", async () => {
+  await using t = await _authSandbox();
+  const orders = t.root.db("Orders");
+  await orders.command({ createRole: "a", privileges: [], roles: [] });
+  await orders.command({ createRole: "b", privileges: [], roles: ["a"] });
+  const cases: [string, object, number, RegExp][] = [
+    [
+      "no field",
+      { updateRole: "a" },
+      2,
+      /^Must specify at least one field to update in updateRole$/,
+    ],
+    ["unknown role", { updateRole: "nope", roles: [] }, 31, /^Could not find role: nope@Orders$/],
+    ["built-in role", { updateRole: "read", roles: [] }, 31, /^Role read@Orders not found$/],
+    ["itself", { updateRole: "a", roles: ["a"] }, 49, /^Cannot grant role a@Orders to itself\.$/],
+    [
+      "a cycle",
+      { updateRole: "a", roles: ["b"] },
+      49,
+      /would introduce a cycle in the role graph$/,
+    ],
+    [
+      "a role of another database",
+      { updateRole: "a", roles: [{ role: "read", db: "Other" }] },
+      49,
+      /^Roles on the 'Orders' database cannot be granted roles from other databases$/,
+    ],
+    [
+      "an unknown inherited role",
+      { updateRole: "a", roles: ["ghost", "phantom"] },
+      31,
+      /^Cannot grant roles to 'a@Orders': Could not find roles: ghost@Orders, phantom@Orders$/,
+    ],
+    [
+      "a privilege on another database",
+      {
+        updateRole: "a",
+        privileges: [{ resource: { db: "Other", collection: "" }, actions: ["find"] }],
+      },
+      49,
+      /cannot be granted privileges that target other databases or the cluster$/,
+    ],
+    [
+      "an unknown action",
+      {
+        updateRole: "a",
+        privileges: [{ resource: { db: "Orders", collection: "" }, actions: ["fly"] }],
+      },
+      2,
+      /^Unrecognized action privilege string: fly$/,
+    ],
+  ];
+  for (const [label, command, code, message] of cases) {
+    const error = await _rejects(orders.command(command), code);
+    assert.match(error.message, message, label);
+  }
+  const error = await _rejects(orders.command({ updateRole: "nope", roles: [] }), 31);
+  assert.equal(error.codeName, "RoleNotFound");
+  // A role on admin may hold privileges and roles of any database.
+  await t.root.db("admin").command({ createRole: "wide", privileges: [], roles: [] });
+  await t.root.db("admin").command({
+    updateRole: "wide",
+    privileges: [{ resource: { cluster: true }, actions: ["serverStatus"] }],
+    roles: [{ role: "read", db: "Orders" }],
+  });
+});
+
+Deno.test("grantRolesToRole, revokeRolesFromRole and revokePrivilegesFromRole change only what they name", async () => {
+  await using t = await _authSandbox();
+  const orders = t.root.db("Orders");
+  await orders.command({
+    createRole: "acct",
+    privileges: [
+      { resource: { db: "Orders", collection: "" }, actions: ["find", "update"] },
+      { resource: { db: "Orders", collection: "Commande" }, actions: ["insert", "remove"] },
+    ],
+    roles: [],
+  });
+  await orders.command({
+    grantRolesToRole: "acct",
+    roles: ["read", { role: "dbAdmin", db: "Orders" }],
+  });
+  await orders.command({ grantRolesToRole: "acct", roles: ["read"] }); // already there
+  assert.deepEqual((await _rolePrivileges(orders, "acct") as { roles: unknown }).roles, [
+    { role: "read", db: "Orders" },
+    { role: "dbAdmin", db: "Orders" },
+  ]);
+  await orders.command({ revokeRolesFromRole: "acct", roles: ["dbAdmin", "notHeld"] });
+  // As MongoDB's manual shows: revoking on one collection does not narrow a database privilege.
+  await orders.command({
+    revokePrivilegesFromRole: "acct",
+    privileges: [{
+      resource: { db: "Orders", collection: "gadgets" },
+      actions: ["find", "update"],
+    }],
+  });
+  await orders.command({
+    revokePrivilegesFromRole: "acct",
+    privileges: [
+      { resource: { db: "Orders", collection: "" }, actions: ["find"] },
+      { resource: { db: "Orders", collection: "Commande" }, actions: ["insert", "remove"] },
+    ],
+  });
+  assert.deepEqual(await _rolePrivileges(orders, "acct"), {
+    privileges: [{ resource: { db: "Orders", collection: "" }, actions: ["update"] }],
+    roles: [{ role: "read", db: "Orders" }],
+  });
+  const cases: [object, number, RegExp][] = [
+    [{ grantRolesToRole: "acct", roles: [] }, 2, /requires a non-empty "roles" array/],
+    [{ grantRolesToRole: "acct" }, 40414, /'grantRolesToRole\.roles' is missing/],
+    [
+      { grantRolesToRole: "read", roles: ["acct"] },
+      2,
+      /^read@Orders is a built-in role and cannot be modified$/,
+    ],
+    [{ grantRolesToRole: "nope", roles: ["read"] }, 31, /^Could not find role: nope@Orders$/],
+    [{ grantRolesToRole: "acct", roles: ["ghost"] }, 31, /Could not find role: ghost@Orders$/],
+    [{ revokeRolesFromRole: "nope", roles: ["read"] }, 31, /^Could not find role: nope@Orders$/],
+    [{ revokePrivilegesFromRole: "acct", privileges: [] }, 2, /non-empty "privileges" array/],
+    [
+      {
+        revokePrivilegesFromRole: "dbOwner",
+        privileges: [{ resource: { db: "Orders", collection: "" }, actions: ["find"] }],
+      },
+      2,
+      /built-in role and cannot be modified/,
+    ],
+    [
+      {
+        grantPrivilegesToRole: "acct",
+        privileges: [{ resource: { cluster: true }, actions: ["serverStatus"] }],
+      },
+      49,
+      /cannot be granted privileges that target other databases or the cluster$/,
+    ],
+    [{ dropRole: "read" }, 2, /^read@Orders is a built-in role and cannot be modified$/],
+  ];
+  for (const [command, code, message] of cases) {
+    const error = await _rejects(orders.command(command), code);
+    assert.match(error.message, message, JSON.stringify(command));
+  }
+  await orders.command({ createRole: "other", privileges: [], roles: ["acct"] });
+  assert.deepEqual((await orders.command({ dropAllRolesFromDatabase: 1 })).n, 2);
+  assert.deepEqual((await orders.command({ rolesInfo: 1 })).roles, []);
+});
+
+Deno.test("updateUser replaces roles, keeps the password unless given, and names the missing user", async () => {
+  await using t = await _authSandbox();
+  const orders = t.root.db("Orders");
+  await orders.command({ createUser: "u", pwd: "p", roles: ["read"], customData: { team: "a" } });
+  await orders.command({ updateUser: "u", roles: ["readWrite", "readWrite"] });
+  let info = await orders.command({ usersInfo: "u" });
+  assert.deepEqual(info.users[0].roles, [{ role: "readWrite", db: "Orders" }]);
+  assert.deepEqual(info.users[0].customData, { team: "a" });
+  await orders.command({ updateUser: "u", mechanisms: ["SCRAM-SHA-256"] });
+  info = await orders.command({ usersInfo: "u" });
+  assert.deepEqual(info.users[0].mechanisms, ["SCRAM-SHA-256"]);
+  const client = new MongoClient(_uri(t.sandbox, "u", "p", "Orders"));
+  try {
+    await client.db("Orders").collection("Commande").insertOne({ by: "u" });
+  } finally {
+    await client.close();
+  }
+  const cases: [object, number, RegExp][] = [
+    [{ updateUser: "nobody", pwd: "x" }, 11, /^User nobody@Orders not found$/],
+    [{ updateUser: "u" }, 2, /^Must specify at least one field to update in updateUser$/],
+    [{ updateUser: "u", roles: ["ghost"] }, 31, /^Could not find role: ghost@Orders$/],
+    [{ updateUser: "u", mechanisms: ["SCRAM-SHA-1"] }, 2, /subset of previously set mechanisms/],
+    [{ updateUser: "u", customData: "x" }, 14, /expected type 'object'/],
+  ];
+  for (const [command, code, message] of cases) {
+    const error = await _rejects(orders.command(command), code);
+    assert.match(error.message, message, JSON.stringify(command));
+  }
+});
+
+// ---- error codes and the Unauthorized message ---------------------------------------------
+
+Deno.test("authentication errors carry mongod's code names", async () => {
+  await using t = await _authSandbox();
+  const admin = t.root.db("admin");
+  const unavailable = await _rejects(
+    admin.command({ saslStart: 1, mechanism: "PLAIN", payload: new Binary(new Uint8Array()) }),
+    334,
+  );
+  assert.equal(unavailable.codeName, "MechanismUnavailable");
+  const protocol = await _rejects(
+    admin.command({ saslContinue: 1, conversationId: 9, payload: new Binary(new Uint8Array()) }),
+    17,
+  );
+  assert.equal(protocol.codeName, "ProtocolError");
+  const missing = await _rejects(admin.command({ dropRole: "nope" }), 31);
+  assert.equal(missing.codeName, "RoleNotFound");
+});
+
+Deno.test("Unauthorized names the command as mongod prints it", async (t) => {
+  await using s = await _authSandbox();
+  await s.root.db("Orders").collection("Commande").insertOne({ n: 1 });
+  await s.root.db("admin").command({
+    createUser: "elsewhere",
+    pwd: "e",
+    roles: [{ role: "readWrite", db: "Other" }],
+  });
+  const client = new MongoClient(_uri(s.sandbox, "elsewhere", "e"));
+  const commandes = client.db("Orders").collection("Commande");
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    [
+      "find",
+      () => commandes.findOne({ numero_commande: "C1", le: new Date(0) }),
+      /^\{ find: "Commande", filter: \{ numero_commande: "C1", le: new Date\(0\) \}, limit: 1, .*\$db: "Orders" \}$/,
+    ],
+    [
+      "insert",
+      () =>
+        commandes.insertOne(
+          { _id: new ObjectId("0123456789abcdef01234567"), n: Long.fromNumber(7) } as never,
+        ),
+      /^\{ insert: "Commande", documents: \[ \{ _id: ObjectId\('0123456789abcdef01234567'\), n: 7 \} \], ordered: true, .*\$db: "Orders" \}$/,
+    ],
+    [
+      "aggregate with $merge",
+      () =>
+        commandes.aggregate([{ $match: { n: 1 } }, { $merge: { into: "Historique" } }]).toArray(),
+      /^\{ aggregate: "Commande", pipeline: \[ \{ \$match: \{ n: 1 \} \}, \{ \$merge: \{ into: "Historique" \} \} \], cursor: \{\}, .*\$db: "Orders" \}$/,
+    ],
+    [
+      "createIndexes",
+      () => commandes.createIndex({ numero_commande: 1 }, { unique: true }),
+      /^\{ createIndexes: "Commande", indexes: \[ \{ unique: true, name: "numero_commande_1", key: \{ numero_commande: 1 \} \} \], .*\$db: "Orders" \}$/,
+    ],
+    [
+      "a change stream",
+      () => commandes.watch([{ $match: { operationType: "insert" } }]).tryNext(),
+      /^\{ aggregate: "Commande", pipeline: \[ \{ \$changeStream: \{\} \}, \{ \$match: \{ operationType: "insert" \} \} \], cursor: \{\}, .*\$db: "Orders" \}$/,
+    ],
+    [
+      "updateUser (the password masked)",
+      () => client.db("Orders").command({ updateUser: "x", pwd: "secret-pw" }),
+      /^\{ updateUser: "x", pwd: "xxx", .*\$db: "Orders" \}$/,
+    ],
+  ];
+  try {
+    for (const [label, run, rendered] of cases) {
+      await t.step(label, async () => {
+        const error = await _rejects(run(), 13);
+        assert.equal(error.codeName, "Unauthorized");
+        const prefix = "not authorized on Orders to execute command ";
+        assert.ok(error.message.startsWith(prefix), error.message);
+        const command = error.message.slice(prefix.length);
+        assert.match(command, rendered);
+        assert.match(
+          command,
+          /lsid: \{ id: UUID\("[0-9a-f-]{36}"\) \}/,
+          "lsid shown, as mongod does",
+        );
+        assert.doesNotMatch(command, /undefined|\[object|secret-pw/);
+      });
+    }
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("renderCommand prints BSON values as mongod's BSONObj::toString", () => {
+  const uuid = new UUID("3918bc80-94a9-4c70-ac02-0233e603a434");
+  const rows: [unknown, string][] = [
+    ["a", '"a"'],
+    [1, "1"],
+    [1.5, "1.5"],
+    [2 ** 40, "1099511627776.0"],
+    [Long.fromString("9007199254740993"), "9007199254740993"],
+    [new Decimal128("1.50"), "1.50"],
+    [true, "true"],
+    [null, "null"],
+    [new Date(86_400_000), "new Date(86400000)"],
+    [new ObjectId("0123456789abcdef01234567"), "ObjectId('0123456789abcdef01234567')"],
+    [uuid.toBinary(), 'UUID("3918bc80-94a9-4c70-ac02-0233e603a434")'],
+    [new Binary(new Uint8Array([1, 171])), "BinData(0, 01AB)"],
+    [new Timestamp({ t: 1700000000, i: 3 }), "Timestamp(1700000000, 3)"],
+    [/ab+c/i, "/ab+c/i"],
+    [new MinKey(), "MinKey"],
+    [new MaxKey(), "MaxKey"],
+    [[], "[]"],
+    [{}, "{}"],
+    [[1, [2, { a: [] }]], "[ 1, [ 2, { a: [] } ] ]"],
+    ["x".repeat(200), `"${"x".repeat(150)}..."`],
+  ];
+  for (const [value, expected] of rows) {
+    assert.equal(renderCommand({ find: "c", v: value }), `{ find: "c", v: ${expected} }`);
+  }
+  assert.equal(
+    renderCommand({ createUser: "u", pwd: "secret", roles: [], $db: "admin" }),
+    '{ createUser: "u", pwd: "xxx", roles: [], $db: "admin" }',
+  );
 });
