@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { MongoClient } from "mongodb";
 import { builtinPlugins } from "../../../cli/registry.ts";
-import { COMMANDS } from "../../../core/sandbox/commands/mod.ts";
 import { type AuthServer, authServer } from "../../support/auth_server.ts";
 import { batchArgs, cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
@@ -156,21 +156,42 @@ Deno.test({
       noSecret(server, stdout, stderr);
     });
 
-    await t.step({
-      name: "setup role --apply again updates the role and keeps the user's password",
-      // The sandbox has no updateRole yet; MongoDB does.
-      ignore: server.backend === "sandbox" && !COMMANDS.has("updateRole"),
-      async fn() {
-        const { code, stdout, stderr } = await cli(setupArgs(server, dir.path), {
-          plugins,
-          cwd: dir.path,
+    await t.step(
+      "setup role --apply again puts back a privilege removed by hand and keeps the user's password",
+      async () => {
+        const adminDb = server.admin.db("admin");
+        const privilegesOf = async () =>
+          (await adminDb.command({ rolesInfo: server.role, showPrivileges: true })).roles[0]
+            .privileges as Array<{ resource: Record<string, unknown>; actions: string[] }>;
+        const applied = await privilegesOf();
+        const taken = applied.find((p) => p.actions.includes("insert"))!;
+        await adminDb.command({
+          revokePrivilegesFromRole: server.role,
+          privileges: [{ resource: taken.resource, actions: ["insert"] }],
         });
-        assert.equal(code, 0, stderr);
-        assert.match(stdout, new RegExp(`^Role ${server.role}@admin updated`, "m"));
-        assert.match(stdout, /now holds .* only \(password unchanged\)/);
-        noSecret(server, stdout, stderr);
+        assert.notDeepEqual(await privilegesOf(), applied, "the privilege was removed by hand");
+        for (let run = 0; run < 2; run++) { // twice: the second run changes nothing
+          const { code, stdout, stderr } = await cli(setupArgs(server, dir.path), {
+            plugins,
+            cwd: dir.path,
+          });
+          assert.equal(code, 0, stderr);
+          assert.match(stdout, new RegExp(`^Role ${server.role}@admin updated: 27 actions`, "m"));
+          assert.match(stdout, /now holds .* only \(password unchanged\)/);
+          noSecret(server, stdout, stderr);
+          assert.deepEqual(await privilegesOf(), applied);
+        }
+        const { roles } = await adminDb.command({ usersInfo: { user: server.user, db: "admin" } })
+          .then((r) => r.users[0]);
+        assert.deepEqual(roles, [{ role: server.role, db: "admin" }]);
+        const client = new MongoClient(uri);
+        try {
+          assert.equal((await client.db(server.dbName).command({ ping: 1 })).ok, 1);
+        } finally {
+          await client.close();
+        }
       },
-    });
+    );
   },
 });
 
