@@ -4,8 +4,9 @@
  * lease collection: the other takes over within the lease time, each delivered order is archived
  * exactly once, and the stored token's epoch never goes down (no save under a lost lease). The
  * lease is shortened for the test (hidden `ARCHIVER_LEASE_TTL_MS` / `ARCHIVER_LEASE_RENEW_MS`).
- * The two processes share this machine's clock: the test cannot offset them; that the server's
- * clock decides is shown in tests/core/stream/lease_test.ts.
+ * Clocks that lie: the two processes run 10 minutes apart (libfaketime, Debian's `faketime`,
+ * preloaded into each; skipped, saying so, where it is not installed), and the lease still
+ * changes hands only when it ran out by the server's clock.
  */
 
 import assert from "node:assert/strict";
@@ -41,16 +42,46 @@ async function _probe(port: number, path: string) {
   return { status: response.status, body: await response.text() };
 }
 
-async function _startPair(uri: string, db: string, root: string): Promise<_Pair> {
+const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+function _hasFaketime(): boolean {
+  try {
+    return Deno.statSync(LIBFAKETIME).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** The environment that makes a process's clock run `offset` (`+10m`, `-10m`) from the host's. */
+function _clockOffset(offset: string): Record<string, string> {
+  return { LD_PRELOAD: LIBFAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
+}
+
+function _startWatcherAt(
+  uri: string,
+  db: string,
+  dir: string,
+  port: number,
+  env: Record<string, string> = {},
+): WatcherProcess {
+  const args = ["--ha", "--token-store", "mongo", "--batch-max", "20"];
+  return startWatcher(uri, db, dir, [...args, "--metrics-port", String(port)], {
+    env: { ...ENV, ...env },
+  });
+}
+
+async function _startPair(
+  uri: string,
+  db: string,
+  root: string,
+  envs: Array<Record<string, string>> = [{}, {}],
+): Promise<_Pair> {
   const dirs = [join(root, "a"), join(root, "b")];
   const watchers: WatcherProcess[] = [];
   const ports = dirs.map(() => _freePort());
   for (const [i, dir] of dirs.entries()) {
     await Deno.mkdir(dir, { recursive: true });
-    const args = ["--ha", "--token-store", "mongo", "--batch-max", "20"];
-    watchers.push(
-      startWatcher(uri, db, dir, [...args, "--metrics-port", String(ports[i])], { env: ENV }),
-    );
+    watchers.push(_startWatcherAt(uri, db, dir, ports[i]!, envs[i]));
   }
   return { watchers, dirs, ports };
 }
@@ -274,6 +305,69 @@ Deno.test("watch --ha: a lease collection wiped while running is taken again at 
   } finally {
     for (const w of pair.watchers) await w.stop("SIGKILL").catch(() => {});
   }
+});
+
+Deno.test({
+  name:
+    "watch --ha with the two hosts' clocks 20 minutes apart: one holder at a time, and each takes over from the other within the lease time",
+  ignore: !_hasFaketime() && !Deno.env.get("CI"),
+  fn: async () => {
+    assert.ok(_hasFaketime(), `${LIBFAKETIME} is missing: apt-get install faketime`);
+    const { tdb, seeded, courier, pending } = await _setup("ha_clocks");
+    await using _db = tdb;
+    await using dir = await tempDir();
+    // One host 10 minutes ahead, the other 10 minutes behind. By its own clock, the one ahead
+    // would find every lease long expired and steal it; the one behind would wait 20 minutes
+    // to take over from a dead holder.
+    const envs = [_clockOffset("+10m"), _clockOffset("-10m")];
+    const pair = await _startPair(tdb.uri, tdb.dbName, dir.path, envs);
+    try {
+      await eventually(async () => (await _active(tdb.db, pair)) !== undefined, 15_000, "holder");
+      const producer = _producer(tdb.db, pending, courier);
+      const epochs = _epochWatch(tdb.db);
+      for (let round = 1; round <= 2; round++) {
+        const active = (await _active(tdb.db, pair))!;
+        const standby = 1 - active;
+        await pair.watchers[active]!.waitFor(/Change Stream opened successfully/, 15_000);
+        // Two lease lifetimes: the standby must not take a lease that is being renewed.
+        const holder = (await _lease(tdb.db))!;
+        await sleep(2 * TTL_MS);
+        assert.deepEqual(await _lease(tdb.db), holder, `round ${round}: no lease stolen`);
+        assert.equal(await _role(pair.dirs[standby]!), "standby");
+        await pair.watchers[active]!.stop("SIGKILL");
+        const killedAt = performance.now();
+        await eventually(
+          async () => (await _active(tdb.db, pair)) === standby,
+          TTL_MS + 6_000,
+          `round ${round}: the standby takes over`,
+        );
+        const takeover = performance.now() - killedAt;
+        assert.ok(takeover < TTL_MS + RENEW_MS + 1_500, `round ${round}: ${takeover} ms`);
+        assert.equal((await _lease(tdb.db))?.epoch, holder.epoch + 1);
+        // The killed host comes back (with its lying clock) and waits as standby.
+        pair.watchers[active] = _startWatcherAt(
+          tdb.uri,
+          tdb.dbName,
+          pair.dirs[active]!,
+          pair.ports[active]!,
+          envs[active],
+        );
+        await pair.watchers[active]!.waitFor(/Standby: another watcher holds the lease/, 15_000);
+      }
+      await producer.stop();
+      const delivered = [...seeded.complete, ...producer.delivered];
+      await _allArchived(tdb.db, delivered);
+      assertEachOnce(
+        (await tdb.db.collection("Historique").find({}).toArray()).map((d) => d.numero_commande)
+          .sort(),
+        delivered,
+      );
+      await assertArchivedOrQuarantined(tdb.db);
+      assert.equal(await epochs.stop(), 3, "two takeovers, no save under an old epoch");
+    } finally {
+      for (const w of pair.watchers) await w.stop("SIGKILL").catch(() => {});
+    }
+  },
 });
 
 Deno.test("watch --ha without --token-store mongo stops at once with exit 2 and one line", async () => {
