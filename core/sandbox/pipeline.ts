@@ -20,6 +20,7 @@ import { asCommandError, CommandError } from "./errors.ts";
 import { type Collation, optionsCollation } from "./collation.ts";
 import { compileFilter, mingoOptions, pinNow, runStages } from "./mingo_context.ts";
 import type { Storage } from "./storage.ts";
+import { isView, resolveView } from "./views.ts";
 
 /** Where a pipeline reads from. */
 export interface PipelineSource {
@@ -183,17 +184,28 @@ function _hashLookup(
     ? spec.pipeline as Doc[]
     : undefined;
   const letSpec = isPlainDoc(spec.let) ? spec.let : undefined;
+  // A document that matched nothing needs no run of a sub-pipeline that gives nothing from
+  // nothing; without `let`, one aggregator serves every document (mingo builds its operator
+  // tables anew for each one, about a millisecond).
+  const nothingFromNothing = subPipeline?.every((stage) =>
+    _NOTHING_FROM_NOTHING.has(Object.keys(stage)[0] ?? "")
+  );
+  const shared = subPipeline && !letSpec
+    ? new Aggregator(subPipeline as never, options)
+    : undefined;
   const out: Doc[] = new Array(docs.length);
   for (let i = 0; i < docs.length; i++) {
     const doc = docs[i]!;
     const values = pathValues(doc, localField);
     const keys = values.length === 0 ? ["z"] : [...new Set(values.map(valueKey))];
     let matched = find(keys);
-    if (subPipeline) {
-      const variables = letSpec ? _evalLet(doc, letSpec, options) : undefined;
-      matched = new Aggregator(subPipeline as never, { ...options, variables }).run(
-        matched,
-      ) as Doc[];
+    if (subPipeline && !(matched.length === 0 && nothingFromNothing)) {
+      const aggregator = shared ?? new Aggregator(subPipeline as never, {
+        ...options,
+        // The command's `let` variables stay visible beside the lookup's own.
+        variables: { ...options.variables, ..._evalLet(doc, letSpec!, options) },
+      });
+      matched = aggregator.run(matched) as Doc[];
     }
     if (as.includes(".")) {
       const copy = cloneValue(doc);
@@ -204,6 +216,36 @@ function _hashLookup(
     }
   }
   return out;
+}
+
+// Stages whose output is empty when their input is ($facet, $unionWith and $documents are not).
+const _NOTHING_FROM_NOTHING = new Set([
+  "$match",
+  "$project",
+  "$addFields",
+  "$set",
+  "$unset",
+  "$limit",
+  "$skip",
+  "$sort",
+  "$replaceRoot",
+  "$replaceWith",
+  "$unwind",
+  "$group",
+  "$count",
+]);
+
+/** `$unionWith`'s collection and pipeline, when the stage is well formed (else mingo's error). */
+function _unionTarget(spec: unknown): { coll?: string; pipeline: Doc[] } | undefined {
+  if (typeof spec === "string") return { coll: spec, pipeline: [] };
+  if (!isPlainDoc(spec)) return undefined;
+  const coll = spec.coll;
+  const pipeline = spec.pipeline ?? [];
+  if ((coll !== undefined && typeof coll !== "string") || !Array.isArray(pipeline)) {
+    return undefined;
+  }
+  if (coll === undefined && pipeline.length === 0) return undefined;
+  return { coll, pipeline: pipeline as Doc[] };
 }
 
 function _evalLet(doc: Doc, letSpec: Doc, options: Partial<Options>): Doc {
@@ -404,7 +446,7 @@ export function runPipeline(
     let docs: Doc[];
     let i = 0;
     const first = pipeline[0];
-    if (first && "$match" in first && isPlainDoc(first.$match) && !variables) {
+    if (first && "$match" in first && isPlainDoc(first.$match)) {
       docs = findMatching(source.collection, first.$match, options);
       i = 1;
     } else if (first && "$documents" in first) {
@@ -426,6 +468,22 @@ export function runPipeline(
       ) {
         flush();
         docs = _hashLookup(docs, lookup, storage, source.db, options);
+      } else if ("$unionWith" in stage && _unionTarget(stage.$unionWith) !== undefined) {
+        // Run natively, so the other collection's leading $match uses its indexes (mingo would
+        // scan it whole for each union).
+        flush();
+        const { coll, pipeline: sub } = _unionTarget(stage.$unionWith)!;
+        let other = coll === undefined ? undefined : storage.collection(source.db, coll);
+        let stages = sub;
+        if (isView(other)) {
+          const view = resolveView(storage, other!);
+          other = view.collection;
+          stages = [...view.pipeline, ...sub];
+        }
+        docs = [
+          ...docs,
+          ...runPipeline(storage, { db: source.db, collection: other }, stages, run),
+        ];
       } else if ("$out" in stage) {
         flush();
         _out(docs, stage.$out, storage, source.db);

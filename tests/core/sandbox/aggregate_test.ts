@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type MongoServerError, ObjectId } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testBackendKind, testDatabase } from "../../support/test_db.ts";
 
 Deno.test("$lookup joins by _id and by an array localField such as items.menu_id", async () => {
   await using t = await testDatabase();
@@ -132,4 +132,58 @@ Deno.test("a result document over 16 MB fails with BSONObjectTooLarge, as on Mon
   const small = await collection.aggregate([{ $match: { s: "small" } }, { $project: { a: "$s" } }])
     .toArray();
   assert.equal(small.length, 1);
+});
+
+Deno.test("$unionWith appends the other collection through its pipeline, a view through the view's, and by name alone", async () => {
+  await using t = await testDatabase();
+  await t.db.collection("a").insertMany([{ _id: 1, n: "x" }, { _id: 2, n: "y" }]);
+  await t.db.collection("b").createIndex({ n: 1 }, { unique: true });
+  await t.db.collection("b").insertMany([
+    { _id: 10, n: "x", v: 1 },
+    { _id: 11, n: "y", v: 2 },
+    { _id: 12, n: "z", v: 3 },
+  ]);
+  await t.db.createCollection("b_big", { viewOn: "b", pipeline: [{ $match: { v: { $gte: 2 } } }] });
+  const cases: Array<[string, unknown, unknown[]]> = [
+    ["an indexed $match and a projection", {
+      coll: "b",
+      pipeline: [{ $match: { n: { $in: ["x", "z"] } } }, { $project: { _id: 0, v: 1 } }],
+    }, [{ v: 1 }, { v: 3 }]],
+    ["a view, then its own stage", {
+      coll: "b_big",
+      pipeline: [{ $project: { _id: 0, v: 1 } }],
+    }, [{ v: 2 }, { v: 3 }]],
+    ["by name", "b", [{ _id: 10, n: "x", v: 1 }, { _id: 11, n: "y", v: 2 }, {
+      _id: 12,
+      n: "z",
+      v: 3,
+    }]],
+    ["a missing collection", { coll: "nothing", pipeline: [] }, []],
+  ];
+  for (const [name, spec, added] of cases) {
+    const out = await t.db.collection("a").aggregate([
+      { $match: { _id: 1 } },
+      { $unionWith: spec },
+    ]).toArray();
+    assert.deepEqual(out, [{ _id: 1, n: "x" }, ...added], name);
+  }
+});
+
+Deno.test("$setWindowFields numbers documents ($documentNumber), and $function from the wire still cannot run", async () => {
+  await using t = await testDatabase();
+  await t.db.collection("w").insertMany([{ _id: 3 }, { _id: 1 }, { _id: 2 }]);
+  const ranked = await t.db.collection("w").aggregate([
+    { $setWindowFields: { sortBy: { _id: 1 }, output: { rank: { $documentNumber: {} } } } },
+  ]).toArray();
+  assert.deepEqual(ranked.map((d) => [d._id, d.rank]), [[1, 1], [2, 2], [3, 3]]);
+  // A real server runs server-side JavaScript unless configured not to; the sandbox never does.
+  if ((await testBackendKind()) !== "sandbox") return;
+  const refused = await t.db.collection("w").aggregate([
+    {
+      $addFields: {
+        x: { $function: { body: "function() { return 1; }", args: [], lang: "js" } },
+      },
+    },
+  ]).toArray().then(() => undefined, (e: MongoServerError) => e);
+  assert.ok(refused, "a $function body arrives as a string and is never executed");
 });
