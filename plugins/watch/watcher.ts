@@ -476,6 +476,9 @@ export async function runWatch(
             await setState("streaming");
           },
           onBatch: async (events) => {
+            // From here, a read belongs to the next batch (it overlaps this one's write).
+            const readAt = batchReadAt;
+            batchReadAt = undefined;
             const outcome = await archiveOrders(_orderRefs(events), archiving);
             const written = Date.now();
             const last = events.at(-1)!;
@@ -488,9 +491,8 @@ export async function runWatch(
             promMetrics.observeMicroBatch({
               eventTimesMs: eventTimes,
               writtenAtMs: written,
-              durationSeconds: (written - (batchReadAt ?? written)) / 1000,
+              durationSeconds: (written - (readAt ?? written)) / 1000,
             });
-            batchReadAt = undefined;
             addWatchTotals(db, {
               events_processed: events.length,
               events_archived: outcome.archived,
@@ -704,7 +706,12 @@ async function _stream(
       }
       events.push(event);
     }
+    // The next read overlaps this batch's write: the driver fetches what the stream has while
+    // the server archives. Its error, if any, surfaces when it is awaited.
+    const next = pending ? Promise.resolve(pending) : read();
+    next.catch(() => {});
     await handlers.onBatch(events);
+    pending = await next;
   }
   return undefined;
 }
