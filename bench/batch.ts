@@ -41,6 +41,7 @@ import process from "node:process";
 import type { ArchivePath } from "../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../core/archive/archive_index.ts";
 import { backfill } from "../core/archive/backfill.ts";
+import { Quarantine } from "../core/archive/quarantine.ts";
 import { type CollectionNames, DEFAULT_COLLECTION_NAMES } from "../core/archive/collections.ts";
 import { generateDataset, scaledReferenceCounts } from "../plugins/simulate/generator.ts";
 import { ensureSourceIndexes, writeDataset } from "../plugins/simulate/writer.ts";
@@ -207,17 +208,25 @@ export async function benchBatch(options: BatchBenchOptions = {}): Promise<Batch
     const plainCopyPerSecond = await _plainCopy(db, batchSize);
 
     const log = getLogger(["archiver", "bench"]);
-    const run = (on: Db, path: ArchivePath, limit?: number) =>
-      backfill({
+    // As `archiver batch` runs it: with the quarantine loaded once, so a batch with nothing
+    // quarantined sends no quarantine command.
+    const run = async (on: Db, path: ArchivePath, limit?: number) => {
+      const quarantine = new Quarantine(on.collection(BENCH_NAMES.quarantine), {
+        retryIntervalMs: 60_000,
+      });
+      await quarantine.load();
+      return await backfill({
         db: on,
         names: BENCH_NAMES,
         log,
+        quarantine,
         archivedBy: "batch",
         deliveredStatus: "livrée",
         batchSize,
         path,
         limit,
       });
+    };
     const emptyArchive = async () => {
       await db.collection(BENCH_NAMES.archive).drop().catch(() => {});
       await db.collection(BENCH_NAMES.quarantine).drop().catch(() => {});
