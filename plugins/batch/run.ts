@@ -31,6 +31,12 @@ import { Quarantine } from "../../core/archive/quarantine.ts";
 import { recordBatchRun } from "../../core/archive/history.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import { describeError, errorKind } from "../../core/mongo/errors.ts";
+import {
+  explainRefusal,
+  isUnauthorized,
+  privilegeTarget,
+  requiredPrivileges,
+} from "../../core/mongo/privileges.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
 import { integer } from "../../core/runtime/parse.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
@@ -257,7 +263,19 @@ async function _runBatch(
     log.info(`Wrote ${sample.length} sample documents to ${plan.exportPath}`);
   }
 
-  const error = failure === undefined ? undefined : _batchError(failure);
+  // A missing privilege: name it (from connectionStatus), never only "not authorized".
+  const lacking = failure !== undefined && isUnauthorized(failure)
+    ? await explainRefusal(
+      client.db("admin"),
+      requiredPrivileges(privilegeTarget(config), { command: "batch" }),
+    )
+    : undefined;
+  const error = failure === undefined ? undefined : lacking
+    ? new ConfigError(
+      `MongoDB refused the batch: ${lacking} (Unauthorized, code 13); archiver setup role grants what the tool needs`,
+      { cause: failure },
+    )
+    : _batchError(failure);
   const failed = report.orders_invalid + report.orders_errors;
   const exitCode = error !== undefined
     ? exitCodeOf(error)

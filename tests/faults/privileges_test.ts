@@ -12,7 +12,8 @@ import {
 } from "../../core/mongo/privileges.ts";
 import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
 import { authServer } from "../support/auth_server.ts";
-import { tempDir } from "../support/cli.ts";
+import { batchArgs, cli, tempDir } from "../support/cli.ts";
+import { batch } from "../../plugins/batch/mod.ts";
 import { seedOrders } from "../support/orders.ts";
 import { startWatcher } from "../support/watcher.ts";
 
@@ -89,3 +90,49 @@ for (const [name, grant, named] of cases) {
     },
   });
 }
+
+// batch: a user that may read everything but not write the archive. The merge is refused
+// (said once), the client path is refused too, and the run stops naming what is missing.
+Deno.test({
+  name: "batch as a user without insert and update on the archive exits 2, naming the privilege",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await using server = await authServer();
+    if ("skip" in server) {
+      await t.step({ name: server.skip, ignore: true, fn() {} });
+      return;
+    }
+    await using dir = await tempDir();
+    const target = privilegeTarget(_config(server.dbName));
+    const admin = server.admin.db("admin");
+    await admin.command({
+      createRole: server.role,
+      privileges: rolePrivileges(requiredPrivileges(target)).map((p) =>
+        "collection" in p.resource && p.resource.collection === "Historique"
+          ? { ...p, actions: p.actions.filter((a) => a !== "insert" && a !== "update") }
+          : p
+      ),
+      roles: [],
+    });
+    await admin.command({
+      createUser: server.user,
+      pwd: PASSWORD,
+      roles: [{ role: server.role, db: "admin" }],
+    });
+    await seedOrders(server.admin.db(server.dbName));
+    const result = await cli(
+      batchArgs(server.userUri(server.user, PASSWORD), server.dbName, dir.path),
+      { plugins: [batch()], cwd: dir.path },
+    );
+    const errors = result.stderr.trimEnd().split("\n").filter((line) =>
+      /\[ERROR\]|^error:/.test(line)
+    );
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(errors.length, 1, result.stderr);
+    assert.match(errors[0]!, /lacks insert, update on lp_\w+\.Historique/);
+    assert.match(errors[0]!, /archiver setup role/);
+    assert.equal(await server.admin.db(server.dbName).collection("Historique").countDocuments(), 0);
+    assert.ok(!result.stderr.includes(PASSWORD), "the user's password is never printed");
+  },
+});
