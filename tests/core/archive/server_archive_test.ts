@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { type Db, type Document, MongoClient } from "mongodb";
 import { getLogger } from "@logtape/logtape";
-import { type ArchiveOptions, archiveOrders } from "../../../core/archive/archiver.ts";
+import {
+  type ArchiveOptions,
+  archiveOrders,
+  type OrderRef,
+} from "../../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../../core/archive/archive_index.ts";
 import { DEFAULT_COLLECTION_NAMES as names } from "../../../core/archive/collections.ts";
 import { testDatabase } from "../../support/test_db.ts";
@@ -9,7 +13,7 @@ import { seedOrders } from "../../support/orders.ts";
 
 const log = getLogger(["archiver", "test"]);
 
-async function refs(db: Db): Promise<Document[]> {
+async function refs(db: Db): Promise<OrderRef[]> {
   return await db.collection("Commande").find({}, { projection: { numero_commande: 1 } })
     .sort({ _id: 1 }).toArray();
 }

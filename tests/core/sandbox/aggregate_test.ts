@@ -136,9 +136,10 @@ Deno.test("a result document over 16 MB fails with BSONObjectTooLarge, as on Mon
 
 Deno.test("$unionWith appends the other collection through its pipeline, a view through the view's, and by name alone", async () => {
   await using t = await testDatabase();
-  await t.db.collection("a").insertMany([{ _id: 1, n: "x" }, { _id: 2, n: "y" }]);
+  type Numbered = { _id: number; n: string; v?: number };
+  await t.db.collection<Numbered>("a").insertMany([{ _id: 1, n: "x" }, { _id: 2, n: "y" }]);
   await t.db.collection("b").createIndex({ n: 1 }, { unique: true });
-  await t.db.collection("b").insertMany([
+  await t.db.collection<Numbered>("b").insertMany([
     { _id: 10, n: "x", v: 1 },
     { _id: 11, n: "y", v: 2 },
     { _id: 12, n: "z", v: 3 },
@@ -171,7 +172,7 @@ Deno.test("$unionWith appends the other collection through its pipeline, a view 
 
 Deno.test("$setWindowFields numbers documents ($documentNumber), and $function from the wire still cannot run", async () => {
   await using t = await testDatabase();
-  await t.db.collection("w").insertMany([{ _id: 3 }, { _id: 1 }, { _id: 2 }]);
+  await t.db.collection<{ _id: number }>("w").insertMany([{ _id: 3 }, { _id: 1 }, { _id: 2 }]);
   const ranked = await t.db.collection("w").aggregate([
     { $setWindowFields: { sortBy: { _id: 1 }, output: { rank: { $documentNumber: {} } } } },
   ]).toArray();

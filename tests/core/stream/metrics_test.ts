@@ -13,7 +13,7 @@ import { checkMetrics, sampleValue, skipWithoutPromtool } from "../../support/pr
 Deno.test("outcomeCounts() counts orders found archived before or at the write as duplicates", () => {
   const counts = outcomeCounts({
     alreadyArchived: 2,
-    enriched: 9,
+    path: "server",
     archived: 4,
     duplicates: 1,
     incomplete: 3,
