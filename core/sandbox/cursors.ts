@@ -78,7 +78,10 @@ export function takeBatch(docs: Doc[], start: number, max: number): Doc[] {
           `Size must be between 0 and ${MAX_RESULT_SIZE}(16MB)`,
       );
     }
-    bytes += size;
+    // In the reply's batch array each document also costs its type byte and its index as a key
+    // ("123456" and a NUL): hundreds of thousands of small documents add megabytes, which once
+    // took a reply past the encoder's buffer. MongoDB bounds the whole batch at 16 MB.
+    bytes += size + 2 + String(i - start).length;
     if (bytes > MAX_BSON_SIZE && i > start) return docs.slice(start, i);
   }
   return docs.slice(start, end);
