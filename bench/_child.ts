@@ -88,6 +88,8 @@ export interface SandboxProcess extends AsyncDisposable {
   pid: number;
   /** Stops it (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
+  /** What it wrote on standard error (its warnings: a connection it closed, and why). */
+  stderr(): string;
 }
 
 /**
@@ -123,7 +125,13 @@ export async function startSandboxProcess(
     console.error(`The sandbox process exited (code ${code}):\n${child.stderr().slice(-4_000)}`);
   });
   const stop = () => stopped ??= child.stop(30_000).then(() => {});
-  return { uri, pid: child.pid, stop, [Symbol.asyncDispose]: stop };
+  return {
+    uri,
+    pid: child.pid,
+    stop,
+    stderr: () => child.stderr(),
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 /** What a finished `archiver` command did. */

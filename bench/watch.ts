@@ -195,6 +195,14 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
       rssSecondTenth,
       soakGrowth: rssLate / rssSecondTenth,
     };
+  } catch (error) {
+    // The sandbox logs why it closed a connection; the driver's error only says it was closed.
+    throw new Error(
+      `The watch benchmark failed: ${(error as Error).message}\nsandbox stderr:\n${
+        sandbox.stderr().slice(-4_000)
+      }\nwatcher stderr:\n${watcher?.stderr().slice(-2_000) ?? ""}`,
+      { cause: error },
+    );
   } finally {
     sampler?.stop();
     await watcher?.stop("SIGKILL");
