@@ -11,7 +11,7 @@ import {
   rolePrivileges,
 } from "../../core/mongo/privileges.ts";
 import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
-import { authServer } from "../support/auth_server.ts";
+import { authTest } from "../support/auth_server.ts";
 import { batchArgs, cli, tempDir } from "../support/cli.ts";
 import { batch } from "../../plugins/batch/mod.ts";
 import { seedOrders } from "../support/orders.ts";
@@ -46,16 +46,9 @@ const cases: Array<[string, (privileges: ReturnType<typeof rolePrivileges>) => u
   ];
 
 for (const [name, grant, named] of cases) {
-  Deno.test({
-    name: `watch as a user with ${name} exits 2 within seconds, one line naming the privilege`,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn(t) {
-      await using server = await authServer();
-      if ("skip" in server) {
-        await t.step({ name: server.skip, ignore: true, fn() {} });
-        return;
-      }
+  authTest(
+    `watch as a user with ${name} exits 2 within seconds, one line naming the privilege`,
+    async (server) => {
       await using dir = await tempDir();
       const target = privilegeTarget(_config(server.dbName));
       const admin = server.admin.db("admin");
@@ -88,21 +81,14 @@ for (const [name, grant, named] of cases) {
       assert.ok(!stderr.includes(PASSWORD), "the user's password is never printed");
       assert.ok(!stderr.includes(server.adminPassword));
     },
-  });
+  );
 }
 
 // batch: a user that may read everything but not write the archive. The merge is refused
 // (said once), the client path is refused too, and the run stops naming what is missing.
-Deno.test({
-  name: "batch as a user without insert and update on the archive exits 2, naming the privilege",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await using server = await authServer();
-    if ("skip" in server) {
-      await t.step({ name: server.skip, ignore: true, fn() {} });
-      return;
-    }
+authTest(
+  "batch as a user without insert and update on the archive exits 2, naming the privilege",
+  async (server) => {
     await using dir = await tempDir();
     const target = privilegeTarget(_config(server.dbName));
     const admin = server.admin.db("admin");
@@ -135,4 +121,4 @@ Deno.test({
     assert.equal(await server.admin.db(server.dbName).collection("Historique").countDocuments(), 0);
     assert.ok(!result.stderr.includes(PASSWORD), "the user's password is never printed");
   },
-});
+);

@@ -131,3 +131,30 @@ function _server(
     [Symbol.asyncDispose]: dispose,
   };
 }
+
+/**
+ * A test that needs a server with authentication: it gets one (dropped at the end), or is
+ * reported skipped with the reason where none can be had.
+ *
+ * @param name The test's name.
+ * @param fn The test, given the server and the test context.
+ */
+export function authTest(
+  name: string,
+  fn: (server: AuthServer, t: Deno.TestContext) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    // The driver's pools and the sandbox's listener outlive a test by a tick.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn(t) {
+      await using server = await authServer();
+      if ("skip" in server) {
+        await t.step({ name: server.skip, ignore: true, fn() {} });
+        return;
+      }
+      await fn(server, t);
+    },
+  });
+}

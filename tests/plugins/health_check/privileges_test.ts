@@ -17,7 +17,7 @@ import {
   uriHosts,
 } from "../../../plugins/health_check/privileges_check.ts";
 import type { HealthState } from "../../../plugins/health_check/state.ts";
-import { authServer } from "../../support/auth_server.ts";
+import { authTest } from "../../support/auth_server.ts";
 import { testDatabase } from "../../support/test_db.ts";
 
 const target: PrivilegeTarget = {
@@ -200,16 +200,9 @@ Deno.test("the privileges check of an unreachable server is UNKNOWN, naming why"
   assert.match(check.reason, /^Cannot read the user's privileges: /);
 });
 
-Deno.test({
-  name: "the privileges check on a server with authentication judges the user's roles",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await using server = await authServer();
-    if ("skip" in server) {
-      await t.step({ name: server.skip, ignore: true, fn() {} });
-      return;
-    }
+authTest(
+  "the privileges check on a server with authentication judges the user's roles",
+  async (server, t) => {
     const admin = server.admin.db("admin");
     const config = configFor(server.adminUri, server.dbName);
     const table = rolePrivileges(requiredPrivileges(privilegeTarget(config)));
@@ -268,4 +261,4 @@ Deno.test({
       assert.match(check.reason, /^No user authenticated and the server requires one/);
     });
   },
-});
+);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { builtinPlugins } from "../../../cli/registry.ts";
-import { type AuthServer, authServer } from "../../support/auth_server.ts";
+import { type AuthServer, authTest } from "../../support/auth_server.ts";
 import { batchArgs, cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { eventually, startWatcher } from "../../support/watcher.ts";
@@ -44,16 +44,9 @@ function noSecret(server: AuthServer, ...texts: string[]) {
   }
 }
 
-Deno.test({
-  name: "a user with exactly the role of setup role runs batch, watch and health",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await using server = await authServer();
-    if ("skip" in server) {
-      await t.step({ name: server.skip, ignore: true, fn() {} });
-      return;
-    }
+authTest(
+  "a user with exactly the role of setup role runs batch, watch and health",
+  async (server, t) => {
     await using dir = await tempDir();
     const uri = server.userUri(server.user, PASSWORD);
     const db = server.admin.db(server.dbName);
@@ -193,18 +186,11 @@ Deno.test({
       },
     );
   },
-});
+);
 
-Deno.test({
-  name: "setup role --apply without a password creates the role and prints the createUser line",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await using server = await authServer();
-    if ("skip" in server) {
-      await t.step({ name: server.skip, ignore: true, fn() {} });
-      return;
-    }
+authTest(
+  "setup role --apply without a password creates the role and prints the createUser line",
+  async (server) => {
     await using dir = await tempDir();
     const { code, stdout, stderr } = await cli(setupArgs(server, dir.path), {
       plugins,
@@ -220,18 +206,11 @@ Deno.test({
     assert.deepEqual(users.users, []);
     noSecret(server, stdout, stderr);
   },
-});
+);
 
-Deno.test({
-  name: "setup role --apply as a user who may not create roles exits 2 with one line",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await using server = await authServer();
-    if ("skip" in server) {
-      await t.step({ name: server.skip, ignore: true, fn() {} });
-      return;
-    }
+authTest(
+  "setup role --apply as a user who may not create roles exits 2 with one line",
+  async (server) => {
     await using dir = await tempDir();
     await server.admin.db("admin").command({
       createUser: server.user,
@@ -255,4 +234,4 @@ Deno.test({
     );
     noSecret(server, stdout, stderr);
   },
-});
+);
