@@ -62,10 +62,15 @@ Deno.test("cpuPercent() compares two samples, or averages over the process's lif
 });
 
 Deno.test("renderDashboard() shows the plan's live figures with percentages of what was handled", () => {
+  // One clock for the status and the frame: two `new Date()` a millisecond apart made the uptime
+  // 12h 33m 59.999s now and then.
+  const now = new Date();
   const frame = renderDashboard({
-    now: new Date(),
+    now,
     source: "archiver-status.json",
-    status: status(),
+    status: status({
+      started_at: new Date(now.getTime() - (12 * 60 + 34) * 60_000).toISOString(),
+    }),
     process: { cpuPercent: 12.2, rssBytes: 245 * 1024 * 1024 },
     dayCount: 7,
     historyError: "connect ECONNREFUSED",
