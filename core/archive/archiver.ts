@@ -30,6 +30,7 @@ import {
   type PathResult,
 } from "./server_archive.ts";
 import { writeArchive } from "./sink.ts";
+import { ConfigError } from "../runtime/errors.ts";
 import { oneOf } from "../runtime/parse.ts";
 import type { Setting } from "../runtime/settings.ts";
 
@@ -175,6 +176,13 @@ export async function archiveOrders(
           retrying,
         );
         continue;
+      }
+      if (error instanceof ArchiveIndexMissingError) {
+        // Made again, and still not usable: something keeps removing it. Not a defect of ours.
+        throw new ConfigError(
+          `The archive ${names.archive} has no unique index on numero_commande for $merge, even after creating it: check what drops it (code 51183)`,
+          { cause: error },
+        );
       }
       if (!(error instanceof MergeRefusedError)) throw error;
       _refused.set(db, error.why);

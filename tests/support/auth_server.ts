@@ -7,9 +7,9 @@
  *
  * @example
  * ```ts
- * await using server = await authServer();
- * if ("skip" in server) return t.step({ name: server.skip, ignore: true, fn() {} });
- * const uri = server.userUri("archiver_x", "pw");
+ * authTest("a user with exactly the role runs batch", async (server) => {
+ *   const uri = server.userUri(server.user, "pw");
+ * });
  * ```
  *
  * @module

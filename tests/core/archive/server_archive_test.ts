@@ -7,6 +7,7 @@ import {
   type OrderRef,
 } from "../../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../../core/archive/archive_index.ts";
+import { ConfigError } from "../../../core/runtime/errors.ts";
 import { DEFAULT_COLLECTION_NAMES as names } from "../../../core/archive/collections.ts";
 import { testDatabase } from "../../support/test_db.ts";
 import { seedOrders } from "../../support/orders.ts";
@@ -200,6 +201,24 @@ Deno.test("an archive dropped and restored without its index: the index is made 
     indexes.some((i) => i.unique && i.key.numero_commande === 1 && !i.partialFilterExpression),
   );
   assert.equal(await archive.countDocuments(), 5);
+});
+
+Deno.test("an archive whose index is gone again at once stops with a configuration error, nothing written", async () => {
+  await using t = await testDatabase("merge_index_gone");
+  await seedOrders(t.db, { complete: 3, incomplete: 0, notDelivered: 0 });
+  await ensureArchiveIndex(t.db.collection("Historique"));
+  // The merge answers 51183 twice: before the index is made again, and after.
+  await failOnOrders(t.db, { failCommands: ["aggregate"], errorCode: 51183 }, 2);
+  let error: unknown;
+  try {
+    error = await archiveOrders(await refs(t.db), options(t.db)).then(() => undefined, (e) => e);
+  } finally {
+    await failOnOrders(t.db, undefined);
+  }
+  assert.ok(error instanceof ConfigError, String(error));
+  assert.match((error as Error).message, /no unique index on numero_commande .* 51183/);
+  assert.equal(await t.db.collection("Historique").countDocuments(), 0);
+  assert.equal(await t.db.collection("archiver_quarantine").countDocuments(), 0);
 });
 
 Deno.test("server-side archiving reads back only the documents asked for", async () => {
