@@ -17,6 +17,7 @@ import { assertArchivedOrQuarantined, assertEachOnce, deliver } from "../support
 import { seedOrders } from "../support/orders.ts";
 import { testDatabase } from "../support/test_db.ts";
 import { eventually, startWatcher, type WatcherProcess } from "../support/watcher.ts";
+import { freePort } from "../support/ports.ts";
 
 const TTL_MS = 3_000;
 const RENEW_MS = 1_000;
@@ -30,11 +31,6 @@ interface _Pair {
   watchers: WatcherProcess[];
   dirs: string[];
   ports: number[];
-}
-
-function _freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
 }
 
 async function _probe(port: number, path: string) {
@@ -78,7 +74,7 @@ async function _startPair(
 ): Promise<_Pair> {
   const dirs = [join(root, "a"), join(root, "b")];
   const watchers: WatcherProcess[] = [];
-  const ports = dirs.map(() => _freePort());
+  const ports = dirs.map(() => freePort());
   for (const [i, dir] of dirs.entries()) {
     await Deno.mkdir(dir, { recursive: true });
     watchers.push(_startWatcherAt(uri, db, dir, ports[i]!, envs[i]));

@@ -18,6 +18,7 @@ import { seedOrders } from "../support/orders.ts";
 import { testDatabase } from "../support/test_db.ts";
 import { startWatcher } from "../support/watcher.ts";
 import { ALERTMANAGER, assertInstalled, OPS_DIR, PROMETHEUS, skipWithout } from "./tools.ts";
+import { freePort } from "../support/ports.ts";
 
 /** One alert as Alertmanager's webhook sends it. */
 interface WebhookAlert {
@@ -30,14 +31,6 @@ interface WebhookAlert {
 interface Delivery {
   at: number;
   alert: WebhookAlert;
-}
-
-/** A free TCP port on loopback. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function waitUntil<T>(

@@ -9,13 +9,7 @@ import { checkMetrics, sampleValue, skipWithoutPromtool } from "../../support/pr
 import { WATCH_STATES } from "../../../core/stream/watch_status.ts";
 import { watch } from "../../../plugins/watch/mod.ts";
 import { isHealthy } from "../../../plugins/watch/metrics_server.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { freePort } from "../../support/ports.ts";
 
 Deno.test({
   name:
