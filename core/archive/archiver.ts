@@ -24,12 +24,12 @@ import {
   archiveOnServer,
   describeMissing,
   emptyPathResult,
-  idKey,
   MergeRefusedError,
   type OrderRef,
   type PathResult,
 } from "./server_archive.ts";
 import { writeArchive } from "./sink.ts";
+import { orderIdKey as idKey } from "./order_id.ts";
 import { ConfigError } from "../runtime/errors.ts";
 import { oneOf } from "../runtime/parse.ts";
 import type { Setting } from "../runtime/settings.ts";

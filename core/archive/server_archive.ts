@@ -20,10 +20,11 @@
  * @module
  */
 
-import { BSON, type Db, type Document, MongoServerError, ObjectId } from "mongodb";
+import { type Db, type Document, MongoServerError, ObjectId } from "mongodb";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentStages, orderFilter } from "./enrich.ts";
 import { isolating } from "./isolate.ts";
+import { orderIdKey as idKey } from "./order_id.ts";
 import type { QuarantineEntry } from "./quarantine.ts";
 import { retryTransient, type TransientRetryOptions } from "../mongo/retry.ts";
 
@@ -418,19 +419,6 @@ export function outcomePipeline(
       },
     },
   ];
-}
-
-/**
- * A key that tells order ids apart whatever their BSON type (ObjectIds, strings, numbers, and
- * the documents or arrays legacy data holds), for maps keyed by order.
- *
- * @param id An order's `_id`.
- * @returns A string equal for equal ids only.
- */
-export function idKey(id: unknown): string {
-  if (id instanceof ObjectId) return `o${id.toHexString()}`;
-  if (typeof id === "string") return `s${id}`;
-  return `e${BSON.EJSON.stringify(id as Document, { relaxed: false })}`;
 }
 
 /**
