@@ -214,7 +214,6 @@ export async function benchBatch(options: BatchBenchOptions = {}): Promise<Batch
       const quarantine = new Quarantine(on.collection(BENCH_NAMES.quarantine), {
         retryIntervalMs: 60_000,
       });
-      await quarantine.load();
       return await backfill({
         db: on,
         names: BENCH_NAMES,

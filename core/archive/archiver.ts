@@ -104,6 +104,8 @@ export interface ArchiveOutcome {
   incomplete: number;
   /** Invalid orders: no usable number, or a field the archive needs missing or mistyped. */
   invalid: number;
+  /** Orders whose number is archived for another order (quarantined as `conflict`). */
+  conflicts: number;
   /** Orders the server refused for a reason of their own (quarantined as `error`). */
   errors: number;
   /** Orders archived that were in the quarantine. */
@@ -138,6 +140,7 @@ export async function archiveOrders(
     duplicates: 0,
     incomplete: 0,
     invalid: 0,
+    conflicts: 0,
     errors: 0,
     recovered: 0,
     documents: [],
@@ -204,14 +207,21 @@ export async function archiveOrders(
   _logProblems(entries, options);
   if (options.dryRun) return outcome;
 
-  outcome.recovered = result.written.filter((id) => quarantine.mayHold(id)).length;
   await retryTransient("Recording the quarantine", () => quarantine.record(entries), retrying);
-  const released = await retryTransient(
-    "Releasing archived orders from the quarantine",
-    () => quarantine.release([...result.settled, ...result.written]),
-    retrying,
+  // The quarantine is shared: another process may have put any of these orders there.
+  const done = [...result.settled, ...result.written];
+  const held = new Set(
+    (await retryTransient("Reading the quarantine", () => quarantine.held(done), retrying))
+      .map(idKey),
   );
-  outcome.recovered = Math.min(outcome.recovered, released);
+  if (held.size > 0) {
+    outcome.recovered = result.written.filter((id) => held.has(idKey(id))).length;
+    await retryTransient(
+      "Releasing archived orders from the quarantine",
+      () => quarantine.release(done.filter((id) => held.has(idKey(id)))),
+      retrying,
+    );
+  }
   return outcome;
 }
 
@@ -340,7 +350,12 @@ async function _archiveOnClient(
   return result;
 }
 
-const _counter = { incomplete: "incomplete", invalid: "invalid", error: "errors" } as const;
+const _counter = {
+  incomplete: "incomplete",
+  invalid: "invalid",
+  conflict: "conflicts",
+  error: "errors",
+} as const;
 
 function _isNumber(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;

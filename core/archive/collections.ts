@@ -22,6 +22,8 @@ export interface CollectionNames {
   archive: string;
   /** Delivered orders not archived, with their reason (`archiver_quarantine`). */
   quarantine: string;
+  /** Quarantined orders the operator released with `archiver quarantine release` (`archiver_released`). */
+  released: string;
 }
 
 /**
@@ -39,6 +41,7 @@ export function collectionNames(config: GlobalConfig): CollectionNames {
     menu: config.menuCollection,
     archive: config.archiveCollection,
     quarantine: config.quarantineCollection,
+    released: config.releasedCollection,
   };
 }
 

@@ -15,11 +15,29 @@ import type { AnyBulkWriteOperation, Collection, Document } from "mongodb";
 import { duration, formatDuration } from "../runtime/parse.ts";
 import type { Setting } from "../runtime/settings.ts";
 
-/** Why a delivered order is not archived. */
-export type QuarantineReason = "incomplete" | "invalid" | "error";
+/**
+ * Why a delivered order is not archived: a reference resolves to nothing (`incomplete`), its own
+ * fields are missing or mistyped (`invalid`), its number is already archived for another order
+ * (`conflict`), or the server refused it for a reason of its own (`error`).
+ */
+export type QuarantineReason = "incomplete" | "invalid" | "conflict" | "error";
 
 /** The reasons, in the order health and reports list them. */
-export const QUARANTINE_REASONS: readonly QuarantineReason[] = ["incomplete", "invalid", "error"];
+export const QUARANTINE_REASONS: readonly QuarantineReason[] = [
+  "incomplete",
+  "invalid",
+  "conflict",
+  "error",
+];
+
+/**
+ * Zero orders for every reason.
+ *
+ * @returns A count per reason, each 0.
+ */
+export function emptyReasonCounts(): Record<QuarantineReason, number> {
+  return { incomplete: 0, invalid: 0, conflict: 0, error: 0 };
+}
 
 /**
  * How often quarantined orders are tried again: incomplete ones at every interval, the others
@@ -45,6 +63,8 @@ export interface QuarantineEntry {
   reason: QuarantineReason;
   /** What is missing or wrong, naming the field or reference. */
   detail: string;
+  /** For a `conflict`: the `_id` of the other order archived under the same number. */
+  conflict_with?: unknown;
 }
 
 /** A quarantine document as stored. */
@@ -69,21 +89,15 @@ export interface QuarantineOptions {
   writeTimeoutMs?: number;
 }
 
-// Beyond this many ids the quarantine is not mirrored in memory: every archived batch then
-// releases its ids on the server, one extra round trip instead of an unbounded set.
-const _MIRROR_LIMIT = 100_000;
-
 /**
- * The quarantine collection, with a mirror of the ids it holds so that archiving a batch costs
- * no extra round trip when none of its orders was quarantined.
+ * The quarantine collection. What it holds is the truth for every process (batch, watchers,
+ * verify --repair, the operator's commands): nothing here caches which orders it holds.
  */
 export class Quarantine {
   readonly #collection: Collection;
   readonly #retryIntervalMs: number;
   readonly #maxBackoffMs: number;
   readonly #writeConcern: { w: "majority"; wtimeoutMS: number };
-  #known = new Set<string>();
-  #mirrored = false;
 
   /**
    * Wraps the quarantine collection.
@@ -104,33 +118,18 @@ export class Quarantine {
   }
 
   /**
-   * Reads which orders the quarantine holds (ids only), so later releases know what to delete.
-   */
-  async load(): Promise<void> {
-    const known = new Set<string>();
-    const cursor = this.#collection.find({}, { projection: { _id: 1 }, batchSize: 10_000 });
-    for await (const document of cursor) {
-      known.add(_key(document._id));
-      if (known.size > _MIRROR_LIMIT) {
-        await cursor.close();
-        this.#known = new Set();
-        this.#mirrored = false;
-        return;
-      }
-    }
-    this.#known = known;
-    this.#mirrored = true;
-  }
-
-  /**
-   * Whether an order may be in the quarantine (always `true` before {@link load}, or when the
-   * quarantine is too large to mirror).
+   * Which of some orders the quarantine holds now, as the server says.
    *
-   * @param id The order's `_id`.
-   * @returns `false` only when it is known not to be there.
+   * @param ids The orders' `_id`s.
+   * @returns The `_id`s of those it holds.
    */
-  mayHold(id: unknown): boolean {
-    return !this.#mirrored || this.#known.has(_key(id));
+  async held(ids: readonly unknown[]): Promise<unknown[]> {
+    if (ids.length === 0) return [];
+    const documents = await this.#collection.find({ _id: { $in: [...ids] } } as Document, {
+      projection: { _id: 1 },
+      batchSize: ids.length + 1,
+    }).toArray();
+    return documents.map((d) => d._id);
   }
 
   /**
@@ -152,23 +151,20 @@ export class Quarantine {
       ordered: false,
       writeConcern: this.#writeConcern,
     });
-    for (const entry of entries) this.#known.add(_key(entry._id));
   }
 
   /**
-   * Takes orders out of the quarantine (archived, or no longer delivered). Costs nothing when
-   * none of them is known to be there.
+   * Takes orders out of the quarantine (archived, or no longer delivered), whichever process put
+   * them there.
    *
    * @param ids The orders' `_id`s.
    * @returns How many were removed.
    */
   async release(ids: readonly unknown[]): Promise<number> {
-    const held = ids.filter((id) => this.mayHold(id));
-    if (held.length === 0) return 0;
-    const result = await this.#collection.deleteMany({ _id: { $in: held } } as Document, {
+    if (ids.length === 0) return 0;
+    const result = await this.#collection.deleteMany({ _id: { $in: [...ids] } } as Document, {
       writeConcern: this.#writeConcern,
     });
-    for (const id of held) this.#known.delete(_key(id));
     return result.deletedCount;
   }
 
@@ -192,7 +188,7 @@ export class Quarantine {
    * @returns A count per reason (0 when none).
    */
   async counts(): Promise<Record<QuarantineReason, number>> {
-    const counts: Record<QuarantineReason, number> = { incomplete: 0, invalid: 0, error: 0 };
+    const counts = emptyReasonCounts();
     const groups = await this.#collection.aggregate([
       { $group: { _id: "$reason", n: { $sum: 1 } } },
     ]).toArray();
@@ -218,6 +214,9 @@ export class Quarantine {
           numero_commande: entry.numero_commande,
           reason: entry.reason,
           detail: entry.detail,
+          conflict_with: entry.reason === "conflict"
+            ? { $literal: entry.conflict_with }
+            : "$$REMOVE",
           first_seen: { $ifNull: ["$first_seen", "$$NOW"] },
           last_attempt: "$$NOW",
           attempts: { $add: [{ $ifNull: ["$attempts", 0] }, 1] },
@@ -226,9 +225,4 @@ export class Quarantine {
       { $set: { next_attempt: { $add: ["$$NOW", { $toLong: backoff }] } } },
     ];
   }
-}
-
-function _key(id: unknown): string {
-  // ObjectIds, strings and numbers as ids: their string form with the type, so "1" ≠ 1.
-  return `${typeof id}:${String(id)}`;
 }

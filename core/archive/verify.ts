@@ -115,7 +115,7 @@ export function emptyCounts(): VerifyCounts {
   return {
     delivered: 0,
     archived: 0,
-    quarantined: { incomplete: 0, invalid: 0, error: 0 },
+    quarantined: { incomplete: 0, invalid: 0, conflict: 0, error: 0 },
     missing: 0,
   };
 }

@@ -145,6 +145,13 @@ export const globalSettings = {
     default: "archiver_quarantine",
     parse: text(COLLECTION_NAME),
   },
+  releasedCollection: {
+    env: "ARCHIVER_RELEASED_COLLECTION",
+    description:
+      "Quarantined orders the operator released (accepted as never archived), counted by verify",
+    default: "archiver_released",
+    parse: text(COLLECTION_NAME),
+  },
   runsCollection: {
     env: "ARCHIVER_RUNS_COLLECTION",
     description:

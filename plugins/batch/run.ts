@@ -202,7 +202,6 @@ async function _runBatch(
       retryIntervalMs: config.retryInterval,
       writeTimeoutMs: config.operationTimeout,
     });
-    await retryTransient("Reading the quarantine", () => quarantine.load(), { log, signal });
     result = await backfill({
       db,
       names,

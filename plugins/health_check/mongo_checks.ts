@@ -11,7 +11,11 @@ import type { Logger } from "@logtape/logtape";
 import type { Db, MongoClient } from "mongodb";
 import { type ArchiveIndexState, inspectArchiveIndex } from "../../core/archive/archive_index.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
-import type { QuarantineReason } from "../../core/archive/quarantine.ts";
+import {
+  emptyReasonCounts,
+  QUARANTINE_REASONS,
+  type QuarantineReason,
+} from "../../core/archive/quarantine.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
 import { createMongoClient } from "../../core/mongo/client.ts";
@@ -208,7 +212,7 @@ export async function readQuarantine(
       },
     },
   ], { maxTimeMS: options.maxTimeMs }).toArray();
-  const counts: Record<QuarantineReason, number> = { incomplete: 0, invalid: 0, error: 0 };
+  const counts: Record<QuarantineReason, number> = emptyReasonCounts();
   let incompleteOverdue = 0;
   for (const group of groups) {
     // A reason this version does not know is counted as an error: it needs someone's look.
@@ -235,7 +239,9 @@ export async function readQuarantine(
 }
 
 function _reason(value: unknown): QuarantineReason {
-  return value === "incomplete" || value === "invalid" ? value : "error";
+  return QUARANTINE_REASONS.includes(value as QuarantineReason)
+    ? value as QuarantineReason
+    : "error";
 }
 
 function _quarantinedOrder(document: Record<string, unknown>): QuarantinedOrder {

@@ -406,7 +406,6 @@ export async function runWatch(
       // Inside the loop so a transient failure here is retried like any other; once is enough.
       if (!indexReady) {
         await ensureArchiveIndex(db.collection(names.archive));
-        await quarantine.load();
         indexReady = true;
         await refreshQuarantine();
       }

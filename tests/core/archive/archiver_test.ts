@@ -146,7 +146,6 @@ Deno.test("archiveOrders() releases an order from the quarantine once it is arch
   const quarantine = new Quarantine(t.db.collection("archiver_quarantine"), {
     retryIntervalMs: 1_000,
   });
-  await quarantine.load();
   const options = { db: t.db, names, log, archivedBy: "watch" as const, quarantine };
   const refs = [{ _id: order._id, numero_commande: number }];
   const first = await archiveOrders(refs, options);

@@ -10,6 +10,7 @@ const names = {
   menu: "Menu",
   archive: "Historique",
   quarantine: "archiver_quarantine",
+  released: "archiver_released",
 };
 
 Deno.test("enrichmentPipeline() selects by ids, then joins the four reference collections", () => {

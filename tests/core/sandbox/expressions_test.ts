@@ -73,6 +73,7 @@ Deno.test("compiled expressions give mingo's output for the enrichment projectio
     menu: "m",
     archive: "h",
     quarantine: "q",
+    released: "rel",
   };
   const stages = enrichmentPipeline({ ids: [] }, names).filter((stage) => !("$lookup" in stage))
     .slice(1);

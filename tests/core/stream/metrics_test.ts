@@ -18,6 +18,7 @@ Deno.test("outcomeCounts() counts orders found archived before or at the write a
     duplicates: 1,
     incomplete: 3,
     invalid: 1,
+    conflicts: 0,
     errors: 1,
     recovered: 2,
     documents: [],
@@ -139,8 +140,8 @@ Deno.test("'last time' gauges have no sample until the first time, then the time
 
 Deno.test("quarantine sizes replace the previous ones, by reason", async () => {
   const metrics = createWatchMetrics({ processMetrics: false });
-  metrics.setQuarantine({ incomplete: 4, invalid: 1, error: 0 });
-  metrics.setQuarantine({ incomplete: 2, invalid: 0, error: 1 });
+  metrics.setQuarantine({ incomplete: 4, invalid: 1, conflict: 0, error: 0 });
+  metrics.setQuarantine({ incomplete: 2, invalid: 0, conflict: 0, error: 1 });
   const text = await metrics.registry.metrics();
   assert.equal(sampleValue(text, "archiver_quarantine_orders", { reason: "incomplete" }), 2);
   assert.equal(sampleValue(text, "archiver_quarantine_orders", { reason: "invalid" }), 0);

@@ -454,6 +454,7 @@ function seen(
     counts: {
       incomplete: count("incomplete"),
       invalid: count("invalid"),
+      conflict: count("conflict"),
       error: count("error"),
       ...counts,
     },

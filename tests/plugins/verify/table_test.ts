@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { emptyCounts, type VerifyReport } from "../../../core/archive/verify.ts";
 import { formatVerifyReport, plural } from "../../../plugins/verify/table.ts";
 
-const q = (incomplete: number, invalid: number, error: number) => ({ incomplete, invalid, error });
+const q = (incomplete: number, invalid: number, error: number) => ({
+  incomplete,
+  invalid,
+  conflict: 0,
+  error,
+});
 
 function report(overrides: Partial<VerifyReport> = {}): VerifyReport {
   return {
