@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Db, Document } from "mongodb";
+import type { Collection, Db, Document } from "mongodb";
 import type { Logger } from "@logtape/logtape";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentPipeline } from "./enrich.ts";
@@ -22,6 +22,7 @@ import { ensureArchiveIndex } from "./archive_index.ts";
 import {
   ArchiveIndexMissingError,
   archiveOnServer,
+  conflictEntry,
   describeMissing,
   emptyPathResult,
   MergeRefusedError,
@@ -29,7 +30,7 @@ import {
   type PathResult,
 } from "./server_archive.ts";
 import { writeArchive } from "./sink.ts";
-import { orderIdKey as idKey } from "./order_id.ts";
+import { compareOrderIds, orderIdKey as idKey } from "./order_id.ts";
 import { ConfigError } from "../runtime/errors.ts";
 import { oneOf } from "../runtime/parse.ts";
 import type { Setting } from "../runtime/settings.ts";
@@ -171,7 +172,7 @@ export async function archiveOrders(
     } catch (error) {
       if (error instanceof ArchiveIndexMissingError && attempt === 1) {
         log.warn(
-          "⚠️ The archive lost its unique index on numero_commande (dropped, or restored without its indexes?): creating it again",
+          "⚠️ The archive lost its unique indexes (dropped, or restored without its indexes?): creating them again",
         );
         await retryTransient(
           "Creating the archive index",
@@ -183,7 +184,7 @@ export async function archiveOrders(
       if (error instanceof ArchiveIndexMissingError) {
         // Made again, and still not usable: something keeps removing it. Not a defect of ours.
         throw new ConfigError(
-          `The archive ${names.archive} has no unique index on numero_commande for $merge, even after creating it: check what drops it (code 51183)`,
+          `The archive ${names.archive} has no unique index on order_id for $merge, even after creating it: check what drops it (code 51183)`,
           { cause: error },
         );
       }
@@ -208,10 +209,12 @@ export async function archiveOrders(
   if (options.dryRun) return outcome;
 
   await retryTransient("Recording the quarantine", () => quarantine.record(entries), retrying);
-  // The quarantine is shared: another process may have put any of these orders there.
+  // The quarantine is shared: another process may have put any of these orders there. The
+  // server path read which in its outcome aggregation; the client path asks.
   const done = [...result.settled, ...result.written];
   const held = new Set(
-    (await retryTransient("Reading the quarantine", () => quarantine.held(done), retrying))
+    (result.quarantined ??
+      await retryTransient("Reading the quarantine", () => quarantine.held(done), retrying))
       .map(idKey),
   );
   if (held.size > 0) {
@@ -226,8 +229,9 @@ export async function archiveOrders(
 }
 
 /**
- * The client path: read which numbers are archived, enrich the rest, write the complete and
- * valid ones as idempotent upserts (or, in a dry run, only say what would be written).
+ * The client path: read which orders are archived (by `order_id`), enrich the rest, read which of
+ * their numbers other orders hold in the archive (conflicts), write the complete and valid ones as
+ * idempotent upserts on `order_id` (or, in a dry run, only say what would be written).
  */
 async function _archiveOnClient(
   orders: readonly OrderRef[],
@@ -238,24 +242,22 @@ async function _archiveOnClient(
   const { db, names } = options;
   const archive = db.collection(names.archive);
   const result = emptyPathResult();
-  const numbers = orders.map((o) => o.numero_commande).filter(_isNumber);
-  const archived = numbers.length === 0 ? new Set<string>() : new Set(
+  const archived = new Set(
     (await retryTransient(
-      "Reading archived order numbers",
+      "Reading archived orders",
       () =>
-        archive.find({ numero_commande: { $in: numbers } }, {
-          projection: { _id: 0, numero_commande: 1 },
-          batchSize: numbers.length + 1,
+        archive.find({ order_id: { $in: orders.map((o) => o._id) } }, {
+          projection: { _id: 0, order_id: 1 },
+          batchSize: orders.length + 1,
           maxTimeMS: timeoutMs,
         }).toArray(),
       retrying,
-    )).map((doc) => doc.numero_commande as string),
+    )).map((doc) => idKey(doc.order_id)),
   );
   const toEnrich: OrderRef[] = [];
   for (const order of orders) {
-    if (_isNumber(order.numero_commande) && archived.has(order.numero_commande)) {
-      result.settled.push(order._id);
-    } else toEnrich.push(order);
+    if (archived.has(idKey(order._id))) result.settled.push(order._id);
+    else toEnrich.push(order);
   }
   result.alreadyArchived = result.settled.length;
 
@@ -290,16 +292,26 @@ async function _archiveOnClient(
       detail: reason,
     });
   }
+  // Numbers other orders hold in the archive; of orders sharing one in this batch, the lowest
+  // _id is written (as on the server path) and the others are conflicts.
+  const takenBy = await _numberHolders(
+    archive,
+    enriched.map((d) => d.numero_commande).filter(_isNumber),
+    { timeoutMs, retrying },
+  );
   const archivedAt = new Date();
   const toWrite: Document[] = [];
-  for (const document of enriched) {
+  for (const document of _lowestIdFirst(enriched)) {
     const invalid = document.invalid as string[];
     const entry = {
       _id: document.order_id,
       numero_commande: _isNumber(document.numero_commande) ? document.numero_commande : null,
     };
+    const holder = entry.numero_commande === null ? undefined : takenBy.get(entry.numero_commande);
     if (invalid.length > 0) {
       entries.push({ ...entry, reason: "invalid", detail: invalid.join("; ") });
+    } else if (holder !== undefined) {
+      entries.push(conflictEntry(entry, holder));
     } else if (!document.complete && !options.allowIncomplete) {
       entries.push({
         ...entry,
@@ -313,6 +325,7 @@ async function _archiveOnClient(
         archived_at: archivedAt,
         archived_by: options.archivedBy,
       });
+      takenBy.set(entry.numero_commande as string, document.order_id);
     }
   }
 
@@ -331,11 +344,12 @@ async function _archiveOnClient(
     ...writes.results.flatMap((r) => r.failed),
     ...writes.refused.map(({ item, reason }) => ({ document: item, reason })),
   ];
+  const conflicts = writes.results.flatMap((r) => r.conflicts);
   for (const write of writes.results) {
     result.archived += write.archived;
     result.duplicates += write.duplicates;
   }
-  const refused = new Set(failures.map((f) => f.document));
+  const refused = new Set([...failures.map((f) => f.document), ...conflicts]);
   const written = toWrite.filter((d) => !refused.has(d));
   result.written = written.map((d) => d.order_id);
   result.documents = written;
@@ -347,7 +361,45 @@ async function _archiveOnClient(
       detail: reason,
     });
   }
+  if (conflicts.length > 0) {
+    // Numbers taken between the read and the write (a concurrent writer): name the holder.
+    const holders = await _numberHolders(
+      archive,
+      conflicts.map((d) => d.numero_commande as string),
+      { timeoutMs, retrying },
+    );
+    for (const document of conflicts) {
+      const ref = { _id: document.order_id, numero_commande: document.numero_commande };
+      entries.push(conflictEntry(ref, holders.get(document.numero_commande as string)));
+    }
+  }
   return result;
+}
+
+/** The archive's order ids by number, for the given numbers. */
+async function _numberHolders(
+  archive: Collection,
+  numbers: readonly string[],
+  options: { timeoutMs: number; retrying: Parameters<typeof retryTransient>[2] },
+): Promise<Map<string, unknown>> {
+  const unique = [...new Set(numbers)];
+  if (unique.length === 0) return new Map();
+  const documents = await retryTransient(
+    "Reading archived order numbers",
+    () =>
+      archive.find({ numero_commande: { $in: unique } }, {
+        projection: { _id: 0, numero_commande: 1, order_id: 1 },
+        batchSize: unique.length + 1,
+        maxTimeMS: options.timeoutMs,
+      }).toArray(),
+    options.retrying,
+  );
+  return new Map(documents.map((d) => [d.numero_commande as string, d.order_id]));
+}
+
+/** Enriched orders sorted by `_id` as MongoDB sorts them, so the lowest of a shared number wins. */
+function _lowestIdFirst(documents: readonly Document[]): Document[] {
+  return [...documents].sort((a, b) => compareOrderIds(a.order_id, b.order_id));
 }
 
 const _counter = {

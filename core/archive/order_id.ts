@@ -160,3 +160,68 @@ function _normal(coefficient: bigint, exponent: number): string {
   }
   return e === 0 ? c.toString() : `${c}e${e}`;
 }
+
+/**
+ * Orders two `_id` values as MongoDB sorts them (`sort: { _id: 1 }`) for the kinds order ids
+ * take: numbers before strings before documents before binaries before ObjectIds before booleans
+ * before dates; numbers by value, strings by code point, ObjectIds by their bytes, dates by time.
+ * Documents and binaries fall back to their keys' order: consistent, if not MongoDB's own order,
+ * which only decides which of two orders sharing a number a dry run names first.
+ *
+ * @param a One `_id`.
+ * @param b Another.
+ * @returns Negative, zero or positive, as `Array.prototype.sort` expects.
+ */
+export function compareOrderIds(a: unknown, b: unknown): number {
+  const rankA = _rank(a);
+  const rankB = _rank(b);
+  if (rankA !== rankB) return rankA - rankB;
+  if (rankA === _NUMBER) {
+    const x = _asNumber(a);
+    const y = _asNumber(b);
+    if (x !== y) return x < y ? -1 : 1;
+  } else if (rankA === _STRING) {
+    const x = a as string;
+    const y = b as string;
+    if (x !== y) return x < y ? -1 : 1;
+    return 0;
+  } else if (rankA === _DATE) {
+    return (a as Date).getTime() - (b as Date).getTime();
+  }
+  const x = orderIdKey(a);
+  const y = orderIdKey(b);
+  return x === y ? 0 : x < y ? -1 : 1;
+}
+
+const _NUMBER = 1;
+const _STRING = 2;
+const _DATE = 7;
+
+function _rank(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === "number" || typeof value === "bigint") return _NUMBER;
+  if (typeof value === "string") return _STRING;
+  if (typeof value === "boolean") return 6;
+  if (value instanceof Date) return _DATE;
+  switch ((value as { _bsontype?: string })._bsontype) {
+    case "Int32":
+    case "Double":
+    case "Long":
+    case "Decimal128":
+      return _NUMBER;
+    case "Binary":
+      return 4;
+    case "ObjectId":
+      return 5;
+    case undefined:
+      return 3;
+    default:
+      return 8;
+  }
+}
+
+function _asNumber(value: unknown): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "bigint") return Number(value);
+  return Number(String((value as { toString(): string }).toString()));
+}

@@ -1,7 +1,10 @@
 /**
- * Archiving on the server: the enrichment aggregation ends in a `$merge` into the archive (keep
- * what exists, insert what does not), after an anti-join against the archive in the same
- * pipeline, so the archive documents never cross the wire. A second, small aggregation then says
+ * Archiving on the server: the enrichment aggregation ends in a `$merge` into the archive on
+ * `order_id` (keep what exists, insert what does not), after an anti-join against the archive by
+ * `order_id` in the same pipeline, so the archive documents never cross the wire. An order is its
+ * `_id`: a delivered order whose number is already archived for another order (a number reused
+ * after a restore or a restart of the numbering, two orders sharing one) is not merged — it would
+ * break the archive's unique number — and comes back as a `conflict` naming the other order. A second, small aggregation then says
  * what happened to each order: which ones this call archived, which were already there (or won
  * by a concurrent writer), and why the others were not archived — the only figures the client
  * needs for its counts and the quarantine.
@@ -24,7 +27,7 @@ import { type Db, type Document, MongoServerError, ObjectId } from "mongodb";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentStages, orderFilter } from "./enrich.ts";
 import { isolating } from "./isolate.ts";
-import { orderIdKey as idKey } from "./order_id.ts";
+import { describeOrderId, orderIdKey as idKey } from "./order_id.ts";
 import type { QuarantineEntry } from "./quarantine.ts";
 import { retryTransient, type TransientRetryOptions } from "../mongo/retry.ts";
 
@@ -32,7 +35,7 @@ import { retryTransient, type TransientRetryOptions } from "../mongo/retry.ts";
 export interface OrderRef {
   /** The order's `_id`. */
   _id: unknown;
-  /** Its number, the archive's key (anything the document holds: it is checked here). */
+  /** Its number, unique in the archive too (anything the document holds: it is checked here). */
   numero_commande?: unknown;
 }
 
@@ -52,6 +55,11 @@ export interface PathResult {
   entries: QuarantineEntry[];
   /** The archive documents written (or that would be, in a dry run), when they were read. */
   documents: Document[];
+  /**
+   * The `_id`s of the orders among these that the quarantine held when the outcome was read, when
+   * the path read it (the server path does, in its outcome aggregation); `undefined` otherwise.
+   */
+  quarantined?: unknown[];
 }
 
 /**
@@ -97,14 +105,14 @@ export class MergeRefusedError extends Error {
 }
 
 /**
- * Thrown when the archive has no unique index on `numero_commande` for `$merge` to key on (51183:
- * the collection was dropped, or restored without its indexes, while the tool ran): nothing was
- * written; the caller recreates the index and tries again.
+ * Thrown when the archive has no unique index on `order_id` for `$merge` to key on (51183: the
+ * collection was dropped, or restored without its indexes, while the tool ran): nothing was
+ * written; the caller recreates the indexes and tries again.
  */
 export class ArchiveIndexMissingError extends Error {
   /** @param cause The server's error. */
   constructor(override readonly cause: MongoServerError) {
-    super(`the archive has no unique index on numero_commande: ${cause.message}`, { cause });
+    super(`the archive has no unique index on order_id: ${cause.message}`, { cause });
     this.name = "ArchiveIndexMissingError";
   }
 }
@@ -150,6 +158,7 @@ export async function archiveOnServer(
   for (let round = 1; pending.length > 0; round++) {
     const refused = await _merge(pending, mine, options);
     const outcome = await _outcome(pending, mine, options);
+    if (round === 1) result.quarantined = outcome.quarantined;
     const retry: OrderRef[] = [];
     for (const order of pending) {
       const key = idKey(order._id);
@@ -158,22 +167,19 @@ export async function archiveOnServer(
         result.entries.push(_entry(order, "error", reason));
         continue;
       }
-      const archived = _isNumber(order.numero_commande)
-        ? outcome.archive.get(order.numero_commande)
-        : undefined;
+      const archived = outcome.archive.get(key);
       if (archived) {
         const ourDocument = _isMine(archived.archive_id, mine);
-        if (ourDocument && idKey(archived.order_id) === key) {
+        if (ourDocument) {
           result.archived++;
           result.written.push(order._id);
           ours.push(archived.archive_id as ObjectId);
         } else {
-          // Another writer's document (before this call, or a concurrent one), or this call's
-          // for another order with the same number.
+          // Another writer's document, before this call or a concurrent one.
           result.settled.push(order._id);
           const before = outcome.ourTime === undefined || !(archived.archived_at instanceof Date) ||
             archived.archived_at < outcome.ourTime;
-          if (before && !ourDocument) result.alreadyArchived++;
+          if (before) result.alreadyArchived++;
           else result.duplicates++;
         }
         continue;
@@ -184,11 +190,13 @@ export async function archiveOnServer(
         result.settled.push(order._id);
       } else if ((found.invalid as string[]).length > 0) {
         result.entries.push(_entry(order, "invalid", (found.invalid as string[]).join("; ")));
+      } else if (found.taken_by !== undefined) {
+        result.entries.push(conflictEntry(order, found.taken_by));
       } else if (!found.complete && !options.allowIncomplete) {
         result.entries.push(_entry(order, "incomplete", `missing ${describeMissing(found)}`));
       } else if (round === 1) {
         // Archivable now but not when the merge ran (a reference or the status arrived in
-        // between): once more.
+        // between, or another order of the batch took the number first): once more.
         retry.push(order);
       } else {
         result.entries.push(
@@ -258,10 +266,12 @@ async function _merge(
 }
 
 interface _Outcome {
-  /** Archive documents by number. */
-  archive: Map<string, { archive_id: unknown; order_id: unknown; archived_at: unknown }>;
+  /** Archive documents by their order's id key. */
+  archive: Map<string, { archive_id: unknown; archived_at: unknown }>;
   /** Orders not in the archive, by id key, with what the enrichment says of them. */
   orders: Map<string, Document>;
+  /** The orders' ids the quarantine holds. */
+  quarantined: unknown[];
   /** When this call's merge wrote (the server's `$$NOW`), if it wrote anything. */
   ourTime?: Date;
 }
@@ -271,33 +281,29 @@ async function _outcome(
   mine: Set<string>,
   options: ServerArchiveOptions,
 ): Promise<_Outcome> {
-  const numbers = [...new Set(orders.map((o) => o.numero_commande).filter(_isNumber))];
+  const ids = orders.map((o) => o._id);
   const documents = await retryTransient(
     "Reading what archiving did",
     () =>
       options.db.collection(options.names.orders).aggregate(
-        outcomePipeline(
-          { ids: orders.map((o) => o._id), status: options.deliveredStatus },
-          options.names,
-          numbers,
-        ),
-        { batchSize: orders.length + numbers.length + 1, maxTimeMS: options.timeoutMs },
+        outcomePipeline({ ids, status: options.deliveredStatus }, options.names),
+        { batchSize: 3 * orders.length + 1, maxTimeMS: options.timeoutMs },
       ).toArray(),
     options.retrying,
   );
-  const outcome: _Outcome = { archive: new Map(), orders: new Map() };
+  const outcome: _Outcome = { archive: new Map(), orders: new Map(), quarantined: [] };
   for (const document of documents) {
     if ("archive_id" in document) {
-      outcome.archive.set(document.numero_commande as string, {
+      outcome.archive.set(idKey(document.order_id), {
         archive_id: document.archive_id,
-        order_id: document.order_id,
         archived_at: document.archived_at,
       });
       if (_isMine(document.archive_id, mine) && document.archived_at instanceof Date) {
         const at = document.archived_at;
         if (outcome.ourTime === undefined || at < outcome.ourTime) outcome.ourTime = at;
       }
-    } else outcome.orders.set(idKey(document.order_id), document);
+    } else if ("quarantined" in document) outcome.quarantined.push(document.quarantined);
+    else outcome.orders.set(idKey(document.order_id), document);
   }
   return outcome;
 }
@@ -306,8 +312,8 @@ function _isMine(archiveId: unknown, mine: Set<string>): boolean {
   return archiveId instanceof ObjectId && mine.has(archiveId.toHexString());
 }
 
-// The selected orders whose number is not in the archive (the anti-join, on the archive's
-// unique index), enriched.
+// The selected orders not in the archive (the anti-join on the archive's unique order_id), enriched,
+// with `_taken`: the ids of the other orders archived under their number (the unique number index).
 function _unarchivedEnriched(
   selection: { ids: readonly unknown[]; status?: string },
   names: CollectionNames,
@@ -317,22 +323,32 @@ function _unarchivedEnriched(
     {
       $lookup: {
         from: names.archive,
-        localField: "numero_commande",
-        foreignField: "numero_commande",
+        localField: "_id",
+        foreignField: "order_id",
         pipeline: [{ $project: { _id: 1 } }],
         as: "_archived",
       },
     },
     { $match: { _archived: { $size: 0 } } },
     ...enrichmentStages(names),
+    {
+      $lookup: {
+        from: names.archive,
+        localField: "numero_commande",
+        foreignField: "numero_commande",
+        pipeline: [{ $project: { _id: 0, order_id: 1 } }],
+        as: "_taken",
+      },
+    },
   ];
 }
 
 /**
- * The merge pipeline: the selected orders not yet in the archive (by number), enriched, the
- * complete and valid ones (or every valid one with `allowIncomplete`) merged into the archive
- * with `archived_at` from the server's clock and `_id` from the aggregate's `$$ids`. Returns no
- * document.
+ * The merge pipeline: the selected orders not yet in the archive (by `order_id`), enriched, the
+ * complete and valid ones (or every valid one with `allowIncomplete`) whose number no other order
+ * holds in the archive — and of several in the batch sharing a number, the one with the lowest
+ * `_id` — merged into the archive on `order_id`, with `archived_at` from the server's clock and
+ * `_id` from the aggregate's `$$ids`. Returns no document.
  *
  * @param selection The orders, by id.
  * @param names The collection names.
@@ -349,9 +365,19 @@ export function mergePipeline(
     ..._unarchivedEnriched(selection, names),
     {
       $match: options.allowIncomplete
-        ? { invalid: { $size: 0 } }
-        : { invalid: { $size: 0 }, complete: true },
+        ? { invalid: { $size: 0 }, _taken: { $size: 0 } }
+        : { invalid: { $size: 0 }, _taken: { $size: 0 }, complete: true },
     },
+    // Two orders of the batch with one number: the lowest _id is archived, the other is a
+    // conflict (the outcome finds the number taken).
+    {
+      $setWindowFields: {
+        partitionBy: "$numero_commande",
+        sortBy: { order_id: 1 },
+        output: { _nth: { $documentNumber: {} } },
+      },
+    },
+    { $match: { _nth: 1 } },
     { $setWindowFields: { sortBy: { order_id: 1 }, output: { _rank: { $documentNumber: {} } } } },
     {
       $set: {
@@ -360,11 +386,11 @@ export function mergePipeline(
         archived_by: { $literal: options.archivedBy },
       },
     },
-    { $unset: ["_rank", "invalid"] },
+    { $unset: ["_rank", "_nth", "_taken", "invalid"] },
     {
       $merge: {
         into: names.archive,
-        on: "numero_commande",
+        on: "order_id",
         whenMatched: "keepExisting",
         whenNotMatched: "insert",
       },
@@ -374,19 +400,18 @@ export function mergePipeline(
 
 /**
  * The outcome pipeline: for the selected orders not in the archive, what the enrichment says of
- * them (`order_id`, `numero_commande`, `invalid`, `complete`, `missing`, `missing_menu_ids`);
- * then, for the given numbers, the archive's documents (`archive_id`, `numero_commande`,
- * `order_id`, `archived_at`). A few dozen bytes per order.
+ * them (`order_id`, `numero_commande`, `invalid`, `complete`, `missing`, `missing_menu_ids`, and
+ * `taken_by`: the other order archived under the number, if any); then the archive's documents of
+ * the selected orders (`archive_id`, `order_id`, `archived_at`); then which of them the
+ * quarantine holds (`quarantined`). A few dozen bytes per order, one round trip.
  *
  * @param selection The orders, by id.
  * @param names The collection names.
- * @param numbers Their numbers.
  * @returns The pipeline, to run on the orders collection.
  */
 export function outcomePipeline(
   selection: { ids: readonly unknown[]; status?: string },
   names: CollectionNames,
-  numbers: readonly string[],
 ): Document[] {
   return [
     ..._unarchivedEnriched(selection, names),
@@ -399,26 +424,47 @@ export function outcomePipeline(
         complete: 1,
         missing: 1,
         missing_menu_ids: 1,
+        taken_by: { $arrayElemAt: ["$_taken.order_id", 0] },
       },
     },
     {
       $unionWith: {
         coll: names.archive,
         pipeline: [
-          { $match: { numero_commande: { $in: [...numbers] } } },
-          {
-            $project: {
-              _id: 0,
-              archive_id: "$_id",
-              numero_commande: 1,
-              order_id: 1,
-              archived_at: 1,
-            },
-          },
+          { $match: { order_id: { $in: [...selection.ids] } } },
+          { $project: { _id: 0, archive_id: "$_id", order_id: 1, archived_at: 1 } },
+        ],
+      },
+    },
+    {
+      $unionWith: {
+        coll: names.quarantine,
+        pipeline: [
+          { $match: { _id: { $in: [...selection.ids] } } },
+          { $project: { _id: 0, quarantined: "$_id" } },
         ],
       },
     },
   ];
+}
+
+/**
+ * The quarantine entry of an order whose number is archived for another order.
+ *
+ * @param order The order.
+ * @param other The `_id` of the order archived under the same number.
+ * @returns A `conflict` entry naming the other order.
+ */
+export function conflictEntry(order: OrderRef, other: unknown): QuarantineEntry {
+  const number = _isNumber(order.numero_commande) ? order.numero_commande : "its number";
+  return {
+    ..._entry(
+      order,
+      "conflict",
+      `number ${number} is archived for another order, _id ${describeOrderId(other)}`,
+    ),
+    conflict_with: other,
+  };
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
- * The idempotent archive sink. A unique index on `numero_commande` makes the archive hold at most
- * one document per order; writes are unordered bulk upserts that only insert (`$setOnInsert`), so
- * replaying any order — a restart, a retry, batch and watch at once — is harmless and counted as a
- * duplicate. One failed document never loses the rest of its batch.
+ * The idempotent archive sink. A unique index on `order_id` makes the archive hold at most one
+ * document per order; writes are unordered bulk upserts on `order_id` that only insert
+ * (`$setOnInsert`), so replaying any order — a restart, a retry, batch and watch at once — is
+ * harmless and counted as a duplicate. A document whose number another order holds in the archive
+ * (the unique `numero_commande` index refuses it) is returned as a conflict. One failed document
+ * never loses the rest of its batch.
  *
  * @module
  */
@@ -27,6 +29,8 @@ export interface SinkResult {
   duplicates: number;
   /** Documents that could not be written, with the server's reason. */
   failed: Array<{ document: Document; reason: string }>;
+  /** Documents refused because their number is archived for another order. */
+  conflicts: Document[];
 }
 
 /** How a write retries. */
@@ -49,7 +53,7 @@ const DUPLICATE_KEY = 11000;
 const _DOCUMENT_ROUNDS = 3;
 
 /**
- * Writes archive documents: unordered upserts keyed by `numero_commande` that only insert.
+ * Writes archive documents: unordered upserts keyed by `order_id` that only insert.
  * A transient failure of the whole write — the network, an election, or a write the majority did
  * not confirm in time — is retried with backoff (the write is idempotent). Documents that fail
  * on their own are retried with backoff when transient, else returned as failed.
@@ -58,9 +62,10 @@ const _DOCUMENT_ROUNDS = 3;
  * document it wrote itself during an unconfirmed attempt counts it as archived, not duplicate.
  *
  * @param archive The archive collection.
- * @param documents Archive documents, each with a `numero_commande` and `archived_at`.
+ * @param documents Archive documents, each with an `order_id`, a `numero_commande` and
+ *   `archived_at`.
  * @param options Logger, abort signal, retry bound, write timeout.
- * @returns Counts of archived and duplicate documents, and the failed ones.
+ * @returns Counts of archived and duplicate documents, the conflicting and the failed ones.
  * @throws When the server stays unreachable past the retry deadline.
  */
 export async function writeArchive(
@@ -68,7 +73,7 @@ export async function writeArchive(
   documents: readonly Document[],
   options: SinkOptions,
 ): Promise<SinkResult> {
-  const result: SinkResult = { archived: 0, duplicates: 0, failed: [] };
+  const result: SinkResult = { archived: 0, duplicates: 0, failed: [], conflicts: [] };
   let pending = [...documents];
   for (let round = 1; pending.length > 0; round++) {
     let unconfirmed = false;
@@ -85,7 +90,7 @@ export async function writeArchive(
     if (unconfirmed && outcome.matched.length > 0) {
       // An earlier, unconfirmed attempt may have inserted some of them: those are this write's.
       ours = await archive.countDocuments({
-        numero_commande: { $in: outcome.matched.map((d) => d.numero_commande) },
+        order_id: { $in: outcome.matched.map((d) => d.order_id) },
         archived_at: outcome.matched[0]!.archived_at,
         archived_by: outcome.matched[0]!.archived_by,
       });
@@ -94,9 +99,12 @@ export async function writeArchive(
     result.duplicates += outcome.matched.length - ours;
     const retryable: Document[] = [];
     for (const { document, error } of outcome.errors) {
-      if (error.code === DUPLICATE_KEY && /numero_commande/.test(error.errmsg ?? "")) {
+      if (error.code === DUPLICATE_KEY && /order_id/.test(error.errmsg ?? "")) {
         // Two writers raced on the same new order: the other one archived it.
         result.duplicates++;
+      } else if (error.code === DUPLICATE_KEY && /numero_commande/.test(error.errmsg ?? "")) {
+        // Another order holds the number in the archive (archived meanwhile, or in this batch).
+        result.conflicts.push(document);
       } else if (round < _DOCUMENT_ROUNDS && isTransientCode(error.code)) {
         retryable.push(document);
       } else {
@@ -123,7 +131,7 @@ async function _bulkUpsert(
 ): Promise<_BulkOutcome> {
   const operations: AnyBulkWriteOperation[] = documents.map((document) => ({
     updateOne: {
-      filter: { numero_commande: document.numero_commande },
+      filter: { order_id: document.order_id },
       update: { $setOnInsert: document },
       upsert: true,
     },

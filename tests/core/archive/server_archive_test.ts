@@ -94,12 +94,17 @@ Deno.test("server-side counts are exact: already archived, repeated numbers, and
   assert.equal(outcome.path, "server");
   assert.equal(outcome.alreadyArchived, 3);
   assert.equal(outcome.archived, 7, "the 7 not yet archived, one of the twins among them");
-  assert.equal(outcome.duplicates, 1, "the other twin: its number is archived");
+  assert.equal(outcome.duplicates, 0);
+  assert.equal(outcome.conflicts, 1, "the other twin: its number is archived for another order");
   assert.equal(await t.db.collection("Historique").countDocuments(), 10);
 
   const again = await archiveOrders(await refs(t.db), options(t.db));
-  assert.deepEqual([again.archived, again.alreadyArchived + again.duplicates], [0, 11]);
-  assert.equal(await t.db.collection("archiver_quarantine").countDocuments(), 0);
+  assert.deepEqual([again.archived, again.alreadyArchived + again.duplicates], [0, 10]);
+  assert.equal(again.conflicts, 1);
+  assert.deepEqual(
+    (await t.db.collection("archiver_quarantine").find().toArray()).map((q) => q.reason),
+    ["conflict"],
+  );
 });
 
 // Each row makes the merge's first attempt fail in one way the server really does; the
@@ -216,7 +221,7 @@ Deno.test("an archive whose index is gone again at once stops with a configurati
     await failOnOrders(t.db, undefined);
   }
   assert.ok(error instanceof ConfigError, String(error));
-  assert.match((error as Error).message, /no unique index on numero_commande .* 51183/);
+  assert.match((error as Error).message, /no unique index on order_id .* 51183/);
   assert.equal(await t.db.collection("Historique").countDocuments(), 0);
   assert.equal(await t.db.collection("archiver_quarantine").countDocuments(), 0);
 });
