@@ -30,6 +30,7 @@ import {
   type PathResult,
 } from "./server_archive.ts";
 import { writeArchive } from "./sink.ts";
+import { emptyOutcomeCounts, type OutcomeCounts } from "./outcome.ts";
 import { compareOrderIds, orderIdKey as idKey } from "./order_id.ts";
 import { ConfigError } from "../runtime/errors.ts";
 import { oneOf } from "../runtime/parse.ts";
@@ -93,24 +94,8 @@ export interface ArchiveOptions {
   documentsWanted?: () => number;
 }
 
-/** What archiving a set of orders did. */
-export interface ArchiveOutcome {
-  /** Orders that were already in the archive before enrichment. */
-  alreadyArchived: number;
-  /** Orders written (or, in a dry run, that would be). */
-  archived: number;
-  /** Orders found in the archive when written. */
-  duplicates: number;
-  /** Incomplete orders (quarantined unless allowed). */
-  incomplete: number;
-  /** Invalid orders: no usable number, or a field the archive needs missing or mistyped. */
-  invalid: number;
-  /** Orders whose number is archived for another order (quarantined as `conflict`). */
-  conflicts: number;
-  /** Orders the server refused for a reason of their own (quarantined as `error`). */
-  errors: number;
-  /** Orders archived that were in the quarantine. */
-  recovered: number;
+/** What archiving a set of orders did: the counts, and the documents when asked for. */
+export interface ArchiveOutcome extends OutcomeCounts {
   /**
    * Archive documents written (or that would be): all of them on the client path, at most
    * `documentsWanted()` read back on the server path.
@@ -136,14 +121,7 @@ export async function archiveOrders(
   options: ArchiveOptions,
 ): Promise<ArchiveOutcome> {
   const outcome: ArchiveOutcome = {
-    alreadyArchived: 0,
-    archived: 0,
-    duplicates: 0,
-    incomplete: 0,
-    invalid: 0,
-    conflicts: 0,
-    errors: 0,
-    recovered: 0,
+    ...emptyOutcomeCounts(),
     documents: [],
     path: options.dryRun || options.path === "client" || _refused.has(options.db)
       ? "client"

@@ -11,6 +11,7 @@
 import { type Document, ObjectId } from "mongodb";
 import { type ArchiveOptions, archiveOrders, type OrderRef } from "./archiver.ts";
 import { type BatchReport, emptyReport } from "./report.ts";
+import { addOutcomeCounts, emptyOutcomeCounts, orderFigures } from "./outcome.ts";
 import { orderFilter } from "./enrich.ts";
 import { describeError, isTransientError } from "../mongo/errors.ts";
 import { retryTransient } from "../mongo/retry.ts";
@@ -66,6 +67,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   const limit = options.limit ?? Infinity;
   const deadlineMs = options.retryDeadlineMs ?? 30_000;
   const report = emptyReport();
+  const counts = emptyOutcomeCounts();
   const reportedIncomplete = new Set<string>();
   const filter = orderFilter({
     status: options.deliveredStatus,
@@ -84,13 +86,13 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   let progressAt = Date.now();
   const flush = async (chunk: OrderRef[]) => {
     const outcome = await archiveOrders(chunk, { ...options, reportedIncomplete });
+    // An order archived by another writer between the cursor's read and the merge was not
+    // found by this run: neither found nor duplicate.
     report.orders_found += chunk.length - outcome.alreadyArchived;
-    report.orders_archived += outcome.archived;
-    report.orders_duplicates += outcome.duplicates;
-    report.orders_incomplete += outcome.incomplete;
-    report.orders_invalid += outcome.invalid;
-    report.orders_errors += outcome.errors;
-    report.orders_recovered += outcome.recovered;
+    Object.assign(
+      report,
+      orderFigures(addOutcomeCounts(counts, { ...outcome, alreadyArchived: 0 })),
+    );
     if (outcome.documents.length > 0) options.onDocuments?.(outcome.documents);
     processed += chunk.length;
     last = { id: chunk.at(-1)!._id };

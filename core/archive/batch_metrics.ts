@@ -11,17 +11,10 @@
 import { writeFileAtomic } from "../runtime/atomic_file.ts";
 import { ExitCode } from "../runtime/errors.ts";
 import type { BatchReport } from "./report.ts";
+import { countsFromFigures, ORDER_OUTCOMES, outcomeLabels } from "./outcome.ts";
 
 /** The outcomes of `archiver_batch_orders`, one label value each, in this order. */
-export const BATCH_OUTCOMES = [
-  "found",
-  "archived",
-  "duplicate",
-  "incomplete",
-  "invalid",
-  "error",
-  "recovered",
-] as const;
+export const BATCH_OUTCOMES = ["found", ...ORDER_OUTCOMES] as const;
 
 /** One value of the `outcome` label. */
 export type BatchOutcome = (typeof BATCH_OUTCOMES)[number];
@@ -52,15 +45,7 @@ const _LAST_SUCCESS = "archiver_batch_last_success_timestamp_seconds";
  * @returns The counts by outcome.
  */
 export function batchOutcomeCounts(report: BatchReport): Record<BatchOutcome, number> {
-  return {
-    found: report.orders_found,
-    archived: report.orders_archived,
-    duplicate: report.orders_duplicates,
-    incomplete: report.orders_incomplete,
-    invalid: report.orders_invalid,
-    error: report.orders_errors,
-    recovered: report.orders_recovered,
-  };
+  return { found: report.orders_found, ...outcomeLabels(countsFromFigures(report)) };
 }
 
 /**

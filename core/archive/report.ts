@@ -6,23 +6,18 @@
  */
 
 import { readJsonFile, writeFileAtomic } from "../runtime/atomic_file.ts";
+import { emptyOutcomeCounts, type OrderFigures, orderFigures } from "./outcome.ts";
 
-/** The figures of one batch run, named as in the operators' monitoring plan. */
-export interface BatchReport {
+/**
+ * The figures of one batch run, named as in the operators' monitoring plan: `orders_found`
+ * (delivered, not-yet-archived orders the run selected), the outcome counts under their plan
+ * names (`orders_archived`, `orders_duplicates`, `orders_incomplete`, `orders_invalid`,
+ * `orders_conflicts`, `orders_errors`, `orders_recovered`: core/archive/outcome.ts) and
+ * `batch_duration_ms`.
+ */
+export interface BatchReport extends OrderFigures {
   /** Delivered, not-yet-archived orders the run selected. */
   orders_found: number;
-  /** Orders written to the archive by this run. */
-  orders_archived: number;
-  /** Orders already in the archive when written (replays, a concurrent watcher). */
-  orders_duplicates: number;
-  /** Orders left out because a reference resolves to nothing. */
-  orders_incomplete: number;
-  /** Orders that could not be archived for a reason of their own (quarantined as `error`). */
-  orders_errors: number;
-  /** Orders quarantined as invalid: no order number, or a field the archive needs mistyped. */
-  orders_invalid: number;
-  /** Orders archived from the quarantine (completed or fixed since an earlier run). */
-  orders_recovered: number;
   /** Wall time of the run. */
   batch_duration_ms: number;
 }
@@ -39,16 +34,7 @@ export interface SavedBatchReport extends BatchReport {
 
 /** An empty report, to add batch outcomes to. */
 export function emptyReport(): BatchReport {
-  return {
-    orders_found: 0,
-    orders_archived: 0,
-    orders_duplicates: 0,
-    orders_incomplete: 0,
-    orders_errors: 0,
-    orders_invalid: 0,
-    orders_recovered: 0,
-    batch_duration_ms: 0,
-  };
+  return { orders_found: 0, ...orderFigures(emptyOutcomeCounts()), batch_duration_ms: 0 };
 }
 
 /**

@@ -10,7 +10,13 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import denoJson from "../../deno.json" with { type: "json" };
-import type { ArchiveOutcome } from "../archive/archiver.ts";
+import {
+  countsFromFigures,
+  ORDER_OUTCOMES,
+  type OrderOutcome,
+  type OutcomeCounts,
+  outcomeLabels,
+} from "../archive/outcome.ts";
 import type { QuarantineReason } from "../archive/quarantine.ts";
 import type { BatchReport } from "../archive/report.ts";
 import { WATCH_STATES, type WatchState } from "./watch_status.ts";
@@ -21,21 +27,10 @@ const _MISNAMED_DEFAULTS = [
   "nodejs_active_resources_total",
 ];
 
-/** The outcomes `archiver_orders_total` counts, one label value each. */
-export const ORDER_OUTCOMES = [
-  "archived",
-  "duplicate",
-  "incomplete",
-  "invalid",
-  "error",
-  "recovered",
-] as const;
+export { ORDER_OUTCOMES, type OrderOutcome } from "../archive/outcome.ts";
 
-/** One value of the `outcome` label. */
-export type OrderOutcome = (typeof ORDER_OUTCOMES)[number];
-
-/** Orders counted by outcome. */
-export type OutcomeCounts = Record<OrderOutcome, number>;
+/** Orders counted by outcome label. */
+export type LabelCounts = Record<OrderOutcome, number>;
 
 /**
  * Buckets of `archiver_change_event_lag_seconds`, from 10 ms to a minute; 30 s is the plan's
@@ -74,50 +69,35 @@ export const MICRO_BATCH_BUCKETS: readonly number[] = [
 ];
 
 /**
- * The outcome counts of one call to the archiving core. Orders found already archived before
- * enrichment and those found archived at the write are both duplicates.
+ * The outcome counts of one call to the archiving core, by label. Orders found already archived
+ * before enrichment and those found archived at the write are both duplicates.
  *
  * @param outcome What `archiveOrders` returned.
  * @returns The counts by outcome label.
  */
-export function outcomeCounts(outcome: ArchiveOutcome): OutcomeCounts {
-  return {
-    archived: outcome.archived,
-    duplicate: outcome.duplicates + outcome.alreadyArchived,
-    incomplete: outcome.incomplete,
-    invalid: outcome.invalid,
-    error: outcome.errors,
-    recovered: outcome.recovered,
-  };
+export function outcomeCounts(outcome: OutcomeCounts): LabelCounts {
+  return outcomeLabels(outcome);
 }
 
 /**
- * The outcome counts of a pass's report (the watcher's catch-up, a batch run).
+ * The outcome counts of a pass's report (the watcher's catch-up, a batch run), by label.
  *
  * @param report The pass's report.
  * @returns The counts by outcome label.
  */
-export function reportCounts(report: BatchReport): OutcomeCounts {
-  return {
-    archived: report.orders_archived,
-    duplicate: report.orders_duplicates,
-    incomplete: report.orders_incomplete,
-    invalid: report.orders_invalid,
-    error: report.orders_errors,
-    recovered: report.orders_recovered,
-  };
+export function reportCounts(report: BatchReport): LabelCounts {
+  return outcomeLabels(countsFromFigures(report));
 }
 
 /**
  * What a quarantine retry adds to the counts: the orders it settled (archived, recovered, found
- * archived). Those still quarantined were counted when they were quarantined; counting them at
- * every retry would make one stuck order look like sixty an hour.
+ * archived), never those it left in the quarantine ({@link settledOutcome}).
  *
- * @param counts The retry's counts.
- * @returns The same with incomplete, invalid and error at 0.
+ * @param counts The retry's counts by label.
+ * @returns The same with every quarantine reason at 0.
  */
-export function settledCounts(counts: OutcomeCounts): OutcomeCounts {
-  return { ...counts, incomplete: 0, invalid: 0, error: 0 };
+export function settledCounts(counts: LabelCounts): LabelCounts {
+  return { ...counts, incomplete: 0, invalid: 0, conflict: 0, error: 0 };
 }
 
 /**
@@ -151,7 +131,7 @@ export interface WatchMetricsRecorder {
   /** Counts change events read and archived in a micro-batch. */
   countEvents(count: number): void;
   /** Adds orders by outcome. */
-  countOrders(counts: OutcomeCounts): void;
+  countOrders(counts: LabelCounts): void;
   /**
    * Records one acknowledged micro-batch: each event's lag, the batch's duration, and the time of
    * its latest event.

@@ -13,21 +13,20 @@ import { checkMetrics, sampleValue, skipWithoutPromtool } from "../../support/pr
 Deno.test("outcomeCounts() counts orders found archived before or at the write as duplicates", () => {
   const counts = outcomeCounts({
     alreadyArchived: 2,
-    path: "server",
     archived: 4,
     duplicates: 1,
     incomplete: 3,
     invalid: 1,
-    conflicts: 0,
+    conflicts: 2,
     errors: 1,
     recovered: 2,
-    documents: [],
   });
   assert.deepEqual(counts, {
     archived: 4,
     duplicate: 3,
     incomplete: 3,
     invalid: 1,
+    conflict: 2,
     error: 1,
     recovered: 2,
   });
@@ -41,6 +40,7 @@ Deno.test("reportCounts() maps a pass's report names to the outcome labels", () 
     orders_duplicates: 1,
     orders_incomplete: 2,
     orders_invalid: 1,
+    orders_conflicts: 4,
     orders_errors: 1,
     orders_recovered: 3,
   };
@@ -49,18 +49,28 @@ Deno.test("reportCounts() maps a pass's report names to the outcome labels", () 
     duplicate: 1,
     incomplete: 2,
     invalid: 1,
+    conflict: 4,
     error: 1,
     recovered: 3,
   });
 });
 
 Deno.test("settledCounts() keeps what a quarantine retry settled, not what it left quarantined", () => {
-  const retry = { archived: 2, duplicate: 1, incomplete: 5, invalid: 1, error: 1, recovered: 2 };
+  const retry = {
+    archived: 2,
+    duplicate: 1,
+    incomplete: 5,
+    invalid: 1,
+    conflict: 3,
+    error: 1,
+    recovered: 2,
+  };
   assert.deepEqual(settledCounts(retry), {
     archived: 2,
     duplicate: 1,
     incomplete: 0,
     invalid: 0,
+    conflict: 0,
     error: 0,
     recovered: 2,
   });

@@ -86,6 +86,7 @@ async function writeReport(path: string, figures: { errors?: number; archived?: 
     orders_incomplete: 0,
     orders_errors: figures.errors ?? 0,
     orders_invalid: 0,
+    orders_conflicts: 0,
     orders_recovered: 0,
     batch_duration_ms: 1_200,
     started_at: ago(120_000),

@@ -76,6 +76,7 @@ function report(figures: Partial<SavedBatchReport>): FileRead<SavedBatchReport> 
       orders_incomplete: 0,
       orders_errors: 0,
       orders_invalid: 0,
+      orders_conflicts: 0,
       orders_recovered: 0,
       batch_duration_ms: 1_000,
       started_at: ago(60_000),
