@@ -25,6 +25,7 @@ export function formatReport(report: BatchReport, options: { dryRun?: boolean } 
     ["orders_duplicates", `${report.orders_duplicates}${share(report.orders_duplicates)}`],
     ["orders_incomplete", `${report.orders_incomplete}${share(report.orders_incomplete)}`],
     ["orders_invalid", `${report.orders_invalid}`],
+    ["orders_conflicts", `${report.orders_conflicts}`],
     ["orders_errors", `${report.orders_errors}`],
     ["orders_recovered", `${report.orders_recovered}`],
     ["batch_duration_ms", `${report.batch_duration_ms}`],

@@ -275,7 +275,8 @@ async function _runBatch(
       { cause: failure },
     )
     : _batchError(failure);
-  const failed = report.orders_invalid + report.orders_errors;
+  // Orders the operator must look at: their own data or a number another order holds.
+  const failed = report.orders_invalid + report.orders_conflicts + report.orders_errors;
   const exitCode = error !== undefined
     ? exitCodeOf(error)
     : interrupted
@@ -295,7 +296,7 @@ async function _runBatch(
   if (interrupted) log.warn("Batch interrupted: run it again to archive the rest");
   else if (failed > 0) {
     log.error(
-      `❌ ${failed} orders could not be archived (invalid ${report.orders_invalid}, errors ${report.orders_errors}): see the quarantine ${names.quarantine}`,
+      `❌ ${failed} orders could not be archived (invalid ${report.orders_invalid}, conflicts ${report.orders_conflicts}, errors ${report.orders_errors}): see archiver quarantine list`,
     );
   }
   ctx.lifecycle.exitCode = exitCode;
@@ -319,17 +320,7 @@ function _batchError(failure: unknown): unknown {
 }
 
 function _logSummary(log: PluginContext["logger"], report: BatchReport, dryRun: boolean) {
-  const properties = {
-    orders_found: report.orders_found,
-    orders_archived: report.orders_archived,
-    orders_duplicates: report.orders_duplicates,
-    orders_incomplete: report.orders_incomplete,
-    orders_errors: report.orders_errors,
-    orders_invalid: report.orders_invalid,
-    orders_recovered: report.orders_recovered,
-    batch_duration_ms: report.batch_duration_ms,
-    dry_run: dryRun,
-  };
+  const properties = { ...report, dry_run: dryRun };
   if (dryRun) {
     log.info(
       `🔍 Dry run: would archive ${report.orders_archived} orders, nothing written`,
