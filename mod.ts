@@ -83,7 +83,17 @@ export {
   ARCHIVE_INDEX,
   ensureArchiveIndex,
   inspectArchiveIndex,
+  ORDER_ID_INDEX,
 } from "./core/archive/archive_index.ts";
+export { compareOrderIds, describeOrderId, orderIdKey } from "./core/archive/order_id.ts";
+export {
+  addOutcomeCounts,
+  emptyOutcomeCounts,
+  type OrderFigures,
+  orderFigures,
+  type OutcomeCounts,
+  outcomeLabels,
+} from "./core/archive/outcome.ts";
 export {
   Quarantine,
   type QuarantineDocument,

@@ -31,7 +31,7 @@ import {
 } from "./server_archive.ts";
 import { writeArchive } from "./sink.ts";
 import { emptyOutcomeCounts, type OutcomeCounts } from "./outcome.ts";
-import { compareOrderIds, orderIdKey as idKey } from "./order_id.ts";
+import { compareOrderIds, describeOrderId, orderIdKey as idKey } from "./order_id.ts";
 import { ConfigError } from "../runtime/errors.ts";
 import { oneOf } from "../runtime/parse.ts";
 import type { Setting } from "../runtime/settings.ts";
@@ -392,13 +392,13 @@ function _isNumber(value: unknown): value is string {
 }
 function _logProblems(entries: readonly QuarantineEntry[], options: ArchiveOptions): void {
   for (const entry of entries) {
-    const name = entry.numero_commande ?? `with _id ${String(entry._id)}`;
-    const key = `${entry.reason}:${entry.numero_commande ?? String(entry._id)}`;
+    const name = entry.numero_commande ?? `with _id ${describeOrderId(entry._id)}`;
+    const key = `${entry.reason}:${idKey(entry._id)}`;
     if (options.reportedIncomplete?.has(key)) continue;
     options.reportedIncomplete?.add(key);
     const properties = {
       numero_commande: entry.numero_commande,
-      order_id: String(entry._id),
+      order_id: describeOrderId(entry._id),
       reason: entry.reason,
       detail: entry.detail,
     };
@@ -406,6 +406,8 @@ function _logProblems(entries: readonly QuarantineEntry[], options: ArchiveOptio
       options.log.warn(`⚠️ Order ${name} is incomplete: ${entry.detail}`, properties);
     } else if (entry.reason === "invalid") {
       options.log.error(`❌ Order ${name} is invalid: ${entry.detail}`, properties);
+    } else if (entry.reason === "conflict") {
+      options.log.error(`❌ Order ${name} conflicts: ${entry.detail}`, properties);
     } else {
       options.log.error(`❌ Error archiving order ${name}: ${entry.detail}`, properties);
     }
