@@ -6,6 +6,7 @@
  * @module
  */
 
+import { orderIdKey } from "../../core/archive/order_id.ts";
 import assert from "node:assert/strict";
 import { processCpuSeconds } from "../../core/runtime/proc.ts";
 import { type Db, ObjectId } from "mongodb";
@@ -147,7 +148,7 @@ export async function assertIdleCpu(
 }
 
 /** Why a delivered order is in the quarantine. */
-export type QuarantineReason = "incomplete" | "invalid" | "error";
+export type QuarantineReason = "incomplete" | "invalid" | "conflict" | "error";
 
 /** What a delivered order may become: archived, or quarantined for a reason. */
 export type OrderOutcome = QuarantineReason | "archived";
@@ -166,9 +167,10 @@ export interface ArchiveInvariant {
 
 /**
  * Asserts the invariant every fault test ends with: each delivered order (status "livrée") is in
- * `Historique` exactly once (by `numero_commande`, or by `order_id` when it has no usable number)
- * or in `archiver_quarantine` (by `_id`) with a reason — never neither, never both, never archived
- * twice — and no archive document has a null, missing, empty or non-string `numero_commande`.
+ * `Historique` exactly once by `order_id` (an order is its `_id`: an archive document with the
+ * same number for another order does not count) or in `archiver_quarantine` (by `_id`) with a
+ * reason — never neither, never both, never archived twice — and no archive document has a null,
+ * missing, empty or non-string `numero_commande`, nor a number another document has.
  *
  * @param db The database.
  * @param options `expectedReasons`: by order number, or by the order's `_id` as hex for orders
@@ -189,6 +191,8 @@ export async function assertArchivedOrQuarantined(
   const quarantine = await db.collection("archiver_quarantine").find({}).toArray();
   const problems: string[] = [];
   const key = (value: unknown) => value instanceof ObjectId ? value.toHexString() : String(value);
+  const numbers = archive.map((doc) => doc.numero_commande);
+  if (new Set(numbers).size !== numbers.length) problems.push("a number archived twice");
 
   for (const doc of archive) {
     const number = doc.numero_commande;
@@ -208,11 +212,9 @@ export async function assertArchivedOrQuarantined(
     const name = usable
       ? number
       : `_id ${key(order._id)} (numero_commande ${JSON.stringify(number) ?? "missing"})`;
-    const copies = archive.filter((doc) =>
-      (usable && doc.numero_commande === number) ||
-      (doc.order_id !== undefined && key(doc.order_id) === key(order._id))
-    ).length;
-    const entry = quarantine.find((q) => key(q._id) === key(order._id));
+    const copies = archive.filter((doc) => orderIdKey(doc.order_id) === orderIdKey(order._id))
+      .length;
+    const entry = quarantine.find((q) => orderIdKey(q._id) === orderIdKey(order._id));
     const outcomeKey = usable ? number : key(order._id);
     if (copies > 1) {
       counts.doubled++;
@@ -226,7 +228,7 @@ export async function assertArchivedOrQuarantined(
       counts.archived++;
       outcomes.set(outcomeKey, "archived");
     } else if (entry) {
-      if (!["incomplete", "invalid", "error"].includes(entry.reason)) {
+      if (!["incomplete", "invalid", "conflict", "error"].includes(entry.reason)) {
         problems.push(`order ${name} quarantined with reason ${JSON.stringify(entry.reason)}`);
       }
       counts.quarantined++;
