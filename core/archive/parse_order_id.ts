@@ -31,7 +31,7 @@ export function looksLikeOrderId(text: string): boolean {
  *
  * @param text The argument, e.g. `ObjectId("65f0c0ffee0000000000002a")` or `{"$numberLong":"7"}`.
  * @returns The BSON value (an ObjectId, a number, a Long, a string, a document, …).
- * @throws {TypeError} Saying what was expected where the text stops making sense.
+ * @throws {TypeError} Saying what is wrong, or what was expected where the text stops making sense.
  * @example
  * ```ts
  * parseOrderId('ObjectId("65f0c0ffee0000000000002a")'); // ObjectId
@@ -44,8 +44,7 @@ export function parseOrderId(text: string): unknown {
   const reader = new _Reader(trimmed);
   const value = reader.value();
   reader.end();
-  if (value === undefined) throw new TypeError("an _id, not undefined");
-  if (Array.isArray(value)) throw new TypeError("an _id that is not an array");
+  if (Array.isArray(value)) throw new TypeError("an _id cannot be an array");
   return value;
 }
 
@@ -170,7 +169,7 @@ class _Reader {
     try {
       return JSON.parse(`"${json}"`);
     } catch {
-      throw new TypeError(`a string with valid escapes, not ${quote}${body}${quote}`);
+      throw new TypeError(`expected a string with valid escapes, not ${quote}${body}${quote}`);
     }
   }
 
@@ -183,7 +182,7 @@ class _Reader {
     if (/^[-+]?\d+$/.test(match[0]) && !Number.isSafeInteger(value)) {
       const big = BigInt(match[0]);
       if (big > 2n ** 63n - 1n || big < -(2n ** 63n)) {
-        throw new TypeError(`a whole number that fits in 64 bits, not ${match[0]}`);
+        throw new TypeError(`${match[0]} does not fit in 64 bits`);
       }
       return BSON.Long.fromBigInt(big);
     }
@@ -203,7 +202,9 @@ class _Reader {
   #fail(expected: string, found?: string): never {
     const at = found ?? this.#text.slice(this.#at, this.#at + 12);
     throw new TypeError(
-      at === "" ? `${expected} at the end` : `${expected} at ${JSON.stringify(at)}`,
+      at === ""
+        ? `expected ${expected} at the end`
+        : `expected ${expected} at ${JSON.stringify(at)}`,
     );
   }
 }
@@ -211,7 +212,10 @@ class _Reader {
 function _construct(name: string, args: unknown[]): unknown {
   const [first, second] = args;
   const one = (kind: string) => {
-    if (args.length !== 1 || (typeof first !== "string" && typeof first !== "number")) {
+    if (
+      args.length !== 1 ||
+      (typeof first !== "string" && typeof first !== "number" && !(first instanceof BSON.Long))
+    ) {
       throw new TypeError(`takes one ${kind}`);
     }
     return String(first);
@@ -278,11 +282,11 @@ function _extendedJson(document: Record<string, unknown>): unknown {
     value = BSON.EJSON.deserialize(wrapped as Document, { relaxed: false });
   } catch (error) {
     throw new TypeError(
-      `valid Extended JSON, not ${JSON.stringify(document)}: ${(error as Error).message}`,
+      `${JSON.stringify(document)} is not valid Extended JSON: ${(error as Error).message}`,
     );
   }
   if (_plainWithDollar(value)) {
-    throw new TypeError(`an Extended JSON type, not the field ${JSON.stringify(key)}`);
+    throw new TypeError(`${JSON.stringify(key)} is not an Extended JSON type`);
   }
   return value;
 }
