@@ -193,6 +193,72 @@ export async function recordBatchRun(
   }
 }
 
+/** One operator action on the quarantine (`archiver quarantine retry` or `release`), as recorded. */
+export interface QuarantineActionRecord {
+  /** Always `quarantine`. */
+  mode: "quarantine";
+  /** What the operator did. */
+  action: "retry" | "release";
+  /** When it started. */
+  started_at: Date;
+  /** When it ended. */
+  finished_at: Date;
+  /** The host it ran on. */
+  host: string;
+  /** Its process id. */
+  pid: number;
+  /** Who ran it, `user@host`. */
+  user: string;
+  /** The exit code it ended with (0, 1 some orders still quarantined or not found, 2, 3, 70). */
+  exit_code: number;
+  /** Orders the action was asked about. */
+  orders_requested: number;
+  /** Orders archived (retry). */
+  orders_archived: number;
+  /** Orders recorded as released and taken out of the quarantine (release). */
+  orders_released: number;
+  /** Orders still in the quarantine after the action, by reason. */
+  orders_still_quarantined: Record<string, number>;
+  /** Orders named that the quarantine did not hold. */
+  orders_not_found: number;
+  /** The operator's note (release). */
+  note?: string;
+}
+
+/**
+ * Records one quarantine action in the runs collection, and never throws: a failure to record
+ * is logged as a warning and the action's outcome stays what it was. The batch history's readers
+ * (`history`, `dashboard`, health) select `mode: "batch"` and never see these.
+ *
+ * @param runs The runs collection.
+ * @param action The action, without host and pid (filled here).
+ * @param options Where a failure is logged; the time bound of the write.
+ * @returns Whether it was recorded.
+ */
+export async function recordQuarantineAction(
+  runs: Collection,
+  action: Omit<QuarantineActionRecord, "mode" | "host" | "pid">,
+  options: { log?: Logger; timeoutMs?: number } = {},
+): Promise<boolean> {
+  const record: QuarantineActionRecord = {
+    mode: "quarantine",
+    ...action,
+    host: _hostname(),
+    pid: Deno.pid,
+  };
+  try {
+    await runs.insertOne({ ...record } as Document, { timeoutMS: options.timeoutMs ?? 10_000 });
+    return true;
+  } catch (error) {
+    options.log?.warn(
+      `⚠️ Could not record the quarantine ${action.action} in ${runs.collectionName}: ${
+        describeError(error)
+      }`,
+    );
+    return false;
+  }
+}
+
 /**
  * Adds up batch runs by local day, for the last `days` days up to `now`, oldest first. Days
  * without runs are there, empty.

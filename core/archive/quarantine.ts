@@ -11,7 +11,13 @@
  * @module
  */
 
-import type { AnyBulkWriteOperation, Collection, Document } from "mongodb";
+import {
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Document,
+  MongoBulkWriteError,
+} from "mongodb";
+import { orderIdKey } from "./order_id.ts";
 import { duration, formatDuration } from "../runtime/parse.ts";
 import type { Setting } from "../runtime/settings.ts";
 
@@ -77,6 +83,46 @@ export interface QuarantineDocument extends QuarantineEntry {
   attempts: number;
   /** When it is due for its next try (server time). */
   next_attempt: Date;
+}
+
+/**
+ * An order the operator released with `archiver quarantine release`: it will not be archived,
+ * and says so. One document per order in the released collection (`archiver_released`).
+ */
+export interface ReleasedRecord {
+  /** The order's `_id`. */
+  _id: unknown;
+  /** Its number, as the quarantine held it. */
+  numero_commande: string | null;
+  /** Why it was quarantined. */
+  reason: QuarantineReason;
+  /** What was missing or wrong. */
+  detail: string;
+  /** For a `conflict`: the other order's `_id`. */
+  conflict_with?: unknown;
+  /** When it was first quarantined (server time). */
+  first_seen: Date;
+  /** How many times it was tried. */
+  attempts: number;
+  /** When it was released (server time). */
+  released_at: Date;
+  /** Who released it: `user@host`. */
+  released_by: string;
+  /** The operator's note, when given. */
+  note?: string;
+}
+
+/** Which quarantined orders: one `_id`, or every order with a number. */
+export type OrderSelector = { _id: unknown } | { numero_commande: string };
+
+/** What {@link Quarantine.releaseToRecord} did. */
+export interface ReleaseResult {
+  /** Orders recorded as released and taken out of the quarantine now. */
+  released: ReleasedRecord[];
+  /** Orders not in the quarantine but already recorded as released (an earlier run). */
+  alreadyReleased: ReleasedRecord[];
+  /** Orders neither in the quarantine nor released. */
+  notFound: unknown[];
 }
 
 /** How the quarantine schedules retries. */
@@ -198,6 +244,153 @@ export class Quarantine {
     return counts;
   }
 
+  /**
+   * The quarantined orders, oldest first (by `first_seen`, then `_id`), and how many there are.
+   *
+   * @param options Only one reason; how many entries at most.
+   * @returns The entries (at most `limit`) and the count of all that match.
+   */
+  async list(
+    options: { reason?: QuarantineReason; limit?: number } = {},
+  ): Promise<{ total: number; entries: QuarantineDocument[] }> {
+    const filter: Document = options.reason ? { reason: options.reason } : {};
+    const limit = options.limit ?? 100;
+    const [total, entries] = await Promise.all([
+      this.#collection.countDocuments(filter),
+      limit === 0 ? Promise.resolve([]) : this.#collection.find(filter, {
+        sort: { first_seen: 1, _id: 1 },
+        limit,
+        batchSize: limit + 1,
+      }).toArray(),
+    ]);
+    return { total, entries: entries as unknown as QuarantineDocument[] };
+  }
+
+  /**
+   * The entries of one order (by `_id`), or of every order holding a number (two orders sharing
+   * a number may both be here).
+   *
+   * @param selector An `_id` or an order number.
+   * @returns The entries, oldest first; empty when the quarantine holds none.
+   */
+  async find(selector: OrderSelector): Promise<QuarantineDocument[]> {
+    const filter = "_id" in selector
+      ? { _id: selector._id }
+      : { numero_commande: selector.numero_commande };
+    const found = await this.#collection.find(filter as Document, {
+      sort: { first_seen: 1, _id: 1 },
+    }).toArray();
+    return found as unknown as QuarantineDocument[];
+  }
+
+  /**
+   * The entries of some orders, as stored now.
+   *
+   * @param ids The orders' `_id`s.
+   * @returns The entries of those the quarantine holds.
+   */
+  async entries(ids: readonly unknown[]): Promise<QuarantineDocument[]> {
+    if (ids.length === 0) return [];
+    const found = await this.#collection.find({ _id: { $in: [...ids] } } as Document, {
+      batchSize: ids.length + 1,
+    }).toArray();
+    return found as unknown as QuarantineDocument[];
+  }
+
+  /**
+   * Every quarantined order (or those of one reason), in chunks, for a retry of them all. Ordered
+   * by `_id`, which archiving them does not change, so a chunk's orders leaving the quarantine
+   * neither skips nor repeats another.
+   *
+   * @param options Only one reason; orders per chunk.
+   * @yields The orders' ids and numbers, `chunkSize` at most at a time.
+   */
+  async *chunks(
+    options: { reason?: QuarantineReason; chunkSize: number },
+  ): AsyncGenerator<Array<{ _id: unknown; numero_commande: string | null }>> {
+    const cursor = this.#collection.find(options.reason ? { reason: options.reason } : {}, {
+      projection: { _id: 1, numero_commande: 1 },
+      sort: { _id: 1 },
+      batchSize: options.chunkSize,
+    });
+    let chunk: Array<{ _id: unknown; numero_commande: string | null }> = [];
+    try {
+      for await (const document of cursor) {
+        chunk.push({ _id: document._id, numero_commande: document.numero_commande ?? null });
+        if (chunk.length >= options.chunkSize) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) yield chunk;
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  /**
+   * The operator's release: records each order in the released collection (with the server's
+   * time, who and why), then takes it out of the quarantine — in that order, so an order is never
+   * in neither. Run again after a crash between the two, it finds the record there, keeps it, and
+   * finishes the delete; run again after it finished, it reports the orders already released.
+   * Needs `insert` (and `find`) on the released collection, `find` and `remove` on the quarantine.
+   *
+   * @param ids The orders' `_id`s.
+   * @param options The released collection, who releases (`user@host`), an optional note.
+   * @returns What was released now, what was released before, what is in neither.
+   */
+  async releaseToRecord(
+    ids: readonly unknown[],
+    options: { into: Collection; by: string; note?: string },
+  ): Promise<ReleaseResult> {
+    const unique = [...new Map(ids.map((id) => [orderIdKey(id), id])).values()];
+    const result: ReleaseResult = { released: [], alreadyReleased: [], notFound: [] };
+    if (unique.length === 0) return result;
+    // $$NOW from the server, read with the entries: no write needed to learn the server's time.
+    const held = await this.#collection.aggregate([
+      { $match: { _id: { $in: unique } } },
+      {
+        $project: {
+          _id: 1,
+          numero_commande: 1,
+          reason: 1,
+          detail: 1,
+          conflict_with: 1,
+          first_seen: 1,
+          attempts: 1,
+          released_at: "$$NOW",
+        },
+      },
+    ]).toArray();
+    const records = held.map((entry) =>
+      ({
+        ...entry,
+        numero_commande: entry.numero_commande ?? null,
+        released_by: options.by,
+        ...(options.note ? { note: options.note } : {}),
+      }) as ReleasedRecord
+    );
+    if (records.length > 0) {
+      await _insertKeepingExisting(options.into, records, this.#writeConcern);
+      await this.#collection.deleteMany(
+        { _id: { $in: records.map((r) => r._id) } } as Document,
+        { writeConcern: this.#writeConcern },
+      );
+    }
+    result.released = records;
+    const heldKeys = new Set(records.map((r) => orderIdKey(r._id)));
+    const rest = unique.filter((id) => !heldKeys.has(orderIdKey(id)));
+    if (rest.length > 0) {
+      const before = await options.into.find({ _id: { $in: rest } } as Document, {
+        batchSize: rest.length + 1,
+      }).toArray() as unknown as ReleasedRecord[];
+      const beforeKeys = new Set(before.map((r) => orderIdKey(r._id)));
+      result.alreadyReleased = before;
+      result.notFound = rest.filter((id) => !beforeKeys.has(orderIdKey(id)));
+    }
+    return result;
+  }
+
   #recordPipeline(entry: QuarantineEntry): Document[] {
     const interval = this.#retryIntervalMs;
     // Incomplete orders wait for data that may come at any moment: every interval. The others
@@ -224,5 +417,28 @@ export class Quarantine {
       },
       { $set: { next_attempt: { $add: ["$$NOW", { $toLong: backoff }] } } },
     ];
+  }
+}
+
+// Inserts the records; one already there (a release that stopped before its delete, or an order
+// released before) is kept as it is: the first release is the one on record.
+async function _insertKeepingExisting(
+  into: Collection,
+  records: readonly ReleasedRecord[],
+  writeConcern: { w: "majority"; wtimeoutMS: number },
+): Promise<void> {
+  try {
+    await into.insertMany(records.map((r) => ({ ...r }) as Document), {
+      ordered: false,
+      writeConcern,
+    });
+  } catch (error) {
+    const duplicatesOnly = error instanceof MongoBulkWriteError &&
+      error.writeErrors !== undefined &&
+      (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]).every((e) =>
+        e.code === 11000
+      ) &&
+      error.result?.getWriteConcernError?.() === undefined;
+    if (!duplicatesOnly) throw error;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * What the tool may do on MongoDB, in one table: the privileges (a resource and its actions) that
- * `batch`, `watch` and `health` need on the configured collections, read off the commands they
- * send. `archiver setup role` grants exactly these, `health`'s `privileges` check compares them
+ * `batch`, `watch`, `health`, `verify` and `quarantine` need on the configured collections, read
+ * off the commands they send. `archiver setup role` grants exactly these, `health`'s `privileges` check compares them
  * with what the connected user holds (`connectionStatus` with `showPrivileges`), and `watch`
  * names the missing one when MongoDB refuses it.
  *
@@ -10,7 +10,8 @@
  * | `<db>.<orders>` | find, changeStream | read and enrich the delivered orders; watch opens its change stream there |
  * | `<db>.<clients, couriers, restaurants, menu>` | find | the enrichment's `$lookup`s |
  * | `<db>.<archive>` | find, insert, update, createIndex, listIndexes | upserts with `$setOnInsert`, the unique index on `numero_commande` and its check |
- * | `<db>.<quarantine>` | find, insert, update, remove | upserts; an order archived leaves it (`deleteMany`) |
+ * | `<db>.<quarantine>` | find, insert, update, remove | upserts; an order archived (or released by the operator) leaves it (`deleteMany`) |
+ * | `<db>.<released>` | find, insert | `quarantine release` records the orders it releases (insert, never an update); verify, health and the quarantine command read them |
  * | `<db>.<runs>`, `<db>.<tokens>`, `<db>.<leases>` | find, insert, update | run history, shared resume token, `--ha` lease: upserts and `findOneAndUpdate`, never a delete |
  * | `<db>` (the database) | listCollections | health's `collections` check; watch waits for a dropped orders collection |
  * | `local.oplog.rs` | find, collStats | the oplog window (first and last entries, size and maxSize) for the resume headroom |
@@ -77,6 +78,7 @@ export type ResourceUse =
   | "references"
   | "archive"
   | "quarantine"
+  | "released"
   | "runs"
   | "tokens"
   | "leases"
@@ -152,13 +154,15 @@ export function privilegeTarget(
 }
 
 /** A command of the tool that talks to MongoDB. */
-export type ToolCommand = "batch" | "watch" | "health";
+export type ToolCommand = "batch" | "watch" | "health" | "verify" | "quarantine";
 
-const ALL: readonly ToolCommand[] = ["batch", "watch", "health"];
-const WRITERS: readonly ToolCommand[] = ["batch", "watch"];
+const ALL: readonly ToolCommand[] = ["batch", "watch", "health", "verify", "quarantine"];
+// The commands that archive through the core: batch, watch, verify --repair, quarantine retry.
+const WRITERS: readonly ToolCommand[] = ["batch", "watch", "verify", "quarantine"];
 
 // The table. Each action lists the commands that send something needing it (read off their code:
-// core/archive, core/stream, plugins/batch, plugins/watch, plugins/health_check).
+// core/archive, core/stream, plugins/batch, plugins/watch, plugins/health_check, plugins/verify,
+// plugins/quarantine).
 const _TABLE: ReadonlyArray<{
   use: ResourceUse;
   actions: ReadonlyArray<readonly [RequiredAction, readonly ToolCommand[]]>;
@@ -188,12 +192,23 @@ const _TABLE: ReadonlyArray<{
   {
     use: "quarantine",
     actions: [["find", ALL], ["insert", WRITERS], ["update", WRITERS], ["remove", WRITERS]],
-    why: "batch and watch record and release quarantined orders; health reads them",
+    why:
+      "batch, watch, verify --repair and quarantine retry record and release quarantined orders; quarantine release removes them; health reads them",
+  },
+  {
+    use: "released",
+    actions: [["find", ["health", "verify", "quarantine"]], ["insert", ["quarantine"]]],
+    why:
+      "quarantine release records the orders the operator releases; verify, health and quarantine read them",
   },
   {
     use: "runs",
-    actions: [["find", ALL], ["insert", WRITERS], ["update", WRITERS]],
-    why: "the run history: batch and watch record, health reads the durations",
+    actions: [
+      ["find", ["batch", "watch", "health"]],
+      ["insert", ["batch", "watch", "quarantine"]],
+      ["update", ["batch", "watch"]],
+    ],
+    why: "the run history: batch, watch and quarantine actions record, health reads the durations",
   },
   {
     use: "tokens",
@@ -218,8 +233,8 @@ const _TABLE: ReadonlyArray<{
 ];
 
 /**
- * The table: the privileges `batch`, `watch` and `health` need, one row per resource (rows of
- * two settings naming the same collection are merged).
+ * The table: the privileges `batch`, `watch`, `health`, `verify` and `quarantine` need, one row
+ * per resource (rows of two settings naming the same collection are merged).
  *
  * @param target The database and collection names.
  * @param options Only what one command needs. @default every command's needs
@@ -237,6 +252,7 @@ export function requiredPrivileges(
     ) => ({ db, collection })),
     archive: [{ db, collection: names.archive }],
     quarantine: [{ db, collection: names.quarantine }],
+    released: [{ db, collection: names.released }],
     runs: [{ db, collection: target.runs }],
     tokens: [{ db, collection: target.tokens }],
     leases: [{ db, collection: target.leases }],

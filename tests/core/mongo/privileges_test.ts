@@ -13,6 +13,7 @@ import {
   requiredPrivileges,
   type Resource,
   rolePrivileges,
+  type ToolCommand,
   watchNeeds,
 } from "../../../core/mongo/privileges.ts";
 
@@ -38,6 +39,7 @@ Deno.test("requiredPrivileges() lists what batch, watch and health need on the d
     row("Menu", ["find"]),
     row("Historique", ["find", "insert", "update", "createIndex", "listIndexes"]),
     row("archiver_quarantine", ["find", "insert", "update", "remove"]),
+    row("archiver_released", ["find", "insert"]),
     row("archiver_runs", ["find", "insert", "update"]),
     row("archiver_resume_tokens", ["find", "insert", "update"]),
     row("archiver_leases", ["find", "insert", "update"]),
@@ -47,7 +49,7 @@ Deno.test("requiredPrivileges() lists what batch, watch and health need on the d
 });
 
 Deno.test("requiredPrivileges() of one command keeps only the actions that command sends", () => {
-  const cases: Array<[string, "batch" | "watch" | "health", Record<string, string[]>]> = [
+  const cases: Array<[string, ToolCommand, Record<string, string[]>]> = [
     ["batch never opens a change stream nor reads the oplog", "batch", {
       Commande: ["find"],
       Historique: ["find", "insert", "update", "createIndex", "listIndexes"],
@@ -65,10 +67,28 @@ Deno.test("requiredPrivileges() of one command keeps only the actions that comma
       Commande: ["find"],
       Historique: ["find", "listIndexes"],
       archiver_quarantine: ["find"],
+      archiver_released: ["find"],
       archiver_runs: ["find"],
       archiver_leases: ["find"],
       "oplog.rs": ["find", "collStats"],
     }],
+    ["verify reads the released orders; --repair archives through the core", "verify", {
+      Commande: ["find"],
+      Historique: ["find", "insert", "update", "createIndex", "listIndexes"],
+      archiver_quarantine: ["find", "insert", "update", "remove"],
+      archiver_released: ["find"],
+    }],
+    [
+      "quarantine release inserts the record and removes the entry; actions are in the history",
+      "quarantine",
+      {
+        Commande: ["find"],
+        Historique: ["find", "insert", "update", "createIndex", "listIndexes"],
+        archiver_quarantine: ["find", "insert", "update", "remove"],
+        archiver_released: ["find", "insert"],
+        archiver_runs: ["insert"],
+      },
+    ],
   ];
   for (const [why, command, expected] of cases) {
     const rows = requiredPrivileges(target, { command });
@@ -79,6 +99,13 @@ Deno.test("requiredPrivileges() of one command keeps only the actions that comma
   }
   const batch = requiredPrivileges(target, { command: "batch" }).map((r) => r.resource.collection);
   assert.ok(!batch.includes("oplog.rs") && !batch.includes("archiver_leases"));
+  assert.ok(!batch.includes("archiver_released"), "batch never reads the released orders");
+  const watch = requiredPrivileges(target, { command: "watch" }).map((r) => r.resource.collection);
+  assert.ok(!watch.includes("archiver_released"));
+  const quarantine = requiredPrivileges(target, { command: "quarantine" });
+  assert.ok(
+    !quarantine.some((r) => ["oplog.rs", "archiver_leases", ""].includes(r.resource.collection)),
+  );
 });
 
 Deno.test("requiredPrivileges() merges two settings that name the same collection", () => {
@@ -175,6 +202,7 @@ Deno.test("missingPrivileges() names each action the user lacks, by resource", (
       "missing find on food_delivery.Menu",
       "missing find, insert, update, createIndex, listIndexes on food_delivery.Historique",
       "missing find, insert, update, remove on food_delivery.archiver_quarantine",
+      "missing find, insert on food_delivery.archiver_released",
       "missing find, insert, update on food_delivery.archiver_runs",
       "missing find, insert, update on food_delivery.archiver_resume_tokens",
       "missing find, insert, update on food_delivery.archiver_leases",

@@ -49,7 +49,7 @@ Deno.test("privilegesCheck() judges the user's privileges against the table", ()
       "the role of setup role",
       user(generated),
       "OK",
-      /^User archiver@admin holds the 27 actions batch, watch and health need/,
+      /^User archiver@admin holds the 29 actions batch, watch and health need/,
     ],
     [
       "no changeStream on the orders",
@@ -97,7 +97,7 @@ Deno.test("privilegesCheck() judges the user's privileges against the table", ()
       "nothing: the first four named, the rest counted",
       user([]),
       "CRITICAL",
-      /^User archiver@admin: missing find, changeStream on food_delivery\.Commande; missing find on food_delivery\.Client; .*; and 8 more \(--json lists them\)$/,
+      /^User archiver@admin: missing find, changeStream on food_delivery\.Commande; missing find on food_delivery\.Client; .*; and 9 more \(--json lists them\)$/,
     ],
     [
       "authentication disabled on a loopback address",

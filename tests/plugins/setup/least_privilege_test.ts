@@ -58,7 +58,7 @@ authTest(
         env: { ARCHIVER_SETUP_PASSWORD: PASSWORD },
       });
       assert.equal(code, 0, stderr);
-      assert.match(stdout, new RegExp(`^Role ${server.role}@admin created: 27 actions on `, "m"));
+      assert.match(stdout, new RegExp(`^Role ${server.role}@admin created: 29 actions on `, "m"));
       assert.match(
         stdout,
         new RegExp(`^User ${server.user}@admin created with ${server.role}`, "m"),
@@ -140,7 +140,7 @@ authTest(
       assert.equal(privileges.state, "OK", privileges.reason);
       assert.match(
         privileges.reason,
-        new RegExp(`^User ${server.user}@admin holds the 27 actions`),
+        new RegExp(`^User ${server.user}@admin holds the 29 actions`),
       );
       const refused = checks.filter((check) =>
         /not authorized|Unauthorized|code 13/.test(check.reason)
@@ -169,7 +169,7 @@ authTest(
             cwd: dir.path,
           });
           assert.equal(code, 0, stderr);
-          assert.match(stdout, new RegExp(`^Role ${server.role}@admin updated: 27 actions`, "m"));
+          assert.match(stdout, new RegExp(`^Role ${server.role}@admin updated: 29 actions`, "m"));
           assert.match(stdout, /now holds .* only \(password unchanged\)/);
           noSecret(server, stdout, stderr);
           assert.deepEqual(await privilegesOf(), applied);
@@ -197,7 +197,7 @@ authTest(
       cwd: dir.path,
     });
     assert.equal(code, 0, stderr);
-    assert.match(stdout, /created: 27 actions/);
+    assert.match(stdout, /created: 29 actions/);
     assert.match(stdout, /not created: ARCHIVER_SETUP_PASSWORD is not set/);
     assert.match(stdout, /admin\.createUser\(\{ user: "archiver_\w+", pwd: passwordPrompt\(\)/);
     const users = await server.admin.db("admin").command({
