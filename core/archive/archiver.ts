@@ -288,6 +288,10 @@ async function _archiveOnClient(
     const holder = entry.numero_commande === null ? undefined : takenBy.get(entry.numero_commande);
     if (invalid.length > 0) {
       entries.push({ ...entry, reason: "invalid", detail: invalid.join("; ") });
+    } else if (holder !== undefined && idKey(holder) === idKey(entry._id)) {
+      // Archived by another writer since the first read: a duplicate, settled.
+      result.settled.push(entry._id);
+      result.duplicates++;
     } else if (holder !== undefined) {
       entries.push(conflictEntry(entry, holder));
     } else if (!document.complete && !options.allowIncomplete) {

@@ -203,8 +203,18 @@ const ARCHIVE_STATES: ArchiveState[] = [
     name: "duplicate numbers already in the archive, no index",
     prepare: (db) =>
       db.collection("Historique").insertMany([
-        { numero_commande: "CMD-000001", archived_by: "batch", archived_at: new Date() },
-        { numero_commande: "CMD-000001", archived_by: "watch", archived_at: new Date() },
+        {
+          order_id: new ObjectId(),
+          numero_commande: "CMD-000001",
+          archived_by: "batch",
+          archived_at: new Date(),
+        },
+        {
+          order_id: new ObjectId(),
+          numero_commande: "CMD-000001",
+          archived_by: "watch",
+          archived_at: new Date(),
+        },
       ]),
     code: 2,
     says: [/CMD-000001/, /duplicate|twice|more than once/i],
@@ -571,6 +581,7 @@ Deno.test("a write-concern error beside a write error: not counted as confirmed,
       try {
         await sleep(1_200);
         await tdb.db.collection("Historique").insertOne({
+          order_id: (seeded.orders.get(concurrent) as Document)._id,
           numero_commande: concurrent,
           archived_by: "watch",
           archived_at: new Date(),
@@ -629,6 +640,7 @@ Deno.test("a write-concern error beside a write error: not counted as confirmed,
       try {
         await sleep(1_200);
         await tdb.db.collection("Historique").insertOne({
+          order_id: (seeded.orders.get(concurrent) as Document)._id,
           numero_commande: concurrent,
           archived_by: "watch",
           archived_at: new Date(),
