@@ -272,36 +272,78 @@ Deno.test("archiveIndexCheck() is CRITICAL on any problem and names the accepted
   assert.equal(bad.reason, problem);
 });
 
-Deno.test("completenessCheck() is CRITICAL for any missing order, listing up to 5", () => {
-  assert.equal(completenessCheck([], { graceMs: 600_000, limit: 100 }).state, "OK");
-  const numbers = Array.from({ length: 7 }, (_, i) => `CMD-00000${i}`);
-  const check = completenessCheck(numbers, { graceMs: 600_000, limit: 100 });
-  assert.equal(check.state, "CRITICAL");
+const completeness = (missing: number, sample: string[] = []) => ({
+  delivered: 20 + missing,
+  archived: 15,
+  quarantined: 3,
+  released: 2,
+  missing,
+  sample,
+});
+
+Deno.test("completenessCheck() is CRITICAL for any missing order, listing up to 5, with verify's counts", () => {
+  const ok = completenessCheck(completeness(0), { graceMs: 600_000 });
+  assert.equal(ok.state, "OK");
   assert.equal(
-    check.reason,
-    "7 delivered orders older than 10m not archived: CMD-000000, CMD-000001, CMD-000002, CMD-000003, CMD-000004, …",
+    ok.reason,
+    "Every delivered order older than 10m is archived, quarantined or released (15 of 20 archived)",
   );
-  const capped = completenessCheck(numbers, { graceMs: 600_000, limit: 7 });
-  assert.match(capped.reason, /^7\+ delivered orders/);
+  assert.deepEqual(ok.data, {
+    missing_orders: 0,
+    delivered_orders: 20,
+    archived_orders: 15,
+    quarantined_orders: 3,
+    released_orders: 2,
+  });
+  const cases: Array<[number, string[], string]> = [
+    [
+      1,
+      ["CMD-000001"],
+      "1 delivered order older than 10m neither archived, quarantined nor released: CMD-000001",
+    ],
+    [
+      7,
+      Array.from({ length: 7 }, (_, i) => `CMD-00000${i}`),
+      "7 delivered orders older than 10m neither archived, quarantined nor released: CMD-000000, CMD-000001, CMD-000002, CMD-000003, CMD-000004, …",
+    ],
+    [
+      40,
+      ["CMD-1", "CMD-2"],
+      "40 delivered orders older than 10m neither archived, quarantined nor released: CMD-1, CMD-2, …",
+    ],
+    [
+      1,
+      ["(no number, _id { shop: 3, n: 12 })"],
+      "1 delivered order older than 10m neither archived, quarantined nor released: (no number, _id { shop: 3, n: 12 })",
+    ],
+  ];
+  for (const [missing, sample, reason] of cases) {
+    const check = completenessCheck(completeness(missing, sample), { graceMs: 600_000 });
+    assert.equal(check.state, "CRITICAL");
+    assert.equal(check.reason, reason);
+    assert.equal(check.data?.missing_orders, missing);
+  }
 });
 
 Deno.test("completenessCheck() no longer says the archive is fine when its index is missing or wrong", () => {
-  const options = { graceMs: 600_000, limit: 100 };
   const cases: Array<
-    [string, Parameters<typeof completenessCheck>[1]["archiveIndex"], string[], string]
+    [string, Parameters<typeof completenessCheck>[1]["archiveIndex"], number, string]
   > = [
-    ["sound index, nothing missing", { ok: true, name: "numero_commande_unique" }, [], "OK"],
-    ["index unknown, nothing missing", undefined, [], "OK"],
-    ["index missing, nothing missing", { ok: false, problem: "no index" }, [], "WARNING"],
-    ["index missing, an order missing", { ok: false, problem: "no index" }, ["CMD-1"], "CRITICAL"],
+    ["sound index, nothing missing", { ok: true, name: "numero_commande_unique" }, 0, "OK"],
+    ["index unknown, nothing missing", undefined, 0, "OK"],
+    ["index missing, nothing missing", { ok: false, problem: "no index" }, 0, "WARNING"],
+    ["index missing, an order missing", { ok: false, problem: "no index" }, 1, "CRITICAL"],
   ];
   for (const [name, archiveIndex, missing, state] of cases) {
-    const check = completenessCheck(missing, { ...options, archiveIndex });
+    const check = completenessCheck(completeness(missing, ["CMD-1"]), {
+      graceMs: 600_000,
+      archiveIndex,
+    });
     assert.equal(check.state, state, name);
     if (state === "WARNING") {
       assert.equal(
         check.reason,
-        "Every complete delivered order older than 10m is archived, but without a sound unique index on numero_commande some may be there twice (see archive_index)",
+        "Every delivered order older than 10m is archived, quarantined or released (15 of 20 archived), but without a sound unique index on numero_commande some may be there twice (see archive_index)",
       );
     }
   }
