@@ -426,27 +426,41 @@ export function connectionErrorsCheck(
 }
 
 /**
- * The resume token's age.
+ * The watcher's saved resume token as read from its store (`where` names the token file or the
+ * Mongo token document): nothing, something unusable, unreadable (the server did not answer),
+ * or the token.
+ */
+export type TokenRead =
+  | { kind: "missing"; where: string }
+  | { kind: "invalid"; where: string; reason: string }
+  | { kind: "unreadable"; where: string; reason: string }
+  | { kind: "found"; where: string; value: TokenFile };
+
+/**
+ * The resume token's age, from the store the watcher is configured with.
  *
- * @param read The token file as read.
+ * @param read The token as read.
  * @param now The current time in ms.
  * @param limits The thresholds.
  * @returns The `resume_token` check.
  */
 export function resumeTokenCheck(
-  read: FileRead<TokenFile>,
+  read: TokenRead,
   now: number,
   limits: HealthThresholds,
 ): CheckResult {
   const name = "resume_token";
-  if (read.kind === "missing") return _absent(name, `no token file ${read.path}`, limits);
+  if (read.kind === "missing") return _absent(name, `no ${read.where}`, limits);
   if (read.kind === "invalid") {
-    return result(name, "CRITICAL", `Cannot parse token file ${read.path}: ${read.reason}`);
+    return result(name, "CRITICAL", `Cannot parse ${read.where}: ${read.reason}`);
+  }
+  if (read.kind === "unreadable") {
+    return result(name, "UNKNOWN", `Cannot read the ${read.where}: ${read.reason}`);
   }
   const token = read.value;
   const saved = typeof token.saved_at === "string" ? Date.parse(token.saved_at) : NaN;
   if (typeof token !== "object" || token === null || Number.isNaN(saved)) {
-    return result(name, "CRITICAL", `Token file ${read.path} has no valid saved_at`);
+    return result(name, "CRITICAL", `${_capitalize(read.where)} has no valid saved_at`);
   }
   const age = Math.max(0, now - saved);
   const data = {

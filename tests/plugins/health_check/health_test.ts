@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import { saveBatchReport } from "../../../core/archive/report.ts";
 import { logger, setupLogging } from "../../../core/runtime/logging.ts";
+import { MongoTokenStore } from "../../../core/stream/token_store.ts";
 import { writeWatchStatus } from "../../../core/stream/watch_status.ts";
 import { healthCheck } from "../../../plugins/health_check/mod.ts";
 import { verify } from "../../../plugins/verify/mod.ts";
@@ -432,6 +433,115 @@ Deno.test("health's archive_completeness agrees with verify, whatever became of 
       assert.equal(verified.code, missing > 0 ? 2 : 0);
     });
   }
+});
+
+Deno.test("health's resume_token reads the configured store: the token file, or the Mongo token with --token-store mongo", async (t) => {
+  await using db = await testDatabase("health_token");
+  await using dir = await tempDir();
+  const tokenFile = join(dir.path, ".resume_token.json");
+  const tokens = db.db.collection("archiver_resume_tokens");
+  const mongoStore = new MongoTokenStore(tokens, `${db.dbName}.Commande`);
+  const saveMongo = (savedAgo: number) =>
+    mongoStore.save({
+      token: { _data: "8263F0A1B2000000012B022C0100296E5A1004" },
+      clusterTime: null,
+      savedAt: new Date(Date.now() - savedAgo),
+      namespace: `${db.dbName}.Commande`,
+    });
+  const HOUR = 3_600_000;
+  const where = `token document "${db.dbName}.Commande" in archiver_resume_tokens`;
+  // [name, store, file token age or none, Mongo token age or none, extra flags, state, reason]
+  const cases: Array<
+    [string, "file" | "mongo", number | null, number | null, string[], string, RegExp]
+  > = [
+    ["file, fresh", "file", 30_000, 2 * HOUR, [], "OK", /^Resume token saved 30s ago$/],
+    ["file, stale", "file", 2 * HOUR, 30_000, [], "CRITICAL", /saved 2h ago \(max 1h\)/],
+    ["file, none", "file", null, 30_000, [], "OK", /^not applicable: no token file /],
+    [
+      "mongo, fresh beside a stale left-over file",
+      "mongo",
+      2 * HOUR,
+      30_000,
+      [],
+      "OK",
+      /^Resume token saved 30s ago$/,
+    ],
+    [
+      "mongo, stale beside a fresh left-over file",
+      "mongo",
+      30_000,
+      2 * HOUR,
+      [],
+      "CRITICAL",
+      /^Resume token saved 2h ago \(max 1h\)$/,
+    ],
+    [
+      "mongo, none beside a fresh left-over file",
+      "mongo",
+      30_000,
+      null,
+      [],
+      "OK",
+      new RegExp(`^not applicable: no ${where.replace(/[.]/g, "\\.")} \\(no watcher`),
+    ],
+    [
+      "mongo, none, watcher required",
+      "mongo",
+      30_000,
+      null,
+      ["ARCHIVER_HEALTH_REQUIRE_WATCHER"],
+      "CRITICAL",
+      /^No token document ".*" in archiver_resume_tokens: the watcher has not run here$/,
+    ],
+    [
+      "mongo, fresh, watcher required",
+      "mongo",
+      null,
+      30_000,
+      ["ARCHIVER_HEALTH_REQUIRE_WATCHER"],
+      "OK",
+      /^Resume token saved 30s ago$/,
+    ],
+  ];
+  for (const [name, store, fileAge, mongoAge, env, state, reason] of cases) {
+    await t.step(name, async () => {
+      await Deno.remove(tokenFile).catch(() => {});
+      await tokens.deleteMany({});
+      if (fileAge !== null) await writeToken(tokenFile, fileAge);
+      if (mongoAge !== null) await saveMongo(mongoAge);
+      const { stdout } = await cli(
+        ["health", "--json", "--uri", db.uri, "--db", db.dbName, "--token-store", store],
+        {
+          plugins,
+          cwd: dir.path,
+          env: Object.fromEntries(env.map((variable) => [variable, "true"])),
+        },
+      );
+      const check = parse(stdout).byName.resume_token!;
+      assert.equal(check.state, state, `${name}: ${check.reason}`);
+      assert.match(check.reason, reason);
+    });
+  }
+
+  await t.step(
+    "mongo, a token document with garbage for a token: CRITICAL, naming it",
+    async () => {
+      await tokens.deleteMany({});
+      await tokens.insertOne({
+        _id: `${db.dbName}.Commande` as unknown as ObjectId,
+        token: "garbage",
+        saved_at: "x",
+        namespace: "n",
+      });
+      const { stdout } = await cli(
+        ["health", "--json", "--uri", db.uri, "--db", db.dbName, "--token-store", "mongo"],
+        { plugins, cwd: dir.path },
+      );
+      const check = parse(stdout).byName.resume_token!;
+      assert.equal(check.state, "CRITICAL");
+      assert.equal(check.reason, `Cannot parse ${where}: does not hold a resume token`);
+    },
+  );
 });
 
 Deno.test("health with a server that accepts connections but never answers ends by its deadline", async () => {

@@ -24,6 +24,7 @@ import {
   resumeTokenCheck,
   streamLagCheck,
   streamStallThreshold,
+  type TokenRead,
   watcherCheck,
   watcherUptimeCheck,
 } from "../../../plugins/health_check/thresholds.ts";
@@ -151,31 +152,86 @@ Deno.test("connectionErrorsCheck() counts only the last hour and is CRITICAL abo
   assert.equal(four.state, "CRITICAL");
 });
 
-Deno.test("resumeTokenCheck() by age: OK, not saved within 10 min, older than 1 h", () => {
-  const token = (savedAgo: number): FileRead<{ saved_at: string }> => ({
-    kind: "found",
-    path: ".resume_token.json",
-    value: { saved_at: ago(savedAgo) },
-  });
-  assert.equal(resumeTokenCheck(token(30_000), NOW, limits).state, "OK");
-  const stale = resumeTokenCheck(token(25 * 60_000), NOW, limits);
-  assert.equal(stale.state, "WARNING");
-  assert.match(stale.reason, /saved 25m ago, not within the last 10m/);
-  const old = resumeTokenCheck(token(2 * 3_600_000 + 5 * 60_000), NOW, limits);
-  assert.equal(old.state, "CRITICAL");
-  assert.equal(old.reason, "Resume token saved 2h 5m ago (max 1h)");
+const FILE = "token file .resume_token.json";
+const MONGO = 'token document "food_delivery.Commande" in archiver_resume_tokens';
+
+Deno.test("resumeTokenCheck() by age, from the file or the Mongo store: OK, not saved within 10 min, older than 1 h", () => {
+  for (const where of [FILE, MONGO]) {
+    const token = (savedAgo: number): TokenRead => ({
+      kind: "found",
+      where,
+      value: { saved_at: ago(savedAgo), namespace: "food_delivery.Commande" },
+    });
+    const fresh = resumeTokenCheck(token(30_000), NOW, limits);
+    assert.equal(fresh.state, "OK", where);
+    assert.equal(fresh.reason, "Resume token saved 30s ago");
+    const stale = resumeTokenCheck(token(25 * 60_000), NOW, limits);
+    assert.equal(stale.state, "WARNING");
+    assert.match(stale.reason, /saved 25m ago, not within the last 10m/);
+    const old = resumeTokenCheck(token(2 * 3_600_000 + 5 * 60_000), NOW, limits);
+    assert.equal(old.state, "CRITICAL");
+    assert.equal(old.reason, "Resume token saved 2h 5m ago (max 1h)");
+  }
 });
 
-Deno.test("resumeTokenCheck() is CRITICAL with one line for an unparsable file", () => {
-  const check = resumeTokenCheck(
-    { kind: "invalid", path: ".resume_token.json", reason: "Unexpected token 'x'" },
-    NOW,
-    limits,
-  );
-  assert.equal(check.state, "CRITICAL");
-  assert.equal(check.reason, "Cannot parse token file .resume_token.json: Unexpected token 'x'");
-  const noDate = resumeTokenCheck({ kind: "found", path: "t.json", value: {} }, NOW, limits);
-  assert.equal(noDate.state, "CRITICAL");
+Deno.test("resumeTokenCheck() names the store when there is no token, an unusable one, or no answer", () => {
+  const required = { ...limits, requireWatcher: true };
+  const cases: Array<[string, TokenRead, HealthThresholds, string, string]> = [
+    [
+      "no file",
+      { kind: "missing", where: FILE },
+      limits,
+      "OK",
+      `not applicable: no ${FILE} (no watcher configured here)`,
+    ],
+    [
+      "no file, watcher required",
+      { kind: "missing", where: FILE },
+      required,
+      "CRITICAL",
+      `No ${FILE}: the watcher has not run here`,
+    ],
+    [
+      "no Mongo token, watcher required",
+      { kind: "missing", where: MONGO },
+      required,
+      "CRITICAL",
+      `No ${MONGO}: the watcher has not run here`,
+    ],
+    [
+      "unparsable file",
+      { kind: "invalid", where: FILE, reason: "Unexpected token 'x'" },
+      limits,
+      "CRITICAL",
+      `Cannot parse ${FILE}: Unexpected token 'x'`,
+    ],
+    [
+      "Mongo document without a token",
+      { kind: "invalid", where: MONGO, reason: "does not hold a resume token" },
+      limits,
+      "CRITICAL",
+      `Cannot parse ${MONGO}: does not hold a resume token`,
+    ],
+    [
+      "no saved_at",
+      { kind: "found", where: MONGO, value: {} },
+      limits,
+      "CRITICAL",
+      `Token document "food_delivery.Commande" in archiver_resume_tokens has no valid saved_at`,
+    ],
+    [
+      "server unreachable",
+      { kind: "unreadable", where: MONGO, reason: "connect ECONNREFUSED" },
+      limits,
+      "UNKNOWN",
+      `Cannot read the ${MONGO}: connect ECONNREFUSED`,
+    ],
+  ];
+  for (const [name, read, thresholds, state, reason] of cases) {
+    const check = resumeTokenCheck(read, NOW, thresholds);
+    assert.equal(check.state, state, name);
+    assert.equal(check.reason, reason, name);
+  }
 });
 
 Deno.test("lastBatchCheck() applies the plan's rates", async (t) => {
