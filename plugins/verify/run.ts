@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Collection } from "mongodb";
 import { archiveOrders } from "../../core/archive/archiver.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
 import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
@@ -134,6 +135,7 @@ export async function runVerify(
         },
       );
     }
+    if (!flags.repair) await _warnWithoutOrderIdIndex(db.collection(names.archive), log);
     report = await verifyArchive(db, names, options);
   } catch (error) {
     if (isTransientError(error) && !signal.aborted) {
@@ -152,6 +154,25 @@ export async function runVerify(
   );
   // Documented: exit 2, "missing orders found" (the operator has something to fix).
   if (report.totals.missing > 0) ctx.lifecycle.exitCode = ExitCode.usage;
+}
+
+// Without an index on order_id, each chunk's lookup reads the archive whole: say so, once.
+async function _warnWithoutOrderIdIndex(
+  archive: Collection,
+  log: PluginContext["logger"],
+): Promise<void> {
+  let indexes: Array<{ key: Record<string, unknown> }>;
+  try {
+    indexes = await archive.indexes();
+  } catch {
+    return; // No archive yet (or no right to list its indexes): nothing to say.
+  }
+  if (indexes.some((index) => Object.keys(index.key)[0] === "order_id")) return;
+  log.warn(
+    `⚠️ The archive ${archive.collectionName} has no index on order_id: each chunk reads it whole; ` +
+      "run archiver batch or archiver verify --repair once to create it",
+    { archive: archive.collectionName },
+  );
 }
 
 function _logSummary(log: PluginContext["logger"], report: VerifyReport): void {

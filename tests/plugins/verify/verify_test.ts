@@ -151,6 +151,10 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
       /❌ 3 delivered orders neither archived, quarantined nor released: CMD-/,
     );
     assert.match(stderr, /⚠️ Archive anomaly order_gone: 1 \(CMD-999999 /);
+    assert.match(
+      stderr,
+      /⚠️ The archive Historique has no index on order_id: each chunk reads it whole; run archiver batch or archiver verify --repair once to create it/,
+    );
     const log = await Deno.readTextFile(join(dir.path, "logs", "verify.jsonl"));
     assert.match(
       log,
@@ -369,6 +373,7 @@ Deno.test("verify and --repair count every _id shape once in its column and arch
       missing: 2 * shapes,
     });
     assert.equal(report.missing_sample.length, 2 * shapes);
+    assert.doesNotMatch(stderr, /no index on order_id/, "the index is there");
   });
 
   await t.step("--repair archives each missing one once, quarantines the incomplete", async () => {
