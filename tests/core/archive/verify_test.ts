@@ -265,7 +265,7 @@ Deno.test("verifyArchive() counts every _id shape once in its column, and hands 
   }
 });
 
-Deno.test("verifyArchive() never counts a reused number as archived: the old documents are orphans by order_id", async (t) => {
+Deno.test("verifyArchive() never counts a reused number as archived: the old documents are anomalies (order gone)", async (t) => {
   await using tdb = await testDatabase("verify_reused");
   await prepare(tdb.db);
   // The first life of the source, archived; then the source dropped and simulated again.
@@ -280,7 +280,7 @@ Deno.test("verifyArchive() never counts a reused number as archived: the old doc
     conflict_with: first[0]!._id,
   });
 
-  await t.step("the new orders are conflicts or missing, the old documents orphans", async () => {
+  await t.step("the new orders are conflicts or missing, the old documents anomalies", async () => {
     const report = await verifyArchive(tdb.db, names, { deliveredStatus: "livrée", log });
     assert.deepEqual(report.totals, {
       delivered: 4,
@@ -373,7 +373,7 @@ Deno.test("verifyArchive() reports several archive documents for one order once,
   }
 });
 
-Deno.test("verifyArchive() counts per day, orphans by order_id or number, with indexed $in queries per chunk", async (t) => {
+Deno.test("verifyArchive() counts per day, anomalies by order_id or number, with indexed $in queries per chunk", async (t) => {
   await using tdb = await testDatabase("verify_core");
   await prepare(tdb.db);
   const day = (date: number, hour: number) => new Date(2025, 9, date, hour);
