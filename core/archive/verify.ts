@@ -1,33 +1,44 @@
 /**
- * The verification pass: the operator's proof that nothing was lost. Every delivered order is
- * counted, per delivery day, as archived (its number is in the archive), quarantined (its `_id`
- * is in the quarantine, by reason) or missing (neither); archive documents whose order no longer
- * exists or is no longer delivered are counted as orphans.
+ * The verification pass: the operator's proof that nothing was lost. An order is its `_id`, and
+ * its archive document is the one whose `order_id` is that `_id`. Every delivered order is
+ * counted, per delivery day, as archived, quarantined (its `_id` is in the quarantine, by
+ * reason), released (its `_id` is in the released collection: the operator accepted it will not
+ * be archived) or missing (none of these). An archive document of an older version, without
+ * `order_id`, stands for the order with its number (counted apart as `archived_by_number`). Then
+ * the archive's anomalies: documents whose order is gone, no longer delivered, or now carries
+ * another number, and several documents for one `order_id`.
  *
  * Cost: one cursor over the delivered orders (projected to `_id`, number and delivery date) and,
- * per chunk of orders, one `$in` on the archive's unique `numero_commande` index and one on the
- * quarantine's `_id`; then one cursor over the archive and, per chunk, `$in` on the orders' `_id`
- * (or `numero_commande`). Never one query per order, never an unindexed join. Memory holds one
- * chunk, the per-day counters and the first few numbers of each sample.
+ * per chunk of orders, one `$in` on the archive's `order_id` index; for the orders it does not
+ * find, one `$in` on the quarantine's `_id`, one on the archive's unique `numero_commande` (older
+ * documents) and one on the released collection's `_id`. Then one cursor over the archive and,
+ * per chunk, `$in` on the orders' `_id` (or `numero_commande`) and on the archive's `order_id`
+ * (several documents for one order). Never one query per order, never an unindexed join. Memory
+ * holds one chunk, the per-day counters, the first few labels of each sample and the ids of the
+ * orders found with several archive documents.
+ *
+ * `archiver health`'s completeness check counts with {@link countDeliveredOrders}, the same
+ * function, so both always agree.
  *
  * @module
  */
 
-import type { Db, Document } from "mongodb";
+import type { Collection, Db, Document } from "mongodb";
 import type { Logger } from "@logtape/logtape";
 import type { OrderRef } from "./archiver.ts";
 import type { CollectionNames } from "./collections.ts";
-import { QUARANTINE_REASONS, type QuarantineReason } from "./quarantine.ts";
+import { describeOrderId, orderIdKey } from "./order_id.ts";
+import { emptyReasonCounts, QUARANTINE_REASONS, type QuarantineReason } from "./quarantine.ts";
 import { retryTransient } from "../mongo/retry.ts";
 
 /** Orders read, and looked up, per round trip. */
 export const VERIFY_CHUNK_SIZE = 1000;
 
-/** How many missing order numbers a report lists. */
+/** How many missing orders a report lists. */
 export const MISSING_SAMPLE_SIZE = 20;
 
-/** How many orphan order numbers a report lists. */
-export const ORPHANS_SAMPLE_SIZE = 10;
+/** How many archive documents of each anomaly a report lists. */
+export const ANOMALY_SAMPLE_SIZE = 10;
 
 /** The day of orders whose `date_livraison` is missing or not a date. */
 export const UNKNOWN_DAY = "unknown";
@@ -39,11 +50,13 @@ export type QuarantineCounts = Record<QuarantineReason, number>;
 export interface VerifyCounts {
   /** Delivered orders. */
   delivered: number;
-  /** Of those, the ones whose number is in the archive. */
+  /** Of those, the ones with an archive document (`order_id` = their `_id`). */
   archived: number;
   /** Of those, the ones in the quarantine (not archived), by reason. */
   quarantined: QuarantineCounts;
-  /** Of those, the ones neither archived nor quarantined: lost unless repaired. */
+  /** Of those, the ones the operator released (neither archived nor quarantined). */
+  released: number;
+  /** Of those, the ones neither archived, quarantined nor released: lost unless repaired. */
   missing: number;
 }
 
@@ -53,44 +66,87 @@ export interface DayCounts extends VerifyCounts {
   day: string;
 }
 
-/** What a verification found. */
-export interface VerifyReport {
+/** What the count of the delivered orders found. */
+export interface OrderCountReport {
   /** One entry per delivery day, oldest first, {@link UNKNOWN_DAY} last. */
   days: DayCounts[];
   /** The sums over every day. */
   totals: VerifyCounts;
-  /** The first missing orders' numbers (at most {@link MISSING_SAMPLE_SIZE}). */
+  /** The first missing orders (at most {@link MISSING_SAMPLE_SIZE}): numbers, or `_id`s. */
   missing_sample: string[];
-  /** Archive documents whose order no longer exists or is no longer delivered. */
-  orphans: number;
-  /** The first orphans' numbers (at most {@link ORPHANS_SAMPLE_SIZE}). */
-  orphans_sample: string[];
+  /**
+   * Of the archived orders, those found only by their number: an archive document of an older
+   * version, without `order_id` (if the number was reused, it may be another order's).
+   */
+  archived_by_number: number;
   /** The `--since` bound as an ISO time, when given: orders without a valid date are left out. */
   since?: string;
+  /** The upper bound (exclusive) as an ISO time, when given. */
+  until?: string;
+}
+
+/**
+ * What can be wrong with archive documents: their order is gone (`order_gone`), no longer
+ * delivered (`not_delivered`), or now carries another number (`number_mismatch`: renumbered
+ * after it was archived; it stays archived once), or one order has several archive documents
+ * (`duplicate_order_id`: an archive made by an older version).
+ */
+export type ArchiveAnomaly =
+  | "order_gone"
+  | "not_delivered"
+  | "number_mismatch"
+  | "duplicate_order_id";
+
+/** The anomalies, in the order reports list them. */
+export const ARCHIVE_ANOMALIES: readonly ArchiveAnomaly[] = [
+  "order_gone",
+  "not_delivered",
+  "number_mismatch",
+  "duplicate_order_id",
+];
+
+/** How many archive documents (or orders, for duplicates) show an anomaly, and the first few. */
+export interface AnomalyCount {
+  /** How many. */
+  count: number;
+  /** The first few (at most {@link ANOMALY_SAMPLE_SIZE}), as labels. */
+  sample: string[];
+}
+
+/** What a verification found. */
+export interface VerifyReport extends OrderCountReport {
+  /** The archive's anomalies, each counted and sampled. */
+  anomalies: Record<ArchiveAnomaly, AnomalyCount>;
 }
 
 /** What becomes of one delivered order. */
-export type OrderFate = "archived" | QuarantineReason | "missing";
+export type OrderFate = "archived" | QuarantineReason | "released" | "missing";
 
-/** What a verification looks at and how it reports. */
-export interface VerifyOptions {
+/** What a count looks at. */
+export interface CountOptions {
   /** The status value that means delivered. */
   deliveredStatus: string;
   /** Only orders delivered at or after this time (and archive documents delivered then). */
   since?: Date;
+  /** Only orders delivered before this time (and archive documents delivered then). */
+  until?: Date;
   /** Orders per chunk. @default 1000 */
   chunkSize?: number;
   /** Bound of one lookup on the server (`maxTimeMS`), in ms. @default 30000 */
   operationTimeoutMs?: number;
-  /** Where retries are logged. */
-  log: Logger;
   /** Stops the pass between chunks when aborted. */
   signal?: AbortSignal;
   /**
    * Called with each chunk's missing orders (at most one chunk's worth), before the next chunk is
-   * read: `archiver verify --repair` archives them here.
+   * read: `archiver verify --repair` archives them here. It must be idempotent.
    */
   onMissing?: (orders: OrderRef[]) => Promise<void>;
+}
+
+/** What a verification looks at and how it reports. */
+export interface VerifyOptions extends CountOptions {
+  /** Where retries are logged. */
+  log: Logger;
 }
 
 /**
@@ -112,51 +168,64 @@ export function deliveryDay(value: unknown): string {
  * @returns Counts with every figure at 0.
  */
 export function emptyCounts(): VerifyCounts {
-  return {
-    delivered: 0,
-    archived: 0,
-    quarantined: { incomplete: 0, invalid: 0, conflict: 0, error: 0 },
-    missing: 0,
-  };
+  return { delivered: 0, archived: 0, quarantined: emptyReasonCounts(), released: 0, missing: 0 };
 }
 
 /**
- * What became of one delivered order: the archive wins over the quarantine (an archived order
- * still in the quarantine is archived: nothing is lost), and an unknown quarantine reason counts
- * as `error`.
+ * What became of one delivered order. The archive wins over the quarantine (an archived order
+ * still in the quarantine is archived: nothing is lost), the quarantine over a release (the
+ * tool is trying again), and an unknown quarantine reason counts as `error`.
  *
- * @param archived Whether its number is in the archive.
+ * @param archived Whether it has an archive document.
  * @param quarantineReason The reason of its quarantine document, if it has one.
+ * @param released Whether the operator released it.
  * @returns Its fate.
  */
-export function orderFate(archived: boolean, quarantineReason: unknown): OrderFate {
+export function orderFate(
+  archived: boolean,
+  quarantineReason: unknown,
+  released = false,
+): OrderFate {
   if (archived) return "archived";
-  if (quarantineReason === undefined) return "missing";
-  return QUARANTINE_REASONS.includes(quarantineReason as QuarantineReason)
-    ? quarantineReason as QuarantineReason
-    : "error";
+  if (quarantineReason !== undefined) {
+    return QUARANTINE_REASONS.includes(quarantineReason as QuarantineReason)
+      ? quarantineReason as QuarantineReason
+      : "error";
+  }
+  return released ? "released" : "missing";
 }
 
 /**
- * Whether an archive document is an orphan: its order is gone, or no longer delivered.
+ * What is wrong with an archive document, given the order its `order_id` (or, without one, its
+ * number) designates.
  *
- * @param orderStatus The status of its order, or `undefined` when no order matched.
+ * @param archived The archive document's `numero_commande`, and whether it has an `order_id`.
+ * @param order The order's status and number, or `undefined` when no order matched.
  * @param deliveredStatus The status value that means delivered.
- * @returns `true` for an orphan.
+ * @returns The anomaly, or `undefined` when the document is sound.
  */
-export function isOrphan(orderStatus: unknown, deliveredStatus: string): boolean {
-  return orderStatus !== deliveredStatus;
+export function archiveAnomaly(
+  archived: { numero_commande: unknown; hasOrderId: boolean },
+  order: { status?: unknown; numero_commande?: unknown } | undefined,
+  deliveredStatus: string,
+): Exclude<ArchiveAnomaly, "duplicate_order_id"> | undefined {
+  if (!order) return "order_gone";
+  if (order.status !== deliveredStatus) return "not_delivered";
+  if (archived.hasOrderId && order.numero_commande !== archived.numero_commande) {
+    return "number_mismatch";
+  }
+  return undefined;
 }
 
 /**
- * The running figures of a verification: counters per day and the first few numbers of each
+ * The running figures of a verification: counters per day and the first few labels of each
  * sample. Its memory grows with the number of days, never with the number of orders.
  */
 export class VerifyTally {
   readonly #days = new Map<string, VerifyCounts>();
   readonly #missing: string[] = [];
-  readonly #orphans: string[] = [];
-  #orphanCount = 0;
+  readonly #anomalies = _emptyAnomalies();
+  #archivedByNumber = 0;
 
   /**
    * Counts one delivered order.
@@ -170,29 +239,37 @@ export class VerifyTally {
     if (!counts) this.#days.set(day, counts = emptyCounts());
     counts.delivered++;
     if (fate === "archived") counts.archived++;
+    else if (fate === "released") counts.released++;
     else if (fate === "missing") {
       counts.missing++;
       if (this.#missing.length < MISSING_SAMPLE_SIZE) this.#missing.push(label);
     } else counts.quarantined[fate]++;
   }
 
-  /**
-   * Counts one orphan archive document.
-   *
-   * @param label Its order number, kept for the sample.
-   */
-  orphan(label: string): void {
-    this.#orphanCount++;
-    if (this.#orphans.length < ORPHANS_SAMPLE_SIZE) this.#orphans.push(label);
+  /** Counts one archived order found by its number only (an archive document without `order_id`). */
+  archivedByNumber(): void {
+    this.#archivedByNumber++;
   }
 
   /**
-   * The report: days oldest first ({@link UNKNOWN_DAY} last), then the totals.
+   * Counts one archive anomaly.
    *
-   * @param since The `--since` bound, when given.
+   * @param anomaly What is wrong.
+   * @param label What to show for it, kept for the sample.
+   */
+  anomaly(anomaly: ArchiveAnomaly, label: string): void {
+    const seen = this.#anomalies[anomaly];
+    seen.count++;
+    if (seen.sample.length < ANOMALY_SAMPLE_SIZE) seen.sample.push(label);
+  }
+
+  /**
+   * The report: days oldest first ({@link UNKNOWN_DAY} last), then the totals and anomalies.
+   *
+   * @param bounds The `since` and `until` bounds, when given.
    * @returns The figures.
    */
-  report(since?: Date): VerifyReport {
+  report(bounds: { since?: Date; until?: Date } = {}): VerifyReport {
     const days = [...this.#days.entries()]
       .sort(([a], [b]) => _dayOrder(a, b))
       .map(([day, counts]) => ({ day, ...structuredClone(counts) }));
@@ -202,10 +279,11 @@ export class VerifyTally {
       days,
       totals,
       missing_sample: [...this.#missing],
-      orphans: this.#orphanCount,
-      orphans_sample: [...this.#orphans],
+      archived_by_number: this.#archivedByNumber,
+      anomalies: structuredClone(this.#anomalies),
     };
-    if (since) report.since = since.toISOString();
+    if (bounds.since) report.since = bounds.since.toISOString();
+    if (bounds.until) report.until = bounds.until.toISOString();
     return report;
   }
 }
@@ -220,19 +298,20 @@ export class VerifyTally {
 export function addCounts(into: VerifyCounts, from: VerifyCounts): VerifyCounts {
   into.delivered += from.delivered;
   into.archived += from.archived;
+  into.released += from.released;
   into.missing += from.missing;
   for (const reason of QUARANTINE_REASONS) into.quarantined[reason] += from.quarantined[reason];
   return into;
 }
 
 /**
- * Counts every delivered order per delivery day as archived, quarantined or missing, and the
- * archive's orphans. A transient failure restarts the pass (it only reads, and `onMissing` must
- * be idempotent), within the usual retry deadline.
+ * Counts every delivered order per delivery day as archived, quarantined, released or missing,
+ * and the archive's anomalies. A transient failure restarts the pass (it only reads, and
+ * `onMissing` must be idempotent), within the usual retry deadline.
  *
  * @param db The database.
  * @param names The collection names.
- * @param options Delivered status, `since` bound, chunk size, logger, signal and repair hook.
+ * @param options Delivered status, bounds, chunk size, logger, signal and repair hook.
  * @returns The figures.
  * @throws The signal's reason when aborted; driver errors past their retry deadline.
  * @example
@@ -252,52 +331,98 @@ export function verifyArchive(
   return retryTransient("Verifying the archive", async () => {
     const tally = new VerifyTally();
     await _countOrders(db, names, options, tally);
-    await _countOrphans(db, names, options, tally);
-    return tally.report(options.since);
+    await _countAnomalies(db, names, options, tally);
+    return tally.report(options);
   }, { log: options.log, signal: options.signal });
+}
+
+/**
+ * Counts every delivered order per delivery day as archived, quarantined, released or missing,
+ * as {@link verifyArchive} does, without the archive's anomalies and without retrying: what
+ * `archiver health` judges the archive's completeness by.
+ *
+ * @param db The database.
+ * @param names The collection names.
+ * @param options Delivered status, bounds, chunk size, server time bound and signal.
+ * @returns The figures.
+ * @throws The signal's reason when aborted; driver errors as they come.
+ */
+export async function countDeliveredOrders(
+  db: Db,
+  names: CollectionNames,
+  options: CountOptions,
+): Promise<OrderCountReport> {
+  const tally = new VerifyTally();
+  await _countOrders(db, names, options, tally);
+  const { anomalies: _, ...report } = tally.report(options);
+  return report;
 }
 
 async function _countOrders(
   db: Db,
   names: CollectionNames,
-  options: VerifyOptions,
+  options: CountOptions,
   tally: VerifyTally,
 ): Promise<void> {
   const filter: Document = { status: options.deliveredStatus };
-  if (options.since) filter.date_livraison = { $gte: options.since };
-  const maxTimeMS = options.operationTimeoutMs ?? 30_000;
+  const window = _window(options);
+  if (window) filter.date_livraison = window;
   const cursor = db.collection(names.orders).find(filter, {
     projection: { _id: 1, numero_commande: 1, date_livraison: 1 },
     batchSize: options.chunkSize ?? VERIFY_CHUNK_SIZE,
   });
+  const archive = db.collection(names.archive);
   await _inChunks(cursor, options, async (orders) => {
-    const numbers = orders.map((o) => o.numero_commande).filter(_isNumber);
-    const archived = new Set<unknown>(
-      numbers.length === 0 ? [] : (await db.collection(names.archive)
-        .find({ numero_commande: { $in: numbers } }, {
-          projection: { _id: 0, numero_commande: 1 },
-          batchSize: numbers.length + 1,
-          maxTimeMS,
-        })
-        .toArray()).map((d) => d.numero_commande),
+    const archived = _keys(
+      await _find(archive, { order_id: { $in: orders.map((o) => o._id) } }, {
+        order_id: 1,
+      }, options),
+      "order_id",
     );
+    // Only the orders not archived by their _id are looked up further: usually none.
+    const rest = orders.filter((o) => !archived.has(orderIdKey(o._id)));
+    const numbers = rest.map((o) => o.numero_commande).filter(_isNumber);
+    const byNumber = new Set<unknown>(
+      numbers.length === 0 ? [] : (await _find(
+        archive,
+        {
+          numero_commande: { $in: numbers },
+          order_id: null,
+        },
+        { numero_commande: 1 },
+        options,
+      )).map((d) => d.numero_commande),
+    );
+    const unsettled = rest.filter((o) => !byNumber.has(o.numero_commande)).map((o) => o._id);
     const reasons = new Map<string, unknown>(
-      (await db.collection(names.quarantine)
-        .find({ _id: { $in: orders.map((o) => o._id) } }, {
-          projection: { _id: 1, reason: 1 },
-          batchSize: orders.length + 1,
-          maxTimeMS,
-        })
-        .toArray()).map((d) => [_key(d._id), d.reason]),
+      (unsettled.length === 0
+        ? []
+        : await _find(db.collection(names.quarantine), { _id: { $in: unsettled } }, {
+          _id: 1,
+          reason: 1,
+        }, options)).map((d) => [orderIdKey(d._id), d.reason]),
+    );
+    const unquarantined = unsettled.filter((id) => !reasons.has(orderIdKey(id)));
+    const released = _keys(
+      unquarantined.length === 0
+        ? []
+        : await _find(db.collection(names.released), { _id: { $in: unquarantined } }, {
+          _id: 1,
+        }, options),
+      "_id",
     );
     const missing: OrderRef[] = [];
     for (const order of orders) {
+      const key = orderIdKey(order._id);
       const number = order.numero_commande;
+      const byItsNumber = !archived.has(key) && _isNumber(number) && byNumber.has(number);
+      if (byItsNumber) tally.archivedByNumber();
       const fate = orderFate(
-        _isNumber(number) && archived.has(number),
-        reasons.get(_key(order._id)),
+        archived.has(key) || byItsNumber,
+        reasons.get(key),
+        released.has(key),
       );
-      tally.count(deliveryDay(order.date_livraison), fate, _label(order));
+      tally.count(deliveryDay(order.date_livraison), fate, _orderLabel(order));
       // As read: the archiving core checks the number itself (and quarantines a bad one).
       if (fate === "missing") missing.push({ _id: order._id, numero_commande: number });
     }
@@ -305,57 +430,121 @@ async function _countOrders(
   });
 }
 
-async function _countOrphans(
+async function _countAnomalies(
   db: Db,
   names: CollectionNames,
-  options: VerifyOptions,
+  options: CountOptions,
   tally: VerifyTally,
 ): Promise<void> {
-  const filter: Document = options.since ? { date_livraison: { $gte: options.since } } : {};
-  const maxTimeMS = options.operationTimeoutMs ?? 30_000;
-  const cursor = db.collection(names.archive).find(filter, {
-    projection: { _id: 0, order_id: 1, numero_commande: 1 },
+  const window = _window(options);
+  const archive = db.collection(names.archive);
+  const cursor = archive.find(window ? { date_livraison: window } : {}, {
+    projection: { _id: 1, order_id: 1, numero_commande: 1 },
     batchSize: options.chunkSize ?? VERIFY_CHUNK_SIZE,
   });
   const orders = db.collection(names.orders);
-  await _inChunks(cursor, options, async (archived) => {
-    const ids = archived.filter((d) => d.order_id != null).map((d) => d.order_id);
-    const numbers = archived.filter((d) => d.order_id == null).map((d) => d.numero_commande)
+  // The orders already reported with several archive documents: they may span chunks.
+  const duplicated = new Set<string>();
+  await _inChunks(cursor, options, async (documents) => {
+    const ids = documents.filter((d) => d.order_id != null).map((d) => d.order_id);
+    const numbers = documents.filter((d) => d.order_id == null).map((d) => d.numero_commande)
       .filter(_isNumber);
-    const byId = new Map<string, unknown>();
-    const byNumber = new Map<string, unknown>();
+    const byId = new Map<string, Document>();
     if (ids.length > 0) {
       for (
-        const order of await orders.find({ _id: { $in: ids } }, {
-          projection: { _id: 1, status: 1 },
-          batchSize: ids.length + 1,
-          maxTimeMS,
-        }).toArray()
-      ) byId.set(_key(order._id), order.status);
+        const order of await _find(orders, { _id: { $in: ids } }, {
+          _id: 1,
+          status: 1,
+          numero_commande: 1,
+        }, options)
+      ) byId.set(orderIdKey(order._id), order);
     }
+    const byNumber = new Map<string, Document>();
     if (numbers.length > 0) {
       for (
-        const order of await orders.find({ numero_commande: { $in: numbers } }, {
-          projection: { _id: 0, numero_commande: 1, status: 1 },
-          batchSize: numbers.length + 1,
-          maxTimeMS,
-        }).toArray()
-      ) byNumber.set(String(order.numero_commande), order.status);
+        const order of await _find(orders, { numero_commande: { $in: numbers } }, {
+          _id: 0,
+          numero_commande: 1,
+          status: 1,
+        }, options)
+      ) byNumber.set(String(order.numero_commande), order);
     }
-    for (const document of archived) {
-      const status = document.order_id != null
-        ? byId.get(_key(document.order_id))
+    for (const document of documents) {
+      const hasOrderId = document.order_id != null;
+      const order = hasOrderId
+        ? byId.get(orderIdKey(document.order_id))
         : _isNumber(document.numero_commande)
         ? byNumber.get(document.numero_commande)
         : undefined;
-      if (isOrphan(status, options.deliveredStatus)) tally.orphan(_label(document));
+      const anomaly = archiveAnomaly(
+        { numero_commande: document.numero_commande, hasOrderId },
+        order,
+        options.deliveredStatus,
+      );
+      if (anomaly) tally.anomaly(anomaly, _anomalyLabel(anomaly, document, order));
     }
+    if (ids.length > 0) await _countDuplicates(archive, ids, { options, tally, duplicated });
   });
+}
+
+async function _countDuplicates(
+  archive: Collection,
+  ids: unknown[],
+  context: { options: CountOptions; tally: VerifyTally; duplicated: Set<string> },
+): Promise<void> {
+  const groups = new Map<string, { id: unknown; numbers: unknown[] }>();
+  for (
+    const document of await _find(archive, { order_id: { $in: ids } }, {
+      _id: 0,
+      order_id: 1,
+      numero_commande: 1,
+    }, context.options)
+  ) {
+    const key = orderIdKey(document.order_id);
+    const group = groups.get(key) ?? { id: document.order_id, numbers: [] as unknown[] };
+    group.numbers.push(document.numero_commande);
+    groups.set(key, group);
+  }
+  for (const [key, group] of groups) {
+    if (group.numbers.length < 2 || context.duplicated.has(key)) continue;
+    context.duplicated.add(key);
+    context.tally.anomaly(
+      "duplicate_order_id",
+      `${describeOrderId(group.id)}: ${group.numbers.map(_numberText).sort().join(", ")}`,
+    );
+  }
+}
+
+function _find(
+  collection: Collection,
+  filter: Document,
+  projection: Document,
+  options: CountOptions,
+): Promise<Document[]> {
+  // One round trip: every filter here is one `$in`, and its answer is about as long.
+  const asked = Object.values(filter).find((value) => Array.isArray(value?.$in))?.$in.length ?? 0;
+  return collection.find(filter, {
+    projection,
+    batchSize: asked + 1,
+    maxTimeMS: options.operationTimeoutMs ?? 30_000,
+  }).toArray();
+}
+
+function _keys(documents: Document[], field: string): Set<string> {
+  return new Set(documents.map((d) => orderIdKey(d[field])));
+}
+
+function _window(options: CountOptions): Document | undefined {
+  if (!options.since && !options.until) return undefined;
+  const window: Document = {};
+  if (options.since) window.$gte = options.since;
+  if (options.until) window.$lt = options.until;
+  return window;
 }
 
 async function _inChunks(
   cursor: AsyncIterable<Document> & { close(): Promise<void> },
-  options: VerifyOptions,
+  options: CountOptions,
   handle: (chunk: Document[]) => Promise<void>,
 ): Promise<void> {
   const size = options.chunkSize ?? VERIFY_CHUNK_SIZE;
@@ -376,6 +565,12 @@ async function _inChunks(
   }
 }
 
+function _emptyAnomalies(): Record<ArchiveAnomaly, AnomalyCount> {
+  return Object.fromEntries(
+    ARCHIVE_ANOMALIES.map((anomaly) => [anomaly, { count: 0, sample: [] }]),
+  ) as unknown as Record<ArchiveAnomaly, AnomalyCount>;
+}
+
 function _dayOrder(a: string, b: string): number {
   if (a === b) return 0;
   if (a === UNKNOWN_DAY) return 1;
@@ -387,13 +582,28 @@ function _isNumber(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
 
-function _label(document: Document): string {
-  return _isNumber(document.numero_commande)
-    ? document.numero_commande
-    : `(no number, _id ${String(document._id ?? document.order_id)})`;
+function _numberText(value: unknown): string {
+  return _isNumber(value) ? value : "(no number)";
 }
 
-function _key(id: unknown): string {
-  // ObjectIds, strings and numbers as ids: their string form with the type, so "1" ≠ 1.
-  return `${typeof id}:${String(id)}`;
+function _orderLabel(order: Document): string {
+  return _isNumber(order.numero_commande)
+    ? order.numero_commande
+    : `(no number, _id ${describeOrderId(order._id)})`;
+}
+
+function _anomalyLabel(
+  anomaly: ArchiveAnomaly,
+  document: Document,
+  order: Document | undefined,
+): string {
+  const number = _numberText(document.numero_commande);
+  if (anomaly === "number_mismatch") {
+    return `${number} → ${_numberText(order?.numero_commande)} (order ${
+      describeOrderId(document.order_id)
+    })`;
+  }
+  return document.order_id != null
+    ? `${number} (order ${describeOrderId(document.order_id)})`
+    : `${number} (no order_id)`;
 }

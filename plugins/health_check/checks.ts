@@ -8,7 +8,6 @@
 
 import type { Logger } from "@logtape/logtape";
 import { resolve } from "node:path";
-import { readJsonFile } from "../../core/runtime/atomic_file.ts";
 import { loadBatchReport, type SavedBatchReport } from "../../core/archive/report.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { describeError } from "../../core/mongo/errors.ts";
@@ -19,6 +18,7 @@ import { readLogWindow } from "./log_window.ts";
 import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
 import { readOplogHeadroom } from "./oplog_headroom.ts";
 import { PRIVILEGES_CHECK, runPrivilegesCheck } from "./privileges_check.ts";
+import { readResumeToken } from "./resume_token.ts";
 import { type CheckResult, type HealthState, result, worstState } from "./state.ts";
 import {
   archiveRateCheck,
@@ -34,7 +34,6 @@ import {
   oplogHeadroomCheck,
   resumeTokenCheck,
   streamLagCheck,
-  type TokenFile,
   watcherCheck,
   watcherUptimeCheck,
 } from "./thresholds.ts";
@@ -75,7 +74,7 @@ export interface HealthRunOptions {
   thresholds: HealthThresholds;
   /** The watcher's status file. */
   statusFile: string;
-  /** The watcher's resume-token file. */
+  /** The watcher's resume-token file (read with the file store). */
   tokenFile: string;
   /** Where the watcher keeps its token: the token file, or the Mongo token store. @default "file" */
   tokenStore?: "file" | "mongo";
@@ -151,7 +150,13 @@ export async function runHealthChecks(
       report(connectionErrorsCheck(read, clock(), t));
     }],
     [["resume_token"], async () => {
-      const read = await _readFile(options.tokenFile, path(options.tokenFile), _readTokenFile);
+      const read = await readResumeToken(config, {
+        tokenStore: options.tokenStore ?? "file",
+        tokenFile: options.tokenFile,
+        tokenPath: path(options.tokenFile),
+        tokenCollection: options.tokenCollection ?? "archiver_resume_tokens",
+        budgetMs: Math.max(200, options.timeoutMs - 1_000),
+      });
       report(resumeTokenCheck(read, clock(), t));
     }],
     [["oplog_headroom"], async () => {
@@ -255,15 +260,6 @@ async function _readFile<T>(
     const reason = error instanceof Error ? error.message.split("\n")[0]! : String(error);
     return { kind: "invalid", path, reason };
   }
-}
-
-async function _readTokenFile(path: string): Promise<TokenFile | undefined> {
-  const value = await readJsonFile(path);
-  if (value === undefined) return undefined;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new SyntaxError("not a JSON object");
-  }
-  return value as TokenFile;
 }
 
 function _commandError(error: unknown): string {

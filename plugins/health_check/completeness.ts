@@ -1,61 +1,55 @@
 /**
- * The archive-completeness query: delivered orders older than a grace period that are absent
- * from the archive and complete (every reference resolves, so the archiver should have taken
- * them). It reuses the shared enrichment pipeline (`core/archive/enrich.ts`) so "complete" means exactly
- * what batch and watch mean by it, and joins the archive first so only unarchived orders are
- * enriched.
+ * What the `archive_completeness` check reads: the delivered orders older than the grace period,
+ * counted as archived, quarantined, released or missing by `archiver verify`'s own function
+ * ({@link countDeliveredOrders}), so health and verify always agree on what is missing.
  *
  * @module
  */
 
-import type { Document } from "mongodb";
+import type { Db } from "mongodb";
 import type { CollectionNames } from "../../core/archive/collections.ts";
-import { enrichmentPipeline } from "../../core/archive/enrich.ts";
+import { countDeliveredOrders } from "../../core/archive/verify.ts";
+import { QUARANTINE_REASONS } from "../../core/archive/quarantine.ts";
+import type { CompletenessSeen } from "./thresholds.ts";
 
-/** What the query needs. */
+/** What the count needs. */
 export interface CompletenessQuery {
   /** The status that means delivered. */
   deliveredStatus: string;
-  /** Orders delivered before this time are expected in the archive. */
+  /** Orders delivered before this time are expected to be settled. */
   deliveredBefore: Date;
   /** The collection names. */
   names: CollectionNames;
-  /** At most this many orders are returned. */
-  limit: number;
+  /** The server time bound of each lookup, in ms. */
+  maxTimeMs: number;
+  /** Stops the count (the health deadline). */
+  signal?: AbortSignal;
 }
 
 /**
- * Builds the pipeline, run on the orders collection, returning `{ numero_commande }` of each
- * complete delivered order past the grace period that the archive lacks, oldest delivery first.
+ * Counts the delivered orders older than the grace period as `archiver verify` does.
  *
- * @param query Status, cut-off, collection names and limit.
- * @returns The aggregation pipeline.
- * @throws {TypeError} When the enrichment pipeline no longer starts with its `$match`.
+ * @param db The database.
+ * @param query Status, cut-off, collection names and time bound.
+ * @returns The figures.
  */
-export function missingFromArchivePipeline(query: CompletenessQuery): Document[] {
-  const [match, ...enrich] = enrichmentPipeline(
-    { status: query.deliveredStatus, to: query.deliveredBefore },
-    query.names,
-  );
-  if (!match || !("$match" in match)) {
-    throw new TypeError("The enrichment pipeline must start with its $match stage");
-  }
-  return [
-    match,
-    { $sort: { date_livraison: 1 } },
-    {
-      $lookup: {
-        from: query.names.archive,
-        localField: "numero_commande",
-        foreignField: "numero_commande",
-        as: "_archived",
-      },
-    },
-    { $match: { "_archived.0": { $exists: false } } },
-    { $project: { _archived: 0 } },
-    ...enrich,
-    { $match: { complete: true } },
-    { $limit: query.limit },
-    { $project: { _id: 0, numero_commande: 1 } },
-  ];
+export async function readCompleteness(
+  db: Db,
+  query: CompletenessQuery,
+): Promise<CompletenessSeen> {
+  const report = await countDeliveredOrders(db, query.names, {
+    deliveredStatus: query.deliveredStatus,
+    until: query.deliveredBefore,
+    operationTimeoutMs: query.maxTimeMs,
+    signal: query.signal,
+  });
+  const { totals } = report;
+  return {
+    delivered: totals.delivered,
+    archived: totals.archived,
+    quarantined: QUARANTINE_REASONS.reduce((sum, reason) => sum + totals.quarantined[reason], 0),
+    released: totals.released,
+    missing: totals.missing,
+    sample: report.missing_sample,
+  };
 }

@@ -24,8 +24,6 @@ export { healthSettings } from "./settings.ts";
 export interface HealthCheckOptions {
   /** The command's name. @default "health" */
   command?: string;
-  /** How many unarchived orders the completeness check looks up at most. @default 100 */
-  missingOrdersLimit?: number;
   /** The clock, in ms since the epoch (tests). @default Date.now */
   now?: () => number;
 }
@@ -33,14 +31,13 @@ export interface HealthCheckOptions {
 /** The defaults merged with what the caller passes. */
 export const healthCheckDefaults = {
   command: "health",
-  missingOrdersLimit: 100,
   now: Date.now,
 } satisfies Required<HealthCheckOptions>;
 
 /**
  * Makes the `health-check` plugin.
  *
- * @param options Command name, completeness limit and clock.
+ * @param options Command name and clock.
  * @returns The plugin.
  * @example
  * ```ts

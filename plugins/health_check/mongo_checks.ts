@@ -1,7 +1,7 @@
 /**
  * The checks that ask MongoDB: reachable (ping round trip), change streams possible (replica set
  * or sharded cluster), collections present, the archive's unique index sound, what the
- * quarantine holds, and no complete delivered order missing from the archive. One short-lived
+ * quarantine holds, and no delivered order missing (counted as `archiver verify` does). One short-lived
  * client, every step bounded.
  *
  * @module
@@ -21,7 +21,7 @@ import { maskUri } from "../../core/runtime/mask.ts";
 import { createMongoClient } from "../../core/mongo/client.ts";
 import { describeError } from "../../core/mongo/errors.ts";
 import { leaseCollectionSetting, readLease } from "../../core/stream/lease.ts";
-import { missingFromArchivePipeline } from "./completeness.ts";
+import { readCompleteness } from "./completeness.ts";
 import { watchLeaseCheck } from "./lease_check.ts";
 import type { CheckResult } from "./state.ts";
 import { result } from "./state.ts";
@@ -61,8 +61,6 @@ export interface MongoCheckOptions {
   report: (check: CheckResult) => void;
   /** Where `❌ Failed to connect to MongoDB` is logged. */
   log?: Logger;
-  /** At most this many missing orders are looked up. @default 100 */
-  limit?: number;
 }
 
 /**
@@ -155,28 +153,20 @@ export async function runMongoChecks(
         result("watch_lease", "UNKNOWN", `Cannot read the watch lease: ${describeError(error)}`),
       );
     }
-    const limit = options.limit ?? 100;
     try {
-      const pipeline = missingFromArchivePipeline({
+      const seen = await readCompleteness(db, {
         deliveredStatus: config.deliveredStatus,
         deliveredBefore: new Date(options.now - options.graceMs),
         names,
-        limit,
+        maxTimeMs: remaining(),
       });
-      const missing = await db.collection(config.ordersCollection)
-        .aggregate<{ numero_commande: unknown }>(pipeline, { maxTimeMS: remaining() })
-        .toArray();
-      options.report(completenessCheck(missing.map((order) => String(order.numero_commande)), {
-        graceMs: options.graceMs,
-        limit,
-        archiveIndex,
-      }));
+      options.report(completenessCheck(seen, { graceMs: options.graceMs, archiveIndex }));
     } catch (error) {
       options.report(
         result(
           "archive_completeness",
           "UNKNOWN",
-          `Cannot look for unarchived orders: ${describeError(error)}`,
+          `Cannot count the delivered orders: ${describeError(error)}`,
         ),
       );
     }

@@ -426,27 +426,41 @@ export function connectionErrorsCheck(
 }
 
 /**
- * The resume token's age.
+ * The watcher's saved resume token as read from its store (`where` names the token file or the
+ * Mongo token document): nothing, something unusable, unreadable (the server did not answer),
+ * or the token.
+ */
+export type TokenRead =
+  | { kind: "missing"; where: string }
+  | { kind: "invalid"; where: string; reason: string }
+  | { kind: "unreadable"; where: string; reason: string }
+  | { kind: "found"; where: string; value: TokenFile };
+
+/**
+ * The resume token's age, from the store the watcher is configured with.
  *
- * @param read The token file as read.
+ * @param read The token as read.
  * @param now The current time in ms.
  * @param limits The thresholds.
  * @returns The `resume_token` check.
  */
 export function resumeTokenCheck(
-  read: FileRead<TokenFile>,
+  read: TokenRead,
   now: number,
   limits: HealthThresholds,
 ): CheckResult {
   const name = "resume_token";
-  if (read.kind === "missing") return _absent(name, `no token file ${read.path}`, limits);
+  if (read.kind === "missing") return _absent(name, `no ${read.where}`, limits);
   if (read.kind === "invalid") {
-    return result(name, "CRITICAL", `Cannot parse token file ${read.path}: ${read.reason}`);
+    return result(name, "CRITICAL", `Cannot parse ${read.where}: ${read.reason}`);
+  }
+  if (read.kind === "unreadable") {
+    return result(name, "UNKNOWN", `Cannot read the ${read.where}: ${read.reason}`);
   }
   const token = read.value;
   const saved = typeof token.saved_at === "string" ? Date.parse(token.saved_at) : NaN;
   if (typeof token !== "object" || token === null || Number.isNaN(saved)) {
-    return result(name, "CRITICAL", `Token file ${read.path} has no valid saved_at`);
+    return result(name, "CRITICAL", `${_capitalize(read.where)} has no valid saved_at`);
   }
   const age = Math.max(0, now - saved);
   const data = {
@@ -769,42 +783,67 @@ export function archiveIndexCheck(archive: string, state: ArchiveIndexState): Ch
   );
 }
 
+/** The delivered orders past the grace period, as `archiver verify` counts them. */
+export interface CompletenessSeen {
+  /** Delivered orders older than the grace period. */
+  delivered: number;
+  /** Of those, archived. */
+  archived: number;
+  /** Of those, in the quarantine (any reason). */
+  quarantined: number;
+  /** Of those, released by the operator. */
+  released: number;
+  /** Of those, neither archived, quarantined nor released. */
+  missing: number;
+  /** The first missing orders (numbers, or `_id`s without one). */
+  sample: readonly string[];
+}
+
 /**
- * Delivered orders past the grace period that are complete but absent from the archive.
+ * Delivered orders past the grace period that are neither archived, quarantined nor released,
+ * counted as `archiver verify` counts them.
  *
- * @param missing Their order numbers, oldest first, at most `limit`.
- * @param options The grace period, the query limit, how many numbers to show, and the archive
- *   index's state: without a sound one, "every order archived" is no longer a clean bill.
+ * @param seen The counts and the first missing orders.
+ * @param options The grace period, how many orders to show, and the archive index's state:
+ *   without a sound one, "every order settled" is no longer a clean bill.
  * @returns The `archive_completeness` check.
  */
 export function completenessCheck(
-  missing: readonly string[],
-  options: { graceMs: number; limit: number; shown?: number; archiveIndex?: ArchiveIndexState },
+  seen: CompletenessSeen,
+  options: { graceMs: number; shown?: number; archiveIndex?: ArchiveIndexState },
 ): CheckResult {
   const name = "archive_completeness";
   const shown = options.shown ?? 5;
   const grace = formatAge(options.graceMs);
-  if (missing.length === 0) {
-    const text = `Every complete delivered order older than ${grace} is archived`;
+  const data = {
+    missing_orders: seen.missing,
+    delivered_orders: seen.delivered,
+    archived_orders: seen.archived,
+    quarantined_orders: seen.quarantined,
+    released_orders: seen.released,
+  };
+  if (seen.missing === 0) {
+    const text =
+      `Every delivered order older than ${grace} is archived, quarantined or released (${seen.archived} of ${seen.delivered} archived)`;
     if (options.archiveIndex && !options.archiveIndex.ok) {
       return result(
         name,
         "WARNING",
         `${text}, but without a sound unique index on numero_commande some may be there twice (see archive_index)`,
-        { missing_orders: 0 },
+        data,
       );
     }
-    return result(name, "OK", text, { missing_orders: 0 });
+    return result(name, "OK", text, data);
   }
-  const count = missing.length >= options.limit ? `${options.limit}+` : String(missing.length);
-  const listed = missing.slice(0, shown).join(", ") + (missing.length > shown ? ", …" : "");
+  const examples = seen.sample.slice(0, shown);
+  const listed = examples.join(", ") + (seen.missing > examples.length ? ", …" : "");
   return result(
     name,
     "CRITICAL",
-    `${count} delivered order${
-      missing.length === 1 ? "" : "s"
-    } older than ${grace} not archived: ${listed}`,
-    { missing_orders: missing.length, examples: missing.slice(0, shown) },
+    `${seen.missing} delivered order${
+      seen.missing === 1 ? "" : "s"
+    } older than ${grace} neither archived, quarantined nor released: ${listed}`,
+    { ...data, examples },
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * The `verify` plugin: `archiver verify` counts, per delivery day, the delivered orders that are
- * archived, quarantined and missing — the operator's proof that nothing was lost — and with
+ * archived, quarantined, released and missing — the operator's proof that nothing was lost — and with
  * `--repair` archives the missing ones.
  *
  * @module
@@ -30,12 +30,15 @@ export const verifySettings = {
 export function verify(): Plugin {
   return {
     name: "verify",
-    description: "Prove that no delivered order was lost: archived, quarantined or missing",
+    description:
+      "Prove that no delivered order was lost: archived, quarantined, released or missing",
     settings: verifySettings,
     register(program, ctx) {
       const command = program
         .command("verify")
-        .description("Count, per delivery day, the delivered orders archived, quarantined, missing")
+        .description(
+          "Count, per delivery day, the delivered orders archived, quarantined, released, missing",
+        )
         .option(
           "--since <date>",
           "Only orders delivered at or after: ISO date/time, today, yesterday, 7d, 12h",

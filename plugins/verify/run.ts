@@ -1,15 +1,23 @@
 /**
  * Runs `archiver verify`: counts what became of every delivered order, and with `--repair`
  * archives the missing ones through the shared core, then counts again. Exit 0 when nothing is
- * missing, 2 when some delivered order is neither archived nor quarantined.
+ * missing, 2 when some delivered order is neither archived, quarantined nor released. The
+ * archive's anomalies are reported, never an error.
  *
  * @module
  */
 
+import type { Collection } from "mongodb";
 import { archiveOrders } from "../../core/archive/archiver.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
 import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
-import { verifyArchive, type VerifyOptions, type VerifyReport } from "../../core/archive/verify.ts";
+import {
+  ARCHIVE_ANOMALIES,
+  verifyArchive,
+  type VerifyOptions,
+  type VerifyReport,
+} from "../../core/archive/verify.ts";
+import { QUARANTINE_REASONS } from "../../core/archive/quarantine.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import { describeError, isTransientError } from "../../core/mongo/errors.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
@@ -110,7 +118,8 @@ export async function runVerify(
           });
           summary.found += refs.length;
           summary.archived += outcome.archived;
-          summary.quarantined += outcome.incomplete + outcome.invalid + outcome.errors;
+          summary.quarantined += outcome.incomplete + outcome.invalid + outcome.conflicts +
+            outcome.errors;
         },
       });
       repaired = summary;
@@ -126,6 +135,7 @@ export async function runVerify(
         },
       );
     }
+    if (!flags.repair) await _warnWithoutOrderIdIndex(db.collection(names.archive), log);
     report = await verifyArchive(db, names, options);
   } catch (error) {
     if (isTransientError(error) && !signal.aborted) {
@@ -146,36 +156,60 @@ export async function runVerify(
   if (report.totals.missing > 0) ctx.lifecycle.exitCode = ExitCode.usage;
 }
 
+// Without an index on order_id, each chunk's lookup reads the archive whole: say so, once.
+async function _warnWithoutOrderIdIndex(
+  archive: Collection,
+  log: PluginContext["logger"],
+): Promise<void> {
+  let indexes: Array<{ key: Record<string, unknown> }>;
+  try {
+    indexes = await archive.indexes();
+  } catch {
+    return; // No archive yet (or no right to list its indexes): nothing to say.
+  }
+  if (indexes.some((index) => Object.keys(index.key)[0] === "order_id")) return;
+  log.warn(
+    `⚠️ The archive ${archive.collectionName} has no index on order_id: each chunk reads it whole; ` +
+      "run archiver batch or archiver verify --repair once to create it",
+    { archive: archive.collectionName },
+  );
+}
+
 function _logSummary(log: PluginContext["logger"], report: VerifyReport): void {
   const { totals } = report;
-  const quarantined = totals.quarantined.incomplete + totals.quarantined.invalid +
-    totals.quarantined.error;
+  const quarantined = QUARANTINE_REASONS.reduce((sum, r) => sum + totals.quarantined[r], 0);
+  const anomalies = ARCHIVE_ANOMALIES.reduce((sum, a) => sum + report.anomalies[a].count, 0);
   const properties = {
     orders_delivered: totals.delivered,
     orders_archived: totals.archived,
     orders_quarantined: quarantined,
+    orders_released: totals.released,
     orders_missing: totals.missing,
-    orphans: report.orphans,
+    archive_anomalies: anomalies,
   };
   log.info(
     `🔍 Verified ${plural(totals.delivered, "delivered order")}: ${totals.archived} archived, ` +
-      `${quarantined} quarantined, ${totals.missing} missing`,
+      `${quarantined} quarantined, ${totals.released} released, ${totals.missing} missing`,
     properties,
   );
   if (totals.missing > 0) {
     log.error(
-      `❌ ${plural(totals.missing, "delivered order")} neither archived nor quarantined: ${
-        report.missing_sample.join(", ")
-      }${totals.missing > report.missing_sample.length ? ", …" : ""}`,
+      `❌ ${
+        plural(totals.missing, "delivered order")
+      } neither archived, quarantined nor released: ${report.missing_sample.join(", ")}${
+        totals.missing > report.missing_sample.length ? ", …" : ""
+      }`,
       { orders_missing: totals.missing },
     );
   }
-  if (report.orphans > 0) {
+  for (const anomaly of ARCHIVE_ANOMALIES) {
+    const { count, sample } = report.anomalies[anomaly];
+    if (count === 0) continue;
     log.warn(
-      `${plural(report.orphans, "archive document")} without a delivered order: ${
-        report.orphans_sample.join(", ")
-      }${report.orphans > report.orphans_sample.length ? ", …" : ""}`,
-      { orphans: report.orphans },
+      `⚠️ Archive anomaly ${anomaly}: ${count} (${sample.join(", ")}${
+        count > sample.length ? ", …" : ""
+      })`,
+      { anomaly, count },
     );
   }
 }

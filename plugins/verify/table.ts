@@ -1,11 +1,11 @@
 /**
  * The verification figures as a table for people: one line per delivery day, oldest first, then
- * the totals, the first missing order numbers and the orphans.
+ * the totals, the first missing order numbers and the archive's anomalies.
  *
  * @module
  */
 
-import type { VerifyCounts, VerifyReport } from "../../core/archive/verify.ts";
+import type { ArchiveAnomaly, VerifyCounts, VerifyReport } from "../../core/archive/verify.ts";
 
 /** What `--repair` did, as reported beside the figures. */
 export interface RepairSummary {
@@ -13,7 +13,7 @@ export interface RepairSummary {
   found: number;
   /** Of those, the ones written to the archive. */
   archived: number;
-  /** Of those, the ones the core put in the quarantine (incomplete, invalid, error). */
+  /** Of those, the ones the core put in the quarantine (incomplete, invalid, conflict, error). */
   quarantined: number;
 }
 
@@ -23,9 +23,19 @@ const COLUMNS = [
   "archived",
   "incomplete",
   "invalid",
+  "conflict",
   "error",
+  "released",
   "missing",
 ] as const;
+
+/** How the table names each anomaly, and what it counts. */
+const ANOMALY_LINES: Record<ArchiveAnomaly, [label: string, noun: string]> = {
+  order_gone: ["order gone", "archive document"],
+  not_delivered: ["order no longer delivered", "archive document"],
+  number_mismatch: ["order renumbered since", "archive document"],
+  duplicate_order_id: ["several documents for one order", "order"],
+};
 
 /**
  * Formats a verification report as aligned columns, the day left-aligned and figures right-aligned.
@@ -44,7 +54,9 @@ export function formatVerifyReport(
     `${counts.archived}`,
     `${counts.quarantined.incomplete}`,
     `${counts.quarantined.invalid}`,
+    `${counts.quarantined.conflict}`,
     `${counts.quarantined.error}`,
+    `${counts.released}`,
     `${counts.missing}`,
   ];
   const rows = [
@@ -65,7 +77,7 @@ export function formatVerifyReport(
   const lines = [
     title,
     ...rows.map(line),
-    "  (incomplete, invalid, error: quarantined, by reason)",
+    "  (incomplete, invalid, conflict, error: quarantined, by reason; released: by the operator)",
   ];
   if (report.since) {
     lines.push("  Orders without a valid date_livraison are left out (--since)");
@@ -77,17 +89,30 @@ export function formatVerifyReport(
       "",
       `Missing: ${
         plural(report.totals.missing, "delivered order")
-      } neither archived nor quarantined${shown}`,
+      } neither archived, quarantined nor released${shown}`,
       ...report.missing_sample.map((number) => `  ${number}`),
     );
   }
-  const more = report.orphans > report.orphans_sample.length ? ", …" : "";
-  lines.push(
-    "",
-    `Orphans: ${plural(report.orphans, "archive document")} without a delivered order${
-      report.orphans > 0 ? ` (${report.orphans_sample.join(", ")}${more})` : ""
-    }`,
-  );
+  if (report.archived_by_number > 0) {
+    lines.push(
+      "",
+      `Archived by number: ${
+        plural(report.archived_by_number, "order")
+      } found only through an archive document without order_id (an older version's)`,
+    );
+  }
+  const labels = Object.values(ANOMALY_LINES).map(([label]) => label);
+  const width = Math.max(...labels.map((label) => label.length)) + 1;
+  lines.push("", "Archive anomalies (reported, never repaired):");
+  for (const [anomaly, [label, noun]] of Object.entries(ANOMALY_LINES)) {
+    const { count, sample } = report.anomalies[anomaly as ArchiveAnomaly];
+    const more = count > sample.length ? ", …" : "";
+    lines.push(
+      `  ${`${label}:`.padEnd(width)} ${plural(count, noun)}${
+        count > 0 ? ` (${sample.join(", ")}${more})` : ""
+      }`,
+    );
+  }
   if (options.repaired) {
     const { found, archived, quarantined } = options.repaired;
     lines.push(

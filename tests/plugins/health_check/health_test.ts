@@ -3,8 +3,10 @@ import { join } from "node:path";
 import { ObjectId } from "mongodb";
 import { saveBatchReport } from "../../../core/archive/report.ts";
 import { logger, setupLogging } from "../../../core/runtime/logging.ts";
+import { MongoTokenStore } from "../../../core/stream/token_store.ts";
 import { writeWatchStatus } from "../../../core/stream/watch_status.ts";
 import { healthCheck } from "../../../plugins/health_check/mod.ts";
+import { verify } from "../../../plugins/verify/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";
@@ -249,7 +251,24 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
   const archive = db.db.collection("Historique");
   await archive.createIndex({ numero_commande: 1 }, { unique: true });
   await archive.insertMany(
-    seeded.complete.slice(1).map((numero_commande) => ({ numero_commande, archived_by: "batch" })),
+    seeded.complete.slice(1).map((numero_commande) => ({
+      order_id: seeded.orders.get(numero_commande)!._id,
+      numero_commande,
+      archived_by: "batch",
+    })),
+  );
+  // The incomplete orders wait in the quarantine, as batch and watch leave them.
+  await db.db.collection("archiver_quarantine").insertMany(
+    Object.keys(seeded.incomplete).map((numero_commande) => ({
+      _id: seeded.orders.get(numero_commande)!._id as ObjectId,
+      numero_commande,
+      reason: "incomplete",
+      detail: "client",
+      first_seen: new Date(),
+      last_attempt: new Date(),
+      attempts: 1,
+      next_attempt: new Date(Date.now() + 60_000),
+    })),
   );
   await writeStatus(join(dir.path, "archiver-status.json"), 2_000);
   await writeToken(join(dir.path, ".resume_token.json"), 30_000);
@@ -271,7 +290,7 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
       cwd: dir.path,
     });
 
-  await t.step("everything archived (incomplete and recent orders excused): exit 0", async () => {
+  await t.step("everything archived or quarantined (recent orders excused): exit 0", async () => {
     const { code, stdout } = await run("--json");
     const json = parse(stdout);
     assert.deepEqual(
@@ -289,7 +308,10 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
     const { code, stdout } = await run("--json");
     const check = parse(stdout).byName.archive_completeness!;
     assert.equal(check.state, "CRITICAL");
-    assert.equal(check.reason, `1 delivered order older than 10m not archived: ${missing}`);
+    assert.equal(
+      check.reason,
+      `1 delivered order older than 10m neither archived, quarantined nor released: ${missing}`,
+    );
     assert.equal(code, 2);
   });
 
@@ -301,7 +323,7 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
       const lines = stdout.trimEnd().split("\n");
       assert.match(
         lines[0]!,
-        /^ARCHIVER CRITICAL - archive_completeness: 1 delivered order older than 10m not archived: \S+ \| /,
+        /^ARCHIVER CRITICAL - archive_completeness: 1 delivered order older than 10m neither archived, quarantined nor released: \S+ \| /,
       );
       const perf = lines[0]!.split(" | ")[1]!.split(" ");
       assert.deepEqual(perf.map((datum) => datum.split("=")[0]), [
@@ -316,7 +338,8 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
         "log_errors",
       ]);
       assert.ok(perf.includes("stream_lag=1.2s;10;30;0"), perf.join(" "));
-      assert.ok(perf.includes("watcher_uptime=7200s;3600:;;0"), perf.join(" "));
+      // Started 2 h before the setup: the steps before this one may take a second or more.
+      assert.ok(perf.some((d) => /^watcher_uptime=72\d\ds;3600:;;0$/.test(d)), perf.join(" "));
       assert.match(lines[1]!, /^STATE\s+CHECK\s+REASON$/);
       const reasonColumn = lines[1]!.indexOf("REASON");
       for (const line of lines.slice(2, 19)) assert.equal(line[reasonColumn - 1], " ");
@@ -329,6 +352,198 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
     assert.equal(parse(stdout).byName.archive_completeness!.state, "OK");
     assert.equal(code, 0);
   });
+});
+
+Deno.test("health's archive_completeness agrees with verify, whatever became of the orders", async (t) => {
+  await using db = await testDatabase("health_agrees");
+  await using dir = await tempDir();
+  const seeded = await seedOrders(db.db, { complete: 6, incomplete: 0, notDelivered: 0 });
+  const template = seeded.orders.get(seeded.complete[0]!)!;
+  const [a, b, c] = seeded.complete.map((number) => seeded.orders.get(number)!);
+  const archive = db.db.collection("Historique");
+  await archive.createIndex({ order_id: 1 }, { unique: true });
+  await archive.createIndex({ numero_commande: 1 }, { unique: true });
+  const archiveOf = (order: Record<string, unknown>) => ({
+    order_id: order._id,
+    numero_commande: order.numero_commande,
+  });
+  await archive.insertMany([...seeded.orders.values()].map(archiveOf));
+  const both = [healthCheck(), verify()];
+  const cases: Array<[string, () => Promise<unknown>, number]> = [
+    ["every order archived", () => Promise.resolve(), 0],
+    ["an archive document deleted", () => archive.deleteOne({ order_id: a!._id }), 1],
+    [
+      "that order quarantined as a conflict",
+      () =>
+        db.db.collection("archiver_quarantine").insertOne({
+          _id: a!._id as ObjectId,
+          numero_commande: a!.numero_commande,
+          reason: "conflict",
+          first_seen: new Date(),
+          next_attempt: new Date(),
+        }),
+      0,
+    ],
+    ["then released by the operator", async () => {
+      await db.db.collection("archiver_quarantine").deleteMany({});
+      await db.db.collection("archiver_released").insertOne({ _id: a!._id as ObjectId });
+    }, 0],
+    ["a number archived for another order", async () => {
+      await archive.deleteOne({ order_id: b!._id });
+      await archive.insertOne({ order_id: new ObjectId(), numero_commande: "OLD-1" });
+      await archive.updateOne({ numero_commande: "OLD-1" }, {
+        $set: { numero_commande: b!.numero_commande },
+      });
+    }, 1],
+    ["an older archive document without order_id", async () => {
+      await archive.deleteOne({ order_id: c!._id });
+      await archive.insertOne({ numero_commande: "CMD-LEGACY" });
+      await db.db.collection("Commande").updateOne({ _id: c!._id as ObjectId }, {
+        $set: { numero_commande: "CMD-LEGACY" },
+      });
+    }, 1],
+    ['1 beside "1" and a document _id, one archived', async () => {
+      const ids: unknown[] = [1, "1", { shop: 3, n: 12 }];
+      await db.db.collection("Commande").insertMany(ids.map((_id, i) => ({
+        ...template,
+        _id,
+        numero_commande: `ID-${i}`,
+      })) as Array<Record<string, unknown> & { _id: ObjectId }>);
+      await archive.insertOne({ order_id: "1", numero_commande: "ID-1" });
+    }, 3],
+  ];
+  for (const [name, change, missing] of cases) {
+    await t.step(name, async () => {
+      await change();
+      const health = await cli(["health", "--json", "--uri", db.uri, "--db", db.dbName], {
+        plugins: both,
+        cwd: dir.path,
+      });
+      const check = parse(health.stdout).byName.archive_completeness! as {
+        state: string;
+        data?: { missing_orders: number; examples?: string[] };
+      };
+      const verified = await cli(["--uri", db.uri, "--db", db.dbName, "verify", "--json"], {
+        plugins: both,
+        cwd: dir.path,
+      });
+      const report = JSON.parse(verified.stdout);
+      assert.equal(report.totals.missing, missing, verified.stderr);
+      assert.equal(check.data?.missing_orders, missing, JSON.stringify(check));
+      assert.equal(check.state, missing > 0 ? "CRITICAL" : "OK");
+      assert.deepEqual([...(check.data?.examples ?? [])].sort(), [...report.missing_sample].sort());
+      assert.equal(verified.code, missing > 0 ? 2 : 0);
+    });
+  }
+});
+
+Deno.test("health's resume_token reads the configured store: the token file, or the Mongo token with --token-store mongo", async (t) => {
+  await using db = await testDatabase("health_token");
+  await using dir = await tempDir();
+  const tokenFile = join(dir.path, ".resume_token.json");
+  const tokens = db.db.collection("archiver_resume_tokens");
+  const mongoStore = new MongoTokenStore(tokens, `${db.dbName}.Commande`);
+  const saveMongo = (savedAgo: number) =>
+    mongoStore.save({
+      token: { _data: "8263F0A1B2000000012B022C0100296E5A1004" },
+      clusterTime: null,
+      savedAt: new Date(Date.now() - savedAgo),
+      namespace: `${db.dbName}.Commande`,
+    });
+  const HOUR = 3_600_000;
+  const where = `token document "${db.dbName}.Commande" in archiver_resume_tokens`;
+  // [name, store, file token age or none, Mongo token age or none, extra flags, state, reason]
+  const cases: Array<
+    [string, "file" | "mongo", number | null, number | null, string[], string, RegExp]
+  > = [
+    ["file, fresh", "file", 30_000, 2 * HOUR, [], "OK", /^Resume token saved 30s ago$/],
+    ["file, stale", "file", 2 * HOUR, 30_000, [], "CRITICAL", /saved 2h ago \(max 1h\)/],
+    ["file, none", "file", null, 30_000, [], "OK", /^not applicable: no token file /],
+    [
+      "mongo, fresh beside a stale left-over file",
+      "mongo",
+      2 * HOUR,
+      30_000,
+      [],
+      "OK",
+      /^Resume token saved 30s ago$/,
+    ],
+    [
+      "mongo, stale beside a fresh left-over file",
+      "mongo",
+      30_000,
+      2 * HOUR,
+      [],
+      "CRITICAL",
+      /^Resume token saved 2h ago \(max 1h\)$/,
+    ],
+    [
+      "mongo, none beside a fresh left-over file",
+      "mongo",
+      30_000,
+      null,
+      [],
+      "OK",
+      new RegExp(`^not applicable: no ${where.replace(/[.]/g, "\\.")} \\(no watcher`),
+    ],
+    [
+      "mongo, none, watcher required",
+      "mongo",
+      30_000,
+      null,
+      ["ARCHIVER_HEALTH_REQUIRE_WATCHER"],
+      "CRITICAL",
+      /^No token document ".*" in archiver_resume_tokens: the watcher has not run here$/,
+    ],
+    [
+      "mongo, fresh, watcher required",
+      "mongo",
+      null,
+      30_000,
+      ["ARCHIVER_HEALTH_REQUIRE_WATCHER"],
+      "OK",
+      /^Resume token saved 30s ago$/,
+    ],
+  ];
+  for (const [name, store, fileAge, mongoAge, env, state, reason] of cases) {
+    await t.step(name, async () => {
+      await Deno.remove(tokenFile).catch(() => {});
+      await tokens.deleteMany({});
+      if (fileAge !== null) await writeToken(tokenFile, fileAge);
+      if (mongoAge !== null) await saveMongo(mongoAge);
+      const { stdout } = await cli(
+        ["health", "--json", "--uri", db.uri, "--db", db.dbName, "--token-store", store],
+        {
+          plugins,
+          cwd: dir.path,
+          env: Object.fromEntries(env.map((variable) => [variable, "true"])),
+        },
+      );
+      const check = parse(stdout).byName.resume_token!;
+      assert.equal(check.state, state, `${name}: ${check.reason}`);
+      assert.match(check.reason, reason);
+    });
+  }
+
+  await t.step(
+    "mongo, a token document with garbage for a token: CRITICAL, naming it",
+    async () => {
+      await tokens.deleteMany({});
+      await tokens.insertOne({
+        _id: `${db.dbName}.Commande` as unknown as ObjectId,
+        token: "garbage",
+        saved_at: "x",
+        namespace: "n",
+      });
+      const { stdout } = await cli(
+        ["health", "--json", "--uri", db.uri, "--db", db.dbName, "--token-store", "mongo"],
+        { plugins, cwd: dir.path },
+      );
+      const check = parse(stdout).byName.resume_token!;
+      assert.equal(check.state, "CRITICAL");
+      assert.equal(check.reason, `Cannot parse ${where}: does not hold a resume token`);
+    },
+  );
 });
 
 Deno.test("health with a server that accepts connections but never answers ends by its deadline", async () => {

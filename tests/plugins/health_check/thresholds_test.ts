@@ -24,6 +24,7 @@ import {
   resumeTokenCheck,
   streamLagCheck,
   streamStallThreshold,
+  type TokenRead,
   watcherCheck,
   watcherUptimeCheck,
 } from "../../../plugins/health_check/thresholds.ts";
@@ -152,31 +153,86 @@ Deno.test("connectionErrorsCheck() counts only the last hour and is CRITICAL abo
   assert.equal(four.state, "CRITICAL");
 });
 
-Deno.test("resumeTokenCheck() by age: OK, not saved within 10 min, older than 1 h", () => {
-  const token = (savedAgo: number): FileRead<{ saved_at: string }> => ({
-    kind: "found",
-    path: ".resume_token.json",
-    value: { saved_at: ago(savedAgo) },
-  });
-  assert.equal(resumeTokenCheck(token(30_000), NOW, limits).state, "OK");
-  const stale = resumeTokenCheck(token(25 * 60_000), NOW, limits);
-  assert.equal(stale.state, "WARNING");
-  assert.match(stale.reason, /saved 25m ago, not within the last 10m/);
-  const old = resumeTokenCheck(token(2 * 3_600_000 + 5 * 60_000), NOW, limits);
-  assert.equal(old.state, "CRITICAL");
-  assert.equal(old.reason, "Resume token saved 2h 5m ago (max 1h)");
+const FILE = "token file .resume_token.json";
+const MONGO = 'token document "food_delivery.Commande" in archiver_resume_tokens';
+
+Deno.test("resumeTokenCheck() by age, from the file or the Mongo store: OK, not saved within 10 min, older than 1 h", () => {
+  for (const where of [FILE, MONGO]) {
+    const token = (savedAgo: number): TokenRead => ({
+      kind: "found",
+      where,
+      value: { saved_at: ago(savedAgo), namespace: "food_delivery.Commande" },
+    });
+    const fresh = resumeTokenCheck(token(30_000), NOW, limits);
+    assert.equal(fresh.state, "OK", where);
+    assert.equal(fresh.reason, "Resume token saved 30s ago");
+    const stale = resumeTokenCheck(token(25 * 60_000), NOW, limits);
+    assert.equal(stale.state, "WARNING");
+    assert.match(stale.reason, /saved 25m ago, not within the last 10m/);
+    const old = resumeTokenCheck(token(2 * 3_600_000 + 5 * 60_000), NOW, limits);
+    assert.equal(old.state, "CRITICAL");
+    assert.equal(old.reason, "Resume token saved 2h 5m ago (max 1h)");
+  }
 });
 
-Deno.test("resumeTokenCheck() is CRITICAL with one line for an unparsable file", () => {
-  const check = resumeTokenCheck(
-    { kind: "invalid", path: ".resume_token.json", reason: "Unexpected token 'x'" },
-    NOW,
-    limits,
-  );
-  assert.equal(check.state, "CRITICAL");
-  assert.equal(check.reason, "Cannot parse token file .resume_token.json: Unexpected token 'x'");
-  const noDate = resumeTokenCheck({ kind: "found", path: "t.json", value: {} }, NOW, limits);
-  assert.equal(noDate.state, "CRITICAL");
+Deno.test("resumeTokenCheck() names the store when there is no token, an unusable one, or no answer", () => {
+  const required = { ...limits, requireWatcher: true };
+  const cases: Array<[string, TokenRead, HealthThresholds, string, string]> = [
+    [
+      "no file",
+      { kind: "missing", where: FILE },
+      limits,
+      "OK",
+      `not applicable: no ${FILE} (no watcher configured here)`,
+    ],
+    [
+      "no file, watcher required",
+      { kind: "missing", where: FILE },
+      required,
+      "CRITICAL",
+      `No ${FILE}: the watcher has not run here`,
+    ],
+    [
+      "no Mongo token, watcher required",
+      { kind: "missing", where: MONGO },
+      required,
+      "CRITICAL",
+      `No ${MONGO}: the watcher has not run here`,
+    ],
+    [
+      "unparsable file",
+      { kind: "invalid", where: FILE, reason: "Unexpected token 'x'" },
+      limits,
+      "CRITICAL",
+      `Cannot parse ${FILE}: Unexpected token 'x'`,
+    ],
+    [
+      "Mongo document without a token",
+      { kind: "invalid", where: MONGO, reason: "does not hold a resume token" },
+      limits,
+      "CRITICAL",
+      `Cannot parse ${MONGO}: does not hold a resume token`,
+    ],
+    [
+      "no saved_at",
+      { kind: "found", where: MONGO, value: {} },
+      limits,
+      "CRITICAL",
+      `Token document "food_delivery.Commande" in archiver_resume_tokens has no valid saved_at`,
+    ],
+    [
+      "server unreachable",
+      { kind: "unreadable", where: MONGO, reason: "connect ECONNREFUSED" },
+      limits,
+      "UNKNOWN",
+      `Cannot read the ${MONGO}: connect ECONNREFUSED`,
+    ],
+  ];
+  for (const [name, read, thresholds, state, reason] of cases) {
+    const check = resumeTokenCheck(read, NOW, thresholds);
+    assert.equal(check.state, state, name);
+    assert.equal(check.reason, reason, name);
+  }
 });
 
 Deno.test("lastBatchCheck() applies the plan's rates", async (t) => {
@@ -273,36 +329,78 @@ Deno.test("archiveIndexCheck() is CRITICAL on any problem and names the accepted
   assert.equal(bad.reason, problem);
 });
 
-Deno.test("completenessCheck() is CRITICAL for any missing order, listing up to 5", () => {
-  assert.equal(completenessCheck([], { graceMs: 600_000, limit: 100 }).state, "OK");
-  const numbers = Array.from({ length: 7 }, (_, i) => `CMD-00000${i}`);
-  const check = completenessCheck(numbers, { graceMs: 600_000, limit: 100 });
-  assert.equal(check.state, "CRITICAL");
+const completeness = (missing: number, sample: string[] = []) => ({
+  delivered: 20 + missing,
+  archived: 15,
+  quarantined: 3,
+  released: 2,
+  missing,
+  sample,
+});
+
+Deno.test("completenessCheck() is CRITICAL for any missing order, listing up to 5, with verify's counts", () => {
+  const ok = completenessCheck(completeness(0), { graceMs: 600_000 });
+  assert.equal(ok.state, "OK");
   assert.equal(
-    check.reason,
-    "7 delivered orders older than 10m not archived: CMD-000000, CMD-000001, CMD-000002, CMD-000003, CMD-000004, …",
+    ok.reason,
+    "Every delivered order older than 10m is archived, quarantined or released (15 of 20 archived)",
   );
-  const capped = completenessCheck(numbers, { graceMs: 600_000, limit: 7 });
-  assert.match(capped.reason, /^7\+ delivered orders/);
+  assert.deepEqual(ok.data, {
+    missing_orders: 0,
+    delivered_orders: 20,
+    archived_orders: 15,
+    quarantined_orders: 3,
+    released_orders: 2,
+  });
+  const cases: Array<[number, string[], string]> = [
+    [
+      1,
+      ["CMD-000001"],
+      "1 delivered order older than 10m neither archived, quarantined nor released: CMD-000001",
+    ],
+    [
+      7,
+      Array.from({ length: 7 }, (_, i) => `CMD-00000${i}`),
+      "7 delivered orders older than 10m neither archived, quarantined nor released: CMD-000000, CMD-000001, CMD-000002, CMD-000003, CMD-000004, …",
+    ],
+    [
+      40,
+      ["CMD-1", "CMD-2"],
+      "40 delivered orders older than 10m neither archived, quarantined nor released: CMD-1, CMD-2, …",
+    ],
+    [
+      1,
+      ["(no number, _id { shop: 3, n: 12 })"],
+      "1 delivered order older than 10m neither archived, quarantined nor released: (no number, _id { shop: 3, n: 12 })",
+    ],
+  ];
+  for (const [missing, sample, reason] of cases) {
+    const check = completenessCheck(completeness(missing, sample), { graceMs: 600_000 });
+    assert.equal(check.state, "CRITICAL");
+    assert.equal(check.reason, reason);
+    assert.equal(check.data?.missing_orders, missing);
+  }
 });
 
 Deno.test("completenessCheck() no longer says the archive is fine when its index is missing or wrong", () => {
-  const options = { graceMs: 600_000, limit: 100 };
   const cases: Array<
-    [string, Parameters<typeof completenessCheck>[1]["archiveIndex"], string[], string]
+    [string, Parameters<typeof completenessCheck>[1]["archiveIndex"], number, string]
   > = [
-    ["sound index, nothing missing", { ok: true, name: "numero_commande_unique" }, [], "OK"],
-    ["index unknown, nothing missing", undefined, [], "OK"],
-    ["index missing, nothing missing", { ok: false, problem: "no index" }, [], "WARNING"],
-    ["index missing, an order missing", { ok: false, problem: "no index" }, ["CMD-1"], "CRITICAL"],
+    ["sound index, nothing missing", { ok: true, name: "numero_commande_unique" }, 0, "OK"],
+    ["index unknown, nothing missing", undefined, 0, "OK"],
+    ["index missing, nothing missing", { ok: false, problem: "no index" }, 0, "WARNING"],
+    ["index missing, an order missing", { ok: false, problem: "no index" }, 1, "CRITICAL"],
   ];
   for (const [name, archiveIndex, missing, state] of cases) {
-    const check = completenessCheck(missing, { ...options, archiveIndex });
+    const check = completenessCheck(completeness(missing, ["CMD-1"]), {
+      graceMs: 600_000,
+      archiveIndex,
+    });
     assert.equal(check.state, state, name);
     if (state === "WARNING") {
       assert.equal(
         check.reason,
-        "Every complete delivered order older than 10m is archived, but without a sound unique index on numero_commande some may be there twice (see archive_index)",
+        "Every delivered order older than 10m is archived, quarantined or released (15 of 20 archived), but without a sound unique index on numero_commande some may be there twice (see archive_index)",
       );
     }
   }

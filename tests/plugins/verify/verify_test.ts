@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Db, ObjectId } from "mongodb";
+import { BSON, type Db, type Document, ObjectId } from "mongodb";
+import { describeOrderId } from "../../../core/archive/order_id.ts";
 import { verify } from "../../../plugins/verify/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
@@ -22,7 +23,14 @@ function parseJson(stdout: string) {
   return JSON.parse(lines[0]!);
 }
 
-const q = (incomplete: number, invalid: number, error: number) => ({ incomplete, invalid, error });
+const q = (incomplete: number, invalid: number, error: number, conflict = 0) => ({
+  incomplete,
+  invalid,
+  conflict,
+  error,
+});
+
+const noAnomaly = { count: 0, sample: [] };
 
 /**
  * Nine complete delivered orders over three days (local time), three per day, plus three not
@@ -31,7 +39,7 @@ const q = (incomplete: number, invalid: number, error: number) => ({ incomplete,
  * - 2025-10-15: CMD-000004 archived, CMD-000005 quarantined error, CMD-000006 missing;
  * - 2025-10-16: CMD-000007 archived, CMD-000008 and 9 missing (9's client does not exist);
  * - no date_livraison: CMD-000013, quarantined invalid.
- * The archive also holds CMD-999999, whose order does not exist: an orphan.
+ * The archive also holds CMD-999999, whose order does not exist: an anomaly (order gone).
  */
 async function seedVerifyDataset(db: Db) {
   const seeded = await seedOrders(db, {
@@ -53,14 +61,12 @@ async function seedVerifyDataset(db: Db) {
     date_livraison: orderOf(n).date_livraison,
     archived_by: "batch",
   }));
-  await db.collection("Historique").insertMany([
-    ...archived,
-    {
-      numero_commande: "CMD-999999",
-      order_id: new ObjectId(),
-      date_livraison: new Date(2025, 9, 16, 9),
-    },
-  ]);
+  const ghost = {
+    numero_commande: "CMD-999999",
+    order_id: new ObjectId(),
+    date_livraison: new Date(2025, 9, 16, 9),
+  };
+  await db.collection("Historique").insertMany([...archived, ghost]);
   const quarantine = (id: ObjectId, n: number, reason: string) => ({
     _id: id,
     numero_commande: number(n),
@@ -76,20 +82,42 @@ async function seedVerifyDataset(db: Db) {
     quarantine(orderOf(5)._id as ObjectId, 5, "error"),
     quarantine(undated._id, 13, "invalid"),
   ]);
-  return { missing: [number(6), number(8), number(9)] };
+  return { missing: [number(6), number(8), number(9)], goneId: ghost.order_id };
 }
 
 const EXPECTED_DAYS = [
-  { day: "2025-10-14", delivered: 3, archived: 2, quarantined: q(1, 0, 0), missing: 0 },
-  { day: "2025-10-15", delivered: 3, archived: 1, quarantined: q(0, 0, 1), missing: 1 },
-  { day: "2025-10-16", delivered: 3, archived: 1, quarantined: q(0, 0, 0), missing: 2 },
-  { day: "unknown", delivered: 1, archived: 0, quarantined: q(0, 1, 0), missing: 0 },
+  {
+    day: "2025-10-14",
+    delivered: 3,
+    archived: 2,
+    quarantined: q(1, 0, 0),
+    released: 0,
+    missing: 0,
+  },
+  {
+    day: "2025-10-15",
+    delivered: 3,
+    archived: 1,
+    quarantined: q(0, 0, 1),
+    released: 0,
+    missing: 1,
+  },
+  {
+    day: "2025-10-16",
+    delivered: 3,
+    archived: 1,
+    quarantined: q(0, 0, 0),
+    released: 0,
+    missing: 2,
+  },
+  { day: "unknown", delivered: 1, archived: 0, quarantined: q(0, 1, 0), released: 0, missing: 0 },
 ];
 
 Deno.test("verify counts archived, quarantined and missing orders per day, and --repair archives the missing ones", async (t) => {
   await using tdb = await testDatabase("verify");
   await using dir = await tempDir();
-  const { missing } = await seedVerifyDataset(tdb.db);
+  const { missing, goneId } = await seedVerifyDataset(tdb.db);
+  const gone = { count: 1, sample: [`CMD-999999 (order ${describeOrderId(goneId)})`] };
 
   await t.step("--json gives exact figures per day, exit 2 for missing orders", async () => {
     const { code, stdout, stderr } = await runVerify(tdb.uri, tdb.dbName, dir.path, "--json");
@@ -99,22 +127,39 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
       "days",
       "totals",
       "missing_sample",
-      "orphans",
-      "orphans_sample",
+      "archived_by_number",
+      "anomalies",
     ]);
     assert.deepEqual(report.days, EXPECTED_DAYS);
     assert.deepEqual(report.totals, {
       delivered: 10,
       archived: 4,
       quarantined: q(1, 1, 1),
+      released: 0,
       missing: 3,
     });
     assert.deepEqual([...report.missing_sample].sort(), missing);
-    assert.equal(report.orphans, 1);
-    assert.deepEqual(report.orphans_sample, ["CMD-999999"]);
-    assert.match(stderr, /❌ 3 delivered orders neither archived nor quarantined: CMD-/);
+    assert.equal(report.archived_by_number, 0);
+    assert.deepEqual(report.anomalies, {
+      order_gone: gone,
+      not_delivered: noAnomaly,
+      number_mismatch: noAnomaly,
+      duplicate_order_id: noAnomaly,
+    });
+    assert.match(
+      stderr,
+      /❌ 3 delivered orders neither archived, quarantined nor released: CMD-/,
+    );
+    assert.match(stderr, /⚠️ Archive anomaly order_gone: 1 \(CMD-999999 /);
+    assert.match(
+      stderr,
+      /⚠️ The archive Historique has no index on order_id: each chunk reads it whole; run archiver batch or archiver verify --repair once to create it/,
+    );
     const log = await Deno.readTextFile(join(dir.path, "logs", "verify.jsonl"));
-    assert.match(log, /🔍 Verified 10 delivered orders: 4 archived, 3 quarantined, 3 missing/);
+    assert.match(
+      log,
+      /🔍 Verified 10 delivered orders: 4 archived, 3 quarantined, 0 released, 3 missing/,
+    );
   });
 
   await t.step(
@@ -131,23 +176,31 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
         "archived",
         "incomplete",
         "invalid",
+        "conflict",
         "error",
+        "released",
         "missing",
       ]);
       assert.deepEqual(lines.slice(2, 7).map(cells), [
-        ["2025-10-14", "3", "2", "1", "0", "0", "0"],
-        ["2025-10-15", "3", "1", "0", "0", "1", "1"],
-        ["2025-10-16", "3", "1", "0", "0", "0", "2"],
-        ["unknown", "1", "0", "0", "1", "0", "0"],
-        ["total", "10", "4", "1", "1", "1", "3"],
+        ["2025-10-14", "3", "2", "1", "0", "0", "0", "0", "0"],
+        ["2025-10-15", "3", "1", "0", "0", "0", "1", "0", "1"],
+        ["2025-10-16", "3", "1", "0", "0", "0", "0", "0", "2"],
+        ["unknown", "1", "0", "0", "1", "0", "0", "0", "0"],
+        ["total", "10", "4", "1", "1", "0", "1", "0", "3"],
       ]);
-      const at = lines.indexOf("Missing: 3 delivered orders neither archived nor quarantined");
+      const at = lines.indexOf(
+        "Missing: 3 delivered orders neither archived, quarantined nor released",
+      );
       assert.ok(at > 0, stdout);
       assert.deepEqual(lines.slice(at + 1, at + 4).map((l) => l.trim()).sort(), missing);
-      assert.match(
+      assert.ok(lines.includes("Archive anomalies (reported, never repaired):"), stdout);
+      assert.ok(
+        lines.includes(
+          `  order gone:                      1 archive document (${gone.sample[0]})`,
+        ),
         stdout,
-        /^Orphans: 1 archive document without a delivered order \(CMD-999999\)$/m,
       );
+      assert.ok(lines.includes("  several documents for one order: 0 orders"), stdout);
     },
   );
 
@@ -169,6 +222,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
         delivered: 6,
         archived: 2,
         quarantined: q(0, 0, 1),
+        released: 0,
         missing: 3,
       });
       assert.equal(report.since, new Date(2025, 9, 15).toISOString());
@@ -204,6 +258,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
         delivered: 10,
         archived: 6,
         quarantined: q(2, 1, 1),
+        released: 0,
         missing: 0,
       });
       assert.deepEqual(report.missing_sample, []);
@@ -222,7 +277,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
         await tdb.db.collection("Historique").countDocuments({ numero_commande: "CMD-000009" }),
         0,
       );
-      assert.equal(report.orphans, 1, "an orphan is reported, never repaired");
+      assert.deepEqual(report.anomalies.order_gone, gone, "an anomaly is reported, never repaired");
       assert.match(stderr, /🔧 Repaired 3 missing orders: 2 archived, 1 quarantined/);
     },
   );
@@ -231,8 +286,181 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
     const { code, stdout } = await runVerify(tdb.uri, tdb.dbName, dir.path);
     assert.equal(code, 0);
     assert.doesNotMatch(stdout, /^Missing/m);
-    assert.match(stdout, /^\s+total\s+10\s+6\s+2\s+1\s+1\s+0$/m);
+    assert.match(stdout, /^\s+total\s+10\s+6\s+2\s+1\s+0\s+1\s+0\s+0$/m);
   });
+});
+
+/** Each `_id` shape, with a way to make its i-th distinct id ("1" beside 1: shapes 1 and 2). */
+const ID_SHAPES: Array<[string, (i: number) => unknown]> = [
+  ["ObjectId", () => new ObjectId()],
+  ["int", (i) => i + 1],
+  ['"1" (string)', (i) => String(i + 1)],
+  ["long", (i) => BSON.Long.fromNumber(2 ** 40 + i)],
+  ["double", (i) => 0.25 + i],
+  ["document", (i) => ({ shop: 7, n: i })],
+  ["document, fields reversed", (i) => ({ n: i, shop: 7 })],
+  ["UUID", () => new BSON.UUID()],
+];
+
+/**
+ * Orders of every `_id` shape, each in every column: archived, quarantined as a conflict,
+ * released, missing (twice: one is archived by --repair, the other is incomplete).
+ */
+async function seedIdShapes(db: Db) {
+  const seeded = await seedOrders(db, { complete: 1, incomplete: 0, notDelivered: 0 });
+  const template = seeded.orders.get(seeded.complete[0]!)!;
+  await db.collection("Commande").deleteMany({});
+  await db.collection("Historique").createIndex({ order_id: 1 }, { unique: true });
+  const fates = ["archived", "conflict", "released", "missing", "missing incomplete"];
+  const rows: Array<{ shape: string; fate: string; order: Document }> = [];
+  let n = 0;
+  for (const [shape, make] of ID_SHAPES) {
+    fates.forEach((fate, i) => {
+      const order: Document = {
+        ...template,
+        _id: make(i),
+        numero_commande: `CMD-${String(++n).padStart(6, "0")}`,
+      };
+      if (fate === "missing incomplete") order.client_id = new ObjectId();
+      rows.push({ shape, fate, order });
+    });
+  }
+  await db.collection("Commande").insertMany(rows.map((r) => r.order));
+  const of = (fate: string) => rows.filter((r) => r.fate === fate).map((r) => r.order);
+  await db.collection("Historique").insertMany(
+    of("archived").map((o) => ({ order_id: o._id, numero_commande: o.numero_commande })),
+  );
+  await db.collection("archiver_quarantine").insertMany(
+    of("conflict").map((o) => ({
+      _id: o._id,
+      numero_commande: o.numero_commande,
+      reason: "conflict",
+      detail: "test",
+      first_seen: new Date(),
+      last_attempt: new Date(),
+      attempts: 1,
+      next_attempt: new Date(Date.now() + 3_600_000),
+    })),
+  );
+  await db.collection("archiver_released").insertMany(
+    of("released").map((o) => ({
+      _id: o._id,
+      numero_commande: o.numero_commande,
+      reason: "invalid",
+      detail: "test",
+      released_at: new Date(),
+      released_by: "test",
+    })),
+  );
+  return { rows, of };
+}
+
+Deno.test("verify and --repair count every _id shape once in its column and archive each missing one once", async (t) => {
+  await using tdb = await testDatabase("verify_ids");
+  await using dir = await tempDir();
+  const { of } = await seedIdShapes(tdb.db);
+  const shapes = ID_SHAPES.length;
+
+  await t.step("verify: one per shape in each column, exit 2", async () => {
+    const { code, stdout, stderr } = await runVerify(tdb.uri, tdb.dbName, dir.path, "--json");
+    assert.equal(code, 2, stderr);
+    const report = parseJson(stdout);
+    assert.deepEqual(report.totals, {
+      delivered: shapes * 5,
+      archived: shapes,
+      quarantined: q(0, 0, 0, shapes),
+      released: shapes,
+      missing: 2 * shapes,
+    });
+    assert.equal(report.missing_sample.length, 2 * shapes);
+    assert.doesNotMatch(stderr, /no index on order_id/, "the index is there");
+  });
+
+  await t.step("--repair archives each missing one once, quarantines the incomplete", async () => {
+    const { code, stdout, stderr } = await runVerify(
+      tdb.uri,
+      tdb.dbName,
+      dir.path,
+      "--repair",
+      "--chunk-size",
+      "3",
+      "--json",
+    );
+    assert.equal(code, 0, stderr);
+    const report = parseJson(stdout);
+    assert.deepEqual(report.repaired, { found: 2 * shapes, archived: shapes, quarantined: shapes });
+    assert.deepEqual(report.totals, {
+      delivered: shapes * 5,
+      archived: 2 * shapes,
+      quarantined: q(shapes, 0, 0, shapes),
+      released: shapes,
+      missing: 0,
+    });
+    const archive = tdb.db.collection("Historique");
+    for (const order of [...of("archived"), ...of("missing")]) {
+      assert.equal(
+        await archive.countDocuments({ order_id: order._id }),
+        1,
+        describeOrderId(order._id),
+      );
+    }
+    for (const order of [...of("conflict"), ...of("released"), ...of("missing incomplete")]) {
+      assert.equal(await archive.countDocuments({ order_id: order._id }), 0);
+    }
+    assert.equal(await archive.countDocuments(), 2 * shapes);
+    for (const anomaly of Object.values(report.anomalies)) assert.deepEqual(anomaly, noAnomaly);
+  });
+
+  await t.step("a second --repair finds nothing to do", async () => {
+    const { code, stdout } = await runVerify(tdb.uri, tdb.dbName, dir.path, "--repair", "--json");
+    assert.equal(code, 0);
+    assert.deepEqual(parseJson(stdout).repaired, { found: 0, archived: 0, quarantined: 0 });
+    assert.equal(await tdb.db.collection("Historique").countDocuments(), 2 * shapes);
+  });
+});
+
+Deno.test("verify after the source was simulated again with the archive kept: a reused number is never archived", async () => {
+  await using tdb = await testDatabase("verify_reused");
+  await using dir = await tempDir();
+  // The first life of the source, archived, then dropped; numbers start again at CMD-000001.
+  const first = await seedOrders(tdb.db, { complete: 3, incomplete: 0, notDelivered: 0 });
+  await tdb.db.collection("Historique").createIndex({ order_id: 1 }, { unique: true });
+  await tdb.db.collection("Historique").insertMany(first.complete.map((number) => ({
+    order_id: first.orders.get(number)!._id,
+    numero_commande: number,
+  })));
+  await tdb.db.collection("Commande").drop();
+  for (const name of ["Client", "Livreur", "Restaurants", "Menu"]) {
+    await tdb.db.collection(name).drop();
+  }
+  const second = await seedOrders(tdb.db, { complete: 3, incomplete: 0, notDelivered: 0 });
+  const firstIds = first.complete.map((number) => first.orders.get(number)!._id);
+
+  for (const args of [["--json"], ["--repair", "--json"]]) {
+    const { stdout, stderr } = await runVerify(tdb.uri, tdb.dbName, dir.path, ...args);
+    const report = parseJson(stdout);
+    assert.equal(report.totals.delivered, 3, stderr);
+    assert.equal(report.totals.archived, 0, `${args}: never archived because the number matches`);
+    assert.equal(
+      report.totals.missing + report.totals.quarantined.conflict,
+      3,
+      `${args}: missing, or quarantined as conflicts`,
+    );
+    assert.deepEqual(
+      report.anomalies.order_gone.sample.sort(),
+      first.complete.map((number, i) => `${number} (order ${describeOrderId(firstIds[i])})`)
+        .sort(),
+    );
+    assert.equal(await tdb.db.collection("Historique").countDocuments(), 3, "the old documents");
+    for (const number of second.complete) {
+      assert.equal(
+        await tdb.db.collection("Historique").countDocuments({
+          order_id: second.orders.get(number)!._id,
+        }),
+        0,
+      );
+    }
+  }
 });
 
 Deno.test("a bad --since exits 2 with one line before connecting, and writes nothing", async (t) => {
