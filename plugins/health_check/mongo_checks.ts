@@ -221,7 +221,7 @@ export async function readQuarantine(
     collection,
     counts,
     incompleteOverdue,
-    failing: counts.invalid + counts.error > 0
+    failing: counts.invalid + counts.conflict + counts.error > 0
       ? await oldest({ reason: { $ne: "incomplete" } })
       : [],
     incomplete: counts.incomplete > 0 ? await oldest({ reason: "incomplete" }) : [],

@@ -778,7 +778,9 @@ export function archiveIndexCheck(archive: string, state: ArchiveIndexState): Ch
   return result(
     name,
     "OK",
-    `Archive ${archive} has the unique index "${state.name}" on numero_commande`,
+    `Archive ${archive} has its unique indexes on order_id and numero_commande (${
+      state.name.split(", ").map((name) => `"${name}"`).join(", ")
+    })`,
     { index: state.name },
   );
 }
@@ -829,7 +831,7 @@ export function completenessCheck(
       return result(
         name,
         "WARNING",
-        `${text}, but without a sound unique index on numero_commande some may be there twice (see archive_index)`,
+        `${text}, but without sound unique indexes on order_id and numero_commande some may be there twice (see archive_index)`,
         data,
       );
     }
@@ -893,13 +895,13 @@ export function quarantineCheck(
   shown = 5,
 ): CheckResult {
   const name = "quarantine";
-  const { incomplete, invalid, error } = seen.counts;
+  const { incomplete, invalid, conflict, error } = seen.counts;
   const grace = formatAge(limits.quarantineGraceMs);
   const overdue = seen.incomplete.filter((order) =>
     now - order.first_seen > limits.quarantineGraceMs
   );
   const data = {
-    by_reason: { incomplete, invalid, error },
+    by_reason: { incomplete, invalid, conflict, error },
     incomplete_overdue: seen.incompleteOverdue,
     examples: [...seen.failing, ...overdue].slice(0, shown).map((order) => ({
       numero_commande: order.numero_commande,
@@ -909,7 +911,7 @@ export function quarantineCheck(
       first_seen: new Date(order.first_seen).toISOString(),
     })),
   };
-  const total = incomplete + invalid + error;
+  const total = incomplete + invalid + conflict + error;
   const listed = (orders: readonly QuarantinedOrder[], count: number) =>
     orders.slice(0, shown).map((order) =>
       `${order.numero_commande ?? `_id ${order.id}`} (${order.reason}, ${
@@ -919,17 +921,23 @@ export function quarantineCheck(
   if (total === 0) return result(name, "OK", `The quarantine ${seen.collection} is empty`, data);
   const young = incomplete - seen.incompleteOverdue;
   const waiting = young > 0 ? `; ${young} incomplete within the ${grace} grace` : "";
-  if (invalid + error > 0) {
-    const count = invalid + error;
-    const reasons = [invalid > 0 ? `${invalid} invalid` : "", error > 0 ? `${error} error` : ""]
-      .filter((part) => part !== "").join(", ");
+  // Orders that wait for someone: their own data, a number another order holds, or the server.
+  if (invalid + conflict + error > 0) {
+    const count = invalid + conflict + error;
+    const reasons = [
+      invalid > 0 ? `${invalid} invalid` : "",
+      conflict > 0 ? `${conflict} conflict` : "",
+      error > 0 ? `${error} error` : "",
+    ].filter((part) => part !== "").join(", ");
     const late = seen.incompleteOverdue > 0
       ? `; ${seen.incompleteOverdue} incomplete for more than ${grace}`
       : "";
     return result(
       name,
       "CRITICAL",
-      `${count} order${count === 1 ? "" : "s"} quarantined as invalid or in error (${reasons}): ${
+      `${count} order${
+        count === 1 ? "" : "s"
+      } quarantined as invalid, conflict or in error (${reasons}): ${
         listed([...seen.failing, ...overdue], count + seen.incompleteOverdue)
       }${late}${waiting}`,
       data,

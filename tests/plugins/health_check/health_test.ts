@@ -249,6 +249,7 @@ Deno.test("health against a database: OK, then CRITICAL when a delivered order i
     deliveredAt: (i) => new Date(Date.now() - (i === 0 ? 60_000 : (i + 1) * 3_600_000)),
   });
   const archive = db.db.collection("Historique");
+  await archive.createIndex({ order_id: 1 }, { unique: true });
   await archive.createIndex({ numero_commande: 1 }, { unique: true });
   await archive.insertMany(
     seeded.complete.slice(1).map((numero_commande) => ({
@@ -604,9 +605,14 @@ Deno.test("health against a database: the quarantine and the archive's unique in
     deliveredAt: (i) => new Date(Date.now() - (i + 1) * 3_600_000),
   });
   const archive = db.db.collection("Historique");
+  await archive.createIndex({ order_id: 1 }, { unique: true });
   await archive.createIndex({ numero_commande: 1 }, { unique: true });
   await archive.insertMany(
-    seeded.complete.map((numero_commande) => ({ numero_commande, archived_by: "batch" })),
+    seeded.complete.map((numero_commande) => ({
+      order_id: seeded.orders.get(numero_commande)!._id,
+      numero_commande,
+      archived_by: "batch",
+    })),
   );
   const quarantine = db.db.collection("archiver_quarantine");
   const quarantined = (
@@ -671,7 +677,7 @@ Deno.test("health against a database: the quarantine and the archive's unique in
         check.reason,
         "1 incomplete order quarantined for more than 1h: CMD-900002 (incomplete, 2h); 1 incomplete within the 1h grace",
       );
-      assert.deepEqual(check.data.by_reason, { incomplete: 2, invalid: 0, error: 0 });
+      assert.deepEqual(check.data.by_reason, { incomplete: 2, invalid: 0, conflict: 0, error: 0 });
       assert.equal(code, 1);
       const longer = await cli(
         ["health", "--json", "--uri", db.uri, "--db", db.dbName, "--min-free-disk", "0"],
@@ -693,9 +699,9 @@ Deno.test("health against a database: the quarantine and the archive's unique in
     assert.equal(check.state, "CRITICAL");
     assert.match(
       check.reason,
-      /^2 orders quarantined as invalid or in error \(1 invalid, 1 error\): CMD-900003 \(invalid, 30m\), _id [0-9a-f]{24} \(error, 5m\), CMD-900002 \(incomplete, 2h\); 1 incomplete for more than 1h; 1 incomplete within the 1h grace$/,
+      /^2 orders quarantined as invalid, conflict or in error \(1 invalid, 1 error\): CMD-900003 \(invalid, 30m\), _id [0-9a-f]{24} \(error, 5m\), CMD-900002 \(incomplete, 2h\); 1 incomplete for more than 1h; 1 incomplete within the 1h grace$/,
     );
-    assert.deepEqual(check.data.by_reason, { incomplete: 2, invalid: 1, error: 1 });
+    assert.deepEqual(check.data.by_reason, { incomplete: 2, invalid: 1, conflict: 0, error: 1 });
     assert.equal(code, 2);
     await quarantine.deleteMany({});
   });

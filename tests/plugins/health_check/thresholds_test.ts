@@ -316,11 +316,14 @@ Deno.test("collectionsCheck() wants the sources and leaves the archive's index t
 });
 
 Deno.test("archiveIndexCheck() is CRITICAL on any problem and names the accepted index", () => {
-  const ok = archiveIndexCheck("Historique", { ok: true, name: "numero_commande_1" });
+  const ok = archiveIndexCheck("Historique", {
+    ok: true,
+    name: "order_id_unique, numero_commande_1",
+  });
   assert.equal(ok.state, "OK");
   assert.equal(
     ok.reason,
-    'Archive Historique has the unique index "numero_commande_1" on numero_commande',
+    'Archive Historique has its unique indexes on order_id and numero_commande ("order_id_unique", "numero_commande_1")',
   );
   const problem =
     'The archive Historique has index "numero_commande_1" on numero_commande that is not unique: drop it';
@@ -400,7 +403,7 @@ Deno.test("completenessCheck() no longer says the archive is fine when its index
     if (state === "WARNING") {
       assert.equal(
         check.reason,
-        "Every delivered order older than 10m is archived, quarantined or released (15 of 20 archived), but without a sound unique index on numero_commande some may be there twice (see archive_index)",
+        "Every delivered order older than 10m is archived, quarantined or released (15 of 20 archived), but without sound unique indexes on order_id and numero_commande some may be there twice (see archive_index)",
       );
     }
   }
@@ -596,13 +599,15 @@ Deno.test("quarantineCheck(): empty OK, young incomplete OK, overdue incomplete 
       name: "an invalid order, even a young one",
       seen: seen([quarantined("CMD-9", "invalid", 60_000)]),
       state: "CRITICAL",
-      reason: "1 order quarantined as invalid or in error (1 invalid): CMD-9 (invalid, 1m)",
+      reason:
+        "1 order quarantined as invalid, conflict or in error (1 invalid): CMD-9 (invalid, 1m)",
     },
     {
       name: "an error without a number shows its _id",
       seen: seen([quarantined(null, "error", 2 * 60_000)]),
       state: "CRITICAL",
-      reason: "1 order quarantined as invalid or in error (1 error): _id id-none (error, 2m)",
+      reason:
+        "1 order quarantined as invalid, conflict or in error (1 error): _id id-none (error, 2m)",
     },
     {
       name: "invalid, error and overdue incomplete: five listed, failing first",
@@ -617,13 +622,14 @@ Deno.test("quarantineCheck(): empty OK, young incomplete OK, overdue incomplete 
       ]),
       state: "CRITICAL",
       reason:
-        "3 orders quarantined as invalid or in error (2 invalid, 1 error): CMD-1 (invalid, 5h), CMD-2 (error, 4h), CMD-3 (invalid, 30m), CMD-4 (incomplete, 6h), CMD-5 (incomplete, 2h), …; 3 incomplete for more than 1h; 1 incomplete within the 1h grace",
+        "3 orders quarantined as invalid, conflict or in error (2 invalid, 1 error): CMD-1 (invalid, 5h), CMD-2 (error, 4h), CMD-3 (invalid, 30m), CMD-4 (incomplete, 6h), CMD-5 (incomplete, 2h), …; 3 incomplete for more than 1h; 1 incomplete within the 1h grace",
     },
     {
       name: "more failing orders than the examples read",
       seen: seen([quarantined("CMD-1", "error", H)], { error: 40 }),
       state: "CRITICAL",
-      reason: "40 orders quarantined as invalid or in error (40 error): CMD-1 (error, 1h), …",
+      reason:
+        "40 orders quarantined as invalid, conflict or in error (40 error): CMD-1 (error, 1h), …",
     },
   ];
   for (const c of cases) {
