@@ -73,13 +73,14 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
         const { logCheckSummary } = await import("./summary.ts");
         const { alertsState } = await import("./rules.ts");
         const now = opts.now();
+        const rules = rulesFrom(config.values);
         const report = await checkLogs(resolve(ctx.cwd, config.values.logDir), {
           since: now - config.values.since,
-          rules: rulesFrom(config.values),
+          rules,
           now,
           signal: ctx.lifecycle.signal,
         });
-        ctx.out(flags.json ? JSON.stringify(report) : logCheckSummary(report));
+        ctx.out(flags.json ? JSON.stringify(report) : logCheckSummary(report, rules));
         ctx.lifecycle.exitCode = alertsState(report.alerts.map((alert) => alert.state)).exitCode;
       });
 
