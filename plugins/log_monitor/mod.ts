@@ -67,7 +67,11 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
       // Read by monitoring systems: a bad setting is UNKNOWN (3), not CRITICAL (2).
       reportFailuresAs(check, monitoringPluginFailures);
       check.action(async (flags, cmd) => {
-        const config = await ctx.start(cmd, logCheckSettings, { logFile: opts.logFile });
+        // A check reads: it never fails because it cannot write its own log.
+        const config = await ctx.start(cmd, logCheckSettings, {
+          logFile: opts.logFile,
+          logFileOptional: true,
+        });
         const { checkLogs } = await import("./check.ts");
         const { rulesFrom } = await import("./settings.ts");
         const { logCheckSummary } = await import("./summary.ts");
@@ -95,7 +99,10 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
         if (option.attributeName() !== "since") follow.addOption(option);
       }
       follow.action(async (flags, cmd) => {
-        const config = await ctx.start(cmd, logCheckSettings, { logFile: opts.logFile });
+        const config = await ctx.start(cmd, logCheckSettings, {
+          logFile: opts.logFile,
+          logFileOptional: true,
+        });
         const { followLogs } = await import("./tail.ts");
         const { rulesFrom } = await import("./settings.ts");
         const { alertLine } = await import("./summary.ts");

@@ -318,6 +318,32 @@ Deno.test("logs check does not count the lines of health and logs, nor the order
   assert.equal(after.code, 2);
 });
 
+Deno.test({
+  name: "logs check never fails because it cannot write its own log: one warning, a true verdict",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  // No folder can be made under /proc, whoever runs the test (root included).
+  const { code, stdout, stderr } = await cli(
+    ["logs", "check", "--log-dir", "/proc/archiver-logs"],
+    { plugins },
+  );
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /^ARCHIVER LOGS OK - no alert/);
+  assert.match(
+    stderr,
+    /^\S+ \S+ \[WARNING\] \[archiver\] Cannot write logs to "\/proc\/archiver-logs": no such file or directory: logging to the console only\n$/,
+  );
+});
+
+Deno.test("logs check on a log folder that is a file is UNKNOWN, one line naming it", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "logs");
+  await Deno.writeTextFile(file, "a file where the folder should be");
+  const { code, stdout } = await cli(["logs", "check", "--log-dir", file], { plugins });
+  assert.equal(code, 3);
+  assert.equal(stdout, `ARCHIVER UNKNOWN - Cannot read the log folder "${file}": not a folder\n`);
+});
+
 Deno.test("logs --help lists check, follow and prune", async () => {
   const { code, stdout } = await cli(["logs", "--help"], { plugins });
   assert.equal(code, 0);
