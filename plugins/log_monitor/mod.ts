@@ -13,6 +13,7 @@ import {
   type Plugin,
   reportFailuresAs,
 } from "../../core/runtime/plugin.ts";
+import { counted } from "../../core/runtime/plural.ts";
 import { addSettingOptions, settingOptions } from "../../core/runtime/settings.ts";
 import { logCheckSettings, logMonitorSettings, logPruneSettings } from "./settings.ts";
 
@@ -138,24 +139,24 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
             `${verb} ${file.name} (${file.bytes} bytes, last written ${file.modified_at})`
           );
           lines.push(
-            `${verb} ${report.files.length} rotated file${report.files.length === 1 ? "" : "s"}, ${
-              _size(report.bytes)
-            } ${report.dry_run ? "would be " : ""}freed`,
+            `${verb} ${counted(report.files.length, "rotated file")}, ${_size(report.bytes)} ${
+              report.dry_run ? "would be " : ""
+            }freed`,
           );
           ctx.out(lines.join("\n"));
         }
         const log = ctx.logger.getChild("logs");
         if (!report.dry_run && report.files.length > 0) {
-          log.info(`🧹 Pruned ${report.files.length} rotated log files`, {
+          log.info(`🧹 Pruned ${counted(report.files.length, "rotated log file")}`, {
             files: report.files.length,
             bytes_freed: report.bytes,
           });
         }
         if (report.failed.length > 0) {
           throw new PartialFailureError(
-            `Cannot delete ${report.failed.length} log file${
-              report.failed.length === 1 ? "" : "s"
-            }: ${report.failed.map((f) => `${f.name} (${f.reason})`).join(", ")}`,
+            `Cannot delete ${counted(report.failed.length, "log file")}: ${
+              report.failed.map((f) => `${f.name} (${f.reason})`).join(", ")
+            }`,
           );
         }
       });

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { counted } from "../../core/runtime/plural.ts";
 import { type PerfDatum, pluginStatusLine, SERVICE_LABEL } from "../../core/runtime/status_line.ts";
 import type { LogCheckReport } from "./check.ts";
 import type { Alert, LogRules } from "./rules.ts";
@@ -33,9 +34,9 @@ export function logsStatusLine(report: LogCheckReport, rules: LogRules): string 
   const orders = _orders(report);
   let summary: string;
   if (report.state === "OK") {
-    summary = `no alert since ${report.since} (${report.lines} ${
-      _plural(report.lines, "line")
-    }, ${orders} ${_plural(orders, "order")})`;
+    summary = `no alert since ${report.since} (${counted(report.lines, "line")}, ${
+      counted(orders, "order")
+    })`;
   } else {
     const worst = report.alerts.filter((alert) => alert.state === report.state);
     const others = report.alerts.filter((alert) => alert.state !== report.state);
@@ -107,7 +108,7 @@ export function logCheckSummary(report: LogCheckReport, rules: LogRules): string
     }`,
     `Levels:   ${levels}`,
     `Orders:   found ${p.found}, archived ${p.archived}, incomplete ${p.incomplete}, duplicate ${p.duplicate}, invalid ${p.invalid}, error ${p.error}${
-      p.dry_run > 0 ? ` (${p.dry_run} dry ${_plural(p.dry_run, "run")} not counted)` : ""
+      p.dry_run > 0 ? ` (${counted(p.dry_run, "dry run")} not counted)` : ""
     }`,
     `Errors:   connection failure ${p.connection_failure}, change stream error ${p.change_stream_error}, enrich error ${p.enrich_error}`,
     `Watcher:  connected ${p.connected}, change stream opened ${p.change_stream_opened}, resume token not loaded ${p.resume_token_not_loaded}, max lag ${
@@ -143,10 +144,6 @@ export function alertLine(alert: Alert): string {
 function _orders(report: LogCheckReport): number {
   const p = report.patterns;
   return p.archived + p.duplicate + p.incomplete + p.invalid + p.error;
-}
-
-function _plural(n: number, word: string): string {
-  return n === 1 ? word : `${word}s`;
 }
 
 function _size(bytes: number): string {
