@@ -14,6 +14,7 @@ import {
   type GlobalConfig,
   globalSettings,
   loadConfig,
+  OTHER_VARIABLES,
 } from "../core/runtime/config.ts";
 import { ArchiverError, ExitCode, exitCodeOf } from "../core/runtime/errors.ts";
 import { Lifecycle, ShutdownRequested } from "../core/runtime/lifecycle.ts";
@@ -49,6 +50,26 @@ export interface RunOptions {
   onForceExit?: (code: number) => void;
   /** Help line width. @default 100 */
   helpWidth?: number;
+  /**
+   * Plugins whose settings a `.env` file may hold besides those of `plugins` (one `.env` serves
+   * every command of the tool). @default none
+   */
+  knownPlugins?: readonly Plugin[];
+}
+
+/**
+ * Every variable the tool reads: the global settings, every plugin's, and the others it reads.
+ *
+ * @param plugins The plugins.
+ * @returns Their variable names.
+ */
+export function knownVariables(plugins: Iterable<Plugin>): Set<string> {
+  const names = new Set<string>(OTHER_VARIABLES);
+  for (const setting of Object.values(globalSettings)) names.add(setting.env);
+  for (const plugin of plugins) {
+    for (const setting of Object.values(plugin.settings ?? {})) names.add(setting.env);
+  }
+  return names;
 }
 
 /**
@@ -157,7 +178,9 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
   const stdout = options.stdout ?? ((text: string) => _writeTo(Deno.stdout, text));
   const cwd = options.cwd ?? Deno.cwd();
   const lifecycle = new Lifecycle();
-  let debug = env.ARCHIVER_LOG_LEVEL === "debug" || _flagSays(args, "--log-level", "debug");
+  let debug = env.ARCHIVER_LOG_LEVEL?.trim().toLowerCase() === "debug" ||
+    _flagSays(args, "--log-level", "debug");
+  const knownNames = knownVariables([...options.plugins, ...(options.knownPlugins ?? [])]);
   let logging = false;
 
   const ctx: PluginContext = {
@@ -177,6 +200,7 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
         cwd,
         envFileFlag: (command.optsWithGlobals() as { envFile?: string }).envFile,
         binaryDir: options.binaryDir ?? compiledBinaryDir(),
+        knownNames,
       });
       const values = config.values as GlobalConfig;
       debug = values.logLevel === "debug";
@@ -191,9 +215,11 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
           name: logName,
           maxSize: values.logMaxSize,
           maxFiles: values.logMaxFiles,
+          optional: startOptions.logFileOptional === true,
         },
       });
       logging = true;
+      for (const warning of config.warnings) logger().warn(warning);
       lifecycle.onStop(async () => {
         logging = false;
         await closeLogs();

@@ -32,14 +32,20 @@ export interface LogEntry {
 
 /** The operators' patterns a line matched, and the counts it carries. */
 export interface LogSignals {
-  /** Orders archived (`✅ Archived N orders`, or `properties.orders_archived` on that line). */
+  /** Orders archived, from a run's summary line (`✅ Archived N orders`, `orders_archived`). */
   archived: number;
-  /** Incomplete orders (`⚠️ Order … is incomplete`, one each, or a bare `N orders incomplete`). */
+  /** Incomplete orders, from a run's summary line (`orders_incomplete`), never per-order warnings. */
   incomplete: number;
-  /** Duplicates (`⚠️ Order … already archived`, `♻️ N orders already archived`, or `properties.orders_duplicates`). */
+  /** Duplicates, from a run's summary line (`orders_duplicates`, `♻️ N orders already archived`). */
   duplicates: number;
-  /** Delivered orders found by a batch (`📦 Found N delivered orders`). */
+  /** Invalid orders, from a run's summary line (`orders_invalid`). */
+  invalid: number;
+  /** Orders that failed for a reason of their own, from a run's summary line (`orders_errors`). */
+  errors: number;
+  /** Delivered orders found by a batch, from its summary line (`orders_found`). */
   found: number;
+  /** Whether the line is the summary of a dry run: it counts no order. */
+  dryRun: boolean;
   /** `❌ Failed to connect to MongoDB`. */
   connectionFailure: boolean;
   /** `❌ Change Stream error`. */
@@ -54,6 +60,39 @@ export interface LogSignals {
   tokenNotLoaded: boolean;
   /** `properties.stream_lag_seconds`, when the line carries it. */
   lagSeconds?: number;
+}
+
+/**
+ * The orders a line's summary counts, each once: archived, duplicates, incomplete, invalid and
+ * failing. Zero for every line that is not a run's summary (per-order warnings, progress lines).
+ *
+ * @param signals What a line says.
+ * @returns The number of orders its run settled.
+ */
+export function ordersSettled(signals: LogSignals): number {
+  return signals.archived + signals.duplicates + signals.incomplete + signals.invalid +
+    signals.errors;
+}
+
+/** The commands that watch the tool rather than do its work: their lines judge, never count. */
+export const MONITORING_COMMANDS = ["health", "logs"] as const;
+
+/**
+ * Whether a line was written by one of the tool's monitoring commands (`health`, `logs check`,
+ * `logs follow`, `logs prune`): known by the command that wrote it (`event.action`) or by its
+ * LogTape category (`archiver.health`, `archiver.logs…`, for lines without an action). Such a
+ * line reports what the checks found: counting it as the service's error would make one CRITICAL
+ * health run the reason of the next alarm.
+ *
+ * @param entry A parsed line.
+ * @returns `true` for the monitoring commands' own lines.
+ */
+export function isMonitoringLine(entry: LogEntry): boolean {
+  const command = entry.action?.split(" ")[0];
+  if (command !== undefined) return (MONITORING_COMMANDS as readonly string[]).includes(command);
+  const [root, part] = entry.logger.split(".");
+  return root === "archiver" && part !== undefined &&
+    (MONITORING_COMMANDS as readonly string[]).includes(part);
 }
 
 const LEVELS: Record<string, string> = {
@@ -129,10 +168,12 @@ const INCOMPLETE_COUNT = /(\d+) orders? (?:are |were )?incomplete/;
 const FOUND = /Found (\d+) delivered orders?/;
 
 /**
- * What a line says in the operators' patterns. Archived and duplicate counts come from the
- * summary line's properties (`orders_archived`, `orders_duplicates`) when present, else from the
- * number in the message; incomplete orders are counted from their per-order warnings, which the
- * tool writes once for each.
+ * What a line says in the operators' patterns. Order counts come from the runs' summary lines
+ * only (`✅ Archived N orders` with `orders_archived`, `orders_duplicates`, `orders_incomplete`,
+ * `orders_invalid`, `orders_errors`, `orders_found`), so each order is counted once: the
+ * per-order warnings (`⚠️ Order … is incomplete`) precede their summary and would count the
+ * same orders again, and before the summary they would make a rate of them alone (10 warnings
+ * read as "100 % incomplete" in a run of 1,000). A dry run's summary counts nothing.
  *
  * @param entry A parsed line.
  * @returns The matched patterns and counts.
@@ -144,7 +185,10 @@ export function classify(entry: LogEntry): LogSignals {
     archived: 0,
     incomplete: 0,
     duplicates: 0,
+    invalid: 0,
+    errors: 0,
     found: 0,
+    dryRun: props.dry_run === true,
     connectionFailure: message.includes("Failed to connect to MongoDB"),
     changeStreamError: message.includes("Change Stream error"),
     enrichError: message.includes("Error enriching order"),
@@ -154,43 +198,37 @@ export function classify(entry: LogEntry): LogSignals {
   };
   const lag = props.stream_lag_seconds;
   if (typeof lag === "number" && Number.isFinite(lag)) signals.lagSeconds = lag;
-  if (entry.format === "ecs") return _classifyFields(props, signals);
+  if (signals.dryRun) return signals;
+  if (entry.format === "ecs") {
+    // An ECS summary line says its counts in fields, whatever its text.
+    if (_count(props.orders_archived) !== undefined) _summaryFields(props, signals);
+    return signals;
+  }
 
   const archived = ARCHIVED.exec(message);
   const duplicateCount = DUPLICATE_COUNT.exec(message);
   const incompleteCount = INCOMPLETE_COUNT.exec(message);
   // Counts in properties are trusted only on the summary lines that define them, so a progress
   // line carrying running totals is not added twice.
-  const summary = archived !== null || duplicateCount !== null || incompleteCount !== null;
-  if (archived) signals.archived = _count(props.orders_archived) ?? Number(archived[1]);
-  if (summary) {
-    signals.duplicates = _count(props.orders_duplicates) ??
-      (duplicateCount ? Number(duplicateCount[1]) : 0);
-  }
-  // Batch and watch warn once about each incomplete order (`⚠️ Order … is incomplete`) and also
-  // total them on their summary line: the per-order warnings are the count, so the total is used
-  // only from a line that says nothing else (`N orders incomplete`).
-  if (incompleteCount && !archived) signals.incomplete = Number(incompleteCount[1]);
-  if (/Order \S+ is incomplete/.test(message)) signals.incomplete += 1;
-  if (/Order \S+ already archived/.test(message)) signals.duplicates += 1;
+  if (archived) {
+    _summaryFields(props, signals);
+    signals.archived = _count(props.orders_archived) ?? Number(archived[1]);
+    signals.found = 0;
+  } else if (duplicateCount) signals.duplicates = Number(duplicateCount[1]);
+  else if (incompleteCount) signals.incomplete = Number(incompleteCount[1]);
+  // Files written before the summaries carried `orders_found` said it on the batch's first line.
   const found = FOUND.exec(message);
   if (found) signals.found = Number(found[1]);
   return signals;
 }
 
-// An ECS line says its counts in fields: the summary lines of batch and watch carry
-// `orders_archived` and `orders_duplicates`; each incomplete order has its own warning with
-// `reason: "incomplete"` (the summary's `orders_incomplete` total would count them twice); a
-// batch's start carries `orders_delivered`.
-function _classifyFields(props: Record<string, unknown>, signals: LogSignals): LogSignals {
-  const archived = _count(props.orders_archived);
-  if (archived !== undefined) {
-    signals.archived = archived;
-    signals.duplicates = _count(props.orders_duplicates) ?? 0;
-  }
-  if (props.reason === "incomplete" && "order_id" in props) signals.incomplete = 1;
-  signals.found = _count(props.orders_delivered) ?? 0;
-  return signals;
+function _summaryFields(props: Record<string, unknown>, signals: LogSignals): void {
+  signals.archived = _count(props.orders_archived) ?? 0;
+  signals.duplicates = _count(props.orders_duplicates) ?? 0;
+  signals.incomplete = _count(props.orders_incomplete) ?? 0;
+  signals.invalid = _count(props.orders_invalid) ?? 0;
+  signals.errors = _count(props.orders_errors) ?? 0;
+  signals.found = _count(props.orders_found) ?? 0;
 }
 
 function _count(value: unknown): number | undefined {

@@ -7,6 +7,8 @@
  */
 
 import { join } from "node:path";
+import { ConfigError } from "../runtime/errors.ts";
+import { logFolderReason } from "../runtime/logging.ts";
 
 /** One log file. */
 export interface LogFile {
@@ -43,6 +45,7 @@ export function parseLogFileName(name: string): { command: string; rotation: num
  *
  * @param dir The log folder; a missing one has no files.
  * @returns The files, grouped by command (alphabetically), oldest to newest within a command.
+ * @throws {ConfigError} When the folder cannot be read (not a folder, permission denied).
  */
 export async function listLogFiles(dir: string): Promise<LogFile[]> {
   const files: LogFile[] = [];
@@ -68,7 +71,10 @@ export async function listLogFiles(dir: string): Promise<LogFile[]> {
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
+    throw new ConfigError(
+      `Cannot read the log folder ${JSON.stringify(dir)}: ${logFolderReason(error)}`,
+      { cause: error },
+    );
   }
   return files.sort((a, b) =>
     a.command < b.command ? -1 : a.command > b.command ? 1 : b.rotation - a.rotation

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { MongoClient, type MongoClientOptions } from "mongodb";
+import { MongoClient, type MongoClientOptions, type ServerHeartbeatSucceededEvent } from "mongodb";
 import { ConfigError, UnreachableError } from "../runtime/errors.ts";
 import { logger } from "../runtime/logging.ts";
 import { maskUri, redact, registerUriSecret } from "../runtime/mask.ts";
 import { retry, type RetryOptions } from "../runtime/retry.ts";
-import { describeError, isAuthError, isTransientError } from "./errors.ts";
+import { describeError, isAuthError, isTransientError, replicaSetMismatch } from "./errors.ts";
 
 /** What a connection needs from the configuration. */
 export interface MongoConfig {
@@ -108,6 +108,14 @@ export async function connectMongo(
     ...options.clientOptions,
   });
   const where = maskUri(config.uri);
+  // Each server's replica set, from its hello replies: the driver forgets a server of another set
+  // (MongoServerSelectionError.reason no longer holds it), so the replies are the only witness.
+  const setNames = new Map<string, string | null>();
+  const onHeartbeat = (event: ServerHeartbeatSucceededEvent) => {
+    const setName = event.reply?.setName;
+    setNames.set(event.connectionId, typeof setName === "string" ? setName : null);
+  };
+  client.on("serverHeartbeatSucceeded", onHeartbeat);
   try {
     await retry(() => client.connect(), {
       signal: options.signal,
@@ -115,7 +123,10 @@ export async function connectMongo(
       deadlineMs: deadlineMs - attemptMs,
       baseDelayMs: 250,
       maxDelayMs: 5_000,
-      isRetryable: isTransientError,
+      // A server of another replica set will not change its mind: no retry.
+      isRetryable: (error) =>
+        isTransientError(error) &&
+        replicaSetMismatch(client.options.replicaSet, setNames) === undefined,
       onRetry: (info) => {
         log.warn(`Cannot reach MongoDB at ${where} (attempt ${info.attempt}), retrying`, {
           reason: describeError(info.error),
@@ -125,8 +136,14 @@ export async function connectMongo(
       },
     });
   } catch (error) {
+    client.off("serverHeartbeatSucceeded", onHeartbeat);
     await client.close().catch(() => {});
     if (options.signal?.aborted) throw error;
+    const mismatch = replicaSetMismatch(client.options.replicaSet, setNames);
+    if (mismatch !== undefined) {
+      log.error(`❌ Failed to connect to MongoDB at ${where}: ${mismatch}`);
+      throw new ConfigError(mismatch, { cause: error, logged: true });
+    }
     const reason = describeError(error);
     // Logged here in the operators' words (the log monitor counts this line); the CLI then
     // prints nothing more, so the user sees one line.
@@ -142,6 +159,7 @@ export async function connectMongo(
       logged: true,
     });
   }
+  client.off("serverHeartbeatSucceeded", onHeartbeat);
   log.info(`✅ Connected to database at ${where}`);
   return client;
 }

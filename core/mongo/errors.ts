@@ -206,6 +206,44 @@ export function describeError(error: unknown): string {
   return redact(code !== undefined ? `${firstLine} (code ${code})` : firstLine);
 }
 
+/**
+ * What the servers said of their replica set, when the connection string names another: the
+ * driver drops a server whose set is not the one given (`replicaSet=`), then reports only that no
+ * server could be selected — "Cannot reach MongoDB" while the server answers. The servers' own
+ * `hello` replies (heartbeats) still say which set they belong to.
+ *
+ * @param expected The `replicaSet` of the connection string, if any.
+ * @param seen Each server's address and the `setName` its `hello` reply gave (`null`: none, a
+ * standalone server).
+ * @returns One line naming the server, its set and the one given, or `undefined` when no server
+ * answered with another set.
+ * @example
+ * ```ts
+ * replicaSetMismatch("rs1", new Map([["127.0.0.1:27017", "rs0"]]));
+ * // The server at 127.0.0.1:27017 belongs to replica set "rs0", not "rs1" given in the URI: fix replicaSet=
+ * ```
+ */
+export function replicaSetMismatch(
+  expected: string | undefined,
+  seen: ReadonlyMap<string, string | null>,
+): string | undefined {
+  if (expected === undefined || expected === "") return undefined;
+  for (const setName of seen.values()) {
+    if (setName === expected) return undefined; // one member of the right set answered
+  }
+  for (const [address, setName] of seen) {
+    if (setName === null) {
+      return `The server at ${address} is not a replica set member, but the URI asks for replica set ${
+        JSON.stringify(expected)
+      }: remove replicaSet= or start the server as a replica set`;
+    }
+    return `The server at ${address} belongs to replica set ${JSON.stringify(setName)}, not ${
+      JSON.stringify(expected)
+    } given in the URI: fix replicaSet=`;
+  }
+  return undefined;
+}
+
 function _code(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === "number" ? code : undefined;

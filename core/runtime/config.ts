@@ -19,6 +19,7 @@ import {
   type SettingValues,
 } from "./settings.ts";
 import { registerUriSecret } from "./mask.ts";
+import { unknownSettingMessage, unknownSettings, unterminatedQuote } from "./dotenv_check.ts";
 
 const COLLECTION_NAME = {
   pattern: /^(?!system\.)[^$\0]{1,120}$/,
@@ -180,12 +181,30 @@ export interface ConfigSources {
   envFileFlag?: string;
   /** The folder of the compiled binary, where `.env` is looked for last. */
   binaryDir?: string;
+  /**
+   * Every variable name the tool reads (all plugins' settings, not only the command's: one `.env`
+   * serves every command). When given, an unknown `ARCHIVER_` key in the `.env` file is refused
+   * and one in the environment is warned about.
+   */
+  knownNames?: ReadonlySet<string>;
 }
+
+/**
+ * Variables the tool reads besides its settings: the `.env` file's own location and the lease
+ * timings tests and drills shorten.
+ */
+export const OTHER_VARIABLES = [
+  "ARCHIVER_ENV_FILE",
+  "ARCHIVER_LEASE_TTL_MS",
+  "ARCHIVER_LEASE_RENEW_MS",
+] as const;
 
 /** A resolved configuration: values, sources, and the `.env` file read, if any. */
 export type LoadedConfig<S extends SettingsSpec> = ResolvedSettings<S> & {
   /** The `.env` file that was read, if any. */
   envFile?: string;
+  /** Lines to log as warnings once logging is set up (unknown variables of the environment). */
+  warnings: string[];
 };
 
 /**
@@ -205,8 +224,9 @@ export async function readDotenv(
     // resolve, not join: an absolute path (`C:\archiver\.env` under NSSM, `/etc/archiver.env`)
     // is used as is; join would append it to the working folder.
     const path = resolve(sources.cwd, explicit);
+    let text: string;
     try {
-      return { values: parseDotenv(await Deno.readTextFile(path)), path: explicit };
+      text = await Deno.readTextFile(path);
     } catch (error) {
       const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
       // Name the file looked for, so a relative path read from an unexpected folder shows.
@@ -215,21 +235,35 @@ export async function readDotenv(
         cause: error,
       });
     }
+    return { values: _parseDotenv(text, explicit), path: explicit };
   }
   const candidates = [join(sources.cwd, ".env")];
   if (sources.binaryDir) candidates.push(join(sources.binaryDir, ".env"));
   for (const path of candidates) {
+    let text: string;
     try {
-      return { values: parseDotenv(await Deno.readTextFile(path)), path };
+      text = await Deno.readTextFile(path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        throw new ConfigError(`Cannot read .env file ${JSON.stringify(path)}: ${error}`, {
-          cause: error,
-        });
-      }
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw new ConfigError(`Cannot read .env file ${JSON.stringify(path)}: ${error}`, {
+        cause: error,
+      });
     }
+    return { values: _parseDotenv(text, path), path };
   }
   return { values: {} };
+}
+
+// dotenv keeps an unclosed quote in the value (or swallows the lines up to a later quote) without
+// a word: refused here, naming the line but never the value (it may be a password).
+function _parseDotenv(text: string, path: string): Record<string, string> {
+  const open = unterminatedQuote(text);
+  if (open) {
+    throw new ConfigError(
+      `Unterminated ${open.quote} quote in ${path}, line ${open.line} (${open.key}): close the quote or remove it`,
+    );
+  }
+  return parseDotenv(text);
 }
 
 /**
@@ -248,6 +282,16 @@ export async function loadConfig<S extends SettingsSpec>(
   sources: ConfigSources,
 ): Promise<LoadedConfig<S>> {
   const dotenv = await readDotenv(sources);
+  const warnings: string[] = [];
+  if (sources.knownNames) {
+    // The .env file belongs to this installation: a key no setting reads is a typo, refused.
+    const [unknown] = unknownSettings(Object.keys(dotenv.values), sources.knownNames);
+    if (unknown) throw new ConfigError(unknownSettingMessage(unknown, `in ${dotenv.path}`));
+    // The environment is shared (other versions of the tool, other services' variables): warned.
+    for (const found of unknownSettings(Object.keys(sources.env), sources.knownNames)) {
+      warnings.push(`${unknownSettingMessage(found, "in the environment")} (ignored)`);
+    }
+  }
   // Register credentials before validation, so even a rejected URI never leaks later.
   for (const raw of [flags.uri, sources.env.MONGODB_URI, dotenv.values.MONGODB_URI]) {
     if (raw) registerUriSecret(raw);
@@ -258,7 +302,7 @@ export async function loadConfig<S extends SettingsSpec>(
     dotenv: dotenv.values,
     dotenvPath: dotenv.path,
   });
-  return { ...resolved, envFile: dotenv.path };
+  return { ...resolved, envFile: dotenv.path, warnings };
 }
 
 /**

@@ -51,6 +51,12 @@ export interface LoggingOptions {
     maxSize: number;
     /** Rotated files kept besides the current one. */
     maxFiles: number;
+    /**
+     * Whether the command runs without its file when the folder cannot be written: one warning
+     * on the console, then console only. For read-only commands (`health`, `logs check`), which
+     * must never fail, nor turn UNKNOWN, because they cannot write their own log. @default false
+     */
+    optional?: boolean;
   };
 }
 
@@ -108,19 +114,25 @@ async function _configure(options: LoggingOptions): Promise<void> {
       besideProgressBar(() => write(line));
     },
   };
+  let unwritable: string | undefined;
   if (options.file) {
-    const { dir, name, maxSize, maxFiles } = options.file;
+    const { dir, name } = options.file;
     const path = logFilePath(dir, name);
     try {
       await Deno.mkdir(dir, { recursive: true });
       // Probe the folder now: a log sink failing later would be silent.
       await Deno.writeTextFile(path, "", { append: true });
     } catch (error) {
-      throw new ConfigError(
-        `Cannot write logs to ${JSON.stringify(dir)}: ${_reason(error)} (set --log-dir)`,
-        { cause: error },
-      );
+      const message = `Cannot write logs to ${JSON.stringify(dir)}: ${logFolderReason(error)}`;
+      if (!options.file.optional) {
+        throw new ConfigError(`${message} (set --log-dir)`, { cause: error });
+      }
+      unwritable = `${message}: logging to the console only`;
     }
+  }
+  if (options.file && unwritable === undefined) {
+    const { dir, name, maxSize, maxFiles } = options.file;
+    const path = logFilePath(dir, name);
     sinks.file = getRotatingFileSink(path, {
       formatter: (record) => `${redact(ecs(record))}\n`,
       maxSize,
@@ -137,6 +149,7 @@ async function _configure(options: LoggingOptions): Promise<void> {
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
+  if (unwritable !== undefined) logger().warn(unwritable);
 }
 
 /**
@@ -323,8 +336,26 @@ function _stderrIsTerminal(): boolean {
   }
 }
 
-function _reason(error: unknown): string {
+/**
+ * Why a log folder cannot be written, in the operating system's words and without Deno's advice
+ * on its flags: `permission denied`, `read-only file system`, `not a folder`, `a file is in the
+ * way`, or, for the system folders Deno keeps to programs run with every permission (`/proc`,
+ * `/dev`), `a system folder`.
+ *
+ * @param error What creating or writing the folder threw.
+ * @returns A short reason, lower case.
+ */
+export function logFolderReason(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable) {
+    return "a system folder, not a place for log files";
+  }
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.NotADirectory) return "not a folder";
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Deno.errors.AlreadyExists) return "a file is in the way";
+  if (error instanceof Deno.errors.IsADirectory) return "a folder is in the way of the file";
+  const message = error instanceof Error ? error.message : String(error);
+  // `Read-only file system (os error 30): mkdir '/mnt/ro/logs'` → `read-only file system`
+  const os = /^(.*?) \(os error \d+\)/.exec(message);
+  const reason = (os?.[1] ?? message).split("\n")[0]!;
+  return reason.charAt(0).toLowerCase() + reason.slice(1);
 }

@@ -46,14 +46,16 @@ export function decimal(options: { min?: number; max?: number } = {}): Parser<nu
 }
 
 /**
- * A parser that accepts one of a fixed list of words.
+ * A parser that accepts one of a fixed list of words, in any case (`INFO` is `info`: level names
+ * are written upper case in logs and in other tools' settings).
  *
  * @param choices The accepted values.
  * @returns A parser returning the matched choice.
  */
 export function oneOf<const T extends string>(choices: readonly T[]): Parser<T> {
   return (raw) => {
-    const found = choices.find((choice) => choice === raw.trim());
+    const text = raw.trim().toLowerCase();
+    const found = choices.find((choice) => choice.toLowerCase() === text);
     if (found === undefined) throw new TypeError(`one of ${choices.join(", ")}`);
     return found;
   };

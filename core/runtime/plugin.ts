@@ -28,6 +28,12 @@ export interface StartOptions {
    * only print (such as `config`). @default the command's name
    */
   logFile?: string | false;
+  /**
+   * Whether the command runs on when its log folder cannot be written: one warning on the
+   * console, then console only. For commands that only read (`health`, `logs check`), which must
+   * never fail because they cannot write their own log. @default false
+   */
+  logFileOptional?: boolean;
 }
 
 /** What every plugin is given: configuration, logging, output and lifecycle. */

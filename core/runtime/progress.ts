@@ -7,6 +7,67 @@
  * @module
  */
 
+import type { Logger } from "@logtape/logtape";
+import { counted } from "./plural.ts";
+
+/**
+ * The shortest time between two progress lines in the logs, in ms: a log line each five seconds
+ * tells a person or a collector the run is alive, where a line per batch of a fast run (5,400
+ * lines for `batch --limit 5` once, 5 MB of log, ten times the run's time) drowned the log.
+ */
+export const PROGRESS_LOG_PERIOD_MS = 5_000;
+
+/** Options of {@link progressLogger}. */
+export interface ProgressLoggerOptions {
+  /** The shortest time between two lines, in ms. @default PROGRESS_LOG_PERIOD_MS */
+  periodMs?: number;
+  /** What leads the line. @default "📊" */
+  icon?: string;
+  /** The clock, in ms (tests). @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * A progress reporter for the logs that writes at most one line per period: the first once a
+ * period has passed since it was made, so a run shorter than the period logs no progress at all
+ * (its summary line says the rest).
+ *
+ * @param log The logger to write to.
+ * @param options The period, icon and clock.
+ * @returns A function to call with each step's counts; it logs only when a period has passed.
+ * @example
+ * ```ts
+ * const progress = progressLogger(log);
+ * onProgress: (processed, total) => progress(processed, total),
+ * // 📊 Progress: 9000/27000 orders processed   (at most every 5 s)
+ * ```
+ */
+export function progressLogger(
+  log: Pick<Logger, "info">,
+  options: ProgressLoggerOptions = {},
+): (processed: number, total: number) => void {
+  const { periodMs = PROGRESS_LOG_PERIOD_MS, icon = "📊", now = Date.now } = options;
+  let last = now();
+  return (processed, total) => {
+    const at = now();
+    if (at - last < periodMs) return;
+    last = at;
+    log.info(progressMessage(processed, total, icon), { processed, total });
+  };
+}
+
+/**
+ * The progress line's text.
+ *
+ * @param processed Orders done.
+ * @param total Orders to do.
+ * @param icon What leads the line. @default "📊"
+ * @returns `📊 Progress: 1/1 order processed`, `📊 Progress: 200/27000 orders processed`.
+ */
+export function progressMessage(processed: number, total: number, icon = "📊"): string {
+  return `${icon} Progress: ${processed}/${counted(total, "order")} processed`;
+}
+
 /** A started progress bar. */
 export interface ProgressBar {
   /** Moves the bar to `value`. */

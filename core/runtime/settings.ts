@@ -28,6 +28,13 @@ export interface Setting<T> {
   readonly secret?: boolean;
   /** Writes a value back in the form `parse` reads (`10s`, `10MB`). @default `String` */
   readonly format?: (value: T) => string;
+  /**
+   * For the critical threshold of a warning/critical pair: the key of its warning setting in the
+   * same group, and which way is worse (`higher` for a lag, `lower` for a headroom). Resolving
+   * the group then refuses a warning beyond the critical (`--lag-warn 60s --lag-critical 30s`),
+   * which would never warn before it pages.
+   */
+  readonly criticalOf?: { readonly warning: string; readonly worse: "higher" | "lower" };
 }
 
 /** A named group of settings, as a plugin or the core declares them. */
@@ -97,6 +104,7 @@ export function resolveSettings<S extends SettingsSpec>(
     }
     sources[key] = found.source;
   }
+  _checkThresholdOrder(spec, values, layers);
   return {
     values: values as SettingValues<S>,
     sources: sources as Record<keyof S, SettingSource>,
@@ -193,6 +201,39 @@ function _pick(
     return { raw: dotenv, source: ".env", name: setting.env, where };
   }
   return undefined;
+}
+
+// A warning threshold beyond its critical one never warns first: one line naming both, where
+// each was set, with their values. Equal thresholds are allowed (the warning is then skipped).
+function _checkThresholdOrder(
+  spec: SettingsSpec,
+  values: Record<string, unknown>,
+  layers: SettingLayers,
+): void {
+  for (const [key, setting] of Object.entries(spec)) {
+    const pair = setting.criticalOf;
+    if (!pair) continue;
+    const warningSetting = spec[pair.warning];
+    if (!warningSetting) {
+      throw new TypeError(`Setting "${key}" pairs with "${pair.warning}", not in its group`);
+    }
+    const critical = values[key] as number;
+    const warning = values[pair.warning] as number;
+    const inverted = pair.worse === "higher" ? warning > critical : warning < critical;
+    if (!inverted) continue;
+    const name = (k: string, s: Setting<unknown>) => {
+      const found = _pick(k, s, layers);
+      return found ? `${found.name}${found.where}` : `${s.env} (default)`;
+    };
+    const shown = (s: Setting<unknown>, v: unknown) => JSON.stringify(displayValue(s, v));
+    throw new ConfigError(
+      `Thresholds out of order: warning ${name(pair.warning, warningSetting)} ${
+        shown(warningSetting, warning)
+      } is ${pair.worse === "higher" ? "above" : "below"} critical ${name(key, setting)} ${
+        shown(setting, critical)
+      }: the warning must come first`,
+    );
+  }
 }
 
 function _helpText(setting: Setting<unknown>): string {

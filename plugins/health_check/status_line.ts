@@ -10,26 +10,9 @@
 import type { CheckResult, HealthState } from "./state.ts";
 import type { HealthThresholds } from "./thresholds.ts";
 
-/** The service name leading the status line. */
-export const SERVICE_LABEL = "ARCHIVER";
-
-/** One performance datum. */
-export interface PerfDatum {
-  /** The label, such as `stream_lag`. */
-  label: string;
-  /** The value. */
-  value: number;
-  /** The unit of measure: `s`, `%`, `B`, `c` or none. */
-  uom?: "s" | "%" | "B" | "c";
-  /** The warning range (`10`: above 10; `20:`: below 20). */
-  warn?: string;
-  /** The critical range. */
-  crit?: string;
-  /** The smallest possible value. */
-  min?: number;
-  /** The largest possible value. */
-  max?: number;
-}
+// The format is the core's, shared with `logs check`; re-exported for health's readers.
+import { formatPerfDatum, type PerfDatum, SERVICE_LABEL } from "../../core/runtime/status_line.ts";
+export { formatPerfDatum, type PerfDatum, SERVICE_LABEL };
 
 /**
  * The status line: overall state, the checks at the worst state with their reasons (the others
@@ -132,26 +115,6 @@ export function perfData(checks: readonly CheckResult[], limits: HealthThreshold
     max: 100,
   }, data("archive_rate").archive_rate_percent);
   return out;
-}
-
-/**
- * One datum as the plugin guidelines write it: `label=value[UOM];[warn];[crit];[min];[max]`,
- * trailing empty fields dropped, the label quoted when it holds a space or a quote.
- *
- * @param datum The datum.
- * @returns Its text.
- */
-export function formatPerfDatum(datum: PerfDatum): string {
-  const label = /[\s'=]/.test(datum.label) ? `'${datum.label.replaceAll("'", "''")}'` : datum.label;
-  const fields = [
-    `${_n(datum.value)}${datum.uom ?? ""}`,
-    datum.warn ?? "",
-    datum.crit ?? "",
-    datum.min === undefined ? "" : _n(datum.min),
-    datum.max === undefined ? "" : _n(datum.max),
-  ];
-  while (fields.length > 1 && fields.at(-1) === "") fields.pop();
-  return `${label}=${fields.join(";")}`;
 }
 
 const _RANK: Record<HealthState, number> = { OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3 };

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { classify } from "../../core/log_files/entry.ts";
+import { classify, isMonitoringLine } from "../../core/log_files/entry.ts";
 import { listLogFiles } from "../../core/log_files/files.ts";
 import { type ReadCounts, readEntries } from "../../core/log_files/reader.ts";
 import {
@@ -26,8 +26,14 @@ export interface PatternCounts {
   incomplete: number;
   /** Duplicates. */
   duplicate: number;
+  /** Orders quarantined as invalid. */
+  invalid: number;
+  /** Orders that failed for a reason of their own. */
+  error: number;
   /** Delivered orders found by batches. */
   found: number;
+  /** Summary lines of dry runs, whose orders are not counted. */
+  dry_run: number;
   /** `❌ Failed to connect to MongoDB`. */
   connection_failure: number;
   /** `❌ Change Stream error`. */
@@ -56,6 +62,8 @@ export interface LogCheckReport {
   lines: number;
   /** Lines that are not log records, skipped. */
   invalid_lines: number;
+  /** Lines the monitoring commands (`health`, `logs`) wrote: read, never judged. */
+  monitoring_lines: number;
   /** Lines by level. */
   levels: Record<string, number>;
   /** Lines by pattern. */
@@ -84,7 +92,10 @@ export async function checkLogs(
     archived: 0,
     incomplete: 0,
     duplicate: 0,
+    invalid: 0,
+    error: 0,
     found: 0,
+    dry_run: 0,
     connection_failure: 0,
     change_stream_error: 0,
     enrich_error: 0,
@@ -96,13 +107,22 @@ export async function checkLogs(
   const engine = new RuleEngine(options.rules);
   const alerts = new Map<RuleName, AlertSummary>();
   const entries = readEntries(files, { since: options.since, counts, signal: options.signal });
+  let monitoring = 0;
   for await (const entry of entries) {
+    // health and logs report what they found: their ERROR is a verdict, not the service's error.
+    if (isMonitoringLine(entry)) {
+      monitoring++;
+      continue;
+    }
     levels[entry.level] = (levels[entry.level] ?? 0) + 1;
     const signals = classify(entry);
     patterns.archived += signals.archived;
     patterns.incomplete += signals.incomplete;
     patterns.duplicate += signals.duplicates;
+    patterns.invalid += signals.invalid;
+    patterns.error += signals.errors;
     patterns.found += signals.found;
+    if (signals.dryRun) patterns.dry_run++;
     if (signals.connectionFailure) patterns.connection_failure++;
     if (signals.changeStreamError) patterns.change_stream_error++;
     if (signals.enrichError) patterns.enrich_error++;
@@ -121,6 +141,7 @@ export async function checkLogs(
     files: files.map((file) => ({ name: file.name, bytes: file.size, read: read.has(file.path) })),
     lines: counts.lines,
     invalid_lines: counts.invalid,
+    monitoring_lines: monitoring,
     levels,
     patterns,
     max_stream_lag_seconds: maxLag,

@@ -13,6 +13,7 @@ import {
   type Plugin,
   reportFailuresAs,
 } from "../../core/runtime/plugin.ts";
+import { counted } from "../../core/runtime/plural.ts";
 import { addSettingOptions, settingOptions } from "../../core/runtime/settings.ts";
 import { logCheckSettings, logMonitorSettings, logPruneSettings } from "./settings.ts";
 
@@ -67,19 +68,24 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
       // Read by monitoring systems: a bad setting is UNKNOWN (3), not CRITICAL (2).
       reportFailuresAs(check, monitoringPluginFailures);
       check.action(async (flags, cmd) => {
-        const config = await ctx.start(cmd, logCheckSettings, { logFile: opts.logFile });
+        // A check reads: it never fails because it cannot write its own log.
+        const config = await ctx.start(cmd, logCheckSettings, {
+          logFile: opts.logFile,
+          logFileOptional: true,
+        });
         const { checkLogs } = await import("./check.ts");
         const { rulesFrom } = await import("./settings.ts");
         const { logCheckSummary } = await import("./summary.ts");
         const { alertsState } = await import("./rules.ts");
         const now = opts.now();
+        const rules = rulesFrom(config.values);
         const report = await checkLogs(resolve(ctx.cwd, config.values.logDir), {
           since: now - config.values.since,
-          rules: rulesFrom(config.values),
+          rules,
           now,
           signal: ctx.lifecycle.signal,
         });
-        ctx.out(flags.json ? JSON.stringify(report) : logCheckSummary(report));
+        ctx.out(flags.json ? JSON.stringify(report) : logCheckSummary(report, rules));
         ctx.lifecycle.exitCode = alertsState(report.alerts.map((alert) => alert.state)).exitCode;
       });
 
@@ -94,7 +100,10 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
         if (option.attributeName() !== "since") follow.addOption(option);
       }
       follow.action(async (flags, cmd) => {
-        const config = await ctx.start(cmd, logCheckSettings, { logFile: opts.logFile });
+        const config = await ctx.start(cmd, logCheckSettings, {
+          logFile: opts.logFile,
+          logFileOptional: true,
+        });
         const { followLogs } = await import("./tail.ts");
         const { rulesFrom } = await import("./settings.ts");
         const { alertLine } = await import("./summary.ts");
@@ -130,24 +139,24 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
             `${verb} ${file.name} (${file.bytes} bytes, last written ${file.modified_at})`
           );
           lines.push(
-            `${verb} ${report.files.length} rotated file${report.files.length === 1 ? "" : "s"}, ${
-              _size(report.bytes)
-            } ${report.dry_run ? "would be " : ""}freed`,
+            `${verb} ${counted(report.files.length, "rotated file")}, ${_size(report.bytes)} ${
+              report.dry_run ? "would be " : ""
+            }freed`,
           );
           ctx.out(lines.join("\n"));
         }
         const log = ctx.logger.getChild("logs");
         if (!report.dry_run && report.files.length > 0) {
-          log.info(`🧹 Pruned ${report.files.length} rotated log files`, {
+          log.info(`🧹 Pruned ${counted(report.files.length, "rotated log file")}`, {
             files: report.files.length,
             bytes_freed: report.bytes,
           });
         }
         if (report.failed.length > 0) {
           throw new PartialFailureError(
-            `Cannot delete ${report.failed.length} log file${
-              report.failed.length === 1 ? "" : "s"
-            }: ${report.failed.map((f) => `${f.name} (${f.reason})`).join(", ")}`,
+            `Cannot delete ${counted(report.failed.length, "log file")}: ${
+              report.failed.map((f) => `${f.name} (${f.reason})`).join(", ")
+            }`,
           );
         }
       });

@@ -7,7 +7,12 @@
  * @module
  */
 
-import type { LogEntry, LogSignals } from "../../core/log_files/entry.ts";
+import {
+  isMonitoringLine,
+  type LogEntry,
+  type LogSignals,
+  ordersSettled,
+} from "../../core/log_files/entry.ts";
 
 /** A rule's name. */
 export type RuleName = "error" | "connection_errors" | "stream_lag" | "incomplete_rate";
@@ -39,7 +44,10 @@ export interface LogRules {
   maxIncompletePercent: number;
   /** The incomplete-rate window, in ms. @default 1h */
   incompleteWindowMs: number;
-  /** The incomplete rate is judged once the window holds at least this many orders. @default 10 */
+  /**
+   * The incomplete rate is judged once the window holds at least this many orders: below it, a
+   * few incomplete orders of a quiet hour are a large percent of nothing. @default 50
+   */
   incompleteMinOrders: number;
 }
 
@@ -50,7 +58,7 @@ export const defaultRules = {
   maxLagSeconds: 30,
   maxIncompletePercent: 10,
   incompleteWindowMs: 3_600_000,
-  incompleteMinOrders: 10,
+  incompleteMinOrders: 50,
 } as const satisfies LogRules;
 
 const _RULE_STATE: Record<RuleName, AlertState> = {
@@ -91,6 +99,8 @@ export class RuleEngine {
    */
   push(entry: LogEntry, signals: LogSignals): Alert[] {
     const rules = this.#rules;
+    // The monitoring commands' own lines report what they judged: never judged again.
+    if (isMonitoringLine(entry)) return [];
     // Windows slide on the latest time seen, so a slightly out-of-order line cannot rewind them.
     this.#latest = Math.max(this.#latest, entry.time);
     const now = this.#latest;
@@ -133,7 +143,8 @@ export class RuleEngine {
       this.#lagActive = lagging;
     }
 
-    const orders = signals.archived + signals.duplicates + signals.incomplete;
+    // Each order once, from its run's summary line (per-order warnings carry no count).
+    const orders = ordersSettled(signals);
     if (orders > 0) {
       const start = Math.floor(entry.time / _BUCKET_MS) * _BUCKET_MS;
       let bucket = this.#buckets.at(-1);

@@ -54,7 +54,8 @@ export const logCheckSettings = {
   },
   alertIncompleteMinOrders: {
     env: "ARCHIVER_LOGS_INCOMPLETE_MIN_ORDERS",
-    description: "Orders the window must hold before the incomplete rate is judged",
+    description:
+      "Orders the window must hold before the incomplete rate is judged (a few incomplete orders of a quiet hour are no trend)",
     default: defaultRules.incompleteMinOrders,
     parse: integer({ min: 1 }),
   },

@@ -207,6 +207,24 @@ const CASES: Case[] = [
     dotenv: "# comment\nMONGODB_DB=a b c\n",
     says: /Invalid MONGODB_DB "a b c" in .*\.env/,
   },
+  // A key no setting reads (one .env serves every command: another plugin's key is known).
+  {
+    args: ["batch"],
+    dotenv: "ARCHIVER_HEALTH_LAG_WARN=10s\nARCHIVER_HEALT_LAG_WARN=20s\n",
+    says:
+      /^error: Unknown setting ARCHIVER_HEALT_LAG_WARN in .*\.env: did you mean ARCHIVER_HEALTH_LAG_WARN\?$/,
+  },
+  {
+    args: ["health"],
+    dotenv: "ARCHIVER_HEALT_LAG_WARN=20s\n",
+    says:
+      /Unknown setting ARCHIVER_HEALT_LAG_WARN in .*\.env: did you mean ARCHIVER_HEALTH_LAG_WARN\?$/,
+  },
+  {
+    args: ["watch"],
+    dotenv: "ARCHIVER_LOG_DIR='/var/log/archiver\nARCHIVER_LOG_LEVEL=info\n",
+    says: /^error: Unterminated ' quote in .*\.env, line 1 \(ARCHIVER_LOG_DIR\)/,
+  },
   {
     args: ["batch"],
     dotenv: "ARCHIVER_ARCHIVE_COLLECTION=system.archive\n",

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { classify, type LogEntry, parseLogLine } from "../../../core/log_files/entry.ts";
+import {
+  classify,
+  isMonitoringLine,
+  type LogEntry,
+  ordersSettled,
+  parseLogLine,
+} from "../../../core/log_files/entry.ts";
 
 const entry = (
   message: string,
@@ -68,14 +74,25 @@ Deno.test("classify() reads an ECS line's counts from its fields, not its text",
       }))!,
     );
   const cases: Array<[string, Record<string, unknown>, Partial<ReturnType<typeof classify>>]> = [
-    ["done", { orders_archived: 150, orders_duplicates: 3, orders_incomplete: 9 }, {
-      archived: 150,
-      duplicates: 3,
-      incomplete: 0,
-    }],
+    ["done", {
+      orders_archived: 150,
+      orders_duplicates: 3,
+      orders_incomplete: 9,
+      orders_invalid: 1,
+      orders_errors: 2,
+      orders_found: 165,
+    }, { archived: 150, duplicates: 3, incomplete: 9, invalid: 1, errors: 2, found: 165 }],
     ["Archived 999 orders", {}, { archived: 0 }],
-    ["x", { reason: "incomplete", order_id: "1", numero_commande: "CMD-1" }, { incomplete: 1 }],
-    ["Found 7 delivered orders", { orders_delivered: 150 }, { found: 150 }],
+    // Per-order warnings precede their run's summary, which counts them: never counted alone.
+    ["x", { reason: "incomplete", order_id: "1", numero_commande: "CMD-1" }, { incomplete: 0 }],
+    // A dry run logs the same start line: the found count is its summary's.
+    ["Found 7 delivered orders", { orders_delivered: 150 }, { found: 0 }],
+    ["🔍 Dry run: would archive 5 orders", {
+      orders_archived: 5,
+      orders_incomplete: 5,
+      orders_found: 10,
+      dry_run: true,
+    }, { archived: 0, incomplete: 0, found: 0, dryRun: true }],
     ["lag", { stream_lag_seconds: 42 }, { lagSeconds: 42 }],
   ];
   for (const [message, fields, expected] of cases) {
@@ -103,8 +120,8 @@ Deno.test("classify() recognises the operators' patterns", () => {
   assert.equal(classify(entry("✅ Archived 150 orders")).archived, 150);
   assert.equal(classify(entry("✅ Change Stream opened successfully")).changeStreamOpened, true);
   assert.equal(classify(entry("✅ Connected to database at mongodb://h")).connected, true);
-  assert.equal(classify(entry("⚠️  Order CMD-000042 is incomplete")).incomplete, 1);
-  assert.equal(classify(entry("⚠️ Order CMD-000042 already archived")).duplicates, 1);
+  assert.equal(classify(entry("⚠️  Order CMD-000042 is incomplete")).incomplete, 0);
+  assert.equal(classify(entry("3 orders incomplete")).incomplete, 3);
   assert.equal(classify(entry("⚠️ Could not load resume token: bad JSON")).tokenNotLoaded, true);
   assert.equal(classify(entry("❌ Failed to connect to MongoDB at h: x")).connectionFailure, true);
   assert.equal(classify(entry("❌ Error enriching order CMD-1")).enrichError, true);
@@ -121,8 +138,8 @@ Deno.test("classify() prefers the counts in a summary line's properties", () => 
       orders_incomplete: 7,
     }),
   );
-  // The 7 incomplete orders were each warned about already: the summary does not add them again.
-  assert.deepEqual([signals.archived, signals.duplicates, signals.incomplete], [148, 3, 0]);
+  assert.deepEqual([signals.archived, signals.duplicates, signals.incomplete], [148, 3, 7]);
+  assert.equal(ordersSettled(signals), 158);
 });
 
 Deno.test("incomplete orders logged by a batch run are counted once each", () => {
@@ -146,4 +163,30 @@ Deno.test("classify() reads the stream lag from a line's properties", () => {
     2.5,
   );
   assert.equal(classify(entry("x", { stream_lag_seconds: "2" })).lagSeconds, undefined);
+});
+
+Deno.test("isMonitoringLine() knows the lines of health and logs by command or category", () => {
+  const cases: Array<[string | undefined, string, boolean]> = [
+    ["health", "archiver.health", true],
+    ["health", "archiver", true], // the CLI's own error line of a health run
+    ["logs check", "archiver.logs", true],
+    ["logs follow", "archiver", true],
+    ["logs prune", "archiver.logs", true],
+    [undefined, "archiver.health", true], // a line without its command: its category says
+    [undefined, "archiver.logs", true],
+    ["watch", "archiver.watch", false],
+    ["batch", "archiver.health", false], // the command decides when the line names it
+    [undefined, "archiver.batch", false],
+    [undefined, "archiver", false],
+    [undefined, "other.health", false],
+    ["healthz", "archiver", false],
+  ];
+  for (const [action, logger, expected] of cases) {
+    const line: LogEntry = {
+      ...entry("x", {}, "ERROR"),
+      logger,
+      ...(action === undefined ? {} : { action }),
+    };
+    assert.equal(isMonitoringLine(line), expected, `${action} ${logger}`);
+  }
 });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { MongoNetworkError, MongoServerError } from "mongodb";
-import { ExitCode, UnreachableError } from "../../../core/runtime/errors.ts";
+import { ConfigError, ExitCode, UnreachableError } from "../../../core/runtime/errors.ts";
 import { setupLogging } from "../../../core/runtime/logging.ts";
 import { clearSecrets } from "../../../core/runtime/mask.ts";
 import { attemptTimeoutMs, connectMongo, createMongoClient } from "../../../core/mongo/client.ts";
-import { isAuthError, isTransientError } from "../../../core/mongo/errors.ts";
+import { isAuthError, isTransientError, replicaSetMismatch } from "../../../core/mongo/errors.ts";
 import { startSandbox } from "../../../core/sandbox/mod.ts";
 
 function closedPort(): number {
@@ -157,4 +157,55 @@ Deno.test("isTransientError() retries network trouble and elections, not bad cre
   assert.equal(isAuthError(auth), true);
   assert.equal(isTransientError(new MongoServerError({ code: 2, errmsg: "BadValue" })), false);
   assert.equal(isTransientError(new TypeError("bug")), false);
+});
+
+Deno.test("replicaSetMismatch() names the set the servers answered with, when it is not the URI's", () => {
+  const cases: Array<[string | undefined, Array<[string, string | null]>, string | undefined]> = [
+    [
+      "rs1",
+      [["127.0.0.1:27017", "rs0"]],
+      'The server at 127.0.0.1:27017 belongs to replica set "rs0", not "rs1" given in the URI: fix replicaSet=',
+    ],
+    [
+      "rs0",
+      [["h:1", null]],
+      'The server at h:1 is not a replica set member, but the URI asks for replica set "rs0": remove replicaSet= or start the server as a replica set',
+    ],
+    ["rs0", [["h:1", "rs0"]], undefined], // the right set: something else went wrong
+    ["rs0", [["h:1", "other"], ["h:2", "rs0"]], undefined], // one member of the set answered
+    ["rs0", [], undefined], // nothing answered: unreachable, not misnamed
+    [undefined, [["h:1", "rs0"]], undefined], // no replicaSet= given
+  ];
+  for (const [expected, seen, message] of cases) {
+    assert.equal(replicaSetMismatch(expected, new Map(seen)), message, JSON.stringify(seen));
+  }
+});
+
+Deno.test("connectMongo() with a wrong replicaSet names the set the server belongs to, exit 2", async () => {
+  await using sandbox = await startSandbox({ port: 0, replicaSetName: "rs0" });
+  const address = new URL(sandbox.uri.replace(/^mongodb/, "http")).host;
+  const { lines, result: error } = await logged(() =>
+    connectMongo({ uri: `mongodb://${address}/?replicaSet=rs1`, connectTimeout: 4_000 }).then(
+      () => assert.fail("connected to a server of another replica set"),
+      (e: unknown) => e,
+    )
+  );
+  assert.ok(error instanceof ConfigError, String(error));
+  assert.equal(error.exitCode, ExitCode.usage);
+  assert.equal(
+    error.message,
+    `The server at ${address} belongs to replica set "rs0", not "rs1" given in the URI: fix replicaSet=`,
+  );
+  // Not retried: the server will not change its set.
+  assert.equal(lines.filter((line) => RETRY_LINE.test(line)).length, 0, lines.join("\n"));
+  // The right name connects.
+  const client = await connectMongo({
+    uri: `mongodb://${address}/?replicaSet=rs0`,
+    connectTimeout: 4_000,
+  });
+  try {
+    assert.equal((await client.db("admin").command({ ping: 1 })).ok, 1);
+  } finally {
+    await client.close();
+  }
 });

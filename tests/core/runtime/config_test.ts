@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { globalSettings, loadConfig } from "../../../core/runtime/config.ts";
-import { resolveSettings } from "../../../core/runtime/settings.ts";
+import { ConfigError } from "../../../core/runtime/errors.ts";
+import { duration, formatDuration } from "../../../core/runtime/parse.ts";
+import type { Plugin } from "../../../core/runtime/plugin.ts";
+import {
+  addSettingOptions,
+  resolveSettings,
+  type SettingsSpec,
+} from "../../../core/runtime/settings.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { greet, greetSettings } from "../../fixtures/plugins.ts";
 
@@ -134,7 +141,10 @@ Deno.test("--env-file and ARCHIVER_ENV_FILE take an absolute path as is, a relat
     }
   });
   await t.step("the CLI reads an absolute --env-file given from another folder", async () => {
-    const result = await cli(["--env-file", absolute, "config", "--json"], { cwd: work.path });
+    const result = await cli(["--env-file", absolute, "config", "--json"], {
+      cwd: work.path,
+      plugins,
+    });
     assert.equal(result.code, 0, result.stderr);
     const parsed = JSON.parse(result.stdout);
     assert.equal(parsed.envFile, absolute);
@@ -297,4 +307,198 @@ Deno.test(".env.example is what `archiver config --example` prints for the built
   for (const setting of Object.values(globalSettings)) {
     assert.match(example, new RegExp(`^# ${setting.env}=`, "m"));
   }
+});
+
+Deno.test("a .env mistake stops with one line, exit 2, nothing written", async (t) => {
+  const cases: Array<{ name: string; dotenv: string; line: (path: string) => string }> = [
+    {
+      name: "an unknown key with the tool's prefix, a typo of a known one",
+      dotenv: "ARCHIVER_TIMES=2\nARCHIVER_TMIES=3\n",
+      line: (path) =>
+        `error: Unknown setting ARCHIVER_TMIES in ${path}: did you mean ARCHIVER_TIMES?`,
+    },
+    {
+      name: "a typo of a global setting",
+      dotenv: "ARCHIVER_LOG_LEVLE=debug\n",
+      line: (path) =>
+        `error: Unknown setting ARCHIVER_LOG_LEVLE in ${path}: did you mean ARCHIVER_LOG_LEVEL?`,
+    },
+    {
+      name: "an unknown key like no setting",
+      dotenv: "ARCHIVER_FROBNICATE_EVERYTHING=yes\n",
+      line: (path) =>
+        `error: Unknown setting ARCHIVER_FROBNICATE_EVERYTHING in ${path}: no setting has this name (archiver config --example lists them)`,
+    },
+    {
+      name: "an unterminated quote (its value never shown: it may be a password)",
+      dotenv: 'ARCHIVER_TIMES=2\nMONGODB_URI="mongodb://u:s3cr3t@h\n',
+      line: (path) =>
+        `error: Unterminated " quote in ${path}, line 2 (MONGODB_URI): close the quote or remove it`,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await using dir = await tempDir();
+      await Deno.writeTextFile(join(dir.path, ".env"), c.dotenv);
+      const result = await cli(["greet"], { plugins, cwd: dir.path });
+      assert.equal(result.code, 2);
+      assert.equal(result.stdout, "");
+      assert.equal(result.stderr, `${c.line(join(dir.path, ".env"))}\n`);
+      assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), [".env"]);
+    });
+  }
+  await t.step("keys of other plugins, other tools and comments are fine", async () => {
+    await using dir = await tempDir();
+    await Deno.writeTextFile(
+      join(dir.path, ".env"),
+      '# ARCHIVER_NOT_A_SETTING=1\nPATH_EXTRA=x\nARCHIVER_TIMES="2"\nARCHIVER_ENV_FILE=\n',
+    );
+    const out = await greetJson(["greet", "--log-dir", join(dir.path, "logs")], {}, dir.path);
+    assert.equal(out.values.times, 2);
+  });
+});
+
+Deno.test("an unknown ARCHIVER_ variable in the environment is a warning line, the run goes on", async () => {
+  await using dir = await tempDir();
+  // The environment is shared: a variable of another version of the tool must not stop a run.
+  const result = await cli(["greet", "--log-dir", join(dir.path, "logs")], {
+    plugins,
+    env: { ARCHIVER_TMIES: "3", ARCHIVER_LEASE_TTL_MS: "9000", OTHER_TOOL_SETTING: "1" },
+    cwd: dir.path,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const warnings = result.stderr.split("\n").filter((line) => line.includes("[WARNING]"));
+  assert.equal(warnings.length, 1, result.stderr);
+  assert.match(
+    warnings[0]!,
+    /Unknown setting ARCHIVER_TMIES in the environment: did you mean ARCHIVER_TIMES\? \(ignored\)$/,
+  );
+  assert.equal(JSON.parse(result.stdout).values.times, 1);
+});
+
+Deno.test("ARCHIVER_LOG_LEVEL and --log-level accept any case", async () => {
+  await using dir = await tempDir();
+  const logs = ["--log-dir", join(dir.path, "logs")];
+  const cases: Array<[string[], Record<string, string>, string]> = [
+    [[], { ARCHIVER_LOG_LEVEL: "INFO" }, "info"],
+    [[], { ARCHIVER_LOG_LEVEL: "Warning" }, "warning"],
+    [["--log-level", "DEBUG"], {}, "debug"],
+    [["--log-format", "JSON"], {}, "info"],
+  ];
+  for (const [args, env, level] of cases) {
+    const out = await greetJson(["greet", ...logs, ...args], env, dir.path);
+    assert.equal(out.values.logLevel, level, JSON.stringify({ args, env }));
+  }
+});
+
+const thresholdSettings = {
+  lagWarn: {
+    env: "ARCHIVER_T_LAG_WARN",
+    flag: "--lag-warn <duration>",
+    description: "Lag above this is a WARNING",
+    default: 10_000,
+    parse: duration(),
+    format: formatDuration,
+  },
+  lagCritical: {
+    env: "ARCHIVER_T_LAG_CRITICAL",
+    flag: "--lag-critical <duration>",
+    description: "Lag above this is CRITICAL",
+    default: 30_000,
+    parse: duration(),
+    format: formatDuration,
+    criticalOf: { warning: "lagWarn", worse: "higher" },
+  },
+  headroomWarning: {
+    env: "ARCHIVER_T_HEADROOM_WARNING",
+    description: "Headroom below this is a WARNING",
+    default: 7_200_000,
+    parse: duration(),
+    format: formatDuration,
+  },
+  headroomCritical: {
+    env: "ARCHIVER_T_HEADROOM_CRITICAL",
+    description: "Headroom below this is CRITICAL",
+    default: 3_600_000,
+    parse: duration(),
+    format: formatDuration,
+    criticalOf: { warning: "headroomWarning", worse: "lower" },
+  },
+} as const satisfies SettingsSpec;
+
+Deno.test("warning/critical pairs are checked for order, wherever each value came from", async (t) => {
+  const cases: Array<{
+    name: string;
+    flags?: Record<string, string>;
+    env?: Record<string, string>;
+    dotenv?: Record<string, string>;
+    error?: string;
+  }> = [
+    { name: "the defaults" },
+    { name: "warning below critical", flags: { lagWarn: "20s", lagCritical: "1m" } },
+    { name: "equal thresholds", flags: { lagWarn: "30s", lagCritical: "30s" } },
+    {
+      name: "--lag-warn 60s --lag-critical 30s",
+      flags: { lagWarn: "60s", lagCritical: "30s" },
+      error:
+        'Thresholds out of order: warning --lag-warn "1m" is above critical --lag-critical "30s": the warning must come first',
+    },
+    {
+      name: "a warning above the default critical",
+      env: { ARCHIVER_T_LAG_WARN: "45s" },
+      error:
+        'Thresholds out of order: warning ARCHIVER_T_LAG_WARN in the environment "45s" is above critical ARCHIVER_T_LAG_CRITICAL (default) "30s": the warning must come first',
+    },
+    {
+      name: "lower is worse: a warning headroom under the critical one",
+      dotenv: { ARCHIVER_T_HEADROOM_WARNING: "30m" },
+      error:
+        'Thresholds out of order: warning ARCHIVER_T_HEADROOM_WARNING in prod.env "30m" is below critical ARCHIVER_T_HEADROOM_CRITICAL (default) "1h": the warning must come first',
+    },
+    { name: "lower is worse, in order", env: { ARCHIVER_T_HEADROOM_CRITICAL: "10m" } },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const resolve = () =>
+        resolveSettings(thresholdSettings, {
+          flags: c.flags ?? {},
+          env: c.env ?? {},
+          dotenv: c.dotenv ?? {},
+          dotenvPath: "prod.env",
+        });
+      if (c.error === undefined) resolve();
+      else {
+        assert.throws(resolve, (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.equal(error.message, c.error);
+          return true;
+        });
+      }
+    });
+  }
+  await t.step("through the CLI: one line, exit 2, nothing written", async () => {
+    await using dir = await tempDir();
+    const lag: Plugin = {
+      name: "lag",
+      description: "Reads a threshold pair (test plugin)",
+      settings: thresholdSettings,
+      register(program, ctx) {
+        const command = program.command("lag");
+        addSettingOptions(command, thresholdSettings);
+        command.action(async (_flags, cmd) => {
+          await ctx.start(cmd, thresholdSettings);
+          ctx.out("ran");
+        });
+      },
+    };
+    const result = await cli(["lag", "--lag-warn", "60s", "--lag-critical", "30s"], {
+      plugins: [lag],
+      cwd: dir.path,
+    });
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^error: Thresholds out of order: warning --lag-warn "1m"/);
+    assert.equal(result.stderr.trimEnd().split("\n").length, 1);
+    assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  });
 });

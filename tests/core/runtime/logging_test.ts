@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import denoJson from "../../../deno.json" with { type: "json" };
-import { formatEcs, formatPretty, logger, setupLogging } from "../../../core/runtime/logging.ts";
+import {
+  formatEcs,
+  formatPretty,
+  logFolderReason,
+  logger,
+  setupLogging,
+} from "../../../core/runtime/logging.ts";
 import { clearSecrets, registerSecret } from "../../../core/runtime/mask.ts";
 import { tempDir } from "../../support/cli.ts";
 
@@ -92,6 +98,92 @@ Deno.test("an unwritable log folder is a configuration error naming the folder",
       assert.match(error.message, /^Cannot write logs to ".*not-a-folder": .* \(set --log-dir\)$/);
       return true;
     },
+  );
+});
+
+Deno.test("logFolderReason() gives the operating system's reason, never Deno's advice on flags", () => {
+  const cases: Array<[unknown, string]> = [
+    [
+      new Deno.errors.PermissionDenied("Permission denied (os error 13): mkdir '/srv/logs'"),
+      "permission denied",
+    ],
+    [
+      new Deno.errors.NotCapable(
+        'Requires all access to "/proc/logs", run again with the --allow-all flag',
+      ),
+      "a system folder, not a place for log files",
+    ],
+    [
+      new Error("Read-only file system (os error 30): mkdir '/mnt/ro/logs'"),
+      "read-only file system",
+    ],
+    [
+      new Error("No space left on device (os error 28): open '/var/log/a/x.jsonl'"),
+      "no space left on device",
+    ],
+    [new Deno.errors.NotADirectory("Not a directory (os error 20)"), "not a folder"],
+    [new Deno.errors.AlreadyExists("File exists (os error 17)"), "a file is in the way"],
+    ["plain text", "plain text"],
+  ];
+  for (const [error, reason] of cases) {
+    assert.equal(logFolderReason(error), reason);
+    assert.doesNotMatch(logFolderReason(error), /allow-all|os error/);
+  }
+});
+
+Deno.test("an optional log file that cannot be written: one warning, then the console only", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "not-a-folder");
+  await Deno.writeTextFile(file, "");
+  const lines: string[] = [];
+  const close = await setupLogging({
+    level: "info",
+    write: (line) => lines.push(line),
+    file: { dir: file, name: "health", maxSize: 1e6, maxFiles: 2, optional: true },
+  });
+  try {
+    logger("health").info("✅ Health OK");
+  } finally {
+    await close();
+  }
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(
+    lines[0]!,
+    /\[WARNING\] \[archiver\] Cannot write logs to ".*not-a-folder": a file is in the way: logging to the console only$/,
+  );
+  assert.match(lines[1]!, /\[INFO\] \[health\] ✅ Health OK$/);
+  assert.equal(await Deno.readTextFile(file), "", "nothing written in the file in the way");
+});
+
+Deno.test({
+  name: "a log folder Deno keeps to --allow-all gets one line naming it, not Deno's advice",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  // The permissions of `deno task archiver`: /proc and /dev need every permission.
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-check",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-run",
+      new URL("../../../cli/main.ts", import.meta.url).pathname,
+      "--log-dir",
+      "/proc/archiver-logs",
+      "logs",
+      "prune",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 2, stderr);
+  assert.equal(
+    stderr,
+    'error: Cannot write logs to "/proc/archiver-logs": a system folder, not a place for log files (set --log-dir)\n',
   );
 });
 

@@ -15,10 +15,12 @@ async function writeLogs(
   name: string,
   write: (log: Logger) => void | Promise<void>,
   maxSize = 10 * 1024 * 1024,
+  action = name,
 ): Promise<void> {
   const close = await setupLogging({
     level: "debug",
     write: () => {},
+    action,
     file: { dir, name, maxSize, maxFiles: 10 },
   });
   try {
@@ -61,9 +63,16 @@ Deno.test("logs check counts each pattern the tool writes and applies every aler
     }
     log.info("📊 Progress: 22/22 processed", { processed: 22, total: 22 });
     log.info("✅ Archived 16 orders", {
+      orders_found: 22,
       orders_archived: 16,
       orders_duplicates: 3,
       orders_incomplete: 3,
+    });
+    // A later run with many incomplete orders: 30 of 193 orders in the hour, over 10 %.
+    log.info("✅ Archived 160 orders", {
+      orders_found: 190,
+      orders_archived: 160,
+      orders_incomplete: 27,
     });
     for (let i = 0; i < 20; i++) log.debug(`batch detail ${i}`, { padding: "x".repeat(100) });
   }, 1024);
@@ -97,9 +106,9 @@ Deno.test("logs check counts each pattern the tool writes and applies every aler
   const names = json.files.map((f) => f.name).sort();
   assert.ok(names.includes("batch.jsonl.1") && names.includes("batch.jsonl.2"), names.join());
   assert.equal(json.invalid_lines, 3);
-  assert.equal(json.patterns.found, 22);
-  assert.equal(json.patterns.archived, 18);
-  assert.equal(json.patterns.incomplete, 3);
+  assert.equal(json.patterns.found, 212);
+  assert.equal(json.patterns.archived, 178);
+  assert.equal(json.patterns.incomplete, 30);
   assert.equal(json.patterns.duplicate, 3);
   assert.equal(json.patterns.connection_failure, 4);
   assert.equal(json.patterns.change_stream_error, 1);
@@ -137,7 +146,7 @@ Deno.test("logs check still reads files rotated before the ECS format, beside ne
     [
       legacy(30, "INFO", "📦 Found 5 delivered orders"),
       legacy(30, "WARN", "⚠️ Order CMD-000001 is incomplete", { missing: ["client"] }),
-      legacy(29, "INFO", "✅ Archived 4 orders", { orders_archived: 4 }),
+      legacy(29, "INFO", "✅ Archived 4 orders", { orders_archived: 4, orders_incomplete: 1 }),
       legacy(29, "ERROR", "❌ Failed to connect to MongoDB at h: refused"),
     ].join("\n") + "\n",
   );
@@ -220,6 +229,119 @@ Deno.test("logs check on a missing log folder is OK with nothing read", async ()
   );
   assert.equal(code, 0);
   assert.equal((JSON.parse(stdout) as CheckJson).lines, 0);
+});
+
+Deno.test("logs check: a normal batch with 1 % incomplete is OK, its status line first", async () => {
+  await using dir = await tempDir();
+  await writeLogs(dir.path, "batch", (log) => {
+    log.info("📦 Found 1000 delivered orders", { orders_delivered: 1000 });
+    // Ten per-order warnings come before the summary: alone they once read as 100 %.
+    for (let i = 0; i < 10; i++) {
+      log.warn(`⚠️ Order CMD-${i} is incomplete: client missing`, {
+        numero_commande: `CMD-${i}`,
+        order_id: String(i),
+        reason: "incomplete",
+        detail: "client missing",
+      });
+    }
+    log.info("✅ Archived 990 orders", {
+      orders_found: 1000,
+      orders_archived: 990,
+      orders_incomplete: 10,
+    });
+  });
+  const { code, stdout } = await cli(["logs", "check", "--log-dir", dir.path], { plugins });
+  const [first] = stdout.split("\n");
+  assert.match(
+    first!,
+    /^ARCHIVER LOGS OK - no alert since \S+ \(12 lines, 1000 orders\) \| errors=0;;0;0 warnings=10;;;0 connection_failures=0;;3;0 orders=1000;;;0 incomplete=1%;10;;0;100$/,
+  );
+  assert.match(stdout, /^Orders: {3}found 1000, archived 990, incomplete 10, duplicate 0/m);
+  assert.equal(code, 0);
+});
+
+Deno.test("logs check: 20 % incomplete over 200 orders is a WARNING, named on the status line", async () => {
+  await using dir = await tempDir();
+  await writeLogs(dir.path, "batch", (log) => {
+    log.info("✅ Archived 160 orders", { orders_archived: 160, orders_incomplete: 40 });
+  });
+  const { code, stdout } = await cli(["logs", "check", "--log-dir", dir.path], { plugins });
+  assert.match(
+    stdout.split("\n")[0]!,
+    /^ARCHIVER LOGS WARNING - incomplete_rate: 20% of orders incomplete within 1h \(40 of 200, max 10%\) \| .*incomplete=20%;10;;0;100$/,
+  );
+  assert.equal(code, 1);
+});
+
+Deno.test("logs check does not count the lines of health and logs, nor the orders of dry runs", async () => {
+  await using dir = await tempDir();
+  // A CRITICAL health run logs an error, and the CLI one more at the root category.
+  await writeLogs(dir.path, "health", (log) => {
+    log.error("❌ Health CRITICAL: stream_lag 45s");
+    logger().error("Cannot reach MongoDB");
+  });
+  await writeLogs(
+    dir.path,
+    "logs",
+    (log) => {
+      log.error("❌ logs check found errors");
+    },
+    undefined,
+    "logs check",
+  );
+  // A dry run of a batch with many incomplete orders, then a clean real run.
+  await writeLogs(dir.path, "batch", (log) => {
+    log.info("🔍 Dry run: would archive 100 orders, nothing written", {
+      orders_found: 300,
+      orders_archived: 100,
+      orders_incomplete: 200,
+      dry_run: true,
+    });
+    log.info("✅ Archived 60 orders", { orders_found: 60, orders_archived: 60 });
+  });
+  const { code, stdout } = await cli(["logs", "check", "--json", "--log-dir", dir.path], {
+    plugins,
+  });
+  const json = JSON.parse(stdout) as CheckJson & { monitoring_lines: number };
+  assert.equal(json.monitoring_lines, 3);
+  assert.equal(json.levels.ERROR, 0);
+  assert.deepEqual(
+    [json.patterns.found, json.patterns.archived, json.patterns.incomplete, json.patterns.dry_run],
+    [60, 60, 0, 1],
+  );
+  assert.deepEqual(json.alerts, []);
+  assert.equal(code, 0);
+  // The same error written by the watcher is the service's: CRITICAL.
+  await writeLogs(dir.path, "watch", (log) => log.error("❌ Change Stream error: cursor killed"));
+  const after = await cli(["logs", "check", "--log-dir", dir.path], { plugins });
+  assert.match(after.stdout, /^ARCHIVER LOGS CRITICAL - error: ERROR archiver\.watch: ❌ Change/);
+  assert.equal(after.code, 2);
+});
+
+Deno.test({
+  name: "logs check never fails because it cannot write its own log: one warning, a true verdict",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  // No folder can be made under /proc, whoever runs the test (root included).
+  const { code, stdout, stderr } = await cli(
+    ["logs", "check", "--log-dir", "/proc/archiver-logs"],
+    { plugins },
+  );
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /^ARCHIVER LOGS OK - no alert/);
+  assert.match(
+    stderr,
+    /^\S+ \S+ \[WARNING\] \[archiver\] Cannot write logs to "\/proc\/archiver-logs": no such file or directory: logging to the console only\n$/,
+  );
+});
+
+Deno.test("logs check on a log folder that is a file is UNKNOWN, one line naming it", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "logs");
+  await Deno.writeTextFile(file, "a file where the folder should be");
+  const { code, stdout } = await cli(["logs", "check", "--log-dir", file], { plugins });
+  assert.equal(code, 3);
+  assert.equal(stdout, `ARCHIVER UNKNOWN - Cannot read the log folder "${file}": not a folder\n`);
 });
 
 Deno.test("logs --help lists check, follow and prune", async () => {

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { classify, type LogEntry } from "../../../core/log_files/entry.ts";
-import {
-  type Alert,
-  alertsState,
-  defaultRules,
-  RuleEngine,
-} from "../../../plugins/log_monitor/rules.ts";
+import { type Alert, alertsState, RuleEngine } from "../../../plugins/log_monitor/rules.ts";
 
 const T0 = Date.parse("2025-10-16T12:00:00Z");
 const MIN = 60_000;
@@ -73,33 +68,130 @@ Deno.test("stream lag over 30 s fires a WARNING once per episode", () => {
   assert.equal(lag(4, 40)[0]?.rule, "stream_lag");
 });
 
-Deno.test("more than 10 % incomplete in the last hour fires a WARNING", () => {
-  const engine = new RuleEngine();
-  assert.deepEqual(feed(engine, 0, "✅ Archived 18 orders"), []);
-  assert.deepEqual(feed(engine, MIN, "⚠️ Order CMD-000001 is incomplete", { level: "WARN" }), []);
-  assert.deepEqual(
-    feed(engine, 2 * MIN, "⚠️ Order CMD-000002 is incomplete", { level: "WARN" }),
-    [],
-  );
-  // 3 of 21 = 14 %.
-  const [alert] = feed(engine, 3 * MIN, "⚠️ Order CMD-000003 is incomplete", { level: "WARN" });
-  assert.equal(alert?.rule, "incomplete_rate");
-  assert.match(alert!.message, /^14\.3% of orders incomplete within 1h \(3 of 21, max 10%\)$/);
+/** A run as the tool logs it: a warning per incomplete order, then the run's summary line. */
+function run(engine: RuleEngine, at: number, counts: { archived: number; incomplete: number }) {
+  const alerts: Alert[] = [];
+  for (let i = 0; i < counts.incomplete; i++) {
+    alerts.push(...feed(engine, at, `⚠️ Order CMD-${at}-${i} is incomplete: client missing`, {
+      level: "WARN",
+      properties: { order_id: `${at}-${i}`, reason: "incomplete", numero_commande: `CMD-${i}` },
+    }));
+  }
+  alerts.push(...feed(engine, at, `✅ Archived ${counts.archived} orders`, {
+    properties: { orders_archived: counts.archived, orders_incomplete: counts.incomplete },
+  }));
+  return alerts;
+}
+
+Deno.test("the incomplete rate: normal traffic stays silent, a real rate over enough orders fires", async (t) => {
+  const cases: Array<{
+    name: string;
+    runs: Array<{ at: number; archived: number; incomplete: number }>;
+    fired: RegExp[];
+  }> = [
+    {
+      // The false alarm seen: 10 warnings read before their summary made "100 % (10 of 10)".
+      name: "1 % incomplete over a run of 1,000 orders stays OK",
+      runs: [{ at: 0, archived: 990, incomplete: 10 }],
+      fired: [],
+    },
+    {
+      name: "1 % incomplete over many small watcher batches stays OK",
+      runs: Array.from({ length: 100 }, (_, i) => ({
+        at: i * 30_000,
+        archived: i % 10 === 0 ? 9 : 10,
+        incomplete: i % 10 === 0 ? 1 : 0,
+      })),
+      fired: [],
+    },
+    {
+      name: "20 % incomplete over 200 orders fires",
+      runs: [{ at: 0, archived: 160, incomplete: 40 }],
+      fired: [/^20% of orders incomplete within 1h \(40 of 200, max 10%\)$/],
+    },
+    {
+      name: "20 % reached across runs fires once the window holds the minimum of 50 orders",
+      runs: [
+        { at: 0, archived: 30, incomplete: 5 },
+        { at: 10 * MIN, archived: 10, incomplete: 5 },
+      ],
+      fired: [/^20% of orders incomplete within 1h \(10 of 50, max 10%\)$/],
+    },
+    {
+      name: "100 % of too few orders (below the minimum of 50) stays OK",
+      runs: [{ at: 0, archived: 0, incomplete: 10 }],
+      fired: [],
+    },
+    {
+      name: "orders older than the hour leave the window",
+      runs: [
+        { at: 0, archived: 40, incomplete: 20 },
+        { at: 70 * MIN, archived: 100, incomplete: 0 },
+        { at: 71 * MIN, archived: 40, incomplete: 20 },
+      ],
+      fired: [
+        /\(20 of 60, max 10%\)$/,
+        // Without expiry the window would hold 40 of 220.
+        /\(20 of 160, max 10%\)$/,
+      ],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const engine = new RuleEngine();
+      const alerts = c.runs.flatMap((r) => run(engine, r.at, r));
+      assert.equal(alerts.length, c.fired.length, alerts.map((a) => a.message).join("\n"));
+      c.fired.forEach((pattern, i) => {
+        assert.equal(alerts[i]!.rule, "incomplete_rate");
+        assert.equal(alerts[i]!.state, "WARNING");
+        assert.match(alerts[i]!.message, pattern);
+      });
+    });
+  }
 });
 
-Deno.test("incomplete orders older than the hour leave the window", () => {
+Deno.test("a dry run's summary counts no order toward the incomplete rate", () => {
   const engine = new RuleEngine();
-  feed(engine, 0, "✅ Archived 5 orders", { properties: { orders_incomplete: 5 } });
-  // An hour and more later, only the new orders count: 1 of 20 = 5 %.
-  assert.deepEqual(
-    feed(engine, 70 * MIN, "✅ Archived 19 orders", { properties: { orders_incomplete: 1 } }),
-    [],
-  );
+  const dry: LogEntry = {
+    time: T0,
+    level: "INFO",
+    message: "🔍 Dry run: would archive 0 orders, nothing written",
+    logger: "archiver.batch",
+    properties: { orders_archived: 0, orders_incomplete: 200, dry_run: true },
+    action: "batch",
+    format: "ecs",
+  };
+  assert.deepEqual(engine.push(dry, classify(dry)), []);
+  // A real run after it: 0 of 100 incomplete, the dry run's 200 not in the window.
+  assert.deepEqual(run(engine, MIN, { archived: 100, incomplete: 0 }), []);
 });
 
-Deno.test("the incomplete rate waits for enough orders", () => {
-  const engine = new RuleEngine({ ...defaultRules, incompleteMinOrders: 10 });
-  assert.deepEqual(feed(engine, 0, "⚠️ Order CMD-1 is incomplete", { level: "WARN" }), []);
+Deno.test("lines of the monitoring commands (health, logs) never fire a rule", () => {
+  const engine = new RuleEngine();
+  const line = (action: string | undefined, logger: string): LogEntry => ({
+    time: T0,
+    level: "ERROR",
+    message: "❌ Health CRITICAL: stream_lag 45s",
+    logger,
+    properties: {},
+    format: action === undefined ? "legacy" : "ecs",
+    ...(action === undefined ? {} : { action }),
+  });
+  for (
+    const [action, logger] of [
+      ["health", "archiver.health"],
+      ["health", "archiver"],
+      ["logs check", "archiver"],
+      [undefined, "archiver.health"],
+      [undefined, "archiver.logs"],
+    ] as const
+  ) {
+    const entry = line(action, logger);
+    assert.deepEqual(engine.push(entry, classify(entry)), [], `${action} ${logger}`);
+  }
+  // The service's own ERROR still fires.
+  const watch = line("watch", "archiver.watch");
+  assert.equal(engine.push(watch, classify(watch))[0]?.rule, "error");
 });
 
 Deno.test("alertsState() maps alerts to OK 0, WARNING 1, CRITICAL 2", () => {
