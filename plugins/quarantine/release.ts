@@ -7,19 +7,18 @@
  */
 
 import type { Document } from "mongodb";
-import { recordQuarantineAction } from "../../core/archive/history.ts";
 import { describeOrderId, orderIdKey } from "../../core/archive/order_id.ts";
 import { emptyReasonCounts, type ReleasedRecord } from "../../core/archive/quarantine.ts";
-import { ConfigError, ExitCode, exitCodeOf } from "../../core/runtime/errors.ts";
+import { ConfigError, ExitCode } from "../../core/runtime/errors.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { describeRelease, formatTime } from "./entry_view.ts";
 import { describeSelector, type OrderArgument, parseOrderArguments } from "./order_argument.ts";
 import {
-  losingServerAs,
   openSession,
   operatorName,
   type QuarantineConfig,
   type QuarantineSession,
+  runRecordedAction,
 } from "./session.ts";
 
 /** The flags of `release`. */
@@ -83,34 +82,25 @@ export async function runRelease(
   config: QuarantineConfig,
   plan: ReleasePlan,
 ): Promise<void> {
-  const startedAt = new Date();
   const session = await openSession(ctx, config);
   const by = operatorName(ctx.env);
-  let summary: ReleaseSummary | undefined;
-  let exitCode: number = ExitCode.ok;
-  try {
-    summary = await losingServerAs("the release", () => _release(session, plan, by));
-    exitCode = summary.refused.length > 0 ? ExitCode.partialFailure : ExitCode.ok;
-    _report(ctx, session, summary);
-    ctx.lifecycle.exitCode = exitCode;
-  } catch (error) {
-    exitCode = exitCodeOf(error);
-    throw error;
-  } finally {
-    await recordQuarantineAction(session.db.collection(config.runsCollection), {
-      action: "release",
-      started_at: startedAt,
-      finished_at: new Date(),
-      user: by,
-      exit_code: exitCode,
+  await runRecordedAction(ctx, session, {
+    name: "release",
+    user: by,
+    runsCollection: config.runsCollection,
+    timeoutMs: config.operationTimeout,
+    work: () => _release(session, plan, by),
+    exitCode: (summary) => summary.refused.length > 0 ? ExitCode.partialFailure : ExitCode.ok,
+    report: (summary) => _report(ctx, session, summary),
+    figures: (summary) => ({
       orders_requested: plan.orders.length,
       orders_archived: 0,
       orders_released: summary?.released.length ?? 0,
       orders_still_quarantined: emptyReasonCounts(),
       orders_not_found: summary?.refused.length ?? 0,
       ...(plan.note ? { note: plan.note } : {}),
-    }, { log: session.log, timeoutMs: config.operationTimeout });
-  }
+    }),
+  });
 }
 
 async function _release(

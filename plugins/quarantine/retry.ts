@@ -8,7 +8,6 @@
 
 import { archiveOrders, type ArchivePath } from "../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
-import { recordQuarantineAction } from "../../core/archive/history.ts";
 import {
   emptyReasonCounts,
   QUARANTINE_REASONS,
@@ -16,17 +15,17 @@ import {
   type QuarantineReason,
 } from "../../core/archive/quarantine.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
-import { ConfigError, ExitCode, exitCodeOf } from "../../core/runtime/errors.ts";
+import { ConfigError, ExitCode } from "../../core/runtime/errors.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { formatEntryTable } from "./entry_view.ts";
 import { reasonFlag } from "./flags.ts";
 import { describeSelector, type OrderArgument, parseOrderArguments } from "./order_argument.ts";
 import {
-  losingServerAs,
   openSession,
   operatorName,
   type QuarantineConfig,
   type QuarantineSession,
+  runRecordedAction,
 } from "./session.ts";
 
 /** The flags of `retry`. */
@@ -107,35 +106,26 @@ export async function runRetry(
   config: RetryConfig,
   plan: RetryPlan,
 ): Promise<void> {
-  const startedAt = new Date();
   const session = await openSession(ctx, config);
-  const { log } = session;
-  const signal = ctx.lifecycle.signal;
-  let summary: RetrySummary | undefined;
-  let exitCode: number = ExitCode.ok;
-  try {
-    summary = await losingServerAs("the retry", () => _retry(session, config, plan, signal));
-    const still = Object.values(summary.still).reduce((a, b) => a + b, 0);
-    exitCode = still > 0 || summary.notFound.length > 0 ? ExitCode.partialFailure : ExitCode.ok;
-    _report(ctx, session, summary);
-    ctx.lifecycle.exitCode = exitCode;
-  } catch (error) {
-    exitCode = exitCodeOf(error);
-    throw error;
-  } finally {
-    await recordQuarantineAction(session.db.collection(config.runsCollection), {
-      action: "retry",
-      started_at: startedAt,
-      finished_at: new Date(),
-      user: operatorName(ctx.env),
-      exit_code: exitCode,
+  await runRecordedAction(ctx, session, {
+    name: "retry",
+    user: operatorName(ctx.env),
+    runsCollection: config.runsCollection,
+    timeoutMs: config.operationTimeout,
+    work: () => _retry(session, config, plan, ctx.lifecycle.signal),
+    exitCode: (summary) => {
+      const still = Object.values(summary.still).reduce((a, b) => a + b, 0);
+      return still > 0 || summary.notFound.length > 0 ? ExitCode.partialFailure : ExitCode.ok;
+    },
+    report: (summary) => _report(ctx, session, summary),
+    figures: (summary) => ({
       orders_requested: summary?.retried ?? 0,
       orders_archived: summary?.archived ?? 0,
       orders_released: 0,
       orders_still_quarantined: summary?.still ?? emptyReasonCounts(),
       orders_not_found: summary?.notFound.length ?? 0,
-    }, { log, timeoutMs: config.operationTimeout });
-  }
+    }),
+  });
 }
 
 async function _retry(

@@ -11,7 +11,13 @@ import { Quarantine } from "../../core/archive/quarantine.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import { describeError, isTransientError } from "../../core/mongo/errors.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { ArchiverError, UnreachableError } from "../../core/runtime/errors.ts";
+import {
+  ArchiverError,
+  ExitCode,
+  exitCodeOf,
+  UnreachableError,
+} from "../../core/runtime/errors.ts";
+import { type QuarantineActionRecord, recordQuarantineAction } from "../../core/archive/history.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 
 /** The settings the subcommands read. */
@@ -54,6 +60,59 @@ export async function openSession(
     writeTimeoutMs: config.operationTimeout,
   });
   return { client, db, names, quarantine, log: ctx.logger.getChild("quarantine") };
+}
+
+/** What a recorded action says of itself, beside its times, user and exit code. */
+export type ActionFigures = Omit<
+  QuarantineActionRecord,
+  "mode" | "action" | "started_at" | "finished_at" | "host" | "pid" | "user" | "exit_code"
+>;
+
+/**
+ * Runs an operator's action (retry, release) and records it in the run history whatever its
+ * end: its figures when it got that far, its exit code in every case. A lost server is exit 3
+ * with one line ({@link losingServerAs}).
+ *
+ * @param ctx The plugin context (its lifecycle gets the exit code).
+ * @param session The open session.
+ * @param action What is recorded, and how.
+ * @returns Nothing; the work's summary goes to `action.report`.
+ */
+export async function runRecordedAction<S>(
+  ctx: PluginContext,
+  session: QuarantineSession,
+  action: {
+    name: QuarantineActionRecord["action"];
+    user: string;
+    runsCollection: string;
+    timeoutMs: number;
+    work: () => Promise<S>;
+    exitCode: (summary: S) => number;
+    report: (summary: S) => void;
+    figures: (summary: S | undefined) => ActionFigures;
+  },
+): Promise<void> {
+  const startedAt = new Date();
+  let summary: S | undefined;
+  let exitCode: number = ExitCode.ok;
+  try {
+    summary = await losingServerAs(`the ${action.name}`, action.work);
+    exitCode = action.exitCode(summary);
+    action.report(summary);
+    ctx.lifecycle.exitCode = exitCode;
+  } catch (error) {
+    exitCode = exitCodeOf(error);
+    throw error;
+  } finally {
+    await recordQuarantineAction(session.db.collection(action.runsCollection), {
+      action: action.name,
+      started_at: startedAt,
+      finished_at: new Date(),
+      user: action.user,
+      exit_code: exitCode,
+      ...action.figures(summary),
+    }, { log: session.log, timeoutMs: action.timeoutMs });
+  }
 }
 
 /**
