@@ -92,3 +92,54 @@ Deno.test("quarantine entries written by another process: more than --batch-max 
   );
   await watcher.stop();
 });
+
+Deno.test("QuarantineRetrier: a round serves each due order once, even when an attempt leaves it due", async (t) => {
+  const { QuarantineRetrier } = await import("../../../plugins/watch/quarantine_retrier.ts");
+  const { Quarantine } = await import("../../../core/archive/quarantine.ts");
+  const { orderIdKey } = await import("../../../core/archive/order_id.ts");
+  const { getLogger } = await import("@logtape/logtape");
+  for (const release of [false, true]) {
+    await t.step(release ? "attempts that archive" : "attempts that change nothing", async () => {
+      await using tdb = await testDatabase("retrier_round");
+      const collection = tdb.db.collection("archiver_quarantine");
+      const quarantine = new Quarantine(collection, { retryIntervalMs: 60_000 });
+      // 12 entries of every _id shape, all due: more than --batch-max (5).
+      const ids: unknown[] = [1, "1", 2.5, { shop: 1, n: 1 }, { shop: 1, n: 2 }, new ObjectId()];
+      for (let i = 0; i < 6; i++) ids.push(`order-${i}`);
+      await collection.insertMany(ids.map((id, i) => entry(id, `CMD-${i}`)) as Document[]);
+      const served: string[] = [];
+      const retrier = new QuarantineRetrier(quarantine, {
+        batchMax: 5,
+        retryIntervalMs: 60_000,
+        readDue: (limit) => quarantine.due(limit) as never,
+        archive: async (orders) => {
+          served.push(...orders.map((o) => orderIdKey(o._id)));
+          if (release) await quarantine.release(orders.map((o) => o._id));
+          return {
+            archived: release ? orders.length : 0,
+            recovered: release ? orders.length : 0,
+            alreadyArchived: 0,
+            duplicates: 0,
+            incomplete: 0,
+            invalid: 0,
+            errors: 0,
+          } as never;
+        },
+        figures: { retried: () => {} },
+        log: getLogger(["test"]),
+        signal: () => new AbortController().signal,
+      });
+      const recovered = await retrier.round();
+      assert.equal(served.length, 12, `served ${served.length}`);
+      assert.equal(new Set(served).size, 12, "no order served twice in one round");
+      assert.equal(recovered, release ? 12 : 0);
+      assert.equal(await collection.countDocuments(), release ? 0 : 12);
+      // On the timer: one round now, none again before the interval.
+      await retrier.maybeRetry();
+      const afterRound = served.length;
+      assert.equal(afterRound, release ? 12 : 24);
+      await retrier.maybeRetry();
+      assert.equal(served.length, afterRound, "no round before the interval");
+    });
+  }
+});

@@ -120,3 +120,69 @@ Deno.test("after a lost token, with token saves failing, a stream error resumes 
     await client.close();
   }
 });
+
+Deno.test("resumeTokenTime() reads the cluster time at the head of a resume token's KeyString", async (t) => {
+  const { resumeTokenTime } = await import("../../../plugins/watch/token_saver.ts");
+  const cases: Array<[string, unknown, { t: number; i: number } | null]> = [
+    [
+      "a server's event token",
+      {
+        _data:
+          "82612E8513000000012B022C0100296E5A1004A5093ABB38FE4B9EA67F01BB1A96D812463C5F6964003C5F5F5F78000004",
+      },
+      { t: 1630438675, i: 1 },
+    ],
+    ["a high-water mark", { _data: "8269A1B2C3000000070104" }, { t: 0x69a1b2c3, i: 7 }],
+    ["not a timestamp type byte", { _data: "4669A1B2C3000000070104" }, null],
+    ["too short", { _data: "8269A1" }, null],
+    ["no _data", { other: 1 }, null],
+    ["binary _data (4.0 form)", { _data: new Uint8Array([0x82]) }, null],
+    ["nothing", undefined, null],
+  ];
+  for (const [name, token, expected] of cases) {
+    await t.step(name, () => {
+      const time = resumeTokenTime(token as import("mongodb").Document | undefined);
+      assert.deepEqual(
+        time ? { t: time.getHighBitsUnsigned(), i: time.getLowBitsUnsigned() } : null,
+        expected,
+      );
+    });
+  }
+});
+
+Deno.test("TokenSaver keeps its position in memory when saves fail, and resumes from it", async () => {
+  const { TokenSaver } = await import("../../../plugins/watch/token_saver.ts");
+  const { WatchFigures } = await import("../../../plugins/watch/figures.ts");
+  const { FileTokenStore } = await import("../../../core/stream/token_store.ts");
+  const { createWatchMetrics } = await import("../../../core/stream/metrics.ts");
+  const { getLogger } = await import("@logtape/logtape");
+  const { Timestamp } = await import("mongodb");
+  await using dir = await tempDir();
+  await Deno.writeTextFile(join(dir.path, "blocker"), "a file where the token folder should be");
+  const prom = createWatchMetrics({ processMetrics: false });
+  const figures = new WatchFigures(prom);
+  const saver = new TokenSaver(new FileTokenStore(join(dir.path, "blocker", "token.json")), {
+    namespace: "shop.Commande",
+    log: getLogger(["test"]),
+    figures,
+    prom,
+    idleSaveMs: 60_000,
+    signal: () => new AbortController().signal,
+  });
+  assert.equal(saver.resumePlan(), undefined, "no position before anything");
+  const catchUpTime = new Timestamp({ t: 1_700_000_000, i: 3 });
+  saver.caughtUpFrom(catchUpTime);
+  assert.deepEqual(saver.resumePlan(), { kind: "from-time", time: catchUpTime });
+  const token = { _data: "826553F1000000000A0104" };
+  await saver.acknowledge(token, null);
+  assert.equal(saver.saved, undefined, "the save failed");
+  assert.equal(figures.metrics.token_save_errors, 1);
+  assert.deepEqual(saver.resumePlan(), { kind: "resume", token });
+  const position = saver.position;
+  assert.equal(
+    position?.kind === "token" && position.clusterTime?.getHighBitsUnsigned(),
+    0x6553f100,
+  );
+  saver.forget();
+  assert.equal(saver.resumePlan(), undefined);
+});
