@@ -118,6 +118,27 @@ export interface TokenLockOptions {
   host?: string;
   /** This process's id. @default Deno.pid */
   pid?: number;
+  /** Whether a PID runs on this host. @default {@link processAlive} */
+  alive?: (pid: number) => boolean | undefined;
+}
+
+/**
+ * A holder on this host whose process cannot be checked (Windows): it is live only if its
+ * heartbeat moves. Waits until its heartbeat would be stale, reading it again.
+ *
+ * @returns True when the heartbeat did not move (the holder is gone).
+ */
+async function _heartbeatStopped(
+  holder: LockHolder,
+  options: Required<TokenLockOptions>,
+  read: () => Promise<LockHolder | undefined>,
+): Promise<boolean> {
+  if (holder.host !== options.host || options.alive(holder.pid) !== undefined) return false;
+  const beat = Date.parse(holder.heartbeat_at);
+  const wait = Math.max(0, beat + options.staleMs - Date.now()) + 100;
+  await new Promise((resolve) => setTimeout(resolve, Math.min(wait, options.staleMs + 100)));
+  const now = await read();
+  return !now || now.heartbeat_at === holder.heartbeat_at;
 }
 
 /** The lock file beside a token file, created exclusively. */
@@ -135,7 +156,7 @@ export class FileTokenLock implements TokenLock {
    */
   constructor(tokenPath: string, options: TokenLockOptions) {
     this.#path = `${tokenPath}.lock`;
-    this.#options = { host: hostname(), pid: Deno.pid, ...options };
+    this.#options = { host: hostname(), pid: Deno.pid, alive: processAlive, ...options };
   }
 
   /** The lock file. */
@@ -164,7 +185,10 @@ export class FileTokenLock implements TokenLock {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
       const holder = await this.#read();
-      if (holder && !isStaleHolder(holder, this.#check())) {
+      if (
+        holder && !isStaleHolder(holder, this.#check()) &&
+        !(await _heartbeatStopped(holder, this.#options, () => this.#read()))
+      ) {
         throw new TokenLockedError(`the token beside ${this.description}`, holder);
       }
       await Deno.remove(this.#path).catch(() => {});
@@ -212,7 +236,7 @@ export class FileTokenLock implements TokenLock {
       host: this.#options.host,
       now: new Date(),
       staleMs: this.#options.staleMs,
-      alive: processAlive,
+      alive: this.#options.alive,
     };
   }
 }
@@ -240,7 +264,7 @@ export class MongoTokenLock implements TokenLock {
   constructor(collection: Collection, namespace: string, options: TokenLockOptions) {
     this.#collection = collection;
     this.#key = `lock:${namespace}`;
-    this.#options = { host: hostname(), pid: Deno.pid, ...options };
+    this.#options = { host: hostname(), pid: Deno.pid, alive: processAlive, ...options };
     this.#holder = `${this.#options.host}:${this.#options.pid}:${crypto.randomUUID().slice(0, 8)}`;
   }
 
@@ -265,9 +289,16 @@ export class MongoTokenLock implements TokenLock {
         host: this.#options.host,
         now: row!.server_now as Date,
         staleMs: this.#options.staleMs,
-        alive: processAlive,
+        alive: this.#options.alive,
       };
-      if (!isStaleHolder(current, check)) {
+      const read = async () => {
+        const [again] = await this.#collection.find({ _id: this.#key } as Document).toArray();
+        return again && typeof again.holder === "string" ? _holderOf(again) : undefined;
+      };
+      if (
+        !isStaleHolder(current, check) &&
+        !(await _heartbeatStopped(current, this.#options, read))
+      ) {
         throw new TokenLockedError(`the token of ${this.#key.slice(5)}`, current);
       }
     }

@@ -140,7 +140,7 @@ export function watch(options: Partial<WatchOptions> = {}): Plugin {
         )
         .option(
           "--catch-up-since <date>",
-          "Before streaming, archive what was delivered since (ISO date/time, today, 7d, 12h)",
+          "Without a usable saved token, catch up only on what was delivered since (ISO date/time, today, 7d, 12h); a saved token always wins",
         )
         .option("--from-now", "Skip the catch-up and the saved token: stream from now on")
         .option(

@@ -52,6 +52,8 @@ export class StatusReporter {
   #lastReadAt: Date | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #writing: Promise<void> = Promise.resolve();
+  #beating = false;
+  #beatFailing = false;
 
   /**
    * A reporter.
@@ -73,13 +75,24 @@ export class StatusReporter {
     this.#timer ??= setInterval(() => void this.beat(), this.#options.intervalMs);
   }
 
-  /** Writes the status and runs the heartbeat's chores. */
+  /**
+   * Writes the status and runs the heartbeat's chores. A beat still running (a slow server) is
+   * not doubled; a failing chore is logged once until it succeeds again.
+   */
   async beat(): Promise<void> {
-    await this.write();
+    if (this.#beating) return;
+    this.#beating = true;
     try {
+      await this.write();
       await this.#options.onBeat?.();
+      this.#beatFailing = false;
     } catch (error) {
-      this.#options.log.warn(`⚠️ Heartbeat: ${describeError(error)}`);
+      if (!this.#beatFailing) {
+        this.#options.log.warn(`⚠️ Heartbeat: ${describeError(error)}; retrying at each beat`);
+      }
+      this.#beatFailing = true;
+    } finally {
+      this.#beating = false;
     }
   }
 

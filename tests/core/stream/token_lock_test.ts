@@ -104,3 +104,27 @@ Deno.test("MongoTokenLock: one holder per namespace; released or stale, the next
   await second.heartbeat();
   assert.equal((await tokens.findOne({ _id: "lock:shop.Commande" } as never))?.host, "c");
 });
+
+Deno.test("FileTokenLock where a PID cannot be checked (Windows): a still heartbeat is taken over, a moving one refuses", async (t) => {
+  for (const moving of [false, true]) {
+    await t.step(moving ? "the holder beats" : "the holder is gone", async () => {
+      await using dir = await tempDir();
+      const token = join(dir.path, "token.json");
+      const options = { staleMs: 600, host: "here", alive: () => undefined };
+      const first = new FileTokenLock(token, { ...options, pid: 1 });
+      await first.acquire();
+      const timer = moving ? setInterval(() => void first.heartbeat(), 100) : undefined;
+      try {
+        const second = new FileTokenLock(token, { ...options, pid: 2 });
+        if (moving) {
+          await assert.rejects(() => second.acquire(), /host here, PID 1,/);
+        } else {
+          await second.acquire();
+          assert.equal(JSON.parse(await Deno.readTextFile(`${token}.lock`)).pid, 2);
+        }
+      } finally {
+        clearInterval(timer);
+      }
+    });
+  }
+});
