@@ -332,18 +332,105 @@ export async function runWatch(
     return await backoff.wait(signal);
   };
 
+  // Reads the stream from a plan's position until it ends or the term stops.
+  const streamFrom = async (plan: WatchPlan) => {
+    const stream = openOrderStream(db, plan, {
+      orders: names.orders,
+      deliveredStatus: config.deliveredStatus,
+      batchMax: config.batchMax,
+      maxAwaitMs,
+    });
+    batchReadAt = undefined;
+    try {
+      return await readMicroBatches(stream, {
+        onRead: (event) => {
+          const at = new Date();
+          status.read(at);
+          prom.streamRead(at);
+          if (event && !isEnding(event) && batchReadAt === undefined) batchReadAt = at.getTime();
+        },
+        onOpen: async () => {
+          log.info("✅ Change Stream opened successfully", { namespace });
+          await status.setState("streaming");
+        },
+        onBatch: archiveMicroBatch,
+        onIdle: async () => {
+          await tokens.idle(stream.resumeToken as Document | undefined);
+          await retrier.maybeRetry();
+        },
+        batchMax: config.batchMax,
+        batchWaitMs: config.batchWaitMs,
+        signal,
+      });
+    } finally {
+      await stream.close().catch(() => {});
+    }
+  };
+
+  // After the stream ended: where to go on from, or `undefined` to stop (or keep the plan).
+  const afterEnding = async (ended: ChangeStreamDocument | "closed") => {
+    if (ended === "closed") {
+      // Closed without an ending event: not a dropped collection, a lost stream. Resume from
+      // the position after a backoff, never a catch-up in a tight loop.
+      countError(new Error("the server closed the change stream without an event"));
+      return (await backOff()) ? tokens.resumePlan() : undefined;
+    }
+    // The orders collection was dropped, renamed away, or its database dropped.
+    log.warn(
+      `⚠️ Change stream invalidated: ${
+        describeEnding(ended)
+      }; waiting for ${namespace} to exist again`,
+      { namespace },
+    );
+    await status.setState("invalidated");
+    if (!(await waitForCollection(db, names.orders, { signal, onTransientError: countError }))) {
+      return undefined;
+    }
+    log.info(`${namespace} exists again: catching up, then streaming`);
+    tokens.forget();
+    return { kind: "catch-up" } as WatchPlan;
+  };
+
+  // After an error: rethrows what must stop the watcher; a lost history means a catch-up;
+  // anything else backs off and resumes from the watcher's own position (never the saved
+  // file's: a save may have failed).
+  const afterError = async (error: unknown): Promise<WatchPlan | undefined> => {
+    if (error instanceof ArchiverError) throw error;
+    const kind = errorKind(error);
+    if (kind === "deployment") throw await _refusal(error, client, config, namespace);
+    if (kind === "internal") throw error;
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "number" && HISTORY_LOST.has(code)) {
+      log.warn(
+        `⚠️ Could not resume the change stream (${
+          describeError(error)
+        }): catching up on every delivered order not yet archived`,
+      );
+      tokens.forget();
+      return { kind: "catch-up" };
+    }
+    countError(error);
+    return (await backOff()) ? tokens.resumePlan() : undefined;
+  };
+
+  // --ha: waits as standby for the next active term; false when the watcher stops first.
+  const nextTerm = async (): Promise<boolean> => {
+    await status.setState("standby");
+    const term = await ha!.standby(ctx.lifecycle.signal);
+    if (!term) return false;
+    signal = archiving.signal = term;
+    await status.setState("starting");
+    return true;
+  };
+
   let plan: WatchPlan | undefined;
   let indexReady = false;
   // Every exit below is a `continue` once the signal is aborted: the watcher stops, or with --ha
   // its active term ended and it waits as standby again.
   while (!ctx.lifecycle.signal.aborted) {
     if (ha && signal.aborted) {
-      await status.setState("standby");
-      const term = await ha.standby(ctx.lifecycle.signal);
-      if (!term) break;
-      signal = archiving.signal = term;
+      if (!(await nextTerm())) break;
       plan = undefined; // the shared token, as the previous holder left it
-      await status.setState("starting");
     }
     try {
       // Inside the loop so a transient failure here is retried like any other; once is enough.
@@ -357,86 +444,12 @@ export async function runWatch(
         if (!(await catchUp(plan.since))) continue;
         plan = tokens.resumePlan() ?? plan;
       }
-      const stream = openOrderStream(db, plan, {
-        orders: names.orders,
-        deliveredStatus: config.deliveredStatus,
-        batchMax: config.batchMax,
-        maxAwaitMs,
-      });
-      let ended: ChangeStreamDocument | "closed" | undefined;
-      batchReadAt = undefined;
-      try {
-        ended = await readMicroBatches(stream, {
-          onRead: (event) => {
-            const at = new Date();
-            status.read(at);
-            prom.streamRead(at);
-            if (event && !isEnding(event) && batchReadAt === undefined) {
-              batchReadAt = at.getTime();
-            }
-          },
-          onOpen: async () => {
-            log.info("✅ Change Stream opened successfully", { namespace });
-            await status.setState("streaming");
-          },
-          onBatch: archiveMicroBatch,
-          onIdle: async () => {
-            await tokens.idle(stream.resumeToken as Document | undefined);
-            await retrier.maybeRetry();
-          },
-          batchMax: config.batchMax,
-          batchWaitMs: config.batchWaitMs,
-          signal,
-        });
-      } finally {
-        await stream.close().catch(() => {});
-      }
+      const ended = await streamFrom(plan);
       if (!ended || signal.aborted) continue;
-      if (ended === "closed") {
-        // Closed without an ending event: not a dropped collection, a lost stream. Resume from
-        // the position after a backoff, never a catch-up in a tight loop.
-        countError(new Error("the server closed the change stream without an event"));
-        if (!(await backOff())) continue;
-        plan = tokens.resumePlan() ?? plan;
-        continue;
-      }
-      // The orders collection was dropped, renamed away, or its database dropped.
-      log.warn(
-        `⚠️ Change stream invalidated: ${
-          describeEnding(ended)
-        }; waiting for ${namespace} to exist again`,
-        { namespace },
-      );
-      await status.setState("invalidated");
-      const back = await waitForCollection(db, names.orders, {
-        signal,
-        onTransientError: countError,
-      });
-      if (!back) continue;
-      log.info(`${namespace} exists again: catching up, then streaming`);
-      tokens.forget();
-      plan = { kind: "catch-up" };
+      plan = (await afterEnding(ended)) ?? plan;
     } catch (error) {
       if (signal.aborted) continue;
-      if (error instanceof ArchiverError) throw error;
-      const code = (error as { code?: unknown }).code;
-      const kind = errorKind(error);
-      if (kind === "deployment") throw await _refusal(error, client, config, namespace);
-      if (kind === "internal") throw error;
-      if (typeof code === "number" && HISTORY_LOST.has(code)) {
-        log.warn(
-          `⚠️ Could not resume the change stream (${
-            describeError(error)
-          }): catching up on every delivered order not yet archived`,
-        );
-        tokens.forget();
-        plan = { kind: "catch-up" };
-        continue;
-      }
-      countError(error);
-      if (!(await backOff())) continue;
-      // From the watcher's own position, never the saved file's: a save may have failed.
-      plan = tokens.resumePlan() ?? plan;
+      plan = (await afterError(error)) ?? plan;
     }
   }
   log.info("Watcher stopped", {
