@@ -84,6 +84,35 @@ export const watchSettings = {
   },
 } as const satisfies SettingsSpec;
 
+/**
+ * The hidden test overrides of {@link WatchOptions}: `ARCHIVER_WATCH_STATUS_INTERVAL_MS` and
+ * `ARCHIVER_WATCH_IDLE_TOKEN_SAVE_MS` (whole ms, at least 100), so a test sees a heartbeat or an
+ * idle token save within seconds. Not documented for operators.
+ *
+ * @param env The environment.
+ * @returns The overrides set.
+ * @throws {ConfigError} On a value that is not a whole number of ms from 100.
+ */
+export function watchTimingOverrides(
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+): Partial<WatchOptions> {
+  const overrides: Partial<WatchOptions> = {};
+  const read = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || value < 100) {
+      throw new ConfigError(`Invalid ${name} ${JSON.stringify(raw)}: expected whole ms from 100`);
+    }
+    return value;
+  };
+  const status = read("ARCHIVER_WATCH_STATUS_INTERVAL_MS");
+  const idle = read("ARCHIVER_WATCH_IDLE_TOKEN_SAVE_MS");
+  if (status !== undefined) overrides.statusIntervalMs = status;
+  if (idle !== undefined) overrides.idleTokenSaveMs = idle;
+  return overrides;
+}
+
 function _yesNo(raw: string): boolean {
   const value = raw.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(value)) return true;
@@ -98,7 +127,7 @@ function _yesNo(raw: string): boolean {
  * @returns The plugin.
  */
 export function watch(options: Partial<WatchOptions> = {}): Plugin {
-  const settings = { ...watchDefaults, ...options };
+  const settings = { ...watchDefaults, ...watchTimingOverrides(), ...options };
   return {
     name: "watch",
     description: "Archive orders the moment they are delivered, from a change stream",
@@ -111,7 +140,7 @@ export function watch(options: Partial<WatchOptions> = {}): Plugin {
         )
         .option(
           "--catch-up-since <date>",
-          "Before streaming, archive what was delivered since (ISO date/time, today, 7d, 12h)",
+          "Without a usable saved token, catch up only on what was delivered since (ISO date/time, today, 7d, 12h); a saved token always wins",
         )
         .option("--from-now", "Skip the catch-up and the saved token: stream from now on")
         .option(

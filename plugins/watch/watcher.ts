@@ -4,9 +4,15 @@
  * (which quarantines what it cannot archive), and saves the resume token only once the batch and
  * its quarantine records are acknowledged. Without a usable token it first catches up over every
  * delivered order not yet archived, having noted the cluster time, then streams from that time:
- * nothing is missed, and the overlap is harmless because the sink is idempotent. Every minute (the
- * retry interval) it tries the quarantine's due orders again. A dropped or renamed orders
- * collection is reported once and waited out on a timer, then caught up on.
+ * nothing is missed, and the overlap is harmless because the sink is idempotent. Every retry
+ * interval it tries the quarantine's due orders again. A dropped or renamed orders collection is
+ * reported once and waited out on a timer, then caught up on.
+ *
+ * {@link runWatch} reads top to bottom as calls to its parts, each in its own file: the start
+ * plan (start_plan.ts), the one-watcher lock (core/stream/token_lock.ts), the stream loop
+ * (stream_loop.ts) over micro-batches (micro_batch.ts), the token saver and in-memory position
+ * (token_saver.ts), the quarantine retrier (quarantine_retrier.ts), the status reporter
+ * (status_reporter.ts), the backoff (backoff.ts) and the figures (figures.ts).
  *
  * Every path that reads waits on the server (`maxAwaitTimeMS`) or on a timer: the loop never
  * spins. Transient errors back off, and the backoff grows while errors keep coming (reopening
@@ -16,27 +22,15 @@
  */
 
 import { resolve } from "node:path";
-import type {
-  ChangeStream,
-  ChangeStreamDocument,
-  Db,
-  Document,
-  MongoClient,
-  Timestamp,
-} from "mongodb";
-import {
-  archiveOrders,
-  type ArchiveOutcome,
-  type ArchivePath,
-  type OrderRef,
-} from "../../core/archive/archiver.ts";
+import type { ChangeStreamDocument, Db, Document, MongoClient } from "mongodb";
+import type { Logger } from "@logtape/logtape";
+import type { Registry } from "prom-client";
+import { archiveOrders, type ArchivePath } from "../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../core/archive/archive_index.ts";
 import { backfill } from "../../core/archive/backfill.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
-import { addWatchTotals } from "../../core/archive/history.ts";
 import { Quarantine } from "../../core/archive/quarantine.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { parseDateBound } from "../../core/runtime/dates.ts";
 import { ArchiverError, ConfigError } from "../../core/runtime/errors.ts";
 import { createMongoClient } from "../../core/mongo/client.ts";
 import { describeError, errorKind, isAuthError } from "../../core/mongo/errors.ts";
@@ -50,31 +44,33 @@ import { retryTransient } from "../../core/mongo/retry.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { backoffDelay, sleep } from "../../core/runtime/retry.ts";
+import { FileTokenStore, MongoTokenStore, type TokenStore } from "../../core/stream/token_store.ts";
 import {
-  CorruptTokenError,
-  FencedTokenError,
-  FileTokenStore,
-  MongoTokenStore,
-  type SavedToken,
-  type TokenStore,
-} from "../../core/stream/token_store.ts";
-import {
-  type WatchMetrics,
-  type WatchState,
-  type WatchStatus,
-  writeWatchStatus,
-} from "../../core/stream/watch_status.ts";
-import {
-  createWatchMetrics,
-  outcomeCounts,
-  reportCounts,
-  settledCounts,
-} from "../../core/stream/metrics.ts";
-import type { WatchOptions } from "./mod.ts";
-import { HaController, LeaseLostError } from "./ha.ts";
-import { watchHeadroom } from "./headroom.ts";
+  FileTokenLock,
+  MongoTokenLock,
+  type TokenLock,
+  TokenLockedError,
+} from "../../core/stream/token_lock.ts";
+import { createWatchMetrics } from "../../core/stream/metrics.ts";
 import { Lease, leaseTimings } from "../../core/stream/lease.ts";
-import type { Registry } from "prom-client";
+import type { WatchOptions } from "./mod.ts";
+import { HaController } from "./ha.ts";
+import { watchHeadroom } from "./headroom.ts";
+import { Backoff } from "./backoff.ts";
+import { WatchFigures } from "./figures.ts";
+import { describeEnding, eventTime, isEnding, orderRefs } from "./micro_batch.ts";
+import { QuarantineRetrier } from "./quarantine_retrier.ts";
+import { planWatch, startPlan, type WatchPlan } from "./start_plan.ts";
+import { StatusReporter } from "./status_reporter.ts";
+import {
+  clusterTime,
+  openOrderStream,
+  readMicroBatches,
+  waitForCollection,
+} from "./stream_loop.ts";
+import { TokenSaver } from "./token_saver.ts";
+
+export { planWatch } from "./start_plan.ts";
 
 /** The watch settings as resolved. */
 export interface WatchConfig extends GlobalConfig {
@@ -107,17 +103,8 @@ const HISTORY_LOST = new Set([
   280, // ChangeStreamFatalError
 ]);
 
-// Events that end a collection's stream: the collection is gone (or renamed away).
-const ENDING_EVENTS = ["invalidate", "drop", "rename", "dropDatabase"];
-
-// Errors less than this far apart escalate the backoff; a quiet period resets it.
-const _BACKOFF_RESET_MS = 60_000;
-
-type _Plan =
-  | { kind: "catch-up"; since?: Date }
-  | { kind: "resume"; token: Document }
-  | { kind: "from-time"; time: Timestamp }
-  | { kind: "now" };
+// A lock whose heartbeat is older than this many status intervals belongs to a watcher gone.
+const _STALE_HEARTBEATS = 3;
 
 /**
  * Runs the watcher until its signal is aborted.
@@ -125,8 +112,8 @@ type _Plan =
  * @param ctx The plugin context.
  * @param config The resolved settings.
  * @param flags Flags and plugin options.
- * @throws {ConfigError} On refused credentials, a conflicting archive index or a deployment
- *   without change streams (exit 2).
+ * @throws {ConfigError} On refused credentials, a conflicting archive index, a deployment
+ *   without change streams, or another watcher on the same token (exit 2).
  */
 export async function runWatch(
   ctx: PluginContext,
@@ -140,127 +127,67 @@ export async function runWatch(
   const namespace = `${config.db}.${names.orders}`;
   const catchUpSince = planWatch(flags);
   const maxAwaitMs = Math.max(50, Math.min(1_000, config.batchWaitMs || 1_000));
+  const staleMs = _STALE_HEARTBEATS * flags.statusIntervalMs + 5_000;
+
+  // One watcher per token file: refused before this process writes anything in the folder.
+  let lock: TokenLock | undefined;
+  if (config.tokenStore === "file" && !config.ha) {
+    lock = await _lock(new FileTokenLock(resolve(ctx.cwd, config.tokenFile), { staleMs }), log);
+    ctx.lifecycle.onStop(() => lock?.release());
+  }
 
   const startedAt = new Date();
-  const metrics: WatchMetrics = {
-    events_processed: 0,
-    events_archived: 0,
-    orders_duplicates: 0,
-    orders_incomplete: 0,
-    orders_errors: 0,
-    orders_invalid: 0,
-    orders_recovered: 0,
-    stream_lag_seconds: 0,
-    connection_errors: 0,
-    resume_token_age_seconds: 0,
-    uptime_seconds: 0,
-    token_save_errors: 0,
-  };
-  let state: WatchState = "starting";
-  let lastEventAt: Date | null = null;
-  let lastReadAt: Date | null = null;
-  let lastToken: SavedToken | undefined;
-  const recentErrors: Date[] = [];
-  const statusPath = resolve(ctx.cwd, config.statusFile);
-  // Prometheus metrics (core/stream/metrics.ts), served with --metrics-port.
-  const promMetrics = createWatchMetrics({ startedAt, processMetrics: config.metricsPort > 0 });
-  let batchReadAt: number | undefined; // when the first event of the micro-batch was read
-  let ha: HaController | undefined; // --ha: the lease controller
-
-  const snapshot = (): WatchStatus => {
-    const now = new Date();
-    while (recentErrors.length > 0 && now.getTime() - recentErrors[0]!.getTime() > 3_600_000) {
-      recentErrors.shift();
-    }
-    metrics.uptime_seconds = Math.round((now.getTime() - startedAt.getTime()) / 1000);
-    metrics.resume_token_age_seconds = lastToken
-      ? Math.round((now.getTime() - lastToken.savedAt.getTime()) / 1000)
-      : 0;
-    return {
-      pid: Deno.pid,
-      state,
-      ...(ha ? { role: ha.role, lease_epoch: ha.epoch } : {}),
-      started_at: startedAt.toISOString(),
-      updated_at: now.toISOString(),
-      last_event_at: lastEventAt?.toISOString() ?? null,
-      last_read_at: lastReadAt?.toISOString() ?? null,
-      max_await_ms: maxAwaitMs,
-      recent_connection_errors: recentErrors.map((d) => d.toISOString()),
-      metrics: { ...metrics },
-    };
-  };
-  let lastStatusWrite = 0;
-  const writeStatus = async (force = false) => {
-    if (!force && Date.now() - lastStatusWrite < flags.statusIntervalMs) return;
-    lastStatusWrite = Date.now();
-    try {
-      await writeWatchStatus(statusPath, snapshot());
-    } catch (error) {
-      log.warn(`Could not write the status file ${statusPath}: ${describeError(error)}`);
-    }
-  };
-  const setState = async (next: WatchState) => {
-    state = next;
-    promMetrics.setState(next);
-    await writeStatus(true);
-  };
-  const countError = (error: unknown) => {
-    metrics.connection_errors++;
-    promMetrics.countConnectionError();
-    recentErrors.push(new Date());
-    log.error(`❌ Change Stream error: ${describeError(error)}`, {
-      connection_errors: metrics.connection_errors,
-    });
-  };
-  const count = (outcome: ArchiveOutcome, retried = false) => {
-    metrics.events_archived += outcome.archived;
-    metrics.orders_duplicates += outcome.duplicates + outcome.alreadyArchived;
-    metrics.orders_incomplete += outcome.incomplete;
-    metrics.orders_invalid += outcome.invalid;
-    metrics.orders_errors += outcome.errors;
-    metrics.orders_recovered += outcome.recovered;
-    promMetrics.countOrders(
-      retried ? settledCounts(outcomeCounts(outcome)) : outcomeCounts(outcome),
-    );
-  };
-  // The status file is the heartbeat health reads: keep it fresh even while a call is slow.
-  const heartbeat = setInterval(() => void writeStatus(), flags.statusIntervalMs);
-  ctx.lifecycle.onStop(async () => {
-    clearInterval(heartbeat);
-    state = "stopped";
-    promMetrics.setState("stopped");
-    await writeStatus(true);
+  const prom = createWatchMetrics({ startedAt, processMetrics: config.metricsPort > 0 });
+  const figures = new WatchFigures(prom);
+  let ha: HaController | undefined;
+  const saved: { by?: TokenSaver } = {}; // the token saver, once connected
+  const status = new StatusReporter({
+    path: resolve(ctx.cwd, config.statusFile),
+    intervalMs: flags.statusIntervalMs,
+    metrics: figures.metrics,
+    prom,
+    maxAwaitMs,
+    tokenSavedAt: () => saved.by?.saved?.savedAt,
+    role: () => ha ? { role: ha.role, epoch: ha.epoch } : undefined,
+    onBeat: async () => await lock?.heartbeat(),
+    log,
+    startedAt,
   });
-
+  const countError = (error: unknown) => {
+    const count = figures.connectionError();
+    status.connectionError();
+    log.error(`❌ Change Stream error: ${describeError(error)}`, { connection_errors: count });
+  };
+  status.start();
+  ctx.lifecycle.onStop(() => status.stop());
   if (config.metricsPort > 0) {
     const { isHealthy, startMetricsServer } = await import("./metrics_server.ts");
-    const server = startMetricsServer(promMetrics, {
+    const server = startMetricsServer(prom, {
       port: config.metricsPort,
       hostname: config.metricsHost,
-      snapshot,
-      ready: () => ha ? (ha.role === "active" ? isHealthy(state) : ha.canTakeOver()) : undefined,
+      snapshot: () => status.snapshot(),
+      ready: () =>
+        ha ? (ha.role === "active" ? isHealthy(status.state) : ha.canTakeOver()) : undefined,
     });
     ctx.lifecycle.onStop(() => server.stop());
     log.info(`Metrics on ${server.url}/metrics, /healthz and /readyz`);
   }
-  await setState("starting");
+  await status.setState("starting");
 
   const client = await _connectForever(ctx, config, { countError, log });
   if (!client) return;
   ctx.lifecycle.onStop(() => client.close());
-  const stopHeadroom = watchHeadroom(client, {
-    log,
-    tokenTime: () => lastToken?.clusterTime ?? null,
-    report: (window, headroom) => promMetrics.setOplogHeadroom(window, headroom),
-    maxTimeMs: config.operationTimeout,
-  });
-  ctx.lifecycle.onStop(stopHeadroom);
   const db = client.db(config.db);
+  figures.recordTotals(db, {
+    collection: config.runsCollection,
+    intervalMs: flags.statusIntervalMs,
+    log,
+  });
+  ctx.lifecycle.onStop(() => figures.stop());
   const quarantine = new Quarantine(db.collection(names.quarantine), {
     retryIntervalMs: config.retryInterval,
     writeTimeoutMs: config.operationTimeout,
   });
-  const reported = new Set<string>();
   const archiving = {
     db,
     names,
@@ -272,9 +199,8 @@ export async function runWatch(
     deliveredStatus: config.deliveredStatus,
     operationTimeoutMs: config.operationTimeout,
     onTransientError: countError,
-    reportedIncomplete: reported,
+    reportedIncomplete: new Set<string>(),
   };
-
   const store: TokenStore = config.tokenStore === "mongo"
     ? new MongoTokenStore(db.collection(config.tokenCollection), namespace, {
       writeTimeoutMs: config.operationTimeout,
@@ -284,311 +210,297 @@ export async function runWatch(
     ha = _haController(config, store, db, {
       log,
       namespace,
-      registry: config.metricsPort > 0 ? promMetrics.registry : undefined,
+      registry: config.metricsPort > 0 ? prom.registry : undefined,
       onError: countError,
     });
     ctx.lifecycle.onStop(() => ha?.release());
     signal = AbortSignal.abort(); // no term until the lease is taken (at the loop's top)
-  } else {
-    lastToken = await _loadToken(store, namespace, log);
+  } else if (config.tokenStore === "mongo") {
+    const mongoLock = new MongoTokenLock(db.collection(config.tokenCollection), namespace, {
+      staleMs,
+    });
+    lock = await _lock(mongoLock, log, archiving);
+    ctx.lifecycle.onStop(() => lock?.release());
   }
-  if (lastToken) promMetrics.tokenSaved(lastToken.savedAt);
+  const tokens = new TokenSaver(store, {
+    namespace,
+    log,
+    figures,
+    prom,
+    idleSaveMs: flags.idleTokenSaveMs,
+    ha: () => ha,
+    signal: () => signal,
+  });
+  saved.by = tokens;
+  const stopHeadroom = watchHeadroom(client, {
+    log,
+    tokenTime: () => tokens.saved?.clusterTime ?? null,
+    report: (window, headroom) => prom.setOplogHeadroom(window, headroom),
+    maxTimeMs: config.operationTimeout,
+  });
+  ctx.lifecycle.onStop(stopHeadroom);
+  const retrier = new QuarantineRetrier(quarantine, {
+    batchMax: config.batchMax,
+    retryIntervalMs: config.retryInterval,
+    archive: (orders) => archiveOrders(orders, archiving),
+    readDue: (limit) =>
+      retryTransient("Reading the quarantine", () => quarantine.due(limit), archiving),
+    figures,
+    gauge: config.metricsPort > 0 ? prom : undefined,
+    log,
+    signal: () => signal,
+  });
+  const backoff = new Backoff();
 
-  let plan: _Plan;
-  if (flags.fromNow) plan = { kind: "now" };
-  else if (catchUpSince) plan = { kind: "catch-up", since: catchUpSince };
-  else if (lastToken) plan = { kind: "resume", token: lastToken.token };
-  else plan = { kind: "catch-up" };
-
-  // A token that cannot be saved (disk full, read-only folder) must not stop the service: the
-  // orders are archived, the previous token stays intact, and the next batch tries again. At
-  // worst a restart replays from the older token, which the idempotent sink absorbs.
-  let tokenSaveFailing = false;
-  const saveToken = async (token: Document | undefined, clusterTime: Timestamp | null) => {
-    if (!token) return;
-    if (ha && signal.aborted) return; // the lease was lost mid-batch: no token for this batch
-    if (lastToken && JSON.stringify(lastToken.token) === JSON.stringify(token)) return;
-    const saved = { token, clusterTime, savedAt: new Date(), namespace };
-    try {
-      await store.save(saved, ha ? { fence: ha.fence() } : undefined);
-    } catch (error) {
-      if (ha && (error instanceof FencedTokenError || error instanceof LeaseLostError)) {
-        ha.lost(`token not saved: ${error.message}`);
-        return;
-      }
-      metrics.token_save_errors++;
-      promMetrics.countTokenSaveError();
-      if (!tokenSaveFailing) {
-        log.error(
-          `❌ Could not save resume token to ${store.description}: ${describeError(error)}`,
-        );
-      }
-      tokenSaveFailing = true;
-      return;
-    }
-    if (tokenSaveFailing) log.info(`Resume token saved again to ${store.description}`);
-    tokenSaveFailing = false;
-    lastToken = saved;
-    promMetrics.tokenSaved(saved.savedAt);
-  };
-
-  // The quarantine gauge, only when scraped; a failed count is tried again at the next pass.
-  const refreshQuarantine = async () => {
-    if (config.metricsPort === 0) return;
-    try {
-      promMetrics.setQuarantine(await quarantine.counts());
-    } catch (error) {
-      log.debug(`Could not count the quarantine: ${describeError(error)}`);
-    }
-  };
-
-  // The quarantine's due orders, tried again every retry interval, a batch at a time.
-  let retryAt = 0;
-  const retryQuarantine = async () => {
-    if (Date.now() < retryAt) return;
-    retryAt = Date.now() + config.retryInterval;
-    let recovered = 0;
-    for (let round = 0; round < 100 && !signal.aborted; round++) {
-      const due = await retryTransient(
-        "Reading the quarantine",
-        () => quarantine.due(config.batchMax),
-        archiving,
-      );
-      if (due.length === 0) break;
-      const outcome = await archiveOrders(due, archiving);
-      count(outcome, true);
-      recovered += outcome.recovered;
-      if (due.length < config.batchMax) break;
-    }
-    await refreshQuarantine();
-    if (recovered > 0) {
-      log.info(`✅ Archived ${recovered} orders from the quarantine`, {
-        orders_recovered: recovered,
-      });
-    }
-  };
-
-  let attempt = 0;
-  let lastFailureAt = 0;
-  // Waits before the next try: the backoff grows while failures come less than a minute apart.
-  // Returns false when the watcher is stopping.
-  const backOff = async (): Promise<boolean> => {
-    await setState("reconnecting");
-    if (Date.now() - lastFailureAt > _BACKOFF_RESET_MS) attempt = 0;
-    lastFailureAt = Date.now();
-    try {
-      await sleep(backoffDelay(++attempt, { baseDelayMs: 250, maxDelayMs: 30_000 }), signal);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  let indexReady = false;
+  // Where this term starts: the saved token when usable, else a catch-up; the start flags
+  // (--from-now, --catch-up-since) apply to the first term only.
   let firstTerm = true;
+  const start = async (): Promise<WatchPlan> => {
+    const serverTime = await retryTransient("Reading the cluster time", () => clusterTime(db), {
+      ...archiving,
+      signal,
+    });
+    const saved = await tokens.load(serverTime);
+    const chosen = startPlan(saved, firstTerm ? { fromNow: flags.fromNow, catchUpSince } : {});
+    firstTerm = false;
+    log.info(chosen.message);
+    return chosen.plan;
+  };
+
+  // The catch-up over every delivered order not yet archived (since a date on a first start
+  // with --catch-up-since); the stream then opens at the cluster time noted before it.
+  const catchUp = async (since: Date | undefined): Promise<boolean> => {
+    await status.setState("catching-up");
+    const time = await clusterTime(db);
+    const from = since ? ` delivered since ${since.toISOString()}` : "";
+    log.info(`Catching up on delivered orders${from} not yet archived, before streaming`);
+    const result = await backfill({
+      ...archiving,
+      from: since,
+      batchSize: config.batchMax,
+      retryDeadlineMs: config.operationTimeout,
+    });
+    if (result.interrupted) return false;
+    const report = result.report;
+    figures.caughtUp(report);
+    log.info(`✅ Archived ${report.orders_archived} orders (catch-up)`, {
+      ...report,
+      catch_up: true,
+    });
+    retrier.postpone(); // the pass just tried the quarantine
+    await retrier.refreshGauge();
+    tokens.caughtUpFrom(time);
+    return true;
+  };
+
+  // One micro-batch: archive its orders, count, then move the position past it and save it.
+  let batchReadAt: number | undefined; // when the first event of the micro-batch was read
+  const archiveMicroBatch = async (events: ChangeStreamDocument[]) => {
+    // From here, a read belongs to the next batch (it overlaps this one's write).
+    const readAt = batchReadAt;
+    batchReadAt = undefined;
+    const outcome = await archiveOrders(orderRefs(events), archiving);
+    const written = Date.now();
+    const times = events.map(eventTime);
+    const lagSeconds = Math.max(0, (written - Math.min(...times)) / 1000);
+    figures.microBatch({ events: events.length, outcome, lagSeconds });
+    status.event(new Date(Math.max(...times)));
+    prom.observeMicroBatch({
+      eventTimesMs: times,
+      writtenAtMs: written,
+      durationSeconds: (written - (readAt ?? written)) / 1000,
+    });
+    // Every order of the batch is archived or recorded in the quarantine: the token may pass
+    // them all.
+    const last = events.at(-1)!;
+    await tokens.acknowledge(last._id as Document, last.clusterTime ?? null);
+    log.info(`✅ Archived ${outcome.archived} orders`, {
+      orders_archived: outcome.archived,
+      orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
+      orders_incomplete: outcome.incomplete,
+      orders_invalid: outcome.invalid,
+      orders_errors: outcome.errors,
+      events: events.length,
+      stream_lag_seconds: lagSeconds,
+    });
+    await retrier.maybeRetry();
+  };
+
+  // Waits before the next try; false when the watcher is stopping.
+  const backOff = async (): Promise<boolean> => {
+    await status.setState("reconnecting");
+    return await backoff.wait(signal);
+  };
+
+  // Reads the stream from a plan's position until it ends or the term stops.
+  const streamFrom = async (plan: WatchPlan) => {
+    const stream = openOrderStream(db, plan, {
+      orders: names.orders,
+      deliveredStatus: config.deliveredStatus,
+      batchMax: config.batchMax,
+      maxAwaitMs,
+    });
+    batchReadAt = undefined;
+    try {
+      return await readMicroBatches(stream, {
+        onRead: (event) => {
+          const at = new Date();
+          status.read(at);
+          prom.streamRead(at);
+          if (event && !isEnding(event) && batchReadAt === undefined) batchReadAt = at.getTime();
+        },
+        onOpen: async () => {
+          log.info("✅ Change Stream opened successfully", { namespace });
+          await status.setState("streaming");
+        },
+        onBatch: archiveMicroBatch,
+        onIdle: async () => {
+          await tokens.idle(stream.resumeToken as Document | undefined);
+          await retrier.maybeRetry();
+        },
+        batchMax: config.batchMax,
+        batchWaitMs: config.batchWaitMs,
+        signal,
+      });
+    } finally {
+      await stream.close().catch(() => {});
+    }
+  };
+
+  // After the stream ended: where to go on from, or `undefined` to stop (or keep the plan).
+  const afterEnding = async (ended: ChangeStreamDocument | "closed") => {
+    if (ended === "closed") {
+      // Closed without an ending event: not a dropped collection, a lost stream. Resume from
+      // the position after a backoff, never a catch-up in a tight loop.
+      countError(new Error("the server closed the change stream without an event"));
+      return (await backOff()) ? tokens.resumePlan() : undefined;
+    }
+    // The orders collection was dropped, renamed away, or its database dropped.
+    log.warn(
+      `⚠️ Change stream invalidated: ${
+        describeEnding(ended)
+      }; waiting for ${namespace} to exist again`,
+      { namespace },
+    );
+    await status.setState("invalidated");
+    if (!(await waitForCollection(db, names.orders, { signal, onTransientError: countError }))) {
+      return undefined;
+    }
+    log.info(`${namespace} exists again: catching up, then streaming`);
+    tokens.forget();
+    return { kind: "catch-up" } as WatchPlan;
+  };
+
+  // After an error: rethrows what must stop the watcher; a lost history means a catch-up;
+  // anything else backs off and resumes from the watcher's own position (never the saved
+  // file's: a save may have failed).
+  const afterError = async (error: unknown): Promise<WatchPlan | undefined> => {
+    if (error instanceof ArchiverError) throw error;
+    const kind = errorKind(error);
+    if (kind === "deployment") throw await _refusal(error, client, config, namespace);
+    if (kind === "internal") throw error;
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "number" && HISTORY_LOST.has(code)) {
+      log.warn(
+        `⚠️ Could not resume the change stream (${
+          describeError(error)
+        }): catching up on every delivered order not yet archived`,
+      );
+      tokens.forget();
+      return { kind: "catch-up" };
+    }
+    countError(error);
+    return (await backOff()) ? tokens.resumePlan() : undefined;
+  };
+
+  // --ha: waits as standby for the next active term; false when the watcher stops first.
+  const nextTerm = async (): Promise<boolean> => {
+    await status.setState("standby");
+    const term = await ha!.standby(ctx.lifecycle.signal);
+    if (!term) return false;
+    signal = archiving.signal = term;
+    await status.setState("starting");
+    return true;
+  };
+
+  let plan: WatchPlan | undefined;
+  let indexReady = false;
   // Every exit below is a `continue` once the signal is aborted: the watcher stops, or with --ha
   // its active term ended and it waits as standby again.
   while (!ctx.lifecycle.signal.aborted) {
     if (ha && signal.aborted) {
-      await setState("standby");
-      const term = await ha.standby(ctx.lifecycle.signal);
-      if (!term) break;
-      signal = archiving.signal = term;
-      // The shared token, as the previous holder left it; --from-now/--catch-up-since: once.
-      lastToken = await _loadToken(store, namespace, log);
-      if (lastToken) promMetrics.tokenSaved(lastToken.savedAt);
-      if (!firstTerm || (!flags.fromNow && !catchUpSince)) {
-        plan = lastToken ? { kind: "resume", token: lastToken.token } : { kind: "catch-up" };
-      }
-      firstTerm = false;
-      await setState("starting");
+      if (!(await nextTerm())) break;
+      plan = undefined; // the shared token, as the previous holder left it
     }
     try {
       // Inside the loop so a transient failure here is retried like any other; once is enough.
       if (!indexReady) {
         await ensureArchiveIndex(db.collection(names.archive));
         indexReady = true;
-        await refreshQuarantine();
+        await retrier.refreshGauge();
       }
+      plan ??= await start();
       if (plan.kind === "catch-up") {
-        await setState("catching-up");
-        const time = await _clusterTime(db);
-        const since = plan.since ? ` delivered since ${plan.since.toISOString()}` : "";
-        log.info(`Catching up on delivered orders${since} not yet archived, before streaming`);
-        const result = await backfill({
-          ...archiving,
-          from: plan.since,
-          batchSize: config.batchMax,
-          retryDeadlineMs: config.operationTimeout,
-        });
-        if (result.interrupted) continue;
-        const r = result.report;
-        metrics.events_archived += r.orders_archived;
-        metrics.orders_duplicates += r.orders_duplicates;
-        metrics.orders_incomplete += r.orders_incomplete;
-        metrics.orders_invalid += r.orders_invalid;
-        metrics.orders_errors += r.orders_errors;
-        metrics.orders_recovered += r.orders_recovered;
-        promMetrics.countOrders(reportCounts(r));
-        log.info(`✅ Archived ${r.orders_archived} orders (catch-up)`, { ...r, catch_up: true });
-        retryAt = Date.now() + config.retryInterval; // the pass just tried the quarantine
-        await refreshQuarantine();
-        plan = { kind: "from-time", time };
+        if (!(await catchUp(plan.since))) continue;
+        plan = tokens.resumePlan() ?? plan;
       }
-      const options: Document = plan.kind === "resume"
-        ? { resumeAfter: plan.token }
-        : plan.kind === "from-time"
-        ? { startAtOperationTime: plan.time }
-        : {};
-      const stream = db.collection(names.orders).watch(
-        [
-          {
-            $match: {
-              $or: [
-                {
-                  operationType: { $in: ["insert", "update", "replace"] },
-                  "fullDocument.status": config.deliveredStatus,
-                },
-                { operationType: { $in: ENDING_EVENTS } },
-              ],
-            },
-          },
-        ],
-        {
-          ...options,
-          fullDocument: "updateLookup",
-          batchSize: config.batchMax,
-          maxAwaitTimeMS: maxAwaitMs,
-        },
-      );
-      let ended: ChangeStreamDocument | "closed" | undefined;
-      batchReadAt = undefined;
-      try {
-        ended = await _stream(stream, {
-          onRead: (event) => {
-            lastReadAt = new Date();
-            promMetrics.streamRead(lastReadAt);
-            const starts = event && !ENDING_EVENTS.includes(event.operationType);
-            if (starts && batchReadAt === undefined) batchReadAt = lastReadAt.getTime();
-          },
-          onOpen: async () => {
-            log.info("✅ Change Stream opened successfully", { namespace });
-            await setState("streaming");
-          },
-          onBatch: async (events) => {
-            // From here, a read belongs to the next batch (it overlaps this one's write).
-            const readAt = batchReadAt;
-            batchReadAt = undefined;
-            const outcome = await archiveOrders(_orderRefs(events), archiving);
-            const written = Date.now();
-            const last = events.at(-1)!;
-            const eventTimes = events.map(_eventTime);
-            metrics.events_processed += events.length;
-            count(outcome);
-            metrics.stream_lag_seconds = Math.max(0, (written - Math.min(...eventTimes)) / 1000);
-            lastEventAt = new Date(Math.max(...eventTimes));
-            promMetrics.countEvents(events.length);
-            promMetrics.observeMicroBatch({
-              eventTimesMs: eventTimes,
-              writtenAtMs: written,
-              durationSeconds: (written - (readAt ?? written)) / 1000,
-            });
-            addWatchTotals(db, {
-              events_processed: events.length,
-              events_archived: outcome.archived,
-              orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
-              orders_incomplete: outcome.incomplete,
-              orders_invalid: outcome.invalid,
-              orders_errors: outcome.errors,
-              orders_recovered: outcome.recovered,
-              micro_batches: 1,
-              processing_seconds: metrics.stream_lag_seconds,
-            }, { collection: config.runsCollection, lifecycle: ctx.lifecycle, log });
-            // Every order of the batch is archived or recorded in the quarantine: the token
-            // may pass them all.
-            await saveToken(last._id as Document, last.clusterTime ?? null);
-            log.info(`✅ Archived ${outcome.archived} orders`, {
-              orders_archived: outcome.archived,
-              orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
-              orders_incomplete: outcome.incomplete,
-              orders_invalid: outcome.invalid,
-              orders_errors: outcome.errors,
-              events: events.length,
-              stream_lag_seconds: metrics.stream_lag_seconds,
-            });
-            await retryQuarantine();
-            await writeStatus();
-          },
-          onIdle: async () => {
-            if (!lastToken || Date.now() - lastToken.savedAt.getTime() >= flags.idleTokenSaveMs) {
-              await saveToken(stream.resumeToken as Document | undefined, null);
-            }
-            await retryQuarantine();
-            await writeStatus();
-          },
-          batchMax: config.batchMax,
-          batchWaitMs: config.batchWaitMs,
-          signal,
-        });
-      } finally {
-        await stream.close().catch(() => {});
-      }
+      const ended = await streamFrom(plan);
       if (!ended || signal.aborted) continue;
-      if (ended === "closed") {
-        // Closed without an ending event: not a dropped collection, a lost stream. Resume from
-        // the token after a backoff, never a catch-up in a tight loop.
-        countError(new Error("the server closed the change stream without an event"));
-        if (!(await backOff())) continue;
-        if (lastToken) plan = { kind: "resume", token: lastToken.token };
-        continue;
-      }
-      // The orders collection was dropped, renamed away, or its database dropped.
-      log.warn(
-        `⚠️ Change stream invalidated: ${
-          _describeEnding(ended)
-        }; waiting for ${namespace} to exist again`,
-        { namespace },
-      );
-      await setState("invalidated");
-      if (!(await _waitForCollection(db, names.orders, signal, countError))) continue;
-      log.info(`${namespace} exists again: catching up, then streaming`);
-      plan = { kind: "catch-up" };
+      plan = (await afterEnding(ended)) ?? plan;
     } catch (error) {
       if (signal.aborted) continue;
-      if (error instanceof ArchiverError) throw error;
-      const code = (error as { code?: unknown }).code;
-      const kind = errorKind(error);
-      if (kind === "deployment") {
-        // A missing privilege: name it (from connectionStatus), never "authentication failed".
-        const lacking = isUnauthorized(error)
-          ? await explainRefusal(client.db("admin"), watchNeeds(privilegeTarget(config), config))
-          : undefined;
-        if (lacking) {
-          throw new ConfigError(
-            `MongoDB refused to watch ${namespace}: ${lacking} (Unauthorized, code 13); archiver setup role grants what the tool needs`,
-            { cause: error },
-          );
-        }
-        const why = isAuthError(error) && !isUnauthorized(error)
-          ? `Authentication to MongoDB at ${maskUri(config.uri)} failed`
-          : `Cannot watch ${namespace}`;
-        throw new ConfigError(`${why}: ${describeError(error)}`, { cause: error });
-      }
-      if (kind === "internal") throw error;
-      if (typeof code === "number" && HISTORY_LOST.has(code)) {
-        log.warn(
-          `⚠️ Could not resume the change stream (${
-            describeError(error)
-          }): catching up on every delivered order not yet archived`,
-        );
-        plan = { kind: "catch-up" };
-        continue;
-      }
-      countError(error);
-      if (!(await backOff())) continue;
-      if (lastToken) plan = { kind: "resume", token: lastToken.token };
+      plan = (await afterError(error)) ?? plan;
     }
   }
-  log.info("Watcher stopped", { resume_token_saved: lastToken?.savedAt.toISOString() ?? null });
+  log.info("Watcher stopped", {
+    resume_token_saved: tokens.saved?.savedAt.toISOString() ?? null,
+  });
+}
+
+/** Takes the one-watcher lock; a folder that cannot hold it is said once, and not fatal. */
+async function _lock(
+  lock: TokenLock,
+  log: Logger,
+  retrying?: Parameters<typeof retryTransient>[2],
+): Promise<TokenLock | undefined> {
+  try {
+    await (retrying
+      ? retryTransient("Taking the token lock", () => lock.acquire(), retrying)
+      : lock.acquire());
+    return lock;
+  } catch (error) {
+    if (error instanceof TokenLockedError) throw new ConfigError(error.message, { cause: error });
+    if (errorKind(error) === "deployment") throw error;
+    log.warn(
+      `⚠️ Could not take the ${lock.description}: ${
+        describeError(error)
+      }; a second watcher on this token would not be refused`,
+    );
+    return undefined;
+  }
+}
+
+/** The ConfigError of a refused watch: the missing privilege, else what the server said. */
+async function _refusal(
+  error: unknown,
+  client: MongoClient,
+  config: WatchConfig,
+  namespace: string,
+): Promise<ConfigError> {
+  // A missing privilege: name it (from connectionStatus), never "authentication failed".
+  const lacking = isUnauthorized(error)
+    ? await explainRefusal(client.db("admin"), watchNeeds(privilegeTarget(config), config))
+    : undefined;
+  if (lacking) {
+    return new ConfigError(
+      `MongoDB refused to watch ${namespace}: ${lacking} (Unauthorized, code 13); archiver setup role grants what the tool needs`,
+      { cause: error },
+    );
+  }
+  const why = isAuthError(error) && !isUnauthorized(error)
+    ? `Authentication to MongoDB at ${maskUri(config.uri)} failed`
+    : `Cannot watch ${namespace}`;
+  return new ConfigError(`${why}: ${describeError(error)}`, { cause: error });
 }
 
 function _haController(
@@ -625,190 +537,6 @@ function _haController(
     registry: options.registry,
     onError: options.onError,
   });
-}
-
-/**
- * Checks the watch flags before the command starts, so a bad one writes nothing.
- *
- * @param flags The command's flags.
- * @returns Where the catch-up starts when `--catch-up-since` is given.
- * @throws {ConfigError} On a bad date or conflicting flags.
- */
-export function planWatch(flags: Pick<WatchFlags, "catchUpSince" | "fromNow">): Date | undefined {
-  let catchUpSince: Date | undefined;
-  if (flags.catchUpSince !== undefined) {
-    try {
-      catchUpSince = parseDateBound(flags.catchUpSince).start;
-    } catch (error) {
-      throw new ConfigError(
-        `Invalid --catch-up-since ${JSON.stringify(flags.catchUpSince)}: expected ${
-          (error as Error).message
-        }`,
-      );
-    }
-  }
-  if (flags.fromNow && catchUpSince) {
-    throw new ConfigError("Choose one of --from-now and --catch-up-since");
-  }
-  return catchUpSince;
-}
-
-interface _StreamHandlers {
-  onRead(event: ChangeStreamDocument | null): void;
-  onOpen(): Promise<void>;
-  onBatch(events: ChangeStreamDocument[]): Promise<void>;
-  onIdle(): Promise<void>;
-  batchMax: number;
-  batchWaitMs: number;
-  signal: AbortSignal;
-}
-
-/**
- * Reads the stream until the signal is aborted (returns `undefined`) or the stream ends: an
- * ending event (drop, rename, invalidate) or a stream the server closed (returns it). Every read
- * waits on the server for at most `maxAwaitTimeMS`; nothing here loops without waiting.
- */
-async function _stream(
-  stream: ChangeStream,
-  handlers: _StreamHandlers,
-): Promise<ChangeStreamDocument | "closed" | undefined> {
-  const read = async () => {
-    const event = await stream.tryNext();
-    handlers.onRead(event);
-    return event;
-  };
-  // The driver opens the stream on the first read; a successful read means it is open.
-  let pending: ChangeStreamDocument | null = await read();
-  await handlers.onOpen();
-  while (!handlers.signal.aborted) {
-    if (pending && ENDING_EVENTS.includes(pending.operationType)) return pending;
-    if (!pending) {
-      if (stream.closed) return "closed";
-      // Nothing unprocessed is buffered: the stream's token is safe to save while idle.
-      await handlers.onIdle();
-      pending = await read();
-      continue;
-    }
-    // A micro-batch is what the stream has ready now (the driver's buffer, filled by one getMore
-    // of up to --batch-max events): no wait when traffic is light, large batches when it is
-    // heavy. --batch-wait-ms, when set, also waits that long for more.
-    const events = [pending];
-    pending = null;
-    const deadline = Date.now() + handlers.batchWaitMs;
-    while (events.length < handlers.batchMax) {
-      if (stream.bufferedCount() === 0 && Date.now() >= deadline) break;
-      const event = await read();
-      if (!event) break;
-      if (ENDING_EVENTS.includes(event.operationType)) {
-        pending = event;
-        break;
-      }
-      events.push(event);
-    }
-    // The next read overlaps this batch's write: the driver fetches what the stream has while
-    // the server archives. Its error, if any, surfaces when it is awaited.
-    const next = pending ? Promise.resolve(pending) : read();
-    next.catch(() => {});
-    await handlers.onBatch(events);
-    pending = await next;
-  }
-  return undefined;
-}
-
-function _describeEnding(event: ChangeStreamDocument): string {
-  const ns = (event as { ns?: { db?: string; coll?: string } }).ns;
-  const to = (event as { to?: { db?: string; coll?: string } }).to;
-  const name = ns?.coll ? `${ns.db}.${ns.coll}` : ns?.db ?? "the collection";
-  switch (event.operationType) {
-    case "drop":
-      return `${name} was dropped`;
-    case "rename":
-      return `${name} was renamed to ${to?.db}.${to?.coll}`;
-    case "dropDatabase":
-      return `the database ${ns?.db} was dropped`;
-    default:
-      return "the collection was dropped or renamed";
-  }
-}
-
-/**
- * Waits, on a timer, until the orders collection exists again. Checks every 2 s, then less
- * often, up to every 10 s; returns `false` when the signal is aborted.
- */
-async function _waitForCollection(
-  db: Db,
-  name: string,
-  signal: AbortSignal,
-  countError: (error: unknown) => void,
-): Promise<boolean> {
-  for (let round = 0; !signal.aborted; round++) {
-    try {
-      const found = await db.listCollections({ name }, { nameOnly: true }).toArray();
-      if (found.length > 0) return true;
-    } catch (error) {
-      if (errorKind(error) !== "transient") throw error;
-      countError(error);
-    }
-    try {
-      await sleep(Math.min(10_000, 2_000 + round * 1_000), signal);
-    } catch {
-      return false;
-    }
-  }
-  return false;
-}
-
-function _orderRefs(events: ChangeStreamDocument[]): OrderRef[] {
-  const byId = new Map<string, OrderRef>();
-  for (const event of events) {
-    if (!("fullDocument" in event) || !event.fullDocument) continue;
-    const document = event.fullDocument as Document;
-    byId.set(String(document._id), {
-      _id: document._id,
-      numero_commande: document.numero_commande,
-    });
-  }
-  return [...byId.values()];
-}
-
-function _eventTime(event: ChangeStreamDocument): number {
-  const wall = (event as { wallTime?: Date }).wallTime;
-  if (wall instanceof Date) return wall.getTime();
-  const clusterTime = (event as { clusterTime?: Timestamp }).clusterTime;
-  return clusterTime ? clusterTime.getHighBitsUnsigned() * 1000 : Date.now();
-}
-
-async function _clusterTime(db: Db): Promise<Timestamp> {
-  const reply = await db.command({ ping: 1 });
-  const time = (reply.operationTime ?? reply.$clusterTime?.clusterTime) as Timestamp | undefined;
-  if (!time) {
-    throw new ConfigError(
-      "The server reports no cluster time: change streams need a replica set or sharded cluster",
-    );
-  }
-  return time;
-}
-
-async function _loadToken(
-  store: TokenStore,
-  namespace: string,
-  log: PluginContext["logger"],
-): Promise<SavedToken | undefined> {
-  try {
-    const saved = await store.load();
-    if (saved && saved.namespace !== namespace) {
-      log.warn(
-        `⚠️ Could not load resume token: ${store.description} belongs to ${saved.namespace}, not ${namespace}; catching up instead`,
-      );
-      return undefined;
-    }
-    if (saved) log.info(`Resuming after the token saved at ${saved.savedAt.toISOString()}`);
-    return saved;
-  } catch (error) {
-    const reason = error instanceof CorruptTokenError ? error.message : describeError(error);
-    log.warn(`⚠️ Could not load resume token: ${reason}; catching up instead`);
-    return undefined;
-  }
 }
 
 async function _connectForever(

@@ -1,0 +1,186 @@
+/**
+ * The stream loop: opens the change stream on the orders collection (filtered on the server to
+ * deliveries and to the events that end it) from a plan's position, and reads it into
+ * micro-batches until the signal is aborted or the stream ends. Every read waits on the server
+ * for at most `maxAwaitTimeMS`; nothing here loops without waiting.
+ *
+ * @module
+ */
+
+import type { ChangeStream, ChangeStreamDocument, Db, Document, Timestamp } from "mongodb";
+import { errorKind } from "../../core/mongo/errors.ts";
+import { ConfigError } from "../../core/runtime/errors.ts";
+import { sleep } from "../../core/runtime/retry.ts";
+import { ENDING_EVENTS, isEnding } from "./micro_batch.ts";
+import type { WatchPlan } from "./start_plan.ts";
+
+/** Options of {@link openOrderStream}. */
+export interface OpenStreamOptions {
+  /** The orders collection. */
+  orders: string;
+  /** The delivered status. */
+  deliveredStatus: string;
+  /** Events per getMore at most (`--batch-max`). */
+  batchMax: number;
+  /** How long one read waits on the server, in ms. */
+  maxAwaitMs: number;
+}
+
+/**
+ * Opens the change stream from a plan's position (the driver sends the command on the first read).
+ *
+ * @param db The database.
+ * @param plan `resume` after a token, `from-time` at a cluster time, or `now`.
+ * @param options Collection, status, batch size and wait.
+ * @returns The stream.
+ */
+export function openOrderStream(db: Db, plan: WatchPlan, options: OpenStreamOptions): ChangeStream {
+  const start: Document = plan.kind === "resume"
+    ? { resumeAfter: plan.token }
+    : plan.kind === "from-time"
+    ? { startAtOperationTime: plan.time }
+    : {};
+  return db.collection(options.orders).watch(
+    [
+      {
+        $match: {
+          $or: [
+            {
+              operationType: { $in: ["insert", "update", "replace"] },
+              "fullDocument.status": options.deliveredStatus,
+            },
+            { operationType: { $in: ENDING_EVENTS } },
+          ],
+        },
+      },
+    ],
+    {
+      ...start,
+      fullDocument: "updateLookup",
+      batchSize: options.batchMax,
+      maxAwaitTimeMS: options.maxAwaitMs,
+    },
+  );
+}
+
+/** What the stream loop calls. */
+export interface StreamHandlers {
+  /** After each read (an event, or `null` for an empty await). */
+  onRead(event: ChangeStreamDocument | null): void;
+  /** Once the stream is open (its first read succeeded). */
+  onOpen(): Promise<void>;
+  /** With each micro-batch of delivery events. */
+  onBatch(events: ChangeStreamDocument[]): Promise<void>;
+  /** When nothing unprocessed is buffered: the stream's token is safe to save. */
+  onIdle(): Promise<void>;
+  /** Most events in a micro-batch. */
+  batchMax: number;
+  /** How long to wait for more once one arrived, in ms (0: what the stream has ready). */
+  batchWaitMs: number;
+  /** Stops the loop. */
+  signal: AbortSignal;
+}
+
+/**
+ * Reads the stream until the signal is aborted (returns `undefined`) or the stream ends: an
+ * ending event (drop, rename, invalidate) or a stream the server closed (returns it).
+ *
+ * @param stream The open change stream.
+ * @param handlers What to do with reads, batches and idle moments.
+ * @returns The ending event, `"closed"`, or `undefined` when stopped.
+ */
+export async function readMicroBatches(
+  stream: ChangeStream,
+  handlers: StreamHandlers,
+): Promise<ChangeStreamDocument | "closed" | undefined> {
+  const read = async () => {
+    const event = await stream.tryNext();
+    handlers.onRead(event);
+    return event;
+  };
+  // The driver opens the stream on the first read; a successful read means it is open.
+  let pending: ChangeStreamDocument | null = await read();
+  await handlers.onOpen();
+  while (!handlers.signal.aborted) {
+    if (pending && isEnding(pending)) return pending;
+    if (!pending) {
+      if (stream.closed) return "closed";
+      await handlers.onIdle();
+      pending = await read();
+      continue;
+    }
+    // A micro-batch is what the stream has ready now (the driver's buffer, filled by one getMore
+    // of up to --batch-max events): no wait when traffic is light, large batches when it is
+    // heavy. --batch-wait-ms, when set, also waits that long for more.
+    const events = [pending];
+    pending = null;
+    const deadline = Date.now() + handlers.batchWaitMs;
+    while (events.length < handlers.batchMax) {
+      if (stream.bufferedCount() === 0 && Date.now() >= deadline) break;
+      const event = await read();
+      if (!event) break;
+      if (isEnding(event)) {
+        pending = event;
+        break;
+      }
+      events.push(event);
+    }
+    // The next read overlaps this batch's write: the driver fetches what the stream has while
+    // the server archives. Its error, if any, surfaces when it is awaited.
+    const next = pending ? Promise.resolve(pending) : read();
+    next.catch(() => {});
+    await handlers.onBatch(events);
+    pending = await next;
+  }
+  return undefined;
+}
+
+/**
+ * The server's cluster time now (where a catch-up starts, and what a saved token is checked
+ * against).
+ *
+ * @param db The database.
+ * @returns The cluster time.
+ * @throws {ConfigError} When the server has none (not a replica set).
+ */
+export async function clusterTime(db: Db): Promise<Timestamp> {
+  const reply = await db.command({ ping: 1 });
+  const time = (reply.operationTime ?? reply.$clusterTime?.clusterTime) as Timestamp | undefined;
+  if (!time) {
+    throw new ConfigError(
+      "The server reports no cluster time: change streams need a replica set or sharded cluster",
+    );
+  }
+  return time;
+}
+
+/**
+ * Waits, on a timer, until the orders collection exists again. Checks every 2 s, then less
+ * often, up to every 10 s.
+ *
+ * @param db The database.
+ * @param name The orders collection.
+ * @param options The signal, and where transient errors are counted.
+ * @returns False when the signal is aborted.
+ */
+export async function waitForCollection(
+  db: Db,
+  name: string,
+  options: { signal: AbortSignal; onTransientError(error: unknown): void },
+): Promise<boolean> {
+  for (let round = 0; !options.signal.aborted; round++) {
+    try {
+      const found = await db.listCollections({ name }, { nameOnly: true }).toArray();
+      if (found.length > 0) return true;
+    } catch (error) {
+      if (errorKind(error) !== "transient") throw error;
+      options.onTransientError(error);
+    }
+    try {
+      await sleep(Math.min(10_000, 2_000 + round * 1_000), options.signal);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
