@@ -11,10 +11,10 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { Collection, Db, Document } from "mongodb";
-import type { Lifecycle } from "../runtime/lifecycle.ts";
+import type { Collection, Document } from "mongodb";
 import { describeError } from "../mongo/errors.ts";
 import type { BatchReport } from "./report.ts";
+import { emptyOutcomeCounts, type WatchOrderFigures, watchOrderFigures } from "./outcome.ts";
 
 /** One batch run as recorded in the runs collection. */
 export interface BatchRunRecord extends BatchReport {
@@ -34,22 +34,10 @@ export interface BatchRunRecord extends BatchReport {
   exit_code: number;
 }
 
-/** The watcher's figures added up per day. */
-export interface WatchDayFigures {
+/** The watcher's figures added up per day: the outcome counts under their watch names, and more. */
+export interface WatchDayFigures extends WatchOrderFigures {
   /** Change events read from the stream. */
   events_processed: number;
-  /** Orders written to the archive. */
-  events_archived: number;
-  /** Orders already archived when written. */
-  orders_duplicates: number;
-  /** Orders left out because a reference resolves to nothing. */
-  orders_incomplete: number;
-  /** Orders quarantined as invalid. */
-  orders_invalid: number;
-  /** Orders quarantined as errors. */
-  orders_errors: number;
-  /** Quarantined orders archived at a retry. */
-  orders_recovered: number;
   /** Micro-batches archived. */
   micro_batches: number;
   /** Sum over micro-batches of the time from the oldest event to the acknowledged write. */
@@ -482,40 +470,6 @@ export class WatchTotals {
   }
 }
 
-const _totals = new WeakMap<Db, WatchTotals>();
-
-/**
- * Adds a micro-batch's figures to the watcher's daily totals in the runs collection. The first
- * call for a database creates its {@link WatchTotals} and registers its final flush with the
- * lifecycle, so it runs before the client registered earlier is closed.
- *
- * @param db The database.
- * @param figures The micro-batch's figures.
- * @param options The runs collection, the lifecycle, the logger and the flush interval.
- */
-export function addWatchTotals(
-  db: Db,
-  figures: Partial<WatchDayFigures>,
-  options: {
-    collection: string;
-    lifecycle: Pick<Lifecycle, "onStop">;
-    log?: Logger;
-    flushIntervalMs?: number;
-  },
-): void {
-  let totals = _totals.get(db);
-  if (!totals) {
-    totals = new WatchTotals(db.collection(options.collection), {
-      log: options.log,
-      flushIntervalMs: options.flushIntervalMs,
-    });
-    _totals.set(db, totals);
-    const created = totals;
-    options.lifecycle.onStop(() => created.stop());
-  }
-  totals.add(figures);
-}
-
 function _watchId(host: string, day: string): string {
   return `watch:${host}:${day}`;
 }
@@ -523,12 +477,7 @@ function _watchId(host: string, day: string): string {
 function _emptyFigures(): WatchDayFigures {
   return {
     events_processed: 0,
-    events_archived: 0,
-    orders_duplicates: 0,
-    orders_incomplete: 0,
-    orders_invalid: 0,
-    orders_errors: 0,
-    orders_recovered: 0,
+    ...watchOrderFigures(emptyOutcomeCounts()),
     micro_batches: 0,
     processing_seconds: 0,
   };

@@ -6,23 +6,17 @@
  */
 
 import { readJsonFile, writeFileAtomic } from "../runtime/atomic_file.ts";
+import type { WatchOrderFigures } from "../archive/outcome.ts";
 
-/** The watcher's figures, named as in the operators' monitoring plan. */
-export interface WatchMetrics {
+/**
+ * The watcher's figures, named as in the operators' monitoring plan: the outcome counts under
+ * their watch names (`events_archived`, `orders_duplicates`, `orders_incomplete`,
+ * `orders_invalid`, `orders_conflicts`, `orders_errors`, `orders_recovered`: core/archive/outcome.ts)
+ * and the stream's own figures.
+ */
+export interface WatchMetrics extends WatchOrderFigures {
   /** Change events read from the stream. */
   events_processed: number;
-  /** Orders written to the archive. */
-  events_archived: number;
-  /** Orders already archived when written. */
-  orders_duplicates: number;
-  /** Orders left out because a reference resolves to nothing. */
-  orders_incomplete: number;
-  /** Orders that could not be written (quarantined with reason `error`). */
-  orders_errors: number;
-  /** Orders quarantined as invalid (a field the archive needs is missing or mistyped). */
-  orders_invalid: number;
-  /** Orders taken out of the quarantine because they were archived at a retry. */
-  orders_recovered: number;
   /** Seconds from the last event's cluster time to its archive write. */
   stream_lag_seconds: number;
   /** Connection and stream errors since start. */

@@ -12,12 +12,16 @@ import type { Logger } from "@logtape/logtape";
 import type { ArchiveOutcome } from "../../core/archive/archiver.ts";
 import type { BatchReport } from "../../core/archive/report.ts";
 import { WatchTotals } from "../../core/archive/history.ts";
+import type { WatchMetricsRecorder } from "../../core/stream/metrics.ts";
 import {
-  outcomeCounts,
-  reportCounts,
-  settledCounts,
-  type WatchMetricsRecorder,
-} from "../../core/stream/metrics.ts";
+  addOutcomeCounts,
+  countsFromFigures,
+  emptyOutcomeCounts,
+  type OutcomeCounts,
+  outcomeLabels,
+  settledOutcome,
+  watchOrderFigures,
+} from "../../core/archive/outcome.ts";
 import type { WatchMetrics } from "../../core/stream/watch_status.ts";
 
 /** A micro-batch as counted: how many events, what archiving did, how late it was. */
@@ -35,18 +39,14 @@ export class WatchFigures {
   /** The status file's metrics (a live object; the status reporter copies it). */
   readonly metrics: WatchMetrics = {
     events_processed: 0,
-    events_archived: 0,
-    orders_duplicates: 0,
-    orders_incomplete: 0,
-    orders_errors: 0,
-    orders_invalid: 0,
-    orders_recovered: 0,
+    ...watchOrderFigures(emptyOutcomeCounts()),
     stream_lag_seconds: 0,
     connection_errors: 0,
     resume_token_age_seconds: 0,
     uptime_seconds: 0,
     token_save_errors: 0,
   };
+  readonly #counts = emptyOutcomeCounts();
   readonly #prom: WatchMetricsRecorder;
   #totals: WatchTotals | undefined;
 
@@ -83,15 +83,10 @@ export class WatchFigures {
     this.metrics.stream_lag_seconds = batch.lagSeconds;
     this.#add(outcome);
     this.#prom.countEvents(batch.events);
-    this.#prom.countOrders(outcomeCounts(outcome));
+    this.#prom.countOrders(outcomeLabels(outcome));
     this.#totals?.add({
       events_processed: batch.events,
-      events_archived: outcome.archived,
-      orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
-      orders_incomplete: outcome.incomplete,
-      orders_invalid: outcome.invalid,
-      orders_errors: outcome.errors,
-      orders_recovered: outcome.recovered,
+      ...watchOrderFigures(outcome),
       micro_batches: 1,
       processing_seconds: batch.lagSeconds,
     });
@@ -103,9 +98,9 @@ export class WatchFigures {
    *
    * @param outcome What archiving the due orders did.
    */
-  retried(outcome: ArchiveOutcome): void {
+  retried(outcome: OutcomeCounts): void {
     this.#add(outcome);
-    this.#prom.countOrders(settledCounts(outcomeCounts(outcome)));
+    this.#prom.countOrders(outcomeLabels(settledOutcome(outcome)));
   }
 
   /**
@@ -114,13 +109,9 @@ export class WatchFigures {
    * @param report The pass's report.
    */
   caughtUp(report: BatchReport): void {
-    this.metrics.events_archived += report.orders_archived;
-    this.metrics.orders_duplicates += report.orders_duplicates;
-    this.metrics.orders_incomplete += report.orders_incomplete;
-    this.metrics.orders_invalid += report.orders_invalid;
-    this.metrics.orders_errors += report.orders_errors;
-    this.metrics.orders_recovered += report.orders_recovered;
-    this.#prom.countOrders(reportCounts(report));
+    const counts = countsFromFigures(report);
+    this.#add(counts);
+    this.#prom.countOrders(outcomeLabels(counts));
   }
 
   /**
@@ -144,12 +135,7 @@ export class WatchFigures {
     await this.#totals?.stop();
   }
 
-  #add(outcome: ArchiveOutcome): void {
-    this.metrics.events_archived += outcome.archived;
-    this.metrics.orders_duplicates += outcome.duplicates + outcome.alreadyArchived;
-    this.metrics.orders_incomplete += outcome.incomplete;
-    this.metrics.orders_invalid += outcome.invalid;
-    this.metrics.orders_errors += outcome.errors;
-    this.metrics.orders_recovered += outcome.recovered;
+  #add(counts: OutcomeCounts): void {
+    Object.assign(this.metrics, watchOrderFigures(addOutcomeCounts(this.#counts, counts)));
   }
 }

@@ -34,6 +34,7 @@ function status(overrides: Partial<WatchStatus> = {}, metrics = {}): WatchStatus
       orders_incomplete: 45,
       orders_errors: 0,
       orders_invalid: 0,
+      orders_conflicts: 0,
       orders_recovered: 0,
       stream_lag_seconds: 2.3,
       connection_errors: 0,

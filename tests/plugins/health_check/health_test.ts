@@ -58,6 +58,7 @@ async function writeStatus(
       orders_incomplete: 1,
       orders_errors: 0,
       orders_invalid: 0,
+      orders_conflicts: 0,
       orders_recovered: 0,
       stream_lag_seconds: lag,
       connection_errors: errors.length,

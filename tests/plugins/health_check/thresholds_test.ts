@@ -53,6 +53,7 @@ function status(overrides: Partial<WatchStatus> = {}, metrics = {}): FileRead<Wa
         orders_incomplete: 0,
         orders_errors: 0,
         orders_invalid: 0,
+        orders_conflicts: 0,
         orders_recovered: 0,
         stream_lag_seconds: 1.5,
         connection_errors: 0,
