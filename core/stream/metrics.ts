@@ -8,18 +8,13 @@
  * @module
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { ArchiveOutcome } from "../archive/archiver.ts";
 import type { QuarantineReason } from "../archive/quarantine.ts";
 import type { BatchReport } from "../archive/report.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import { WATCH_STATES, type WatchState } from "./watch_status.ts";
-
-const _MISNAMED_DEFAULTS = [
-  "nodejs_active_handles_total",
-  "nodejs_active_requests_total",
-  "nodejs_active_resources_total",
-];
 
 /** The outcomes `archiver_orders_total` counts, one label value each. */
 export const ORDER_OUTCOMES = [
@@ -138,7 +133,7 @@ export interface WatchMetricsOptions {
   version?: string;
   /** When the watcher started. @default now */
   startedAt?: Date;
-  /** Also collect prom-client's default process metrics. @default true */
+  /** Also collect the process metrics (core/stream/process_metrics.ts). @default true */
   processMetrics?: boolean;
 }
 
@@ -188,12 +183,7 @@ export interface WatchMetricsRecorder {
 export function createWatchMetrics(options: WatchMetricsOptions = {}): WatchMetricsRecorder {
   const registry = new Registry();
   const registers = [registry];
-  if (options.processMetrics ?? true) {
-    collectDefaultMetrics({ register: registry });
-    // Gauges named like counters, which `promtool check metrics` rejects; the same figures
-    // stay, broken down by type, in nodejs_active_handles, _requests and _resources.
-    for (const name of _MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
-  }
+  if (options.processMetrics ?? true) registerProcessMetrics(registry);
 
   new Gauge({
     name: "archiver_build_info",
