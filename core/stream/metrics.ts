@@ -8,7 +8,7 @@
  * @module
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import denoJson from "../../deno.json" with { type: "json" };
 import {
   countsFromFigures,
@@ -19,13 +19,8 @@ import {
 } from "../archive/outcome.ts";
 import type { QuarantineReason } from "../archive/quarantine.ts";
 import type { BatchReport } from "../archive/report.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import { WATCH_STATES, type WatchState } from "./watch_status.ts";
-
-const _MISNAMED_DEFAULTS = [
-  "nodejs_active_handles_total",
-  "nodejs_active_requests_total",
-  "nodejs_active_resources_total",
-];
 
 export { ORDER_OUTCOMES, type OrderOutcome } from "../archive/outcome.ts";
 
@@ -118,7 +113,7 @@ export interface WatchMetricsOptions {
   version?: string;
   /** When the watcher started. @default now */
   startedAt?: Date;
-  /** Also collect prom-client's default process metrics. @default true */
+  /** Also collect the process metrics (core/stream/process_metrics.ts). @default true */
   processMetrics?: boolean;
 }
 
@@ -168,12 +163,7 @@ export interface WatchMetricsRecorder {
 export function createWatchMetrics(options: WatchMetricsOptions = {}): WatchMetricsRecorder {
   const registry = new Registry();
   const registers = [registry];
-  if (options.processMetrics ?? true) {
-    collectDefaultMetrics({ register: registry });
-    // Gauges named like counters, which `promtool check metrics` rejects; the same figures
-    // stay, broken down by type, in nodejs_active_handles, _requests and _resources.
-    for (const name of _MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
-  }
+  if (options.processMetrics ?? true) registerProcessMetrics(registry);
 
   new Gauge({
     name: "archiver_build_info",

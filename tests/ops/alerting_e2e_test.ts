@@ -1,18 +1,20 @@
 /**
- * The alerting chain for real: a real `archiver watch` on the test database, scraped every
- * second by a real Prometheus (Debian's `prometheus`) loaded with ops/prometheus/archiver-rules.yml
- * (its `for:` durations shortened to 2 s), which sends what fires to a real Alertmanager (Debian's
- * `prometheus-alertmanager`), which delivers it to a webhook this test serves on loopback. Faults
- * the test causes — connection errors from a `failCommand` fail point, a dropped orders
- * collection, a killed watcher — must arrive there with their alert name and severity. Between
- * them, every panel query of ops/grafana/archiver.json runs against the same Prometheus and must
- * return data.
+ * The alerting chain for real: a real `archiver watch` on the test database and a real batch
+ * run's textfile, scraped every second by a real Prometheus (Debian's `prometheus`) loaded with
+ * ops/prometheus/archiver-rules.yml (its `for:` durations 20 times shorter), which sends what
+ * fires to a real Alertmanager (Debian's `prometheus-alertmanager`), which delivers it to a
+ * webhook this test serves on loopback. Normal traffic — 1 % incomplete, a watcher restart —
+ * must deliver nothing; faults the test causes — connection errors from a `failCommand` fail
+ * point, a dropped orders collection, a killed watcher — must arrive there with their alert
+ * name and severity. Between them, every panel query of ops/grafana/archiver.json runs against
+ * the same Prometheus and must return data.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Db } from "mongodb";
-import { tempDir } from "../support/cli.ts";
+import { batch } from "../../plugins/batch/mod.ts";
+import { batchArgs, cli, tempDir } from "../support/cli.ts";
 import { deliver } from "../support/faults.ts";
 import { seedOrders } from "../support/orders.ts";
 import { testDatabase } from "../support/test_db.ts";
@@ -104,12 +106,36 @@ function startWebhook(): AsyncDisposable & { url: string; deliveries: Delivery[]
   };
 }
 
-/** The rules file with every `for:` at 2 s, so the test need not wait minutes. */
+/** How much shorter the rules' `for:` durations are in this test. */
+const FOR_DIVISOR = 20;
+
+/**
+ * The rules file with every `for:` 20 times shorter (at least 2 s; 0s stays 0s), so the test
+ * waits seconds rather than minutes while the durations keep their order: a restart of a few
+ * seconds stays under the watcher-down 15 s (5 min), as it stays under 5 min in production.
+ */
 async function shortenedRules(dir: string): Promise<string> {
   const rules = await Deno.readTextFile(join(OPS_DIR, "prometheus/archiver-rules.yml"));
   const path = join(dir, "archiver-rules.yml");
-  await Deno.writeTextFile(path, rules.replaceAll(/\bfor: \S+/g, "for: 2s"));
+  const seconds = { s: 1, m: 60, h: 3600 } as const;
+  const shortened = rules.replaceAll(/\bfor: (\d+)([smh])\b/g, (_, count: string, unit: "s") => {
+    const total = Number(count) * seconds[unit];
+    return `for: ${total === 0 ? 0 : Math.max(2, Math.round(total / FOR_DIVISOR))}s`;
+  });
+  await Deno.writeTextFile(path, shortened);
   return path;
+}
+
+/** node_exporter's textfile collector, as far as this test needs it: one file on `/metrics`. */
+function startTextfileExporter(file: string): AsyncDisposable & { port: number } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async () =>
+      new Response(await Deno.readTextFile(file).catch(() => ""), {
+        headers: { "content-type": "text/plain; version=0.0.4" },
+      }),
+  );
+  return { port: server.addr.port, [Symbol.asyncDispose]: () => server.shutdown() };
 }
 
 /** An instant query against Prometheus' HTTP API. */
@@ -174,11 +200,13 @@ Deno.test({
     assertInstalled(PROMETHEUS, ALERTMANAGER);
     await using tdb = await testDatabase("ops_alerting");
     await using dir = await tempDir();
-    const seeded = await seedOrders(tdb.db, { complete: 3, incomplete: 1, notDelivered: 12 });
+    const seeded = await seedOrders(tdb.db, { complete: 3, incomplete: 1, notDelivered: 112 });
     const courier = [...seeded.couriers.values()][0]!._id;
     const pending = [...seeded.notDelivered];
 
     await using webhook = startWebhook();
+    const textfile = join(dir.path, "archiver_batch.prom");
+    await using exporter = startTextfileExporter(textfile);
     const metricsPort = freePort();
     const amPort = freePort();
     const promPort = freePort();
@@ -218,6 +246,9 @@ Deno.test({
         scrape_configs: [{
           job_name: "archiver-watch",
           static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }],
+        }, {
+          job_name: "node",
+          static_configs: [{ targets: [`127.0.0.1:${exporter.port}`] }],
         }],
       }),
     );
@@ -228,12 +259,21 @@ Deno.test({
       "--rules.alert.resend-delay=1s",
     ], join(dir.path, "prometheus.log"));
 
-    const watcher = startWatcher(tdb.uri, tdb.dbName, dir.path, [
-      "--metrics-port",
-      String(metricsPort),
-      "--retry-interval",
-      "1s",
-    ]);
+    // The nightly batch, with its textfile for the exporter: the seeded orders, one incomplete.
+    const run = await cli(batchArgs(tdb.uri, tdb.dbName, dir.path, "--metrics-file", textfile), {
+      plugins: [batch()],
+      cwd: dir.path,
+    });
+    assert.equal(run.code, 0, run.stderr);
+
+    const start = () =>
+      startWatcher(tdb.uri, tdb.dbName, dir.path, [
+        "--metrics-port",
+        String(metricsPort),
+        "--retry-interval",
+        "1s",
+      ]);
+    let watcher = start();
     await using _watcher = {
       [Symbol.asyncDispose]: async () => void (await watcher.stop("SIGKILL")),
     };
@@ -268,6 +308,57 @@ Deno.test({
       }, () => diagnostics);
     });
 
+    await t.step(
+      "normal traffic with 1 % incomplete and a watcher restart deliver no alert",
+      async () => {
+        const since = Date.now();
+        const burst = pending.splice(0, 99);
+        await tdb.db.collection("Commande").updateMany({ numero_commande: { $in: burst } }, {
+          $set: { status: "livrée", date_livraison: new Date(), livreur_id: courier },
+        });
+        await deliver(tdb.db, pending.shift()!, { courier, dangling: true });
+        const counted = (expr: string) =>
+          waitUntil(expr, 30_000, async () => {
+            await refresh();
+            return (await query(promUrl, expr).catch(() => [])).length > 0 ? true : undefined;
+          }, () => diagnostics);
+        await counted('archiver_orders_total{job="archiver-watch",outcome="archived"} >= 99');
+
+        // A restart: the new process counts from 0 and counts the quarantined orders again.
+        await watcher.stop("SIGTERM");
+        watcher = start();
+        await watcher.waitFor(/Change Stream opened successfully/, 30_000);
+        await counted(
+          'resets(archiver_orders_total{job="archiver-watch",outcome="archived"}[5m]) > 0',
+        );
+        await counted('up{job="archiver-watch"} == 1');
+
+        // Every rule evaluated past the longest shortened for: a restart could start (the
+        // watcher down for 5 min, 15 s here), with the restart and the incomplete orders in its
+        // window; nothing may fire, nothing may be delivered.
+        const until = Date.now() + (5 * 60 / FOR_DIVISOR + 5) * 1000;
+        await waitUntil("the rules to see the restart", 30_000, async () => {
+          await refresh();
+          const firing = await query(promUrl, 'ALERTS{alertstate="firing"}');
+          assert.deepEqual(
+            firing.map((a) => a.metric.alertname),
+            [],
+            `alerts firing on normal traffic:\n${diagnostics}`,
+          );
+          return Date.now() > until ? true : undefined;
+        }, () => diagnostics);
+        const incomplete = await query(
+          promUrl,
+          'increase(archiver_orders_total{job="archiver-watch",outcome="incomplete"}[1h]) > 0',
+        );
+        assert.ok(incomplete.length > 0, `no incomplete order counted:\n${diagnostics}`);
+        assert.deepEqual(
+          webhook.deliveries.filter((d) => d.at >= since).map((d) => d.alert.labels.alertname),
+          [],
+        );
+      },
+    );
+
     await t.step("orders delivered while it streams are counted", async () => {
       for (const number of pending.splice(0, 4)) await deliver(tdb.db, number, { courier });
       await deliver(tdb.db, pending.shift()!, { courier, dangling: true });
@@ -284,7 +375,7 @@ Deno.test({
         await refresh();
         const archived = await query(
           promUrl,
-          'archiver_orders_total{job="archiver-watch",outcome="archived"} >= 7',
+          'archiver_orders_total{job="archiver-watch",outcome="archived"} >= 4',
         ).catch(() => []);
         return archived.length > 0 ? true : undefined;
       }, () => diagnostics);

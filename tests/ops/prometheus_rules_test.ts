@@ -57,6 +57,33 @@ Deno.test({
   },
 });
 
+Deno.test("every alert rule states its for: and says why beside it", async () => {
+  const rules = await Deno.readTextFile(join(OPS_DIR, "prometheus/archiver-rules.yml"));
+  for (const block of rules.split(/\n\s+- alert: /).slice(1)) {
+    const name = block.split("\n")[0]!.trim();
+    const stated = /\n(\s+# .*\n)\s+for: (\d+[smh])\n/.exec(block);
+    assert.ok(stated, `${name} has no for: with a comment above it`);
+  }
+});
+
+Deno.test("the unit tests hold the table of scenarios an operator lives through", async () => {
+  const tests = await Deno.readTextFile(join(OPS_DIR, "prometheus/archiver-rules.test.yml"));
+  const scenarios = [
+    "a watcher restarted in a quiet hour",
+    "normal traffic with 1 % incomplete and a restart is silent",
+    "a stopped watcher whose idle token ages",
+    "a healthy watcher on a young oplog that is not full is silent",
+    "two HA watchers, both standby",
+    "two HA watchers, none up",
+    "a batch that never succeeded",
+    "a batch refused by the server (exit 2",
+    "a batch interrupted by Ctrl+C (exit 130)",
+  ];
+  for (const scenario of scenarios) {
+    assert.ok(tests.includes(`name: "scenario: ${scenario}`), `no scenario "${scenario}"`);
+  }
+});
+
 Deno.test({
   name:
     "amtool accepts the Alertmanager config, which mails P1 and P2 and sends every alert to the chat",
