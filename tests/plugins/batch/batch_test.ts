@@ -296,7 +296,7 @@ Deno.test("a document that cannot be written is counted and logged; the rest of 
   }
   assert.match(
     stderr,
-    /❌ 6 orders could not be archived \(invalid 0, errors 6\): see the quarantine archiver_quarantine/,
+    /❌ 6 orders could not be archived \(invalid 0, conflicts 0, errors 6\): see archiver quarantine list/,
   );
   const quarantined = await tdb.db.collection("archiver_quarantine").find().toArray();
   assert.deepEqual(quarantined.map((q) => q.numero_commande).sort(), [...failed].sort());
