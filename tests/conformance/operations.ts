@@ -11,12 +11,13 @@ import type {
   ChangeStream,
   ClientBulkWriteModel,
   ClientBulkWriteResult,
+  ClientSession,
   Collection,
   Db,
   Document,
   MongoClient,
 } from "mongodb";
-import { type EntityMap, toCommonOptions } from "./entities.ts";
+import { type EntityMap, sessionInternals, toCommonOptions } from "./entities.ts";
 
 /** How an operation's result is matched against `expectResult` */
 export interface OperationOutcome {
@@ -83,13 +84,34 @@ export async function runEntityOperation(
       }
       break;
     case "session":
-      if (name === "endSession") {
-        await target.session.endSession();
-        return { result: undefined, root: false };
-      }
-      break;
+      return await _sessionOperation(target.session, name, args);
   }
   throw new UnsupportedOperationError(`Unsupported operation "${name}" on a ${target.kind}`);
+}
+
+async function _sessionOperation(
+  session: ClientSession,
+  name: string,
+  args: Document,
+): Promise<OperationOutcome> {
+  switch (name) {
+    case "endSession":
+      await session.endSession();
+      return { result: undefined, root: false };
+    case "startTransaction":
+      session.startTransaction(args);
+      return { result: undefined, root: false };
+    case "commitTransaction":
+      await session.commitTransaction();
+      return { result: undefined, root: false };
+    case "abortTransaction":
+      await session.abortTransaction();
+      return { result: undefined, root: false };
+    case "getSnapshotTime":
+      // The time the session's first snapshot read answered (`atClusterTime`).
+      return { result: sessionInternals(session).snapshotTime ?? null, root: false };
+  }
+  throw new UnsupportedOperationError(`Unsupported operation "${name}" on a session`);
 }
 
 function _resolveArguments(entities: EntityMap, args: Document): Document {
