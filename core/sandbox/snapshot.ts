@@ -166,7 +166,10 @@ export class SnapshotStorage extends Storage {
     }
     if (created || !current) return undefined;
     const snapshot = new Collection(db, name, new Oplog(1), current.options);
-    for (const [key, doc] of docs) snapshot.docs.set(key, doc);
+    const ordered = [...docs].sort(([, a], [, b]) =>
+      current.naturalPosition(a) - current.naturalPosition(b)
+    );
+    for (const [key, doc] of ordered) snapshot.docs.set(key, doc);
     return snapshot;
   }
 }

@@ -231,7 +231,10 @@ async function _runOperation(
         `expected an error, got result ${formatValue(outcome?.result)}`,
       );
     }
-    assertExpectedError(operation.expectError as Document, error, entities);
+    const ordered = (operation.arguments as Document | undefined)?.ordered;
+    assertExpectedError(operation.expectError as Document, error, entities, {
+      ...(typeof ordered === "boolean" ? { ordered } : {}),
+    });
     return;
   }
   if (failed) throw new _UnexpectedError(error);
@@ -416,12 +419,14 @@ export function lastTwoLsids(events: readonly RecordedEvent[]): [unknown, unknow
  * @param expected the `expectError` object
  * @param error what the operation threw
  * @param entities for special operators in `errorResponse` and `expectResult`
+ * @param options `ordered`: whether the failed operation was an ordered bulk write (the default)
  * @throws {MatchError} when an assertion fails
  */
 export function assertExpectedError(
   expected: Document,
   error: unknown,
   entities?: EntityMap,
+  options: { ordered?: boolean } = {},
 ): void {
   const mongo = error instanceof MongoError ? error : undefined;
   const server = error instanceof MongoServerError ? error : undefined;
@@ -525,7 +530,11 @@ export function assertExpectedError(
     if (bulk === undefined) {
       throw new MatchError("expectError.expectResult", `the error carries no result: ${described}`);
     }
-    assertMatches(expected.expectResult, bulkWriteResultToDocument(bulk.result), {
+    const failure = {
+      writeErrorIndexes: writeErrors.map((e) => e.index),
+      ordered: options.ordered ?? true,
+    };
+    assertMatches(expected.expectResult, bulkWriteResultToDocument(bulk.result, failure), {
       root: true,
       path: "expectError.expectResult",
       entities,
