@@ -224,7 +224,46 @@ export class Collection {
    * @returns The specifications.
    */
   indexSpecs(): IndexSpec[] {
-    return [_ID_INDEX, ...[...this.indexes.values()].map((index) => index.spec)];
+    const clustered = this.options.clusteredIndex;
+    const idIndex: IndexSpec = isPlainDoc(clustered)
+      ? {
+        v: 2,
+        key: { _id: 1 },
+        name: typeof clustered.name === "string" ? clustered.name : "_id_",
+        unique: true,
+        clustered: true,
+      }
+      : _ID_INDEX;
+    return [idIndex, ...[...this.indexes.values()].map((index) => index.spec)];
+  }
+
+  /**
+   * Whether this is a time series collection: its documents are measurements, stored in
+   * buckets by mongod, so `_id` is not unique and has no index.
+   */
+  get isTimeseries(): boolean {
+    return isPlainDoc(this.options.timeseries);
+  }
+
+  /** The key a stored document is held under: its `_id`'s, or its own in a time series. */
+  #storageKey(doc: Doc): string {
+    return this.#measurementKeys.get(doc) ?? valueKey(doc._id);
+  }
+
+  readonly #measurementKeys = new WeakMap<Doc, string>();
+  #measurements = 0;
+  readonly #positions = new WeakMap<Doc, number>();
+  #inserted = 0;
+
+  /**
+   * Where a version of a document stands in natural order (insertion order; an update keeps
+   * the place), also for versions no longer stored, as the oplog holds them.
+   *
+   * @param doc A document version this collection stored.
+   * @returns Its position, or `Infinity` when unknown.
+   */
+  naturalPosition(doc: Doc): number {
+    return this.#positions.get(doc) ?? Infinity;
   }
 
   /**
@@ -250,7 +289,7 @@ export class Collection {
     const index = new Index(full);
     for (const [idKey, doc] of this.docs) {
       const keys = index.keysOf(doc);
-      const duplicate = index.conflict(keys, idKey);
+      const duplicate = index.conflict(keys, idKey, { building: true });
       if (duplicate) {
         throw indexBuildError(
           this.ns,
@@ -287,8 +326,12 @@ export class Collection {
     if (isPlainDoc(id) && Object.keys(id).some((k) => k.startsWith("$"))) {
       throw new CommandError(52, "_id fields may not contain '$'-prefixed fields");
     }
-    const idKey = valueKey(id);
-    if (this.docs.has(idKey)) throw duplicateKeyError(this.ns, _ID_INDEX, [id]);
+    let idKey = valueKey(id);
+    if (this.isTimeseries) {
+      this.#checkMeasurement(doc);
+      idKey = `measurement ${++this.#measurements}`;
+      this.#measurementKeys.set(doc, idKey);
+    } else if (this.docs.has(idKey)) throw duplicateKeyError(this.ns, _ID_INDEX, [id]);
     const allKeys: Array<[Index, IndexKey[]]> = [];
     for (const index of this.indexes.values()) {
       const keys = index.keysOf(doc);
@@ -298,6 +341,7 @@ export class Collection {
     }
     for (const [index, keys] of allKeys) index.add(keys, idKey);
     this.docs.set(idKey, doc);
+    this.#positions.set(doc, ++this.#inserted);
     this.version++;
     this.#oplog.append({
       op: "insert",
@@ -317,7 +361,11 @@ export class Collection {
    * @param updateDescription What changed, for an update event; absent for a replacement.
    */
   replace(before: Doc, after: Doc, updateDescription?: Doc): void {
-    const idKey = valueKey(before._id);
+    const idKey = this.#storageKey(before);
+    if (this.isTimeseries) {
+      this.#checkMeasurement(after);
+      this.#measurementKeys.set(after, idKey);
+    }
     const changes: Array<[Index, IndexKey[], IndexKey[]]> = [];
     for (const index of this.indexes.values()) {
       const oldKeys = index.keysOf(before);
@@ -331,6 +379,7 @@ export class Collection {
       index.add(newKeys, idKey);
     }
     this.docs.set(idKey, after);
+    this.#positions.set(after, this.#positions.get(before) ?? ++this.#inserted);
     this.version++;
     this.#oplog.append({
       op: updateDescription ? "update" : "replace",
@@ -351,7 +400,7 @@ export class Collection {
    * @param doc The stored document.
    */
   delete(doc: Doc): void {
-    const idKey = valueKey(doc._id);
+    const idKey = this.#storageKey(doc);
     for (const index of this.indexes.values()) index.remove(index.keysOf(doc), idKey);
     this.docs.delete(idKey);
     this.version++;
@@ -409,7 +458,7 @@ export class Collection {
   #plan(conditions: Array<[string, unknown]>): _Found | undefined {
     let best: _Found | undefined;
     for (const [field, condition] of conditions) {
-      if (field === "_id") {
+      if (field === "_id" && !this.isTimeseries) {
         const values = _equalityValues(condition, true);
         if (!values) continue;
         const docs = this.#byId(values);
@@ -450,6 +499,17 @@ export class Collection {
    */
   indexOn(field: string): Index | undefined {
     return this.#singleFieldIndex(field);
+  }
+
+  /** A measurement must hold its time field as a date, as mongod requires. */
+  #checkMeasurement(doc: Doc): void {
+    const timeField = (this.options.timeseries as Doc).timeField;
+    if (typeof timeField === "string" && !(doc[timeField] instanceof Date)) {
+      throw new CommandError(
+        2,
+        `'${timeField}' must be present and contain a valid BSON UTC datetime value`,
+      );
+    }
   }
 
   #singleFieldIndex(field: string): Index | undefined {

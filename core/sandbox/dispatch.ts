@@ -16,6 +16,7 @@ import {
   RETRYABLE_WRITE_CODES,
 } from "./fail_points.ts";
 import { countCommand } from "./metrics.ts";
+import { snapshotRead, SnapshotStorage, stampSnapshotReply } from "./snapshot.ts";
 import { clusterTimeDoc, type ConnectionInfo, type SandboxState } from "./state.ts";
 
 /** Returned instead of a reply when the connection must be closed without answering. */
@@ -104,7 +105,12 @@ export async function dispatch(
     } else {
       const handler = COMMANDS.get(name);
       if (!handler) throw new CommandError(59, `no such command: '${name}'`);
-      reply = await handler({ state, connection, db, name, body });
+      const snapshot = snapshotRead(name, body, state.storage.oplog.clock.now());
+      const view = snapshot
+        ? { ...state, storage: new SnapshotStorage(state.storage, snapshot.atClusterTime) }
+        : state;
+      reply = await handler({ state: view, connection, db, name, body });
+      if (snapshot) stampSnapshotReply(reply, snapshot);
       if (state.auth.enabled) recordCursor(state, connection, name, body, reply);
       if (!("ok" in reply)) reply.ok = 1;
       if (action?.writeConcernError) {

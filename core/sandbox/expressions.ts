@@ -443,6 +443,104 @@ function _eager(fn: _OperatorFn, spec: unknown, context: Context): _Compiled {
   return (f) => fn(f.obj, _quote(arg(f)), f.options);
 }
 
+/** The one argument of an operator written `{ $op: x }` or `{ $op: [x] }`, if it is so. */
+function _single(spec: unknown): { arg: unknown } | undefined {
+  if (!Array.isArray(spec)) return { arg: spec };
+  return spec.length === 1 ? { arg: spec[0] } : undefined;
+}
+
+/**
+ * Operators evaluated here on the values of their compiled arguments, with mingo's own
+ * semantics (the same tests on the same values, in the same order); an input mingo would
+ * reject, or convert, goes to mingo's implementation so that its errors and conversions stay
+ * the same. These are the ones the archiver's enrichment evaluates for every order and item.
+ */
+function _native(
+  op: string,
+  spec: unknown,
+  context: Context,
+  fn: _OperatorFn,
+): _Compiled | undefined {
+  switch (op) {
+    case "$not": {
+      // mingo: an empty list is false, more than one argument an error, else `!value`.
+      if (Array.isArray(spec) && spec.length !== 1) return undefined;
+      const arg = _compile(_single(spec)!.arg, context);
+      return (f) => !arg(f);
+    }
+    case "$isArray": {
+      const single = _single(spec);
+      if (!single) return undefined;
+      const arg = _compile(single.arg, context);
+      return (f) => Array.isArray(arg(f));
+    }
+    case "$isNumber": {
+      const arg = _compile(spec, context);
+      return (f) => {
+        const v = arg(f);
+        return typeof v === "number" && !Number.isNaN(v);
+      };
+    }
+    case "$size": {
+      const arg = _compile(spec, context);
+      return (f) => {
+        const v = arg(f);
+        if (_isNil(v)) return null;
+        return Array.isArray(v) ? v.length : fn(f.obj, _quote(v), f.options);
+      };
+    }
+    case "$arrayElemAt": {
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [array, index] = spec.map((item) => _compile(item, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      return (f) => {
+        const a = array(f);
+        const i = index(f);
+        if (_isNil(a) || _isNil(i)) return null;
+        if (!Array.isArray(a) || !Number.isInteger(i)) {
+          return fn(f.obj, [_quote(a), _quote(i)], f.options);
+        }
+        const n = i as number;
+        if (n < 0 && Math.abs(n) <= a.length) return a[(n + a.length) % a.length];
+        return n >= 0 && n < a.length ? a[n] : undefined;
+      };
+    }
+    case "$concatArrays": {
+      if (!Array.isArray(spec)) return undefined;
+      const args = spec.map((item) => _compile(item, context));
+      return (f) => {
+        const values = args.map((arg) => arg(f));
+        let size = 0;
+        for (const v of values) {
+          if (_isNil(v)) return null;
+          if (!Array.isArray(v)) return fn(f.obj, values.map(_quote), f.options);
+          size += v.length;
+        }
+        const out = new Array(size);
+        let i = 0;
+        for (const v of values as unknown[][]) for (const item of v) out[i++] = item;
+        return out;
+      };
+    }
+    case "$concat": {
+      if (!Array.isArray(spec)) return undefined;
+      const args = spec.map((item) => _compile(item, context));
+      return (f) => {
+        const values = args.map((arg) => arg(f));
+        let strings = true;
+        for (const v of values) {
+          if (_isNil(v)) return null;
+          strings &&= typeof v === "string";
+        }
+        return strings ? values.join("") : fn(f.obj, values.map(_quote), f.options);
+      };
+    }
+  }
+  return undefined;
+}
+
 function _operator(op: string, spec: unknown, context: Context, whole: Doc): _Compiled {
   switch (op) {
     case "$literal":
@@ -465,6 +563,10 @@ function _operator(op: string, spec: unknown, context: Context, whole: Doc): _Co
   const fn = context.getOperator("expression" as never, op) as _OperatorFn | null;
   if (fn && (op === "$eq" || op === "$ne") && Array.isArray(spec) && spec.length === 2) {
     return _equality(fn, spec, context, op === "$ne");
+  }
+  if (fn) {
+    const native = _native(op, spec, context, fn);
+    if (native) return native;
   }
   if (fn && _EAGER.has(op)) return _eager(fn, spec, context);
   if (!fn && context.getOperator("accumulator" as never, op)) {

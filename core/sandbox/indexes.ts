@@ -200,8 +200,10 @@ export class Index {
   readonly spec: IndexSpec;
   /** Key pattern fields, in order. */
   readonly fields: string[];
-  /** Whether keys must be unique. */
-  readonly unique: boolean;
+  /** Whether keys must be unique (`collMod` may make an index unique). */
+  get unique(): boolean {
+    return this.spec.unique === true;
+  }
   /** Canonical key → `_id` keys of the documents holding it. */
   readonly entries: Map<string, Set<string>> = new Map();
   /** Uses of the index since it was built (`$indexStats`). */
@@ -215,7 +217,6 @@ export class Index {
   constructor(spec: IndexSpec) {
     this.spec = spec;
     this.fields = Object.keys(spec.key);
-    this.unique = spec.unique === true;
     this.#sparse = spec.sparse === true;
     const partial = spec.partialFilterExpression as Doc | undefined;
     this.#partial = partial ? compileFilter(partial) : undefined;
@@ -260,10 +261,19 @@ export class Index {
    *
    * @param keys The document's keys.
    * @param idKey The document's own `_id` key.
+   * @param options `building`: the index is being built over existing documents, which a
+   *   `prepareUnique` index accepts.
    * @returns The conflicting key, if any.
    */
-  conflict(keys: IndexKey[], idKey: string): IndexKey | undefined {
-    if (!this.unique) return undefined;
+  conflict(
+    keys: IndexKey[],
+    idKey: string,
+    options: { building?: boolean } = {},
+  ): IndexKey | undefined {
+    // prepareUnique refuses new duplicate keys, keeping those already there (collMod converts
+    // the index to unique once they are resolved).
+    const prepared = this.spec.prepareUnique === true && options.building !== true;
+    if (!this.unique && !prepared) return undefined;
     for (const k of keys) {
       const holders = this.entries.get(k.key);
       if (holders && (holders.size > 1 || !holders.has(idKey))) return k;

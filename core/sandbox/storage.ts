@@ -43,10 +43,11 @@ export class Storage {
   readonly databases: Map<string, Map<string, Collection>> = new Map();
 
   /**
-   * @param oplogSize Maximum number of oplog entries kept.
+   * @param oplog Maximum number of oplog entries kept, or the oplog itself (a snapshot view
+   *   shares its server's).
    */
-  constructor(oplogSize: number) {
-    this.oplog = new Oplog(oplogSize);
+  constructor(oplog: number | Oplog) {
+    this.oplog = typeof oplog === "number" ? new Oplog(oplog) : oplog;
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   type MongoClientOptions,
   ReadPreference,
   type ReadPreferenceMode,
+  type Timestamp,
 } from "mongodb";
 import type { EntityLookup } from "./matcher.ts";
 
@@ -60,6 +61,28 @@ export type Entity =
   | { kind: "changeStream"; stream: ChangeStream }
   | { kind: "cursor"; cursor: FindCursor }
   | { kind: "value"; value: unknown };
+
+/**
+ * What the driver's session holds that its public types leave out and the format's session
+ * operations read: the snapshot time (`getSnapshotTime`, `sessionOptions.snapshotTime`) and the
+ * transaction state (`assertSessionTransactionState`). The driver's own runner reads the same.
+ */
+export interface SessionInternals {
+  /** The `atClusterTime` of the session's first snapshot read, then sent by every read */
+  snapshotTime?: Timestamp;
+  /** The session's transaction; its `state` is a `TxnState` value such as `NO_TRANSACTION` */
+  transaction: { state: string };
+}
+
+/**
+ * Views a driver session through {@linkcode SessionInternals}.
+ *
+ * @param session a driver session
+ * @returns the same object, typed with its internal fields
+ */
+export function sessionInternals(session: ClientSession): SessionInternals {
+  return session as unknown as SessionInternals;
+}
 
 type _KindOf<K extends Entity["kind"]> = Extract<Entity, { kind: K }>;
 
@@ -195,7 +218,14 @@ export class EntityMap implements EntityLookup {
         }
         case "session": {
           const { client } = this.get(spec.client as string, "client");
-          const session = client.startSession(toCommonOptions(spec.sessionOptions));
+          const { snapshotTime, ...options } = (spec.sessionOptions ?? {}) as Document;
+          const session = client.startSession(toCommonOptions(options));
+          // `snapshotTime` names an entity holding the time; the driver takes it as the
+          // session's snapshot time, which its first read then sends as `atClusterTime`.
+          if (typeof snapshotTime === "string") {
+            sessionInternals(session).snapshotTime = this.get(snapshotTime, "value")
+              .value as Timestamp;
+          }
           this.set(id, { kind: "session", session, client: spec.client as string });
           break;
         }

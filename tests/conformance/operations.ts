@@ -11,12 +11,13 @@ import type {
   ChangeStream,
   ClientBulkWriteModel,
   ClientBulkWriteResult,
+  ClientSession,
   Collection,
   Db,
   Document,
   MongoClient,
 } from "mongodb";
-import { type EntityMap, toCommonOptions } from "./entities.ts";
+import { type EntityMap, sessionInternals, toCommonOptions } from "./entities.ts";
 
 /** How an operation's result is matched against `expectResult` */
 export interface OperationOutcome {
@@ -83,13 +84,34 @@ export async function runEntityOperation(
       }
       break;
     case "session":
-      if (name === "endSession") {
-        await target.session.endSession();
-        return { result: undefined, root: false };
-      }
-      break;
+      return await _sessionOperation(target.session, name, args);
   }
   throw new UnsupportedOperationError(`Unsupported operation "${name}" on a ${target.kind}`);
+}
+
+async function _sessionOperation(
+  session: ClientSession,
+  name: string,
+  args: Document,
+): Promise<OperationOutcome> {
+  switch (name) {
+    case "endSession":
+      await session.endSession();
+      return { result: undefined, root: false };
+    case "startTransaction":
+      session.startTransaction(args);
+      return { result: undefined, root: false };
+    case "commitTransaction":
+      await session.commitTransaction();
+      return { result: undefined, root: false };
+    case "abortTransaction":
+      await session.abortTransaction();
+      return { result: undefined, root: false };
+    case "getSnapshotTime":
+      // The time the session's first snapshot read answered (`atClusterTime`).
+      return { result: sessionInternals(session).snapshotTime ?? null, root: false };
+  }
+  throw new UnsupportedOperationError(`Unsupported operation "${name}" on a session`);
 }
 
 function _resolveArguments(entities: EntityMap, args: Document): Document {
@@ -373,7 +395,10 @@ export function updateResultToDocument(
  * @param result the driver's result, from `bulkWrite()` or a MongoBulkWriteError
  * @returns `{ insertedCount, matchedCount, modifiedCount, deletedCount, upsertedCount, upsertedIds, insertedIds }`
  */
-export function bulkWriteResultToDocument(result: BulkWriteResult): Document {
+export function bulkWriteResultToDocument(
+  result: BulkWriteResult,
+  failure?: BulkWriteFailure,
+): Document {
   return {
     insertedCount: result.insertedCount,
     matchedCount: result.matchedCount,
@@ -381,8 +406,38 @@ export function bulkWriteResultToDocument(result: BulkWriteResult): Document {
     deletedCount: result.deletedCount,
     upsertedCount: result.upsertedCount,
     upsertedIds: { ...result.upsertedIds },
-    insertedIds: { ...result.insertedIds },
+    insertedIds: failure === undefined
+      ? { ...result.insertedIds }
+      : _insertedIdsOfFailure(result, failure),
   };
+}
+
+/** How a bulk write failed, for the ids it reports ({@linkcode bulkWriteResultToDocument}) */
+export interface BulkWriteFailure {
+  /** Indexes of the operations that failed with a write error */
+  writeErrorIndexes: readonly number[];
+  /** Whether the bulk write was ordered (it stops at the first error) */
+  ordered: boolean;
+}
+
+/**
+ * The driver lists, in a failed bulk write's result, the id of every document it sent to be
+ * inserted; the format's `insertedIds` are those of the documents the server inserted. Without
+ * the failing ones, the inserts an ordered write ran are the first `insertedCount` (it stops at
+ * the first error); when an unordered write does not say which, the ids are left unset, as the
+ * format allows.
+ */
+function _insertedIdsOfFailure(
+  result: BulkWriteResult,
+  failure: BulkWriteFailure,
+): Document | undefined {
+  const failed = new Set(failure.writeErrorIndexes);
+  const attempted = Object.entries(result.insertedIds)
+    .filter(([index]) => !failed.has(Number(index)))
+    .sort(([a], [b]) => Number(a) - Number(b));
+  if (attempted.length === result.insertedCount) return Object.fromEntries(attempted);
+  if (!failure.ordered) return undefined;
+  return Object.fromEntries(attempted.slice(0, result.insertedCount));
 }
 
 /**

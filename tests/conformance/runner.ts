@@ -13,7 +13,7 @@ import {
   MongoError,
   MongoServerError,
 } from "mongodb";
-import { EntityMap } from "./entities.ts";
+import { EntityMap, type RecordedEvent, sessionInternals } from "./entities.ts";
 import { assertEvents } from "./events.ts";
 import { assertMatches, exactlyEquals, formatValue, MatchError } from "./matcher.ts";
 import {
@@ -231,7 +231,10 @@ async function _runOperation(
         `expected an error, got result ${formatValue(outcome?.result)}`,
       );
     }
-    assertExpectedError(operation.expectError as Document, error, entities);
+    const ordered = (operation.arguments as Document | undefined)?.ordered;
+    assertExpectedError(operation.expectError as Document, error, entities, {
+      ...(typeof ordered === "boolean" ? { ordered } : {}),
+    });
     return;
   }
   if (failed) throw new _UnexpectedError(error);
@@ -303,8 +306,111 @@ async function _runSpecialOperation(
     case "wait":
       await new Promise((resolve) => setTimeout(resolve, Number(args.ms)));
       return;
+    case "targetedFailPoint": {
+      // The session's pinned server: the sandbox is one server, so its client's connection.
+      const session = entities.get(args.session as string, "session");
+      const { client } = entities.get(session.client, "client");
+      const command = args.failPoint as Document;
+      await client.db("admin").command(command);
+      failPoints.push({ client, name: command.configureFailPoint as string });
+      return;
+    }
+    case "assertSessionDirty":
+    case "assertSessionNotDirty": {
+      const { session } = entities.get(args.session as string, "session");
+      const dirty = session.serverSession?.isDirty === true;
+      if (dirty !== (operation.name === "assertSessionDirty")) {
+        throw new MatchError(
+          operation.name as string,
+          `session "${args.session}" is ${dirty ? "" : "not "}dirty`,
+        );
+      }
+      return;
+    }
+    case "assertSessionPinned":
+    case "assertSessionUnpinned": {
+      const { session } = entities.get(args.session as string, "session");
+      const pinned = session.isPinned;
+      if (pinned !== (operation.name === "assertSessionPinned")) {
+        throw new MatchError(
+          operation.name as string,
+          `session "${args.session}" is ${pinned ? "" : "not "}pinned`,
+        );
+      }
+      return;
+    }
+    case "assertSessionTransactionState": {
+      const { session } = entities.get(args.session as string, "session");
+      const state = transactionStateName(sessionInternals(session).transaction.state);
+      if (state !== args.state) {
+        throw new MatchError(
+          operation.name,
+          `session "${args.session}" is in transaction state "${state}", expected "${args.state}"`,
+        );
+      }
+      return;
+    }
+    case "assertSameLsidOnLastTwoCommands":
+    case "assertDifferentLsidOnLastTwoCommands": {
+      const [previous, last] = lastTwoLsids(entities.get(args.client as string, "client").events);
+      const same = exactlyEquals(previous, last);
+      if (same !== (operation.name === "assertSameLsidOnLastTwoCommands")) {
+        throw new MatchError(
+          operation.name,
+          `the last two commands have ${same ? "the same lsid" : "different lsids"}: ${
+            formatValue(previous)
+          } and ${formatValue(last)}`,
+        );
+      }
+      return;
+    }
   }
   throw new UnsupportedOperationError(`Unsupported test runner operation "${operation.name}"`);
+}
+
+/** The unified format's name of each of the driver's transaction states */
+const _TRANSACTION_STATES: Readonly<Record<string, string>> = {
+  NO_TRANSACTION: "none",
+  STARTING_TRANSACTION: "starting",
+  TRANSACTION_IN_PROGRESS: "in_progress",
+  TRANSACTION_COMMITTED: "committed",
+  TRANSACTION_COMMITTED_EMPTY: "committed",
+  TRANSACTION_ABORTED: "aborted",
+};
+
+/**
+ * Names a driver transaction state as `assertSessionTransactionState` does.
+ *
+ * @param state the driver's `TxnState` value, e.g. `TRANSACTION_IN_PROGRESS`
+ * @returns `none`, `starting`, `in_progress`, `committed` or `aborted`
+ * @throws {Error} for a state the format does not name
+ */
+export function transactionStateName(state: string): string {
+  const name = _TRANSACTION_STATES[state];
+  if (name === undefined) throw new Error(`Unknown transaction state "${state}"`);
+  return name;
+}
+
+/**
+ * The `lsid` of the last two commands a client started (`assertSameLsidOnLastTwoCommands`).
+ *
+ * @param events the events the client recorded
+ * @returns the lsids of the second-to-last and the last command started
+ * @throws {MatchError} when fewer than two commands were recorded or one has no lsid
+ */
+export function lastTwoLsids(events: readonly RecordedEvent[]): [unknown, unknown] {
+  const started = events.filter((event) => event.type === "commandStartedEvent");
+  if (started.length < 2) {
+    throw new MatchError(
+      "lsid",
+      `needs two commandStartedEvent (observeEvents), recorded ${started.length}`,
+    );
+  }
+  const lsids = started.slice(-2).map((event) => event.command?.lsid);
+  if (lsids.some((lsid) => lsid === undefined)) {
+    throw new MatchError("lsid", `a command of the last two has no lsid`);
+  }
+  return [lsids[0], lsids[1]];
 }
 
 /**
@@ -313,12 +419,14 @@ async function _runSpecialOperation(
  * @param expected the `expectError` object
  * @param error what the operation threw
  * @param entities for special operators in `errorResponse` and `expectResult`
+ * @param options `ordered`: whether the failed operation was an ordered bulk write (the default)
  * @throws {MatchError} when an assertion fails
  */
 export function assertExpectedError(
   expected: Document,
   error: unknown,
   entities?: EntityMap,
+  options: { ordered?: boolean } = {},
 ): void {
   const mongo = error instanceof MongoError ? error : undefined;
   const server = error instanceof MongoServerError ? error : undefined;
@@ -422,7 +530,11 @@ export function assertExpectedError(
     if (bulk === undefined) {
       throw new MatchError("expectError.expectResult", `the error carries no result: ${described}`);
     }
-    assertMatches(expected.expectResult, bulkWriteResultToDocument(bulk.result), {
+    const failure = {
+      writeErrorIndexes: writeErrors.map((e) => e.index),
+      ordered: options.ordered ?? true,
+    };
+    assertMatches(expected.expectResult, bulkWriteResultToDocument(bulk.result, failure), {
       root: true,
       path: "expectError.expectResult",
       entities,

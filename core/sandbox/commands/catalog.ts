@@ -5,10 +5,11 @@
  * @module
  */
 
-import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
+import { compareValues, type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
 import { compileFilter } from "../mingo_context.ts";
 import type { Collection } from "../collection.ts";
+import type { Index } from "../indexes.ts";
 import { validatePipeline } from "../pipeline.ts";
 import { isView, rejectViewWrite } from "../views.ts";
 import type { Namespace } from "../oplog.ts";
@@ -46,8 +47,33 @@ function _create(ctx: CommandContext): Doc {
   for (const [key, value] of Object.entries(ctx.body)) {
     if (key !== "create" && !GENERIC_FIELDS.has(key)) options[key] = value;
   }
+  if (options.clusteredIndex !== undefined) {
+    options.clusteredIndex = _clusteredIndex(options.clusteredIndex);
+  }
   ctx.state.storage.createCollection(ctx.db, name, options);
   return {};
+}
+
+/**
+ * Checks a clustered collection's `clusteredIndex` and gives it the version mongod stores
+ * (`listCollections` shows `{ v: 2, key: { _id: 1 }, name, unique: true }`).
+ */
+function _clusteredIndex(spec: unknown): Doc {
+  if (spec === true) return { v: 2, key: { _id: 1 }, name: "_id_", unique: true };
+  if (!isPlainDoc(spec)) {
+    throw new CommandError(
+      14,
+      "BSON field 'create.clusteredIndex' is the wrong type, expected types '[bool, object]'",
+    );
+  }
+  if (valueKey(spec.key) !== valueKey({ _id: 1 })) {
+    throw new CommandError(2, "The clusteredIndex 'key' must be { _id: 1 }");
+  }
+  if (spec.unique !== true) {
+    throw new CommandError(2, "The clusteredIndex 'unique' field must be true");
+  }
+  const { v: _v, ...rest } = spec;
+  return { v: 2, ...rest };
 }
 
 function _drop(ctx: CommandContext): Doc {
@@ -206,7 +232,7 @@ const _COLLMOD_FIELDS = new Set([
   "pipeline",
 ]);
 
-/** `collMod.index`: changes `hidden` or `expireAfterSeconds` of one index. */
+/** `collMod.index`: changes `hidden`, `expireAfterSeconds`, `prepareUnique` or `unique` of one index. */
 function _modifyIndex(collection: Collection, change: unknown, reply: Doc): Doc {
   if (!isPlainDoc(change)) {
     throw new CommandError(
@@ -228,7 +254,8 @@ function _modifyIndex(collection: Collection, change: unknown, reply: Doc): Doc 
     );
   }
   const described: Doc = { name: found.spec.name, keyPattern: found.spec.key };
-  for (const field of ["hidden", "expireAfterSeconds"]) {
+  if (change.unique !== undefined) _checkConvertToUnique(collection, found, change.unique);
+  for (const field of ["hidden", "expireAfterSeconds", "prepareUnique", "unique"]) {
     if (change[field] === undefined) continue;
     reply[`${field}_old`] = found.spec[field];
     reply[`${field}_new`] = change[field];
@@ -236,6 +263,37 @@ function _modifyIndex(collection: Collection, change: unknown, reply: Doc): Doc 
     described[field] = change[field];
   }
   return described;
+}
+
+/**
+ * Checks that `collMod` may make an index unique: only `unique: true`, only once the index is
+ * `prepareUnique` (so no new duplicate arrived meanwhile), and only without duplicate keys left,
+ * which fail with CannotConvertIndexToUnique listing the `_id`s of each group of duplicates.
+ */
+function _checkConvertToUnique(collection: Collection, index: Index, unique: unknown): void {
+  if (unique !== true) {
+    throw new CommandError(2, "The field 'unique' can only be set to true");
+  }
+  if (index.unique) return;
+  if (index.spec.prepareUnique !== true) {
+    throw new CommandError(
+      72,
+      "Cannot make index unique with 'unique: true' without setting 'prepareUnique: true' first",
+    );
+  }
+  const violations: Doc[] = [];
+  for (const holders of index.entries.values()) {
+    if (holders.size < 2) continue;
+    const ids = [...holders].map((key) => collection.docs.get(key)?._id);
+    violations.push({ ids: ids.sort(compareValues) });
+  }
+  if (violations.length > 0) {
+    throw new CommandError(
+      359,
+      "Cannot convert the index to unique. Please resolve conflicting documents before running collMod again.",
+      { extra: { codeName: "CannotConvertIndexToUnique", violations } },
+    );
+  }
 }
 
 /**

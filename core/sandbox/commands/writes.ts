@@ -335,7 +335,9 @@ function _findAndModify(ctx: CommandContext): Doc {
   let afterCommit: TransactionalWriteAction | undefined;
   const reply = _findAndModifyOnce(ctx, name, () => afterCommit = _beforeCommit(ctx, txn));
   if (isPlainDoc(reply.lastErrorObject) && Number(reply.lastErrorObject.n) > 0) {
-    txn?.record(0, reply);
+    // A copy: dispatch decorates the reply it sends (a fail point's writeConcernError, labels,
+    // cluster time), and a retry must answer only what the statement did.
+    txn?.record(0, { ...reply });
   }
   if (afterCommit?.closeConnection) throw new CloseConnectionSignal();
   return reply;

@@ -187,3 +187,54 @@ Deno.test("compiled expressions fail with mingo's errors", () => {
     _assertSame(_docs, [stage]);
   }
 });
+
+/** The expression reading its input from the variable `w` instead of the field `v`. */
+function _throughVariable(expression: unknown): unknown {
+  return JSON.parse(JSON.stringify(expression).replaceAll('"$v"', '"$$w"'));
+}
+
+Deno.test("operators evaluated on compiled values give mingo's answer for every input type", async (t) => {
+  const values: unknown[] = [
+    null,
+    undefined,
+    0,
+    -2,
+    1.5,
+    NaN,
+    "",
+    "x",
+    true,
+    [],
+    [1, [2], null],
+    { a: 1 },
+    new Date(0),
+    new ObjectId("65a000000000000000000001"),
+  ];
+  const docs = values.map((v, i) => (v === undefined ? { _id: i } : { _id: i, v }));
+  const expressions: Array<[string, unknown]> = [
+    ["$not", { $not: ["$v"] }],
+    ["$not without a list", { $not: "$v" }],
+    ["$not of nothing", { $not: [] }],
+    ["$isArray", { $isArray: ["$v"] }],
+    ["$isArray without a list", { $isArray: "$v" }],
+    ["$isNumber", { $isNumber: "$v" }],
+    ["$size", { $size: "$v" }],
+    ["$arrayElemAt first", { $arrayElemAt: ["$v", 0] }],
+    ["$arrayElemAt last", { $arrayElemAt: ["$v", -1] }],
+    ["$arrayElemAt beyond", { $arrayElemAt: ["$v", 5] }],
+    ["$arrayElemAt by the value", { $arrayElemAt: [[10, 20, 30], "$v"] }],
+    ["$concatArrays", { $concatArrays: [[1], "$v", [2]] }],
+    ["$concat", { $concat: ["a-", "$v", "-b"] }],
+  ];
+  for (const [name, expression] of expressions) {
+    await t.step(name, () => {
+      // Each document alone: an error for one input must not hide the answers for the others.
+      for (const doc of docs) {
+        _assertSame([doc], [{ $project: { _id: 0, r: expression } }]);
+        _assertSame([doc], [{
+          $addFields: { r: { $let: { vars: { w: "$v" }, in: _throughVariable(expression) } } },
+        }]);
+      }
+    });
+  }
+});

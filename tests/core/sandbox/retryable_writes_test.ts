@@ -187,6 +187,44 @@ Deno.test("a retried findAndModify returns the first attempt's value and is appl
   }
 });
 
+Deno.test("a findAndModify retried after a write concern error answers the value alone", async (t) => {
+  await using db = await testDatabase();
+  const c = db.db.collection<{ _id: number; x: number }>("c");
+  const cases: Array<[string, () => Promise<unknown>, unknown, number]> = [
+    ["findOneAndDelete", () => c.findOneAndDelete({ x: { $gte: 1 } }, { sort: { x: 1 } }), {
+      _id: 1,
+      x: 1,
+    }, 1],
+    ["findOneAndUpdate", () => c.findOneAndUpdate({ _id: 2 }, { $inc: { x: 1 } }), {
+      _id: 2,
+      x: 2,
+    }, 1],
+  ];
+  await c.insertMany([{ _id: 1, x: 1 }, { _id: 2, x: 2 }]);
+  for (const [name, run, value, remaining] of cases) {
+    await t.step(name, async () => {
+      await db.client.db("admin").command({
+        configureFailPoint: "failCommand",
+        mode: { times: 1 },
+        data: {
+          failCommands: ["findAndModify"],
+          errorLabels: ["RetryableWriteError"],
+          writeConcernError: { code: 91, errmsg: "Replication is being shut down" },
+        },
+      });
+      try {
+        // The first reply carries the write concern error; the driver retries, and the retry
+        // answers what the first attempt did, without the fail point's error.
+        assert.deepEqual(await run(), value);
+      } finally {
+        await db.client.db("admin").command({ configureFailPoint: "failCommand", mode: "off" });
+      }
+      assert.equal(await c.countDocuments(), remaining);
+    });
+  }
+  assert.deepEqual(await c.find().toArray(), [{ _id: 2, x: 3 }]);
+});
+
 Deno.test("a write with an older txnNumber than the session's latest fails with TransactionTooOld", async () => {
   await using t = await testDatabase();
   const session = t.client.startSession();
