@@ -36,8 +36,11 @@ export interface BackfillOptions extends Omit<ArchiveOptions, "reportedIncomplet
   limit?: number;
   /** Called with the total before streaming. */
   onStart?: (total: number) => void | Promise<void>;
-  /** Called after each batch with the orders examined so far. */
-  onProgress?: (processed: number, total: number) => void;
+  /**
+   * Called after each batch with the orders examined so far and the running figures (the same
+   * object each time: a caller keeps what was counted when the pass then fails).
+   */
+  onProgress?: (processed: number, total: number, report: Readonly<BatchReport>) => void;
   /** Called with each batch's archive documents (written, or would-be in a dry run). */
   onDocuments?: (documents: Document[]) => void;
 }
@@ -68,7 +71,6 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   const deadlineMs = options.retryDeadlineMs ?? 30_000;
   const report = emptyReport();
   const counts = emptyOutcomeCounts();
-  const reportedIncomplete = new Set<string>();
   const filter = orderFilter({
     status: options.deliveredStatus,
     from: options.from,
@@ -79,13 +81,15 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     () => db.collection(names.orders).countDocuments(filter),
     { log, signal, onTransientError: options.onTransientError },
   );
+  report.orders_delivered = total;
   await options.onStart?.(total);
 
   let processed = 0;
+  let stillFailing = 0;
   let last: { id: unknown } | undefined;
   let progressAt = Date.now();
   const flush = async (chunk: OrderRef[]) => {
-    const outcome = await archiveOrders(chunk, { ...options, reportedIncomplete });
+    const outcome = await archiveOrders(chunk, options);
     // An order archived by another writer between the cursor's read and the merge was not
     // found by this run: neither found nor duplicate.
     report.orders_found += chunk.length - outcome.alreadyArchived;
@@ -93,11 +97,19 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
       report,
       orderFigures(addOutcomeCounts(counts, { ...outcome, alreadyArchived: 0 })),
     );
+    // Quarantined before this run and still there: apart from the first-seen counts above.
+    const still = outcome.stillQuarantined;
+    report.orders_still_quarantined += still.incomplete + still.invalid + still.conflict +
+      still.error;
+    report.orders_failed = counts.invalid + counts.conflicts + counts.errors;
+    stillFailing += still.invalid + still.conflict + still.error;
+    report.orders_failed += stillFailing;
     if (outcome.documents.length > 0) options.onDocuments?.(outcome.documents);
     processed += chunk.length;
+    report.orders_examined = processed;
     last = { id: chunk.at(-1)!._id };
     progressAt = Date.now();
-    options.onProgress?.(processed, total);
+    options.onProgress?.(processed, total, report);
   };
   // Read in _id order (always present, unique, indexed), so a reopened cursor starts right after
   // the last order handled instead of re-reading the pass.
