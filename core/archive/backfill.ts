@@ -32,6 +32,12 @@ export interface BackfillOptions extends Omit<ArchiveOptions, "reportedIncomplet
   to?: Date;
   /** Orders per batch. */
   batchSize: number;
+  /**
+   * How long the batch in flight may take to finish once the signal is aborted, in ms: it is
+   * then counted, and the pass stops between batches; past it, the batch is abandoned (what it
+   * wrote is found archived by the next run). @default 1000
+   */
+  stopGraceMs?: number;
   /** Stop once this many not-yet-archived orders were found. @default Infinity */
   limit?: number;
   /** Called with the total before streaming. */
@@ -89,7 +95,9 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   let last: { id: unknown } | undefined;
   let progressAt = Date.now();
   const flush = async (chunk: OrderRef[]) => {
-    const outcome = await archiveOrders(chunk, options);
+    // The batch in flight finishes (and is counted) unless it outlasts the grace.
+    using grace = _graceSignal(signal, options.stopGraceMs ?? 1_000);
+    const outcome = await archiveOrders(chunk, { ...options, signal: grace.signal });
     // An order archived by another writer between the cursor's read and the merge was not
     // found by this run: neither found nor duplicate.
     report.orders_found += chunk.length - outcome.alreadyArchived;
@@ -157,6 +165,28 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     if (!signal?.aborted) throw error;
   }
   return { report, total, interrupted: signal?.aborted === true };
+}
+
+/** A signal aborted `graceMs` after `outer` is; disposing of it stops the timer. */
+function _graceSignal(
+  outer: AbortSignal | undefined,
+  graceMs: number,
+): Disposable & { signal?: AbortSignal } {
+  if (!outer) return { [Symbol.dispose]() {} };
+  const inner = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    timer = setTimeout(() => inner.abort(outer.reason), graceMs);
+  };
+  if (outer.aborted) onAbort();
+  else outer.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: inner.signal,
+    [Symbol.dispose]() {
+      outer.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+    },
+  };
 }
 
 // Batches of order references the cursor fetches at once.
