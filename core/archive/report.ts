@@ -56,11 +56,23 @@ export interface BatchRunStatus {
   exit_code: number;
 }
 
+/** The figures a report written by an older version lacks. */
+type _AddedFigures =
+  | "orders_delivered"
+  | "orders_examined"
+  | "orders_still_quarantined"
+  | "orders_failed";
+
 /**
  * A saved report: the figures, when the run happened and how it ended. Reports written before
- * `finished` and `exit_code` existed lack them: judge those by their figures alone.
+ * `finished`, `exit_code` and the figures that came with them existed lack them: judge those by
+ * the figures they have.
  */
-export interface SavedBatchReport extends BatchReport, Partial<BatchRunStatus> {
+export interface SavedBatchReport
+  extends
+    Omit<BatchReport, _AddedFigures>,
+    Partial<Pick<BatchReport, _AddedFigures>>,
+    Partial<BatchRunStatus> {
   /** ISO time the run started. */
   started_at: string;
   /** ISO time the run ended (whether or not it finished its pass). */

@@ -332,7 +332,9 @@ async function _runBatch(
     log.info(`Wrote ${counted(sample.length, "sample document")} to ${plan.exportPath}`);
   }
   if (!flags.dryRun) {
-    await recordBatchRun(db.collection(config.runsCollection), report, {
+    // The run history holds what --json prints, whether the pass finished included.
+    const recorded: BatchReport & { finished: boolean } = { ...report, finished };
+    await recordBatchRun(db.collection(config.runsCollection), recorded, {
       startedAt,
       exitCode,
       log,
