@@ -17,7 +17,12 @@ import type { CollectionNames } from "./collections.ts";
 import { enrichmentPipeline } from "./enrich.ts";
 import { isolating } from "./isolate.ts";
 import { retryTransient } from "../mongo/retry.ts";
-import { Quarantine, type QuarantineEntry } from "./quarantine.ts";
+import {
+  emptyReasonCounts,
+  Quarantine,
+  type QuarantineEntry,
+  type QuarantineReason,
+} from "./quarantine.ts";
 import { ensureArchiveIndex } from "./archive_index.ts";
 import {
   ArchiveIndexMissingError,
@@ -83,7 +88,13 @@ export interface ArchiveOptions {
   onTransientError?: (error: unknown) => void;
   /** Bound of one server wait (aggregation time, majority confirmation), in ms. @default 30000 */
   operationTimeoutMs?: number;
-  /** Order numbers (or ids) already reported in this run, so each problem is logged once. */
+  /**
+   * No longer read: each quarantined order is logged once when it enters the quarantine (what
+   * {@link Quarantine.record} says is new) and once when it leaves, never at a retry. Accepted so
+   * callers that still pass it compile.
+   *
+   * @deprecated Not needed; remove from callers.
+   */
   reportedIncomplete?: Set<string>;
   /**
    * Where to archive: on the server through `$merge` (the default), or through the client. Dry
@@ -103,6 +114,12 @@ export interface ArchiveOutcome extends OutcomeCounts {
   documents: Document[];
   /** The path that archived them. */
   path: ArchivePath;
+  /**
+   * Orders the quarantine already held that this call tried again and left there, by reason.
+   * They are not counted again under `incomplete`, `invalid`, `conflicts` or `errors`, which
+   * count orders quarantined for the first time: each order once, when first seen.
+   */
+  stillQuarantined: Record<QuarantineReason, number>;
 }
 
 /**
@@ -123,6 +140,7 @@ export async function archiveOrders(
   const outcome: ArchiveOutcome = {
     ...emptyOutcomeCounts(),
     documents: [],
+    stillQuarantined: emptyReasonCounts(),
     path: options.dryRun || options.path === "client" || _refused.has(options.db)
       ? "client"
       : "server",
@@ -182,11 +200,15 @@ export async function archiveOrders(
   outcome.archived = result.archived;
   outcome.documents = result.documents;
   const entries = result.entries;
-  for (const entry of entries) outcome[_counter[entry.reason]]++;
-  _logProblems(entries, options);
+  // New to the quarantine, or tried again: the quarantine says (a dry run only reads it).
+  const recorded = options.dryRun
+    ? await _splitHeld(entries, quarantine, retrying)
+    : await retryTransient("Recording the quarantine", () => quarantine.record(entries), retrying);
+  for (const entry of recorded.added) outcome[_counter[entry.reason]]++;
+  for (const entry of recorded.kept) outcome.stillQuarantined[entry.reason]++;
+  _logProblems(recorded.added, options);
   if (options.dryRun) return outcome;
 
-  await retryTransient("Recording the quarantine", () => quarantine.record(entries), retrying);
   // The quarantine is shared: another process may have put any of these orders there. The
   // server path read which in its outcome aggregation; the client path asks.
   const done = [...result.settled, ...result.written];
@@ -197,13 +219,35 @@ export async function archiveOrders(
   );
   if (held.size > 0) {
     outcome.recovered = result.written.filter((id) => held.has(idKey(id))).length;
+    const leaving = done.filter((id) => held.has(idKey(id)));
     await retryTransient(
       "Releasing archived orders from the quarantine",
-      () => quarantine.release(done.filter((id) => held.has(idKey(id)))),
+      () => quarantine.release(leaving),
       retrying,
     );
+    _logReleased(leaving, { orders, written: result.written, log });
   }
   return outcome;
+}
+
+/** A dry run's split of the entries: those the quarantine holds already, and the others. */
+async function _splitHeld(
+  entries: readonly QuarantineEntry[],
+  quarantine: Quarantine,
+  retrying: Parameters<typeof retryTransient>[2],
+): Promise<{ added: QuarantineEntry[]; kept: QuarantineEntry[] }> {
+  if (entries.length === 0) return { added: [], kept: [] };
+  const held = new Set(
+    (await retryTransient(
+      "Reading the quarantine",
+      () => quarantine.held(entries.map((e) => e._id)),
+      retrying,
+    )).map(idKey),
+  );
+  return {
+    added: entries.filter((e) => !held.has(idKey(e._id))),
+    kept: entries.filter((e) => held.has(idKey(e._id))),
+  };
 }
 
 /**
@@ -394,12 +438,13 @@ const _counter = {
 function _isNumber(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
+/**
+ * One line per order entering the quarantine (first seen): a retry that leaves it there logs
+ * nothing, so 20 stuck orders retried every minute write no line until they leave.
+ */
 function _logProblems(entries: readonly QuarantineEntry[], options: ArchiveOptions): void {
   for (const entry of entries) {
     const name = entry.numero_commande ?? `with _id ${describeOrderId(entry._id)}`;
-    const key = `${entry.reason}:${idKey(entry._id)}`;
-    if (options.reportedIncomplete?.has(key)) continue;
-    options.reportedIncomplete?.add(key);
     const properties = {
       numero_commande: entry.numero_commande,
       order_id: describeOrderId(entry._id),
@@ -415,5 +460,29 @@ function _logProblems(entries: readonly QuarantineEntry[], options: ArchiveOptio
     } else {
       options.log.error(`❌ Error archiving order ${name}: ${entry.detail}`, properties);
     }
+  }
+}
+
+/** One INFO line per order leaving the quarantine: archived now, or settled (see below). */
+function _logReleased(
+  ids: readonly unknown[],
+  context: { orders: readonly OrderRef[]; written: readonly unknown[]; log: Logger },
+): void {
+  const numbers = new Map(context.orders.map((o) => [idKey(o._id), o.numero_commande]));
+  const written = new Set(context.written.map(idKey));
+  for (const id of ids) {
+    const key = idKey(id);
+    const number = numbers.get(key);
+    const name = typeof number === "string" && number.length > 0
+      ? number
+      : `with _id ${describeOrderId(id)}`;
+    const archived = written.has(key);
+    // Not written by this call: found archived (another writer's), or no longer delivered.
+    const why = archived ? "archived" : "already archived or no longer delivered";
+    context.log.info(`✅ Order ${name} left the quarantine: ${why}`, {
+      numero_commande: typeof number === "string" ? number : null,
+      order_id: describeOrderId(id),
+      quarantine: archived ? "archived" : "settled",
+    });
   }
 }

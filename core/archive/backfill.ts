@@ -32,12 +32,21 @@ export interface BackfillOptions extends Omit<ArchiveOptions, "reportedIncomplet
   to?: Date;
   /** Orders per batch. */
   batchSize: number;
+  /**
+   * How long the batch in flight may take to finish once the signal is aborted, in ms: it is
+   * then counted, and the pass stops between batches; past it, the batch is abandoned (what it
+   * wrote is found archived by the next run). @default 1000
+   */
+  stopGraceMs?: number;
   /** Stop once this many not-yet-archived orders were found. @default Infinity */
   limit?: number;
   /** Called with the total before streaming. */
   onStart?: (total: number) => void | Promise<void>;
-  /** Called after each batch with the orders examined so far. */
-  onProgress?: (processed: number, total: number) => void;
+  /**
+   * Called after each batch with the orders examined so far and the running figures (the same
+   * object each time: a caller keeps what was counted when the pass then fails).
+   */
+  onProgress?: (processed: number, total: number, report: Readonly<BatchReport>) => void;
   /** Called with each batch's archive documents (written, or would-be in a dry run). */
   onDocuments?: (documents: Document[]) => void;
 }
@@ -68,7 +77,6 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   const deadlineMs = options.retryDeadlineMs ?? 30_000;
   const report = emptyReport();
   const counts = emptyOutcomeCounts();
-  const reportedIncomplete = new Set<string>();
   const filter = orderFilter({
     status: options.deliveredStatus,
     from: options.from,
@@ -79,13 +87,17 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     () => db.collection(names.orders).countDocuments(filter),
     { log, signal, onTransientError: options.onTransientError },
   );
+  report.orders_delivered = total;
   await options.onStart?.(total);
 
   let processed = 0;
+  let stillFailing = 0;
   let last: { id: unknown } | undefined;
   let progressAt = Date.now();
   const flush = async (chunk: OrderRef[]) => {
-    const outcome = await archiveOrders(chunk, { ...options, reportedIncomplete });
+    // The batch in flight finishes (and is counted) unless it outlasts the grace.
+    using grace = _graceSignal(signal, options.stopGraceMs ?? 1_000);
+    const outcome = await archiveOrders(chunk, { ...options, signal: grace.signal });
     // An order archived by another writer between the cursor's read and the merge was not
     // found by this run: neither found nor duplicate.
     report.orders_found += chunk.length - outcome.alreadyArchived;
@@ -93,11 +105,19 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
       report,
       orderFigures(addOutcomeCounts(counts, { ...outcome, alreadyArchived: 0 })),
     );
+    // Quarantined before this run and still there: apart from the first-seen counts above.
+    const still = outcome.stillQuarantined;
+    report.orders_still_quarantined += still.incomplete + still.invalid + still.conflict +
+      still.error;
+    report.orders_failed = counts.invalid + counts.conflicts + counts.errors;
+    stillFailing += still.invalid + still.conflict + still.error;
+    report.orders_failed += stillFailing;
     if (outcome.documents.length > 0) options.onDocuments?.(outcome.documents);
     processed += chunk.length;
+    report.orders_examined = processed;
     last = { id: chunk.at(-1)!._id };
     progressAt = Date.now();
-    options.onProgress?.(processed, total);
+    options.onProgress?.(processed, total, report);
   };
   // Read in _id order (always present, unique, indexed), so a reopened cursor starts right after
   // the last order handled instead of re-reading the pass.
@@ -145,6 +165,28 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     if (!signal?.aborted) throw error;
   }
   return { report, total, interrupted: signal?.aborted === true };
+}
+
+/** A signal aborted `graceMs` after `outer` is; disposing of it stops the timer. */
+function _graceSignal(
+  outer: AbortSignal | undefined,
+  graceMs: number,
+): Disposable & { signal?: AbortSignal } {
+  if (!outer) return { [Symbol.dispose]() {} };
+  const inner = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    timer = setTimeout(() => inner.abort(outer.reason), graceMs);
+  };
+  if (outer.aborted) onAbort();
+  else outer.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: inner.signal,
+    [Symbol.dispose]() {
+      outer.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+    },
+  };
 }
 
 // Batches of order references the cursor fetches at once.

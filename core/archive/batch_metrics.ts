@@ -2,8 +2,8 @@
  * A batch run's metrics as a Prometheus textfile: the exposition format node_exporter's and
  * windows_exporter's textfile collectors read from a folder, so a run under cron or Task
  * Scheduler is monitored like a service. Gauges of the last run only: when it ended, when a run
- * last succeeded, its duration, its orders by outcome and its exit code. The file is replaced
- * atomically, so a scrape never reads half of one.
+ * last succeeded, its duration, its orders by outcome, its exit code and whether its pass
+ * finished. The file is replaced atomically, so a scrape never reads half of one.
  *
  * @module
  */
@@ -13,8 +13,12 @@ import { ExitCode } from "../runtime/errors.ts";
 import type { BatchReport } from "./report.ts";
 import { countsFromFigures, ORDER_OUTCOMES, outcomeLabels } from "./outcome.ts";
 
-/** The outcomes of `archiver_batch_orders`, one label value each, in this order. */
-export const BATCH_OUTCOMES = ["found", ...ORDER_OUTCOMES] as const;
+/**
+ * The outcomes of `archiver_batch_orders`, one label value each, in this order: `found`, the
+ * orders' outcomes (quarantine reasons count orders quarantined for the first time), and
+ * `still_quarantined` (quarantined before the run, tried again, still there).
+ */
+export const BATCH_OUTCOMES = ["found", ...ORDER_OUTCOMES, "still_quarantined"] as const;
 
 /** One value of the `outcome` label. */
 export type BatchOutcome = (typeof BATCH_OUTCOMES)[number];
@@ -27,6 +31,11 @@ export interface BatchRunMetrics {
   durationSeconds: number;
   /** The exit code the run ends with. */
   exitCode: number;
+  /**
+   * Whether the pass ran to its end (every delivered order examined, or `--limit` reached):
+   * false for an interrupted or failed run, whatever figures it counted before.
+   */
+  finished: boolean;
   /** The run's report (all zeros when it failed before counting). */
   report: BatchReport;
   /**
@@ -45,7 +54,11 @@ const _LAST_SUCCESS = "archiver_batch_last_success_timestamp_seconds";
  * @returns The counts by outcome.
  */
 export function batchOutcomeCounts(report: BatchReport): Record<BatchOutcome, number> {
-  return { found: report.orders_found, ...outcomeLabels(countsFromFigures(report)) };
+  return {
+    found: report.orders_found,
+    ...outcomeLabels(countsFromFigures(report)),
+    still_quarantined: report.orders_still_quarantined ?? 0,
+  };
 }
 
 /**
@@ -78,13 +91,18 @@ export function formatBatchMetrics(run: BatchRunMetrics): string {
   const counts = batchOutcomeCounts(run.report);
   gauge(
     "archiver_batch_orders",
-    "Orders of the last batch run by outcome (found: delivered and not yet archived)",
+    "Orders of the last batch run by outcome (found: delivered and not yet archived; quarantine reasons: first seen)",
     BATCH_OUTCOMES.map((outcome) => [`{outcome="${outcome}"}`, counts[outcome]]),
   );
   gauge("archiver_batch_exit_code", "Exit code of the last batch run (0 ok)", [[
     "",
     run.exitCode,
   ]]);
+  gauge(
+    "archiver_batch_finished",
+    "Whether the last batch run's pass ran to its end (1), or was interrupted or failed (0)",
+    [["", run.finished ? 1 : 0]],
+  );
   return `${lines.join("\n")}\n`;
 }
 

@@ -125,6 +125,14 @@ export interface ReleaseResult {
   notFound: unknown[];
 }
 
+/** What {@link Quarantine.record} did. */
+export interface RecordResult {
+  /** Orders that entered the quarantine now: first seen. */
+  added: QuarantineEntry[];
+  /** Orders it already held: tried again, still not archived. */
+  kept: QuarantineEntry[];
+}
+
 /** How the quarantine schedules retries. */
 export interface QuarantineOptions {
   /** Wait between retries of an incomplete order, and the first backoff of the others. */
@@ -180,12 +188,15 @@ export class Quarantine {
 
   /**
    * Puts orders in the quarantine, or updates them there: reason, detail, one more attempt, and
-   * the next one scheduled. One round trip for the whole list.
+   * the next one scheduled. One round trip for the whole list. Says which orders entered the
+   * quarantine with this call (the server upserted them) and which were already there (a retry),
+   * so each order is counted and logged once, when it is first seen.
    *
    * @param entries The orders and why.
+   * @returns The entries new to the quarantine, and those it already held, in the given order.
    */
-  async record(entries: readonly QuarantineEntry[]): Promise<void> {
-    if (entries.length === 0) return;
+  async record(entries: readonly QuarantineEntry[]): Promise<RecordResult> {
+    if (entries.length === 0) return { added: [], kept: [] };
     const operations: AnyBulkWriteOperation[] = entries.map((entry) => ({
       updateOne: {
         filter: { _id: entry._id } as Document,
@@ -193,10 +204,16 @@ export class Quarantine {
         upsert: true,
       },
     }));
-    await this.#collection.bulkWrite(operations, {
+    const result = await this.#collection.bulkWrite(operations, {
       ordered: false,
       writeConcern: this.#writeConcern,
     });
+    // Keys are the operations' indexes: the entries the server inserted.
+    const upserted = new Set(Object.keys(result.upsertedIds ?? {}).map(Number));
+    return {
+      added: entries.filter((_, i) => upserted.has(i)),
+      kept: entries.filter((_, i) => !upserted.has(i)),
+    };
   }
 
   /**

@@ -279,6 +279,7 @@ Deno.test("batch archives every good delivered order and quarantines each malfor
     cli(batchArgs(tdb.uri, tdb.dbName, dir.path, "--json"), { plugins: [batch()], cwd: dir.path });
 
   let firstAttempts = new Map<string, number>();
+  let firstReport: Record<string, number> = {};
   let archivedAfterFirst: string[] = [];
   await t.step("first run: exit 1, good orders archived, bad ones quarantined", async () => {
     const result = await run();
@@ -289,28 +290,38 @@ Deno.test("batch archives every good delivered order and quarantines each malfor
     const report = JSON.parse(result.stdout);
     assert.equal(report.orders_invalid, INVALID, result.stdout);
     assert.equal(report.orders_incomplete, 1, result.stdout);
+    firstReport = report;
     firstAttempts = await quarantineAttempts(tdb.db);
     archivedAfterFirst = await archivedNumbers(tdb.db);
   });
 
-  await t.step("second run: changes nothing, still reports them, attempts grow", async () => {
-    const result = await run();
-    assert.equal(result.code, 1, result.stderr);
-    assert.deepEqual(await archivedNumbers(tdb.db), archivedAfterFirst);
-    await assertArchivedOrQuarantined(tdb.db, { expectedReasons: expected });
-    const report = JSON.parse(result.stdout);
-    assert.equal(report.orders_archived, 0, result.stdout);
-    assert.equal(report.orders_invalid, INVALID, result.stdout);
-    assert.equal(report.orders_incomplete, 1, result.stdout);
-    const attempts = await quarantineAttempts(tdb.db);
-    assert.ok(firstAttempts.size > 0, "something was quarantined");
-    for (const [id, before] of firstAttempts) {
-      assert.ok(
-        (attempts.get(id) ?? 0) > before,
-        `attempts of ${id}: ${before} → ${attempts.get(id)}`,
-      );
-    }
-  });
+  await t.step(
+    "second run: changes nothing, counts them as still quarantined (not new), exit 1 still, attempts grow",
+    async () => {
+      const result = await run();
+      assert.equal(result.code, 1, result.stderr);
+      assert.deepEqual(await archivedNumbers(tdb.db), archivedAfterFirst);
+      await assertArchivedOrQuarantined(tdb.db, { expectedReasons: expected });
+      const report = JSON.parse(result.stdout);
+      assert.equal(report.orders_archived, 0, result.stdout);
+      // Each order counted once, when first seen: the first run's problems, not this one's.
+      assert.equal(report.orders_invalid, 0, result.stdout);
+      assert.equal(report.orders_incomplete, 0, result.stdout);
+      const quarantined = firstReport.orders_incomplete! + firstReport.orders_invalid! +
+        firstReport.orders_conflicts! + firstReport.orders_errors!;
+      assert.equal(report.orders_still_quarantined, quarantined, result.stdout);
+      assert.equal(report.orders_failed, firstReport.orders_failed, "still the operator's");
+      assert.equal(report.exit_code, 1);
+      const attempts = await quarantineAttempts(tdb.db);
+      assert.ok(firstAttempts.size > 0, "something was quarantined");
+      for (const [id, before] of firstAttempts) {
+        assert.ok(
+          (attempts.get(id) ?? 0) > before,
+          `attempts of ${id}: ${before} → ${attempts.get(id)}`,
+        );
+      }
+    },
+  );
   reportFaults("malformed batch", MALFORMED.length * 2, (data.good.length + MALFORMED.length) * 2);
 });
 

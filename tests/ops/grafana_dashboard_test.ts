@@ -82,6 +82,7 @@ async function exposedMetricNames(): Promise<Set<string>> {
     finishedAt: new Date(),
     durationSeconds: 1,
     exitCode: 0,
+    finished: true,
     report: emptyReport(),
     lastSuccessSeconds: 1,
   });

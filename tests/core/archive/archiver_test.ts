@@ -190,3 +190,98 @@ Deno.test("a dry run writes neither the archive nor the quarantine", async () =>
   assert.equal(await t.db.collection("Historique").countDocuments(), 0);
   assert.equal(await t.db.collection("archiver_quarantine").countDocuments(), 0);
 });
+
+/** A logger that keeps its lines, for what a run wrote. */
+function capturingLog() {
+  const lines: Array<[string, string]> = [];
+  const keep = (level: string) => (message: string) => void lines.push([level, message]);
+  const logger = {
+    ...log,
+    debug: keep("DEBUG"),
+    info: keep("INFO"),
+    warn: keep("WARN"),
+    error: keep("ERROR"),
+  } as unknown as typeof log;
+  return { logger, lines, about: (number: string) => lines.filter(([, m]) => m.includes(number)) };
+}
+
+for (const path of ["server", "client"] as const) {
+  Deno.test(`archiveOrders() (${path} path) counts and logs a quarantined order once when it enters and once when it leaves, never at a retry`, async () => {
+    await using t = await testDatabase(`archiver_first_seen_${path}`);
+    const seeded = await seedOrders(t.db, { complete: 3, incomplete: 0, notDelivered: 0 });
+    const [waiting, broken, fine] = seeded.complete as [string, string, string];
+    const waitingOrder = seeded.orders.get(waiting) as Document;
+    const client = await t.db.collection("Client").findOneAndDelete({
+      _id: waitingOrder.client_id,
+    });
+    // Clients repeat every third order: only the waiting order lacks its client now.
+    await t.db.collection("Commande").updateOne({ numero_commande: broken }, {
+      $unset: { date_livraison: "" },
+    });
+    const quarantine = new Quarantine(t.db.collection("archiver_quarantine"), {
+      retryIntervalMs: 1_000,
+    });
+    const refs = [waiting, broken, fine].map((number) => ({
+      _id: (seeded.orders.get(number) as Document)._id as ObjectId,
+      numero_commande: number,
+    }));
+    const { logger, lines, about } = capturingLog();
+    const options = {
+      db: t.db,
+      names,
+      log: logger,
+      archivedBy: "watch" as const,
+      quarantine,
+      path,
+    };
+
+    const first = await archiveOrders(refs, options);
+    assert.deepEqual([first.archived, first.incomplete, first.invalid], [1, 1, 1]);
+    assert.deepEqual(first.stillQuarantined, { incomplete: 0, invalid: 0, conflict: 0, error: 0 });
+    assert.deepEqual(about(waiting).map(([level]) => level), ["WARN"]);
+    assert.deepEqual(about(broken).map(([level]) => level), ["ERROR"]);
+
+    // Retried ten times (a watcher's ten minutes): counted apart, never logged.
+    const logged = lines.length;
+    for (let retry = 0; retry < 10; retry++) {
+      const again = await archiveOrders(refs.slice(0, 2), options);
+      assert.deepEqual([again.incomplete, again.invalid, again.archived], [0, 0, 0]);
+      assert.deepEqual(again.stillQuarantined, {
+        incomplete: 1,
+        invalid: 1,
+        conflict: 0,
+        error: 0,
+      });
+    }
+    assert.deepEqual(lines.slice(logged), [], "no line at a retry");
+
+    // A dry run reads the quarantine: what it holds is not new either.
+    const dry = await archiveOrders(refs.slice(0, 2), { ...options, dryRun: true });
+    assert.deepEqual([dry.incomplete, dry.invalid], [0, 0]);
+    assert.deepEqual(dry.stillQuarantined, { incomplete: 1, invalid: 1, conflict: 0, error: 0 });
+    assert.deepEqual(lines.slice(logged), []);
+
+    await t.db.collection("Client").insertOne(client!);
+    const recovered = await archiveOrders(refs.slice(0, 2), options);
+    assert.deepEqual([recovered.archived, recovered.recovered], [1, 1]);
+    assert.deepEqual(lines.slice(logged), [[
+      "INFO",
+      `✅ Order ${waiting} left the quarantine: archived`,
+    ]]);
+    assert.deepEqual(
+      (await t.db.collection("archiver_quarantine").find().toArray()).map((q) => q.numero_commande),
+      [broken],
+    );
+
+    // No longer delivered: it leaves, and says so once.
+    await t.db.collection("Commande").updateOne({ numero_commande: broken }, {
+      $set: { status: "annulée" },
+    });
+    await archiveOrders(refs.slice(1, 2), { ...options, deliveredStatus: "livrée" });
+    assert.deepEqual(lines.slice(logged + 1), [[
+      "INFO",
+      `✅ Order ${broken} left the quarantine: already archived or no longer delivered`,
+    ]]);
+    assert.equal(await t.db.collection("archiver_quarantine").countDocuments(), 0);
+  });
+}

@@ -18,6 +18,7 @@ const report = {
   orders_invalid: 0,
   orders_errors: 0,
   orders_recovered: 1,
+  orders_still_quarantined: 3,
 };
 const finishedAt = new Date("2026-03-01T02:00:05Z");
 
@@ -26,6 +27,7 @@ Deno.test("formatBatchMetrics() writes each gauge with its HELP and TYPE lines",
     finishedAt,
     durationSeconds: 5.25,
     exitCode: 0,
+    finished: true,
     report,
     lastSuccessSeconds: finishedAt.getTime() / 1000,
   });
@@ -36,7 +38,9 @@ Deno.test("formatBatchMetrics() writes each gauge with its HELP and TYPE lines",
     "archiver_batch_duration_seconds gauge",
     "archiver_batch_orders gauge",
     "archiver_batch_exit_code gauge",
+    "archiver_batch_finished gauge",
   ]);
+  assert.equal(sampleValue(text, "archiver_batch_finished"), 1);
   assert.equal(sampleValue(text, "archiver_batch_last_run_timestamp_seconds"), 1772330405);
   assert.equal(sampleValue(text, "archiver_batch_duration_seconds"), 5.25);
   const expected: Array<[string, number]> = [
@@ -47,11 +51,27 @@ Deno.test("formatBatchMetrics() writes each gauge with its HELP and TYPE lines",
     ["invalid", 0],
     ["error", 0],
     ["recovered", 1],
+    ["still_quarantined", 3],
   ];
   for (const [outcome, value] of expected) {
     assert.equal(sampleValue(text, "archiver_batch_orders", { outcome }), value, outcome);
   }
   assert.ok(text.endsWith("\n"));
+});
+
+Deno.test("archiver_batch_finished says 0 for a run that was interrupted or failed, 1 for one that finished, whatever its figures", () => {
+  const cases: Array<[number, boolean, number]> = [
+    [0, true, 1],
+    [1, true, 1], // some orders failed, but the pass ran to its end
+    [130, false, 0], // interrupted
+    [2, false, 0], // refused
+    [3, false, 0], // lost the server
+  ];
+  for (const [exitCode, finished, expected] of cases) {
+    const text = formatBatchMetrics({ finishedAt, durationSeconds: 1, exitCode, finished, report });
+    assert.equal(sampleValue(text, "archiver_batch_finished"), expected, `exit ${exitCode}`);
+    assert.equal(sampleValue(text, "archiver_batch_exit_code"), exitCode);
+  }
 });
 
 Deno.test("parseLastSuccess() reads the value back, and nothing from a file without one", () => {
@@ -61,12 +81,16 @@ Deno.test("parseLastSuccess() reads the value back, and nothing from a file with
         finishedAt,
         durationSeconds: 1,
         exitCode: 0,
+        finished: true,
         report,
         lastSuccessSeconds: 1772330405.5,
       }),
       1772330405.5,
     ],
-    [formatBatchMetrics({ finishedAt, durationSeconds: 1, exitCode: 3, report }), undefined],
+    [
+      formatBatchMetrics({ finishedAt, durationSeconds: 1, exitCode: 3, finished: false, report }),
+      undefined,
+    ],
     ["", undefined],
     ["archiver_batch_last_success_timestamp_seconds garbage\n", undefined],
   ];
@@ -76,7 +100,7 @@ Deno.test("parseLastSuccess() reads the value back, and nothing from a file with
 Deno.test("writeBatchMetrics(): a success sets the last success time, a failure keeps it", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "batch.prom");
-  const run = { durationSeconds: 1, report };
+  const run = { durationSeconds: 1, finished: true, report };
   await writeBatchMetrics(path, { ...run, finishedAt, exitCode: 0 });
   const later = new Date(finishedAt.getTime() + 86_400_000);
   await writeBatchMetrics(path, { ...run, finishedAt: later, exitCode: 1 });
@@ -100,6 +124,7 @@ Deno.test({
         finishedAt,
         durationSeconds: 0.5,
         exitCode: lastSuccessSeconds ? 0 : 3,
+        finished: lastSuccessSeconds !== undefined,
         report,
         lastSuccessSeconds,
       });

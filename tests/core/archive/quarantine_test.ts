@@ -32,6 +32,31 @@ Deno.test("the quarantine schedules incomplete orders every interval and backs o
   assert.equal(doc?.detail, "invalid for a test");
 });
 
+Deno.test("record() says which orders entered the quarantine now and which it already held, whoever put them there", async () => {
+  await using t = await testDatabase("quarantine_record_new");
+  const collection = t.db.collection("archiver_quarantine");
+  const mine = new Quarantine(collection, { retryIntervalMs: 1_000 });
+  const other = new Quarantine(collection, { retryIntervalMs: 1_000 });
+  // Ids of several BSON types: the answer follows the operations, not an id's string form.
+  const ids: unknown[] = [new ObjectId(), 42, "42", { shop: 7, n: 1 }, new ObjectId()];
+  const entries = ids.map((id, i) => ({
+    _id: id,
+    numero_commande: `CMD-${i}`,
+    reason: (i % 2 === 0 ? "incomplete" : "invalid") as QuarantineReason,
+    detail: "for a test",
+  }));
+  assert.deepEqual(await mine.record([]), { added: [], kept: [] });
+  const byOther = await other.record([entries[1]!, entries[3]!]);
+  assert.deepEqual(byOther.added.map((e) => e.numero_commande), ["CMD-1", "CMD-3"]);
+  const first = await mine.record(entries);
+  assert.deepEqual(first.added.map((e) => e.numero_commande), ["CMD-0", "CMD-2", "CMD-4"]);
+  assert.deepEqual(first.kept.map((e) => e.numero_commande), ["CMD-1", "CMD-3"]);
+  const again = await mine.record(entries);
+  assert.deepEqual(again.added, [], "a retry adds nothing new");
+  assert.equal(again.kept.length, entries.length);
+  assert.equal(await collection.countDocuments(), entries.length);
+});
+
 Deno.test("due() lists only the orders whose next attempt has come", async () => {
   await using t = await testDatabase("quarantine_due");
   const quarantine = new Quarantine(t.db.collection("archiver_quarantine"), {

@@ -32,6 +32,8 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
     assert.deepEqual(
       { ...report, batch_duration_ms: 0 },
       {
+        orders_delivered: 12,
+        orders_examined: 12,
         orders_found: 12,
         orders_archived: 10,
         orders_duplicates: 0,
@@ -40,7 +42,12 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
         orders_invalid: 0,
         orders_conflicts: 0,
         orders_recovered: 0,
+        orders_still_quarantined: 0,
+        orders_failed: 0,
         batch_duration_ms: 0,
+        dry_run: false,
+        finished: true,
+        exit_code: 0,
       },
     );
     const quarantined = await tdb.db.collection("archiver_quarantine").find().toArray();
@@ -59,12 +66,14 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
       assert.match(stderr, new RegExp(`⚠️ Order ${number} is incomplete: missing`));
     }
     const saved = JSON.parse(await Deno.readTextFile(join(dir.path, "last-batch.json")));
-    assert.equal(saved.orders_archived, 10);
-    assert.equal(saved.dry_run, false);
+    assert.deepEqual(
+      { ...saved, batch_duration_ms: 0, started_at: "", finished_at: "" },
+      { ...report, batch_duration_ms: 0, started_at: "", finished_at: "" },
+      "the saved report is what was printed",
+    );
     const log = await Deno.readTextFile(join(dir.path, "logs", "batch.jsonl"));
-    assert.match(log, /📦 Found 12 delivered orders/);
-    assert.match(log, /✅ Archived 10 orders/);
-    assert.match(log, /📊 Progress: 12\/12 processed/);
+    assert.match(log, /📦 12 delivered orders to examine, archived or not/);
+    assert.match(log, /✅ Archived 10 orders \(12 not yet archived among 12 delivered orders\)/);
   });
 
   await t.step("archive documents match the source joined independently", async () => {
@@ -104,22 +113,33 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
     }
   });
 
-  await t.step("a re-run archives nothing new", async () => {
-    const { code, stdout } = await runBatch(tdb.uri, tdb.dbName, dir.path, "--json");
-    assert.equal(code, 0);
-    const report = parseReport(stdout);
-    assert.equal(report.orders_found, 2, "only the incomplete orders are still unarchived");
-    assert.equal(report.orders_archived, 0);
-    assert.equal(report.orders_incomplete, 2);
-    assert.equal(await tdb.db.collection("Historique").countDocuments(), 10);
-    const attempts = await tdb.db.collection("archiver_quarantine").distinct("attempts");
-    assert.deepEqual(attempts, [2], "each quarantined order was tried once more");
-  });
+  await t.step(
+    "a re-run that only retries quarantined orders: nothing new, no new problem",
+    async () => {
+      const { code, stdout, stderr } = await runBatch(tdb.uri, tdb.dbName, dir.path, "--json");
+      assert.equal(code, 0);
+      const report = parseReport(stdout);
+      assert.equal(report.orders_found, 2, "only the incomplete orders are still unarchived");
+      assert.equal(report.orders_archived, 0);
+      assert.equal(report.orders_incomplete, 0, "counted once, by the run that first saw them");
+      assert.equal(report.orders_still_quarantined, 2);
+      assert.equal(report.orders_failed, 0, "incomplete orders wait for their data");
+      assert.deepEqual([report.finished, report.exit_code], [true, 0]);
+      assert.doesNotMatch(stderr, /is incomplete/, "logged when they entered, not at each retry");
+      assert.match(
+        stderr,
+        /✅ Archived 0 orders \(2 not yet archived among 12 delivered orders, 2 still quarantined from before\)/,
+      );
+      assert.equal(await tdb.db.collection("Historique").countDocuments(), 10);
+      const attempts = await tdb.db.collection("archiver_quarantine").distinct("attempts");
+      assert.deepEqual(attempts, [2], "each quarantined order was tried once more");
+    },
+  );
 
   await t.step(
     "--allow-incomplete archives them marked incomplete with the missing list",
     async () => {
-      const { code, stdout } = await runBatch(
+      const { code, stdout, stderr } = await runBatch(
         tdb.uri,
         tdb.dbName,
         dir.path,
@@ -129,6 +149,12 @@ Deno.test("batch archives complete delivered orders, sets incomplete ones aside,
       assert.equal(code, 0);
       assert.equal(parseReport(stdout).orders_archived, 2);
       assert.equal(parseReport(stdout).orders_recovered, 2);
+      for (const number of Object.keys(seeded.incomplete)) {
+        const left = stderr.split("\n").filter((line) =>
+          line.includes(`✅ Order ${number} left the quarantine: archived`)
+        );
+        assert.equal(left.length, 1, "an order leaving the quarantine says so once");
+      }
       assert.equal(
         await tdb.db.collection("archiver_quarantine").countDocuments(),
         0,
@@ -160,6 +186,16 @@ Deno.test("--dry-run writes nothing: archive unchanged, no index, no report file
   assert.equal(code, 0, stderr);
   assert.match(stdout, /dry run: nothing was written/);
   assert.match(stdout, /orders_archived \(would be\)\s+5/);
+  assert.match(
+    stderr,
+    /🔍 Dry run: would archive 5 orders \(6 not yet archived among 6 delivered orders\), nothing written/,
+  );
+  assert.doesNotMatch(stderr, /✅ Archived/);
+  const json = await runBatch(tdb.uri, tdb.dbName, dir.path, "--dry-run", "--json");
+  assert.deepEqual(
+    [parseReport(json.stdout).dry_run, parseReport(json.stdout).orders_archived],
+    [true, 5],
+  );
   const collections = (await tdb.db.listCollections().toArray()).map((c) => c.name);
   assert.ok(!collections.includes("Historique"), "no archive collection, so no index either");
   await assert.rejects(Deno.stat(join(dir.path, "last-batch.json")), Deno.errors.NotFound);
@@ -290,24 +326,41 @@ Deno.test("a document that cannot be written is counted and logged; the rest of 
   assert.equal(report.orders_archived, 3);
   assert.equal(report.orders_errors, 6);
   assert.equal(report.orders_duplicates, 0);
+  assert.deepEqual([report.orders_failed, report.finished, report.exit_code], [6, true, 1]);
   const failed = seeded.complete.filter((_, i) => i >= 3);
   for (const number of failed) {
     assert.match(stderr, new RegExp(`❌ Error archiving order ${number}: .*code 11000`));
   }
   assert.match(
     stderr,
-    /❌ 6 orders could not be archived \(invalid 0, conflicts 0, errors 6\): see archiver quarantine list/,
+    /\[ERROR\] \[batch\] ❌ Archived 3 orders \(9 not yet archived among 9 delivered orders\); 6 orders could not be archived \(invalid 0, conflicts 0, errors 6\): see archiver quarantine list/,
   );
+  assert.doesNotMatch(stderr, /✅ Archived/, "no success line for a run that exits 1");
   const quarantined = await tdb.db.collection("archiver_quarantine").find().toArray();
   assert.deepEqual(quarantined.map((q) => q.numero_commande).sort(), [...failed].sort());
   for (const q of quarantined) {
     assert.equal(q.reason, "error");
     assert.match(q.detail, /code 11000/);
   }
-  assert.equal(
-    JSON.parse(await Deno.readTextFile(join(dir.path, "last-batch.json"))).orders_errors,
-    6,
+  const saved = JSON.parse(await Deno.readTextFile(join(dir.path, "last-batch.json")));
+  assert.deepEqual([saved.orders_errors, saved.orders_failed, saved.exit_code], [6, 6, 1]);
+
+  // Run again: the same six are still there. Not new errors, but still the operator's: exit 1,
+  // and the saved figures say why.
+  const again = await runBatch(tdb.uri, tdb.dbName, dir.path, "--json");
+  assert.equal(again.code, 1);
+  const second = parseReport(again.stdout);
+  assert.deepEqual(
+    [second.orders_errors, second.orders_still_quarantined, second.orders_failed],
+    [0, 6, 6],
   );
+  assert.doesNotMatch(again.stderr, /Error archiving order/, "each logged once, when it entered");
+  assert.match(
+    again.stderr,
+    /6 orders could not be archived \(invalid 0, conflicts 0, errors 0, still quarantined 6\)/,
+  );
+  const resaved = JSON.parse(await Deno.readTextFile(join(dir.path, "last-batch.json")));
+  assert.deepEqual([resaved.orders_failed, resaved.exit_code, resaved.finished], [6, 1, true]);
 });
 
 Deno.test("bad input stops with one line and exit 2, before connecting", async (t) => {
