@@ -105,8 +105,12 @@ export async function startSandboxProcess(
   if (options.oplogSize) args.push("--oplog-size", String(options.oplogSize));
   // The sandbox holds every document in memory: a 10-minute soak (about 1.5 million changes)
   // outgrows V8's default heap limit, which kills the process, not the tool under test.
-  const env = { ...QUIET, DENO_V8_FLAGS: "--max-old-space-size=16384" };
-  const child = spawnSelf(args, { env, stdout: "piped", permissions: PERMISSIONS });
+  const child = spawnSelf(args, {
+    env: QUIET,
+    stdout: "piped",
+    permissions: PERMISSIONS,
+    v8Flags: "--max-old-space-size=16384",
+  });
   let uri: string;
   try {
     [uri] = await child.waitFor(/^.*\n/, 60_000, { stream: "stdout" });

@@ -25,6 +25,7 @@ import { type BatchMemoryRun, benchBatch, QUICK_BATCH } from "./batch.ts";
 import { benchLogsCheck } from "./logs.ts";
 import { benchSandbox } from "./sandbox.ts";
 import { benchSimulate } from "./simulate.ts";
+import { benchWatchIdle } from "./watch_idle.ts";
 import { benchWatch, type WatchBenchResult } from "./watch.ts";
 
 /** One figure of the table. */
@@ -116,6 +117,8 @@ export const FIGURES: Record<BenchName, readonly string[]> = {
     "watch missed + doubled, 2,000/s run",
     "watch lag p50, 2,000/s run",
     "watch lag p99 at 2,000 deliveries/s",
+    "idle watcher CPU per minute",
+    "idle watcher server commands per minute",
   ],
   soak: [
     "watch soak deliveries/s",
@@ -446,6 +449,25 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
       reason: _lagReason(busy, "busy", quick),
       ...lagClaim,
     });
+  }
+
+  if (only.has("watch")) {
+    const idle = await benchWatchIdle(quick ? { durationMs: 5_000, settleMs: 1_000 } : {});
+    row("watch", "idle watcher CPU per minute", idle.cpuMsPerMinute, "ms", {
+      target: "≤ 100 ms",
+      met: idle.cpuMsPerMinute <= 100,
+      reason: `over ${_int(idle.durationMs / 1000)} s with ${
+        _int(idle.commandsPerMinute)
+      } commands a minute`,
+    });
+    row(
+      "watch",
+      "idle watcher server commands per minute",
+      idle.commandsPerMinute,
+      `commands (${
+        Object.entries(idle.byCommand).map(([name, n]) => `${name} ${n.toFixed(0)}`).join(", ")
+      })`,
+    );
   }
 
   if (only.has("soak")) {

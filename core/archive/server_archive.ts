@@ -160,8 +160,13 @@ export async function archiveOnServer(
     const outcome = await _outcome(pending, mine, options);
     if (round === 1) result.quarantined = outcome.quarantined;
     const retry: OrderRef[] = [];
-    for (const order of pending) {
-      const key = idKey(order._id);
+    for (const ref of pending) {
+      const key = idKey(ref._id);
+      const found = outcome.orders.get(key);
+      // The watcher's orders carry only their _id: the outcome read their number.
+      const order = ref.numero_commande === undefined && found
+        ? { ...ref, numero_commande: found.numero_commande }
+        : ref;
       const reason = refused.get(key);
       if (reason !== undefined) {
         result.entries.push(_entry(order, "error", reason));
@@ -184,7 +189,6 @@ export async function archiveOnServer(
         }
         continue;
       }
-      const found = outcome.orders.get(key);
       if (!found) {
         // Deleted, or no longer delivered: nothing to archive, nothing to keep.
         result.settled.push(order._id);

@@ -12,6 +12,15 @@ import { processCpuSeconds } from "./proc.ts";
 import { fileURLToPath } from "node:url";
 
 /** The permissions a command run from source gets unless the caller asks for more. */
+/**
+ * The V8 flags `archiver` runs with (the `archiver` and `compile` tasks of deno.json set the
+ * same): a young generation of 2 MB semi-spaces and an old generation bounded at 256 MB, so the
+ * heap's reservation follows what the tool holds instead of growing to V8's defaults. Measured
+ * (README, Performance): `archiver batch` over 20,000 orders peaks at 110 MB of resident memory
+ * with them, 193 MB without.
+ */
+export const ARCHIVER_V8_FLAGS = "--max-semi-space-size=2,--max-old-space-size=256";
+
 export const SELF_PERMISSIONS: readonly string[] = [
   "--allow-net",
   "--allow-read",
@@ -98,12 +107,15 @@ export interface SpawnSelfOptions {
    * {@link SELF_PERMISSIONS}; the compiled binary has the permissions it was compiled with.
    */
   permissions?: readonly string[];
+  /** V8 flags, when run from source. @default ARCHIVER_V8_FLAGS */
+  v8Flags?: string;
 }
 
 /**
  * The executable and leading arguments that run this program again.
  *
  * @param permissions Permission flags on top of {@link SELF_PERMISSIONS}, when run from source.
+ * @param v8Flags V8 flags, when run from source (`""`: none). @default ARCHIVER_V8_FLAGS
  * @returns The command and its first arguments, before the program's own.
  * @example
  * ```ts
@@ -113,6 +125,7 @@ export interface SpawnSelfOptions {
  */
 export function selfCommand(
   permissions: readonly string[] = [],
+  v8Flags: string = ARCHIVER_V8_FLAGS,
 ): { command: string; args: string[] } {
   if (Deno.build.standalone) return { command: Deno.execPath(), args: [] };
   const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
@@ -122,7 +135,11 @@ export function selfCommand(
   const flags = permissions.some((flag) => flag === "--allow-all" || flag === "-A")
     ? ["--allow-all", ...wanted.filter((flag) => !/^(--allow-|-A$)/.test(flag))]
     : wanted;
-  return { command: Deno.execPath(), args: ["run", ...flags, "--config", config, main] };
+  const v8 = v8Flags ? [`--v8-flags=${v8Flags}`] : [];
+  return {
+    command: Deno.execPath(),
+    args: ["run", ...flags, ...v8, "--config", config, main],
+  };
 }
 
 /**
@@ -139,7 +156,7 @@ export function selfCommand(
  * ```
  */
 export function spawnSelf(args: readonly string[], options: SpawnSelfOptions = {}): SelfProcess {
-  const self = selfCommand(options.permissions);
+  const self = selfCommand(options.permissions, options.v8Flags);
   const env = Object.fromEntries(
     Object.entries(options.env ?? {}).filter((entry): entry is [string, string] =>
       entry[1] !== undefined

@@ -48,8 +48,9 @@ export function watchHeadroom(client: MongoClient, options: HeadroomWatchOptions
   let level: HeadroomLevel = "ok";
   let unauthorizedTold = false;
   let running = false;
+  let stopped = false;
   const check = async () => {
-    if (running) return;
+    if (running || stopped) return;
     running = true;
     try {
       const read = await readOplogWindow(client, { maxTimeMs: options.maxTimeMs });
@@ -58,7 +59,8 @@ export function watchHeadroom(client: MongoClient, options: HeadroomWatchOptions
         unauthorizedTold = true;
         return;
       }
-      if (read.kind !== "ok") return;
+      // A read in flight when the watcher stopped reports nothing.
+      if (read.kind !== "ok" || stopped) return;
       const headroom = resumeHeadroom(read.window, options.tokenTime());
       options.report(headroom.windowSeconds, headroom.headroomSeconds);
       if (headroom.headroomSeconds === null) return;
@@ -83,5 +85,8 @@ export function watchHeadroom(client: MongoClient, options: HeadroomWatchOptions
   };
   void check();
   const timer = setInterval(() => void check(), options.intervalMs ?? 60_000);
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

@@ -24,19 +24,20 @@ export function isEnding(event: ChangeStreamDocument): boolean {
 }
 
 /**
- * The orders of a micro-batch, one per `_id`, in the order of their latest event.
+ * The orders of a micro-batch, one per `_id` (the event's `documentKey._id`), in the order of
+ * their latest event.
  *
  * @param events The micro-batch.
- * @returns Their `_id`s and numbers.
+ * @returns Their `_id`s.
  */
 export function orderRefs(events: readonly ChangeStreamDocument[]): OrderRef[] {
   const byId = new Map<string, OrderRef>();
   for (const event of events) {
-    if (!("fullDocument" in event) || !event.fullDocument) continue;
-    const document = event.fullDocument as Document;
-    const key = orderIdKey(document._id);
-    byId.delete(key); // the latest event decides the order's place
-    byId.set(key, { _id: document._id, numero_commande: document.numero_commande });
+    const key = (event as { documentKey?: Document }).documentKey;
+    if (!key || !("_id" in key)) continue;
+    const id = orderIdKey(key._id);
+    byId.delete(id); // the latest event decides the order's place
+    byId.set(id, { _id: key._id });
   }
   return [...byId.values()];
 }

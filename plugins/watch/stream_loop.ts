@@ -40,27 +40,52 @@ export function openOrderStream(db: Db, plan: WatchPlan, options: OpenStreamOpti
     : plan.kind === "from-time"
     ? { startAtOperationTime: plan.time }
     : {};
-  return db.collection(options.orders).watch(
-    [
-      {
-        $match: {
-          $or: [
-            {
-              operationType: { $in: ["insert", "update", "replace"] },
-              "fullDocument.status": options.deliveredStatus,
-            },
-            { operationType: { $in: ENDING_EVENTS } },
-          ],
-        },
-      },
-    ],
+  return db.collection(options.orders).watch(deliveryPipeline(options.deliveredStatus), {
+    ...start,
+    batchSize: options.batchMax,
+    maxAwaitTimeMS: options.maxAwaitMs,
+  });
+}
+
+/**
+ * The change stream's pipeline: only the events that deliver an order or end the stream, each
+ * cut to what the archive needs. No post-image is asked for: an insert or a replacement carries
+ * its document (its status is read there), an update is kept when it set the status to the
+ * delivered value (`updateDescription.updatedFields.status`: `status` is a top-level field
+ * without a dot, so its path is its own key); a delivered order changed without its status
+ * changing is not a new delivery. The `$project` keeps the resume token (`_id`, never changed),
+ * the order's `_id` (`documentKey`), the times (for the lag) and the namespaces of an ending
+ * event, so no event grows with the order's size.
+ *
+ * @param deliveredStatus The delivered status.
+ * @returns The pipeline.
+ */
+export function deliveryPipeline(deliveredStatus: string): Document[] {
+  return [
     {
-      ...start,
-      fullDocument: "updateLookup",
-      batchSize: options.batchMax,
-      maxAwaitTimeMS: options.maxAwaitMs,
+      $match: {
+        $or: [
+          {
+            operationType: { $in: ["insert", "replace"] },
+            "fullDocument.status": deliveredStatus,
+          },
+          { operationType: "update", "updateDescription.updatedFields.status": deliveredStatus },
+          { operationType: { $in: ENDING_EVENTS } },
+        ],
+      },
     },
-  );
+    {
+      $project: {
+        _id: 1,
+        operationType: 1,
+        documentKey: 1,
+        clusterTime: 1,
+        wallTime: 1,
+        ns: 1,
+        to: 1,
+      },
+    },
+  ];
 }
 
 /** What the stream loop calls. */
