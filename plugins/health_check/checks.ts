@@ -7,11 +7,13 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { loadBatchReport, type SavedBatchReport } from "../../core/archive/report.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { describeError } from "../../core/mongo/errors.ts";
-import { readWatchStatus } from "../../core/stream/watch_status.ts";
+import { processLiveness } from "../../core/runtime/proc.ts";
+import { readWatchStatus, type WatchStatus } from "../../core/stream/watch_status.ts";
 import { BATCH_DURATION_CHECK, runBatchDurationCheck } from "./batch_duration_check.ts";
 import { folderSize, freeDiskSpace } from "./disk.ts";
 import { readLogWindow } from "./log_window.ts";
@@ -19,7 +21,8 @@ import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
 import { readOplogHeadroom } from "./oplog_headroom.ts";
 import { PRIVILEGES_CHECK, runPrivilegesCheck } from "./privileges_check.ts";
 import { readResumeToken } from "./resume_token.ts";
-import { type CheckResult, type HealthState, result, worstState } from "./state.ts";
+import { type CheckResult, type HealthState, result, skipped, worstState } from "./state.ts";
+import { readWatcherEndpoint } from "./watcher_endpoint.ts";
 import {
   archiveRateCheck,
   connectionErrorsCheck,
@@ -34,6 +37,7 @@ import {
   oplogHeadroomCheck,
   resumeTokenCheck,
   streamLagCheck,
+  type TokenRead,
   watcherCheck,
   watcherUptimeCheck,
 } from "./thresholds.ts";
@@ -82,6 +86,11 @@ export interface HealthRunOptions {
   tokenCollection?: string;
   /** The last batch report. */
   reportFile: string;
+  /**
+   * The watcher's `/healthz`, read instead of its status file (and, with the file token store,
+   * of its token file). @default none: the files
+   */
+  url?: string;
   /** The grace period before a delivered order must be archived, in ms. */
   graceMs: number;
   /** The overall deadline, in ms. */
@@ -125,6 +134,12 @@ export async function runHealthChecks(
   const path = (file: string) => resolve(options.cwd, file);
   const logDir = resolve(options.cwd, config.logDir);
 
+  // One read of the watcher's status (file or /healthz) serves its checks and, with --url, the
+  // token's age.
+  const statusRead: Promise<FileRead<WatchStatus>> = options.url
+    ? _readEndpoint(options.url, Math.max(200, options.timeoutMs - 1_000))
+    : _readFile(options.statusFile, path(options.statusFile), readWatchStatus);
+
   const tasks: Array<[readonly string[], () => Promise<void>]> = [
     [MONGO_CHECK_NAMES, () =>
       runMongoChecks(config, {
@@ -143,13 +158,20 @@ export async function runHealthChecks(
         }),
       )],
     [["watcher", "watcher_uptime", "stream_lag", "connection_errors"], async () => {
-      const read = await _readFile(options.statusFile, path(options.statusFile), readWatchStatus);
-      report(watcherCheck(read, clock(), t));
+      const read = await statusRead;
+      const process = read.kind === "found" && _onThisHost(read.value, options.url)
+        ? await processLiveness(read.value.pid)
+        : undefined;
+      report(watcherCheck(read, clock(), t, process));
       report(watcherUptimeCheck(read, clock(), t));
       report(streamLagCheck(read, t));
       report(connectionErrorsCheck(read, clock(), t));
     }],
     [["resume_token"], async () => {
+      if (options.url && (options.tokenStore ?? "file") === "file") {
+        report(resumeTokenCheck(_tokenFromStatus(await statusRead), clock(), t));
+        return;
+      }
       const read = await readResumeToken(config, {
         tokenStore: options.tokenStore ?? "file",
         tokenFile: options.tokenFile,
@@ -160,6 +182,13 @@ export async function runHealthChecks(
       report(resumeTokenCheck(read, clock(), t));
     }],
     [["oplog_headroom"], async () => {
+      if (options.url && (options.tokenStore ?? "file") === "file") {
+        report(skipped(
+          "oplog_headroom",
+          "the token file is on the watcher's host (--url): its archiver_resume_headroom_seconds says it",
+        ));
+        return;
+      }
       report(
         oplogHeadroomCheck(
           await readOplogHeadroom(config, {
@@ -260,6 +289,45 @@ async function _readFile<T>(
     const reason = error instanceof Error ? error.message.split("\n")[0]! : String(error);
     return { kind: "invalid", path, reason };
   }
+}
+
+async function _readEndpoint(url: string, timeoutMs: number): Promise<FileRead<WatchStatus>> {
+  try {
+    return { kind: "found", path: url, value: await readWatcherEndpoint(url, { timeoutMs }) };
+  } catch (error) {
+    return { kind: "invalid", path: url, reason: describeError(error).split("\n")[0]! };
+  }
+}
+
+// The watcher's process is ours to look for on its host: the status file's `host` when it has
+// one, else a status file read here, or an endpoint on loopback.
+function _onThisHost(status: WatchStatus, url: string | undefined): boolean {
+  const host = (status as { host?: unknown }).host;
+  if (typeof host === "string" && host !== "") return host === hostname();
+  if (!url) return true;
+  return ["127.0.0.1", "localhost", "[::1]", "::1"].includes(new URL(url).hostname);
+}
+
+// With --url and the file store the token file is the watcher's; its /healthz says the token's
+// age (`resume_token_age_seconds`, at the time of the answer).
+function _tokenFromStatus(read: FileRead<WatchStatus>): TokenRead {
+  if (read.kind !== "found") {
+    return {
+      kind: "unreadable",
+      where: `watcher endpoint ${read.path}`,
+      reason: read.kind === "invalid" ? read.reason : "no answer",
+    };
+  }
+  const age = read.value.metrics?.resume_token_age_seconds;
+  const at = Date.parse(read.value.updated_at);
+  if (typeof age !== "number" || !Number.isFinite(age) || Number.isNaN(at)) {
+    return { kind: "missing", where: `resume token age at ${read.path}` };
+  }
+  return {
+    kind: "found",
+    where: `watcher endpoint ${read.path}`,
+    value: { saved_at: new Date(at - age * 1000).toISOString() },
+  };
 }
 
 function _commandError(error: unknown): string {

@@ -61,7 +61,9 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
       // A monitoring plugin: a bad setting or a crash is UNKNOWN (3), never CRITICAL (2).
       reportFailuresAs(command, monitoringPluginFailures);
       command.action(async (flags, cmd) => {
-        const config = await ctx.start(cmd, healthSettings);
+        // Health reads only: a log folder it cannot write (the monitoring agent's user, a full
+        // disk) costs one warning line, never the verdict.
+        const config = await ctx.start(cmd, healthSettings, { logFileOptional: true });
         const values = config.values;
         const { runHealthChecks } = await import("./checks.ts");
         const { thresholdsFrom } = await import("./settings.ts");
@@ -77,6 +79,7 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
           tokenStore: values.tokenStore,
           tokenCollection: values.tokenCollection,
           reportFile: values.reportFile,
+          ...(values.url ? { url: values.url } : {}),
           graceMs: values.grace,
           timeoutMs: values.timeout,
           cwd: ctx.cwd,

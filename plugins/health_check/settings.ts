@@ -23,6 +23,7 @@ import {
   tokenStoreSetting,
 } from "../../core/runtime/state_files.ts";
 import { leaseCollectionSetting } from "../../core/stream/lease.ts";
+import { parseWatcherUrl } from "./watcher_endpoint.ts";
 import { defaultThresholds, type HealthThresholds, MIN_STREAM_STALL_MS } from "./thresholds.ts";
 
 const PERCENT = decimal({ min: 0, max: 100 });
@@ -32,6 +33,14 @@ export const healthSettings = {
   statusFile: statusFileSetting,
   tokenFile: tokenFileSetting,
   reportFile: reportFileSetting,
+  url: {
+    env: "ARCHIVER_HEALTH_URL",
+    flag: "--url <url>",
+    description:
+      "Read the watcher's status from its /healthz (watch --metrics-port), e.g. http://127.0.0.1:9464, instead of its status file",
+    default: "",
+    parse: parseWatcherUrl,
+  },
   maxTokenAge: {
     env: "ARCHIVER_HEALTH_MAX_TOKEN_AGE",
     flag: "--max-token-age <duration>",
@@ -50,7 +59,8 @@ export const healthSettings = {
   maxHeartbeatAge: {
     env: "ARCHIVER_HEALTH_MAX_HEARTBEAT_AGE",
     flag: "--max-heartbeat-age <duration>",
-    description: "Watcher status file older than this is CRITICAL",
+    description:
+      "Watcher heartbeat older than this is CRITICAL (3 heartbeats of 5s; on the watcher's host a process gone is CRITICAL at once)",
     default: defaultThresholds.maxHeartbeatAgeMs,
     parse: duration({ min: 1_000 }),
     format: formatDuration,

@@ -10,6 +10,8 @@
 import type { ArchiveIndexState } from "../../core/archive/archive_index.ts";
 import type { QuarantineReason } from "../../core/archive/quarantine.ts";
 import type { SavedBatchReport } from "../../core/archive/report.ts";
+import type { ProcessLiveness } from "../../core/runtime/proc.ts";
+import { STALE_HEARTBEATS, STATUS_INTERVAL_MS } from "../../core/runtime/state_files.ts";
 import type { WatchStatus } from "../../core/stream/watch_status.ts";
 import { type CheckResult, result, skipped } from "./state.ts";
 
@@ -19,7 +21,10 @@ export interface HealthThresholds {
   maxTokenAgeMs: number;
   /** A resume token not saved within this is a WARNING. @default 10m */
   tokenSaveAgeMs: number;
-  /** A watcher heartbeat older than this is CRITICAL. @default 2m */
+  /**
+   * A watcher heartbeat older than this is CRITICAL: {@link STALE_HEARTBEATS} of the watcher's
+   * status interval (or of the interval its status file declares, if longer). @default 15s
+   */
   maxHeartbeatAgeMs: number;
   /** Stream lag above this many seconds is a WARNING. @default 10 */
   lagWarnSeconds: number;
@@ -67,7 +72,7 @@ export interface HealthThresholds {
 export const defaultThresholds = {
   maxTokenAgeMs: 3_600_000,
   tokenSaveAgeMs: 600_000,
-  maxHeartbeatAgeMs: 120_000,
+  maxHeartbeatAgeMs: STALE_HEARTBEATS * STATUS_INTERVAL_MS,
   lagWarnSeconds: 10,
   lagCriticalSeconds: 30,
   maxConnectionErrors: 3,
@@ -118,22 +123,48 @@ export interface TokenFile {
 const HOUR_MS = 3_600_000;
 
 /**
- * The watcher's liveness: status file present, heartbeat fresh, not stopped.
+ * How old a heartbeat may be: the threshold, or {@link STALE_HEARTBEATS} of the status interval
+ * the status file declares (`status_interval_ms`) when that is longer.
+ *
+ * @param status The status as read.
+ * @param limits The thresholds.
+ * @returns The stale threshold in ms.
+ */
+export function staleHeartbeatThreshold(status: WatchStatus, limits: HealthThresholds): number {
+  const declared = (status as { status_interval_ms?: unknown }).status_interval_ms;
+  const interval = typeof declared === "number" && Number.isFinite(declared) && declared > 0
+    ? declared
+    : 0;
+  return Math.max(limits.maxHeartbeatAgeMs, STALE_HEARTBEATS * interval);
+}
+
+/**
+ * The watcher's liveness: status file present, heartbeat fresh, not stopped, and — on the
+ * watcher's host — its process still there (a watcher killed with -9 leaves a fresh heartbeat).
  *
  * @param read The status file as read.
  * @param now The current time in ms.
  * @param limits The thresholds.
+ * @param process The watcher's process on this host, when it can be told: `gone` is CRITICAL at
+ *   once; `undefined` (another host, no `/proc`) leaves it to the heartbeat.
  * @returns The `watcher` check.
  */
 export function watcherCheck(
   read: FileRead<WatchStatus>,
   now: number,
   limits: HealthThresholds,
+  process?: ProcessLiveness,
 ): CheckResult {
   const name = "watcher";
   if (read.kind === "missing") return _absent(name, `no status file ${read.path}`, limits);
   if (read.kind === "invalid") {
-    return result(name, "CRITICAL", `Cannot read status file ${read.path}: ${read.reason}`);
+    // With --url the "path" is the watcher's /healthz, which the reason already names.
+    const url = /^https?:/.test(read.path);
+    return result(
+      name,
+      "CRITICAL",
+      url ? read.reason : `Cannot read status file ${read.path}: ${read.reason}`,
+    );
   }
   const status = read.value;
   const updated = Date.parse(status.updated_at);
@@ -153,13 +184,20 @@ export function watcherCheck(
   if (status.state === "stopped") {
     return result(name, "CRITICAL", `Watcher stopped ${formatAge(age)} ago`, data);
   }
-  if (age > limits.maxHeartbeatAgeMs) {
+  if (process === "gone") {
     return result(
       name,
       "CRITICAL",
-      `No heartbeat for ${formatAge(age)} (max ${
-        formatAge(limits.maxHeartbeatAgeMs)
-      }): is the watcher running?`,
+      `Not running: process ${status.pid} is gone (last heartbeat ${formatAge(age)} ago)`,
+      { ...data, process: "gone" },
+    );
+  }
+  const staleMs = staleHeartbeatThreshold(status, limits);
+  if (age > staleMs) {
+    return result(
+      name,
+      "CRITICAL",
+      `No heartbeat for ${formatAge(age)} (max ${formatAge(staleMs)}): is the watcher running?`,
       data,
     );
   }
@@ -226,7 +264,7 @@ export function watcherUptimeCheck(
   const status = read.value;
   const updated = Date.parse(status.updated_at);
   if (status.state === "stopped") return skipped(name, "the watcher is stopped (see watcher)");
-  if (Number.isNaN(updated) || now - updated > limits.maxHeartbeatAgeMs) {
+  if (Number.isNaN(updated) || now - updated > staleHeartbeatThreshold(status, limits)) {
     return skipped(name, "no recent heartbeat (see watcher)");
   }
   const started = Date.parse(status.started_at);

@@ -246,11 +246,6 @@ const CASES: Case[] = [
     args: ["--log-dir", "blocker/sub", "watch"],
     says: /Cannot write logs to ".*blocker\/sub": not a folder/,
   },
-  {
-    args: ["health"],
-    env: { ARCHIVER_LOG_DIR: "blocker" },
-    says: /Cannot write logs to ".*blocker"/,
-  },
 ];
 
 async function _files(root: string): Promise<string[]> {
@@ -314,6 +309,45 @@ Deno.test(`bad input: ${CASES.length} cases, each one line, exit 2 (UNKNOWN 3 fo
     });
   }
   console.error(`[bad-input] inputs_tried=${CASES.length}`);
+});
+
+Deno.test("health with a log folder it cannot write (a file in the way, a full disk): its true verdict and one warning line", async (t) => {
+  const cases: Array<{ name: string; prepare(dir: string): Promise<void> }> = [
+    {
+      name: "a file where the folder should be",
+      prepare: (dir) => Deno.writeTextFile(join(dir, "logs"), "a file where a folder should be"),
+    },
+  ];
+  if (Deno.build.os === "linux") {
+    cases.push({
+      name: "a full disk (the log file is /dev/full)",
+      async prepare(dir) {
+        await Deno.mkdir(join(dir, "logs"));
+        await Deno.symlink("/dev/full", join(dir, "logs", "health.jsonl"));
+      },
+    });
+  }
+  for (const item of cases) {
+    await t.step(item.name, async () => {
+      await using dir = await tempDir();
+      await item.prepare(dir.path);
+      const { code, stdout, stderr } = await cli(["health"], {
+        plugins: [...builtinPlugins],
+        cwd: dir.path,
+        env: { MONGODB_URI: UNREACHABLE, ARCHIVER_CONNECT_TIMEOUT: "300ms" },
+      });
+      // The server is down: CRITICAL, as it would be with a writable log folder.
+      assert.equal(code, 2, stderr);
+      assert.match(stdout.split("\n")[0]!, /^ARCHIVER CRITICAL - mongodb: MongoDB unreachable/);
+      const told = stderr.split("\n").filter((line) => /Cannot write logs/.test(line));
+      assert.equal(told.length, 1, stderr);
+      assert.match(
+        told[0]!,
+        /\[WARNING\].*Cannot write logs to ".*logs": .*: logging to the console only$/,
+      );
+      assert.doesNotMatch(stdout, /UNKNOWN - /);
+    });
+  }
 });
 
 const PASSWORD = `Wr0ng-P4ss-${crypto.randomUUID().slice(0, 8)}`;

@@ -43,7 +43,7 @@ async function writeStatus(
   readAgo = updatedAgo,
 ) {
   await writeWatchStatus(path, {
-    pid: 4242,
+    pid: Deno.pid,
     state: "streaming",
     started_at: ago(7_200_000),
     updated_at: ago(updatedAgo),
@@ -161,7 +161,7 @@ Deno.test("health with a stale status file, an old token and a batch report with
   assert.equal(code, 2);
   const json = parse(stdout);
   assert.equal(json.byName.watcher!.state, "CRITICAL");
-  assert.match(json.byName.watcher!.reason, /No heartbeat for 10m \(max 2m\)/);
+  assert.match(json.byName.watcher!.reason, /No heartbeat for 10m \(max 15s\)/);
   assert.equal(json.byName.stream_lag!.state, "CRITICAL");
   assert.equal(json.byName.connection_errors!.state, "CRITICAL");
   assert.equal(json.byName.resume_token!.state, "CRITICAL");

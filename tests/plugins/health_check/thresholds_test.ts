@@ -97,7 +97,77 @@ Deno.test("watcherCheck() is OK for a fresh heartbeat and says the uptime", () =
 Deno.test("watcherCheck() is CRITICAL for a stale status file", () => {
   const check = watcherCheck(status({ updated_at: ago(5 * 60_000) }), NOW, limits);
   assert.equal(check.state, "CRITICAL");
-  assert.match(check.reason, /No heartbeat for 5m \(max 2m\)/);
+  assert.match(check.reason, /No heartbeat for 5m \(max 15s\)/);
+});
+
+Deno.test("watcherCheck(): a process gone on the watcher's host is CRITICAL at once; elsewhere a heartbeat older than 3 status intervals", () => {
+  const cases: Array<{
+    name: string;
+    heartbeatAgo: number;
+    process?: "running" | "gone";
+    interval?: number;
+    state: string;
+    reason: RegExp;
+  }> = [
+    {
+      name: "killed -9, fresh heartbeat, on its host",
+      heartbeatAgo: 2_000,
+      process: "gone",
+      state: "CRITICAL",
+      reason: /^Not running: process 42 is gone \(last heartbeat 2s ago\)$/,
+    },
+    {
+      name: "running on its host",
+      heartbeatAgo: 2_000,
+      process: "running",
+      state: "OK",
+      reason: /heartbeat 2s ago$/,
+    },
+    {
+      name: "another host, 2 heartbeats late",
+      heartbeatAgo: 10_000,
+      state: "OK",
+      reason: /heartbeat 10s ago$/,
+    },
+    {
+      name: "another host, just within 3 heartbeats",
+      heartbeatAgo: 15_000,
+      state: "OK",
+      reason: /heartbeat 15s ago$/,
+    },
+    {
+      name: "another host, past 3 heartbeats",
+      heartbeatAgo: 16_000,
+      state: "CRITICAL",
+      reason: /^No heartbeat for 16s \(max 15s\)/,
+    },
+    {
+      name: "a status file declaring a 10 s interval: 25 s is within 3",
+      heartbeatAgo: 25_000,
+      interval: 10_000,
+      state: "OK",
+      reason: /heartbeat 25s ago$/,
+    },
+    {
+      name: "a status file declaring a 10 s interval: 31 s is past 3",
+      heartbeatAgo: 31_000,
+      interval: 10_000,
+      state: "CRITICAL",
+      reason: /max 30s/,
+    },
+  ];
+  for (const item of cases) {
+    const overrides = {
+      updated_at: ago(item.heartbeatAgo),
+      last_read_at: ago(item.heartbeatAgo),
+      ...(item.interval ? { status_interval_ms: item.interval } : {}),
+    } as Partial<WatchStatus>;
+    const check = watcherCheck(status(overrides), NOW, limits, item.process);
+    assert.equal(check.state, item.state, `${item.name}: ${check.reason}`);
+    assert.match(check.reason, item.reason, item.name);
+  }
+  // The default is 3 heartbeats of the watcher's 5 s status interval.
+  assert.equal(defaultThresholds.maxHeartbeatAgeMs, 15_000);
 });
 
 Deno.test("watcherCheck() is CRITICAL for a stopped watcher and WARNING while reconnecting", () => {
