@@ -75,15 +75,8 @@ export async function readOplogHeadroom(
     });
     const read = await readOplogWindow(client, { maxTimeMs: timeout });
     if (read.kind !== "ok") return read;
-    const headroom = resumeHeadroom(read.window, token.clusterTime);
-    return {
-      kind: "ok",
-      headroom: {
-        windowSeconds: headroom.windowSeconds,
-        tokenAgeSeconds: headroom.tokenAgeSeconds ?? 0,
-        headroomSeconds: headroom.headroomSeconds ?? 0,
-      },
-    };
+    // The watcher's gauges come from the same function: health and the metric agree.
+    return { kind: "ok", headroom: resumeHeadroom(read.window, token.clusterTime) };
   } catch (error) {
     return { kind: "error", reason: describeError(error) };
   } finally {

@@ -12,6 +12,7 @@ import type { QuarantineReason } from "../../core/archive/quarantine.ts";
 import type { SavedBatchReport } from "../../core/archive/report.ts";
 import type { ProcessLiveness } from "../../core/runtime/proc.ts";
 import { STALE_HEARTBEATS, STATUS_INTERVAL_MS } from "../../core/runtime/state_files.ts";
+import { type Headroom, headroomLevel } from "../../core/stream/oplog_window.ts";
 import type { WatchStatus } from "../../core/stream/watch_status.ts";
 import { type CheckResult, result, skipped } from "./state.ts";
 
@@ -535,10 +536,7 @@ export type OplogHeadroomSeen =
   | { kind: "unauthorized"; message: string }
   | { kind: "empty" }
   | { kind: "error"; reason: string }
-  | {
-    kind: "ok";
-    headroom: { windowSeconds: number; tokenAgeSeconds: number; headroomSeconds: number };
-  };
+  | { kind: "ok"; headroom: Headroom };
 
 /**
  * The resume headroom: how long before the saved token falls out of the oplog (the oplog window
@@ -564,16 +562,34 @@ export function oplogHeadroomCheck(seen: OplogHeadroomSeen, limits: HealthThresh
     case "error":
       return result(name, "UNKNOWN", `Cannot read the oplog window: ${seen.reason}`);
   }
-  const { windowSeconds, tokenAgeSeconds, headroomSeconds } = seen.headroom;
+  const { windowSeconds, headroomSeconds, fill } = seen.headroom;
+  const tokenAgeSeconds = seen.headroom.tokenAgeSeconds ?? 0;
   const data = {
     oplog_window_seconds: windowSeconds,
     resume_headroom_seconds: headroomSeconds,
     token_age_seconds: tokenAgeSeconds,
+    oplog_fill_percent: _round(fill * 100),
   };
+  const token = `token ${formatAge(tokenAgeSeconds * 1000)} old`;
+  if (headroomSeconds === null) {
+    // Not full: nothing dropped yet, the token stays until the oplog fills (judged from then).
+    return result(
+      name,
+      "OK",
+      `Oplog ${Math.round(fill * 100)}% full: no entry dropped yet, the saved token stays until it fills (${token}; window projected at the rate so far ${
+        formatAge(windowSeconds * 1000)
+      })`,
+      data,
+    );
+  }
   const text = `Resume headroom ${_signedAge(headroomSeconds)} (oplog window ${
     formatAge(windowSeconds * 1000)
-  }, token ${formatAge(tokenAgeSeconds * 1000)} old)`;
-  if (headroomSeconds * 1000 < limits.oplogHeadroomCriticalMs) {
+  }, ${token})`;
+  const level = headroomLevel(headroomSeconds, {
+    warningSeconds: limits.oplogHeadroomWarningMs / 1000,
+    criticalSeconds: limits.oplogHeadroomCriticalMs / 1000,
+  });
+  if (level === "critical") {
     return result(
       name,
       "CRITICAL",
@@ -581,7 +597,7 @@ export function oplogHeadroomCheck(seen: OplogHeadroomSeen, limits: HealthThresh
       data,
     );
   }
-  if (headroomSeconds * 1000 < limits.oplogHeadroomWarningMs) {
+  if (level === "warning") {
     return result(
       name,
       "WARNING",
