@@ -166,7 +166,9 @@ export function resumeHeadroom(
   const windowSeconds = window.windowSeconds;
   const fill = window.fill ?? 1;
   const full = fill >= OPLOG_FULL_FILL;
-  if (!tokenTime) return { windowSeconds, tokenAgeSeconds: null, headroomSeconds: null, fill, full };
+  if (!tokenTime) {
+    return { windowSeconds, tokenAgeSeconds: null, headroomSeconds: null, fill, full };
+  }
   const tokenAgeSeconds = Math.max(0, last - tokenTime.getHighBitsUnsigned());
   const headroomSeconds = full ? windowSeconds - tokenAgeSeconds : null;
   return { windowSeconds, tokenAgeSeconds, headroomSeconds, fill, full };

@@ -97,6 +97,8 @@ export interface HealthRunOptions {
   timeoutMs: number;
   /** The folder relative paths are resolved against. */
   cwd: string;
+  /** The checks to run (`--only`, `--skip`), by name. @default every one of {@link CHECK_NAMES} */
+  checks?: readonly string[];
   /** Stops early (Ctrl+C). */
   signal?: AbortSignal;
   /** Where failures to reach MongoDB are logged. */
@@ -243,7 +245,10 @@ export async function runHealthChecks(
     }],
   ];
 
-  const running = tasks.map(async ([names, run]) => {
+  const selected = new Set<string>(options.checks ?? CHECK_NAMES);
+  // A task runs when one of its checks is asked for (--only watcher reads no MongoDB).
+  const wanted = tasks.filter(([names]) => names.some((name) => selected.has(name)));
+  const running = wanted.map(async ([names, run]) => {
     try {
       await run();
     } catch (error) {
@@ -263,7 +268,7 @@ export async function runHealthChecks(
     options.signal?.removeEventListener("abort", onAbort);
   }
   const waited = formatAge(options.timeoutMs);
-  const checks = CHECK_NAMES.map((name) =>
+  const checks = CHECK_NAMES.filter((name) => selected.has(name)).map((name) =>
     results.get(name) ??
       (name === "mongodb"
         ? result(name, "CRITICAL", `MongoDB did not answer within ${waited}`)

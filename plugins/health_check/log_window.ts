@@ -6,13 +6,10 @@
  * @module
  */
 
-import { classify } from "../../core/log_files/entry.ts";
+import { classify, isMonitoringLine } from "../../core/log_files/entry.ts";
 import { listLogFiles } from "../../core/log_files/files.ts";
 import { type ReadCounts, readEntries } from "../../core/log_files/reader.ts";
 import type { LogWindowSeen } from "./thresholds.ts";
-
-/** The command whose own lines the log checks leave out: a CRITICAL health run logs an error. */
-export const OWN_ACTION = "health";
 
 /**
  * Reads the log folder's lines at or after a cut-off.
@@ -31,9 +28,9 @@ export async function readLogWindow(
   for await (
     const entry of readEntries(files, { since: options.since, counts, signal: options.signal })
   ) {
-    // Health's own lines say what the other checks found: counting them would make a CRITICAL
-    // run the reason of the next WARNING.
-    if (entry.action === OWN_ACTION || entry.logger === "archiver.health") continue;
+    // The monitoring commands' lines (health's, logs check's) say what their checks found:
+    // counting them would make a CRITICAL run the reason of the next WARNING.
+    if (isMonitoringLine(entry)) continue;
     seen.lines++;
     if (entry.level === "ERROR" || entry.level === "FATAL") {
       seen.errors++;

@@ -56,11 +56,20 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
       const command = program
         .command(opts.command)
         .description(`${description}; exit code 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN`)
-        .option("--json", "Print one JSON object on a single line instead of a table");
+        .option("--json", "Print one JSON object on a single line instead of a table")
+        .option(
+          "--only <checks...>",
+          "Run only these checks, named as in the table (space or comma separated)",
+        )
+        .option("--skip <checks...>", "Run every check but these");
       addSettingOptions(command, healthSettings);
       // A monitoring plugin: a bad setting or a crash is UNKNOWN (3), never CRITICAL (2).
       reportFailuresAs(command, monitoringPluginFailures);
       command.action(async (flags, cmd) => {
+        // A check name is known before anything runs (a mistyped one is UNKNOWN, nothing written).
+        const { CHECK_NAMES } = await import("./checks.ts");
+        const { selectChecks } = await import("./selection.ts");
+        const checks = selectChecks(CHECK_NAMES, { only: flags.only, skip: flags.skip });
         // Health reads only: a log folder it cannot write (the monitoring agent's user, a full
         // disk) costs one warning line, never the verdict.
         const config = await ctx.start(cmd, healthSettings, { logFileOptional: true });
@@ -80,6 +89,7 @@ export function healthCheck(options: HealthCheckOptions = {}): Plugin {
           tokenCollection: values.tokenCollection,
           reportFile: values.reportFile,
           ...(values.url ? { url: values.url } : {}),
+          checks,
           graceMs: values.grace,
           timeoutMs: values.timeout,
           cwd: ctx.cwd,

@@ -48,6 +48,7 @@ export const healthSettings = {
     default: defaultThresholds.maxTokenAgeMs,
     parse: duration({ min: 1_000 }),
     format: formatDuration,
+    criticalOf: { warning: "tokenSaveAge", worse: "higher" },
   },
   tokenSaveAge: {
     env: "ARCHIVER_HEALTH_TOKEN_SAVE_AGE",
@@ -80,6 +81,7 @@ export const healthSettings = {
     default: defaultThresholds.lagCriticalSeconds * 1000,
     parse: duration(),
     format: formatDuration,
+    criticalOf: { warning: "lagWarn", worse: "higher" },
   },
   maxConnectionErrors: {
     env: "ARCHIVER_HEALTH_MAX_CONNECTION_ERRORS",
@@ -189,6 +191,7 @@ export const healthSettings = {
     default: defaultThresholds.oplogHeadroomCriticalMs,
     parse: duration(),
     format: formatDuration,
+    criticalOf: { warning: "oplogHeadroomWarning", worse: "lower" },
   },
   requireWatcher: {
     env: "ARCHIVER_HEALTH_REQUIRE_WATCHER",

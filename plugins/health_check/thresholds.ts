@@ -576,7 +576,9 @@ export function oplogHeadroomCheck(seen: OplogHeadroomSeen, limits: HealthThresh
     return result(
       name,
       "OK",
-      `Oplog ${Math.round(fill * 100)}% full: no entry dropped yet, the saved token stays until it fills (${token}; window projected at the rate so far ${
+      `Oplog ${
+        Math.round(fill * 100)
+      }% full: no entry dropped yet, the saved token stays until it fills (${token}; window projected at the rate so far ${
         formatAge(windowSeconds * 1000)
       })`,
       data,

@@ -147,6 +147,34 @@ const CASES: Case[] = [
     says: /Invalid --min-free-disk "150": expected a number from 0 to 100/,
   },
   { args: ["health", "--max-log-size", "lots"], says: /Invalid --max-log-size "lots"/ },
+  {
+    args: ["health", "--only", "watchr"],
+    says: /^ARCHIVER UNKNOWN - Unknown check "watchr" for --only: did you mean watcher\?$/,
+  },
+  {
+    args: ["health", "--skip", "mongodb,nonsense"],
+    says: /Unknown check "nonsense" for --skip: the checks are mongodb, change_streams, /,
+  },
+  {
+    args: ["health", "--only", "watcher", "--skip", "watcher"],
+    says: /No check left to run: --skip leaves out every check --only names/,
+  },
+  // Warning/critical pairs in order: the warning comes before the page.
+  {
+    args: ["health", "--lag-warn", "60s", "--lag-critical", "30s"],
+    says: /Thresholds out of order: warning --lag-warn "1m" is above critical --lag-critical "30s"/,
+  },
+  {
+    args: ["health", "--max-token-age", "5m"],
+    says:
+      /Thresholds out of order: warning ARCHIVER_HEALTH_TOKEN_SAVE_AGE \(default\) "10m" is above critical --max-token-age "5m"/,
+  },
+  {
+    args: ["health"],
+    env: { ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING: "30m" },
+    says:
+      /Thresholds out of order: warning ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING.* "30m" is below critical ARCHIVER_HEALTH_OPLOG_HEADROOM_CRITICAL \(default\) "1h"/,
+  },
   { args: ["logs", "check", "--since", "forever"], says: /Invalid --since "forever"/ },
   { args: ["logs", "follow", "--since", "1y"], says: /Invalid --since "1y"|unknown option/ },
   { args: ["logs", "prune", "--older-than", "0"], says: /Invalid --older-than "0"/ },

@@ -433,7 +433,7 @@ Deno.test("health's archive_completeness agrees with verify, whatever became of 
       assert.equal(check.data?.missing_orders, missing, JSON.stringify(check));
       assert.equal(check.state, missing > 0 ? "CRITICAL" : "OK");
       assert.deepEqual([...(check.data?.examples ?? [])].sort(), [...report.missing_sample].sort());
-      assert.equal(verified.code, missing > 0 ? 2 : 0);
+      assert.equal(verified.code, missing > 0 ? 1 : 0);
     });
   }
 });
@@ -762,8 +762,9 @@ Deno.test("health reads the last 24 h of logs: errors and the archive rate, not 
     });
     log.info("✅ Archived 98 orders", { orders_archived: 98, orders_incomplete: 1 });
   });
-  // A CRITICAL health run logs an error: the next run does not count it.
+  // A CRITICAL health run logs an error, a CRITICAL logs check too: the next run counts neither.
   await write("health", (log) => log.error("❌ Health CRITICAL: mongodb CRITICAL"));
+  await write("logs check", (log) => log.error("❌ Logs CRITICAL: any_error"));
   const run = (...extra: string[]) =>
     cli([
       "health",
@@ -801,4 +802,42 @@ Deno.test("health reads the last 24 h of logs: errors and the archive rate, not 
   );
   assert.equal(relaxed.byName.log_errors!.state, "OK");
   assert.equal(relaxed.byName.archive_rate!.state, "OK");
+});
+
+Deno.test("health --only and --skip run the checks named, in the table's order; the verdict is theirs", async () => {
+  await using dir = await tempDir();
+  await writeStatus(join(dir.path, "archiver-status.json"), 1_000);
+  await writeToken(join(dir.path, ".resume_token.json"), 60_000);
+  const down = `mongodb://127.0.0.1:${closedPort()}`;
+  const cases: Array<{ args: string[]; names: string[]; code: number }> = [
+    // MongoDB is down, but no check that reads it runs: OK.
+    { args: ["--only", "resume_token,watcher"], names: ["watcher", "resume_token"], code: 0 },
+    { args: ["--only", "resume_token", "watcher"], names: ["watcher", "resume_token"], code: 0 },
+    { args: ["--only", "watcher", "mongodb"], names: ["mongodb", "watcher"], code: 2 },
+    {
+      args: ["--only", "watcher", "stream_lag", "mongodb", "--skip", "mongodb"],
+      names: ["watcher", "stream_lag"],
+      code: 0,
+    },
+  ];
+  for (const item of cases) {
+    const { code, stdout, stderr } = await cli(
+      ["health", "--json", "--uri", down, "--timeout", "2s", ...item.args],
+      { plugins, cwd: dir.path, env: { ARCHIVER_CONNECT_TIMEOUT: "300ms" } },
+    );
+    const json = parse(stdout);
+    assert.deepEqual(json.checks.map((check) => check.name), item.names, item.args.join(" "));
+    assert.equal(code, item.code, `${item.args.join(" ")}: ${stderr}`);
+  }
+  // --skip alone: every other check, still judged.
+  const skipped = parse(
+    (await cli(["health", "--json", "--uri", down, "--timeout", "2s", "--skip", "mongodb"], {
+      plugins,
+      cwd: dir.path,
+      env: { ARCHIVER_CONNECT_TIMEOUT: "300ms" },
+    })).stdout,
+  );
+  assert.equal(skipped.byName.mongodb, undefined);
+  assert.ok(skipped.byName.change_streams, "the other MongoDB checks still run");
+  assert.ok(skipped.byName.disk_space);
 });
