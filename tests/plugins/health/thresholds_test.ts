@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { SavedBatchReport } from "../../../core/archive/report.ts";
 import type { WatchStatus } from "../../../core/stream/watch_status.ts";
-import { worstState } from "../../../plugins/health_check/state.ts";
+import { worstState } from "../../../plugins/health/state.ts";
 import {
   archiveIndexCheck,
   archiveRateCheck,
@@ -27,7 +27,7 @@ import {
   type TokenRead,
   watcherCheck,
   watcherUptimeCheck,
-} from "../../../plugins/health_check/thresholds.ts";
+} from "../../../plugins/health/thresholds.ts";
 
 const NOW = Date.parse("2025-10-16T12:00:00Z");
 const limits: HealthThresholds = { ...defaultThresholds };

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { Lease, readLease } from "../../../core/stream/lease.ts";
 import type { WatchStatus } from "../../../core/stream/watch_status.ts";
-import { watchLeaseCheck } from "../../../plugins/health_check/lease_check.ts";
-import { defaultThresholds, watcherCheck } from "../../../plugins/health_check/thresholds.ts";
+import { watchLeaseCheck } from "../../../plugins/health/lease_check.ts";
+import { defaultThresholds, watcherCheck } from "../../../plugins/health/thresholds.ts";
 import { testDatabase } from "../../support/test_db.ts";
 
 const NOW = Date.parse("2026-01-10T12:00:00Z");

@@ -15,8 +15,8 @@ import {
   type PrivilegesSeen,
   runPrivilegesCheck,
   uriHosts,
-} from "../../../plugins/health_check/privileges_check.ts";
-import type { HealthState } from "../../../plugins/health_check/state.ts";
+} from "../../../plugins/health/privileges_check.ts";
+import type { HealthState } from "../../../plugins/health/state.ts";
 import { authTest } from "../../support/auth_server.ts";
 import { startSandbox } from "../../../core/sandbox/mod.ts";
 

@@ -10,7 +10,7 @@ import cliBoxes from "cli-boxes";
 import stringWidth from "string-width";
 import type { BatchDay, WatchDayRecord } from "../../core/archive/history.ts";
 import type { WatchStatus } from "../../core/stream/watch_status.ts";
-import { formatCount, formatDuration, historyLines } from "./history_view.ts";
+import { formatCount, formatDuration, historyLines } from "../../core/archive/history_view.ts";
 
 /** A heartbeat older than this means the watcher no longer answers. */
 export const STALE_AFTER_MS = 30_000;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { logMonitor } from "../../../plugins/log_monitor/mod.ts";
-import { selectPrunable } from "../../../plugins/log_monitor/prune.ts";
+import { logs } from "../../../plugins/logs/mod.ts";
+import { selectPrunable } from "../../../plugins/logs/prune.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 
-const plugins = [logMonitor()];
+const plugins = [logs()];
 const DAY = 86_400_000;
 
 async function file(dir: string, name: string, bytes: number, ageDays: number): Promise<void> {

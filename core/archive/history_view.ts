@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { BatchDay } from "../../core/archive/history.ts";
+import type { BatchDay } from "./history.ts";
 
 /** The width of the busiest day's bar, in characters. */
 export const BAR_WIDTH = 20;

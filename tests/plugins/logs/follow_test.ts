@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Alert } from "../../../plugins/log_monitor/rules.ts";
-import { defaultRules } from "../../../plugins/log_monitor/rules.ts";
-import { followLogs } from "../../../plugins/log_monitor/tail.ts";
+import type { Alert } from "../../../plugins/logs/rules.ts";
+import { defaultRules } from "../../../plugins/logs/rules.ts";
+import { followLogs } from "../../../plugins/logs/tail.ts";
 import { tempDir } from "../../support/cli.ts";
 
 function line(message: string, level = "INFO", properties: Record<string, unknown> = {}): string {

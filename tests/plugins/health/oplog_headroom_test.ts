@@ -5,14 +5,14 @@ import { globalSettings } from "../../../core/runtime/config.ts";
 import type { GlobalConfig } from "../../../core/runtime/config.ts";
 import { FileTokenStore, MongoTokenStore } from "../../../core/stream/token_store.ts";
 import { readOplogWindow, resumeHeadroom } from "../../../core/stream/oplog_window.ts";
-import { readOplogHeadroom } from "../../../plugins/health_check/oplog_headroom.ts";
+import { readOplogHeadroom } from "../../../plugins/health/oplog_headroom.ts";
 import {
   defaultThresholds,
   type HealthThresholds,
   oplogHeadroomCheck,
   type OplogHeadroomSeen,
-} from "../../../plugins/health_check/thresholds.ts";
-import { perfData } from "../../../plugins/health_check/status_line.ts";
+} from "../../../plugins/health/thresholds.ts";
+import { perfData } from "../../../plugins/health/status_line.ts";
 import { tempDir } from "../../support/cli.ts";
 import { dedicatedSandbox } from "../../support/test_db.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The `log-monitor` plugin: `archiver logs check` reads the JSON-lines log files (rotated ones
+ * The `logs` plugin: `archiver logs check` reads the JSON-lines log files (rotated ones
  * included, streaming) and applies the operators' alert rules, exiting 0 OK, 1 WARNING or
  * 2 CRITICAL (3 UNKNOWN on a bad setting); `logs follow` prints each alert live; `logs prune` deletes rotated files past the
  * retention.
@@ -19,8 +19,8 @@ import { logCheckSettings, logMonitorSettings, logPruneSettings } from "./settin
 
 export { logMonitorSettings } from "./settings.ts";
 
-/** Options of the `log-monitor` plugin. */
-export interface LogMonitorOptions {
+/** Options of the `logs` plugin. */
+export interface LogsOptions {
   /** The command's name. @default "logs" */
   command?: string;
   /** The log file these commands write their own lines to, or `false`. @default "logs" */
@@ -30,35 +30,35 @@ export interface LogMonitorOptions {
 }
 
 /** The defaults merged with what the caller passes. */
-export const logMonitorDefaults = {
+export const logsDefaults = {
   command: "logs",
   logFile: "logs",
   now: Date.now,
-} satisfies Required<LogMonitorOptions>;
+} satisfies Required<LogsOptions>;
 
 /**
- * Makes the `log-monitor` plugin.
+ * Makes the `logs` plugin.
  *
  * @param options Command name, own log file and clock.
  * @returns The plugin.
  * @example
  * ```ts
- * const plugins = [logMonitor()];
+ * const plugins = [logs()];
  * // archiver logs check --since 24h --json; echo $?   → 0 OK, 1 WARNING, 2 CRITICAL
  * ```
  */
-export function logMonitor(options: LogMonitorOptions = {}): Plugin {
-  const opts = { ...logMonitorDefaults, ...options };
+export function logs(options: LogsOptions = {}): Plugin {
+  const opts = { ...logsDefaults, ...options };
   return {
-    name: "log-monitor",
+    name: "logs",
     description: "Check, follow and prune the JSON-lines log files",
     settings: logMonitorSettings,
     register(program, ctx) {
-      const logs = program
+      const group = program
         .command(opts.command)
         .description("Check, follow and prune the JSON-lines log files");
 
-      const check = logs
+      const check = group
         .command("check")
         .description(
           "Count lines by level and pattern and apply the alert rules; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
@@ -89,7 +89,7 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
         ctx.lifecycle.exitCode = alertsState(report.alerts.map((alert) => alert.state)).exitCode;
       });
 
-      const follow = logs
+      const follow = group
         .command("follow")
         .description(
           "Follow the current log files across rotations and print each alert as it fires",
@@ -118,7 +118,7 @@ export function logMonitor(options: LogMonitorOptions = {}): Plugin {
         });
       });
 
-      const prune = logs
+      const prune = group
         .command("prune")
         .description("Delete rotated log files older than the retention and report what was freed")
         .option("--dry-run", "List what would be deleted, deleting nothing")

@@ -5,14 +5,14 @@ import { saveBatchReport } from "../../../core/archive/report.ts";
 import { logger, setupLogging } from "../../../core/runtime/logging.ts";
 import { MongoTokenStore } from "../../../core/stream/token_store.ts";
 import { writeWatchStatus } from "../../../core/stream/watch_status.ts";
-import { healthCheck } from "../../../plugins/health_check/mod.ts";
+import { health } from "../../../plugins/health/mod.ts";
 import { verify } from "../../../plugins/verify/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";
 import { testDatabase } from "../../support/test_db.ts";
 
-const plugins = [healthCheck()];
+const plugins = [health()];
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 
 interface HealthJson {
@@ -369,7 +369,7 @@ Deno.test("health's archive_completeness agrees with verify, whatever became of 
     numero_commande: order.numero_commande,
   });
   await archive.insertMany([...seeded.orders.values()].map(archiveOf));
-  const both = [healthCheck(), verify()];
+  const both = [health(), verify()];
   const cases: Array<[string, () => Promise<unknown>, number]> = [
     ["every order archived", () => Promise.resolve(), 0],
     ["an archive document deleted", () => archive.deleteOne({ order_id: a!._id }), 1],

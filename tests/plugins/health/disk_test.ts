@@ -5,7 +5,7 @@ import {
   freeDiskSpace,
   parseDfOutput,
   parsePowerShellOutput,
-} from "../../../plugins/health_check/disk.ts";
+} from "../../../plugins/health/disk.ts";
 import { tempDir } from "../../support/cli.ts";
 
 Deno.test("parseDfOutput() reads POSIX df output, even with spaces in the file system name", () => {

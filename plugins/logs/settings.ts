@@ -80,7 +80,7 @@ export const logPruneSettings = {
   },
 } as const satisfies SettingsSpec;
 
-/** Every setting of the `log-monitor` plugin. */
+/** Every setting of the `logs` plugin. */
 export const logMonitorSettings = {
   ...logCheckSettings,
   ...logPruneSettings,

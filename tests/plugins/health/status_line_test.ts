@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
-import { type CheckResult, result, worstState } from "../../../plugins/health_check/state.ts";
-import {
-  formatPerfDatum,
-  perfData,
-  statusLine,
-} from "../../../plugins/health_check/status_line.ts";
-import { defaultThresholds } from "../../../plugins/health_check/thresholds.ts";
+import { type CheckResult, result, worstState } from "../../../plugins/health/state.ts";
+import { formatPerfDatum, perfData, statusLine } from "../../../plugins/health/status_line.ts";
+import { defaultThresholds } from "../../../plugins/health/thresholds.ts";
 
 const limits = { ...defaultThresholds };
 const report = (checks: CheckResult[]) => ({

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { builtinPlugins } from "../../../cli/registry.ts";
-import { STATE_EXIT_CODE } from "../../../plugins/health_check/state.ts";
-import { healthCheck } from "../../../plugins/health_check/mod.ts";
+import { STATE_EXIT_CODE } from "../../../plugins/health/state.ts";
+import { health } from "../../../plugins/health/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { otherUserRunner } from "../../support/other_user.ts";
@@ -134,7 +134,7 @@ Deno.test({
         assert.ok(!checks[name]!.skipped, `${name} read the watcher's files`);
       }
       // The same verdict, check by check, as the service's own user gets.
-      const asRoot = await cli(args, { plugins: [healthCheck()], cwd: dir.path });
+      const asRoot = await cli(args, { plugins: [health()], cwd: dir.path });
       const rootChecks = byName(JSON.parse(asRoot.stdout) as HealthJson);
       for (const check of json.checks) {
         assert.equal(check.state, rootChecks[check.name]!.state, `${check.name}: ${check.reason}`);
@@ -156,10 +156,10 @@ Deno.test("health after kill -9 of the watcher: CRITICAL at once on its host, fr
       { $set: { status: "livrée", date_livraison: new Date() } },
     );
   };
-  const health = async (cwd: string, ...args: string[]) => {
+  const runHealth = async (cwd: string, ...args: string[]) => {
     const { code, stdout, stderr } = await cli(
       ["--uri", tdb.uri, "--db", tdb.dbName, "health", "--json", ...args],
-      { plugins: [healthCheck()], cwd },
+      { plugins: [health()], cwd },
     );
     const json = JSON.parse(stdout) as HealthJson;
     return { code, json, watcher: byName(json).watcher!, stderr };
@@ -170,11 +170,11 @@ Deno.test("health after kill -9 of the watcher: CRITICAL at once on its host, fr
     const watcher = startWatcher(tdb.uri, tdb.dbName, dir.path);
     try {
       await streamingWithToken(watcher, dir.path, deliver);
-      const running = await health(dir.path);
+      const running = await runHealth(dir.path);
       assert.equal(running.watcher.state, "OK", running.watcher.reason);
       watcher.kill("SIGKILL");
       await watcher.exited;
-      const killed = await health(dir.path);
+      const killed = await runHealth(dir.path);
       assert.equal(killed.watcher.state, "CRITICAL", killed.watcher.reason);
       assert.match(
         killed.watcher.reason,
@@ -195,7 +195,7 @@ Deno.test("health after kill -9 of the watcher: CRITICAL at once on its host, fr
       await streamingWithToken(watcher, dir.path, deliver);
       const url = `http://127.0.0.1:${port}`;
       // Run from a folder without the watcher's files: what it says comes from the endpoint.
-      const running = await health(elsewhere.path, "--url", url);
+      const running = await runHealth(elsewhere.path, "--url", url);
       assert.equal(running.watcher.state, "OK", running.watcher.reason);
       assert.match(running.watcher.reason, /^streaming, up /);
       const token = byName(running.json).resume_token!;
@@ -203,7 +203,7 @@ Deno.test("health after kill -9 of the watcher: CRITICAL at once on its host, fr
       assert.ok(!token.skipped, token.reason);
       watcher.kill("SIGKILL");
       await watcher.exited;
-      const killed = await health(elsewhere.path, "--url", url);
+      const killed = await runHealth(elsewhere.path, "--url", url);
       assert.equal(killed.watcher.state, "CRITICAL", killed.watcher.reason);
       assert.match(
         killed.watcher.reason,

@@ -3,11 +3,11 @@ import { join } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import { logger, setupLogging } from "../../../core/runtime/logging.ts";
 import { connectMongo } from "../../../core/mongo/client.ts";
-import { logMonitor } from "../../../plugins/log_monitor/mod.ts";
+import { logs } from "../../../plugins/logs/mod.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";
 
-const plugins = [logMonitor()];
+const plugins = [logs()];
 
 /** Writes log lines through the tool's own logging, as a command run would. */
 async function writeLogs(
@@ -201,7 +201,7 @@ Deno.test("logs check exits 0 on clean logs and reads only the --since window", 
   await writeLogs(dir.path, "batch", (log) => {
     log.error("❌ Error enriching order CMD-000001: timeout");
   });
-  const later = [logMonitor({ now: () => Date.now() + 2 * 3_600_000 })];
+  const later = [logs({ now: () => Date.now() + 2 * 3_600_000 })];
   const { code, stdout } = await cli([
     "logs",
     "check",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { classify, type LogEntry } from "../../../core/log_files/entry.ts";
-import { type Alert, alertsState, RuleEngine } from "../../../plugins/log_monitor/rules.ts";
+import { type Alert, alertsState, RuleEngine } from "../../../plugins/logs/rules.ts";
 
 const T0 = Date.parse("2025-10-16T12:00:00Z");
 const MIN = 60_000;

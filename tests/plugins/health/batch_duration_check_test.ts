@@ -7,7 +7,7 @@ import {
   batchDurationCheck,
   median,
   runBatchDurationCheck,
-} from "../../../plugins/health_check/batch_duration_check.ts";
+} from "../../../plugins/health/batch_duration_check.ts";
 import { testDatabase } from "../../support/test_db.ts";
 
 Deno.test("median() of odd and even counts", () => {

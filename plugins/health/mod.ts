@@ -1,5 +1,5 @@
 /**
- * The `health-check` plugin: `archiver health` runs every check (MongoDB, watcher and its uptime,
+ * The `health` plugin: `archiver health` runs every check (MongoDB, watcher and its uptime,
  * resume token, last batch, the archive's unique index and completeness, the quarantine, errors
  * and archive rate in the logs, disk) concurrently under one deadline, prints the
  * monitoring-plugin status line (`ARCHIVER <STATE> - <summary> | <perfdata>`) then the table,
@@ -20,8 +20,8 @@ import { healthSettings } from "./settings.ts";
 
 export { healthSettings } from "./settings.ts";
 
-/** Options of the `health-check` plugin. */
-export interface HealthCheckOptions {
+/** Options of the `health` plugin. */
+export interface HealthOptions {
   /** The command's name. @default "health" */
   command?: string;
   /** The clock, in ms since the epoch (tests). @default Date.now */
@@ -29,27 +29,27 @@ export interface HealthCheckOptions {
 }
 
 /** The defaults merged with what the caller passes. */
-export const healthCheckDefaults = {
+export const healthDefaults = {
   command: "health",
   now: Date.now,
-} satisfies Required<HealthCheckOptions>;
+} satisfies Required<HealthOptions>;
 
 /**
- * Makes the `health-check` plugin.
+ * Makes the `health` plugin.
  *
  * @param options Command name and clock.
  * @returns The plugin.
  * @example
  * ```ts
- * const plugins = [healthCheck()];
+ * const plugins = [health()];
  * // archiver health --json; echo $?   → 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
  * ```
  */
-export function healthCheck(options: HealthCheckOptions = {}): Plugin {
-  const opts = { ...healthCheckDefaults, ...options };
+export function health(options: HealthOptions = {}): Plugin {
+  const opts = { ...healthDefaults, ...options };
   const description = "Check MongoDB, the watcher, the last batch, the archive and the disk";
   return {
-    name: "health-check",
+    name: "health",
     description,
     settings: healthSettings,
     register(program, ctx) {
