@@ -67,14 +67,14 @@ export function health(options: HealthOptions = {}): Plugin {
       reportFailuresAs(command, monitoringPluginFailures);
       command.action(async (flags, cmd) => {
         // A check name is known before anything runs (a mistyped one is UNKNOWN, nothing written).
-        const { CHECK_NAMES } = await import("./checks.ts");
+        const { CHECK_NAMES } = await import("./run.ts");
         const { selectChecks } = await import("./selection.ts");
         const checks = selectChecks(CHECK_NAMES, { only: flags.only, skip: flags.skip });
         // Health reads only: a log folder it cannot write (the monitoring agent's user, a full
         // disk) costs one warning line, never the verdict.
         const config = await ctx.start(cmd, healthSettings, { logFileOptional: true });
         const values = config.values;
-        const { runHealthChecks } = await import("./checks.ts");
+        const { runHealthChecks } = await import("./run.ts");
         const { thresholdsFrom } = await import("./settings.ts");
         const { healthJson, healthTable } = await import("./table.ts");
         const { STATE_EXIT_CODE } = await import("./state.ts");

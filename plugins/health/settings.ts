@@ -23,7 +23,7 @@ import {
   tokenStoreSetting,
 } from "../../core/runtime/state_files.ts";
 import { leaseCollectionSetting } from "../../core/stream/lease.ts";
-import { parseWatcherUrl } from "./watcher_endpoint.ts";
+import { parseWatcherUrl } from "./read/watcher_endpoint.ts";
 import { defaultThresholds, type HealthThresholds, MIN_STREAM_STALL_MS } from "./thresholds.ts";
 
 const PERCENT = decimal({ min: 0, max: 100 });

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { HealthThresholds } from "./thresholds.ts";
+
 /** The state of one check, or of the whole run. */
 export type HealthState = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
 
@@ -79,4 +81,27 @@ export function result(
  */
 export function skipped(name: string, reason: string): CheckResult {
   return { name, state: "OK", reason: `not applicable: ${reason}`, skipped: true };
+}
+
+/**
+ * A watcher check without its file: CRITICAL when a watcher is required here, else not applicable.
+ *
+ * @param name The check's name.
+ * @param what What is missing (`no status file …`).
+ * @param limits Whether a watcher is required.
+ * @returns The result.
+ */
+export function absent(
+  name: string,
+  what: string,
+  limits: Pick<HealthThresholds, "requireWatcher">,
+): CheckResult {
+  if (limits.requireWatcher) {
+    return result(name, "CRITICAL", `${_capitalize(what)}: the watcher has not run here`);
+  }
+  return skipped(name, `${what} (no watcher configured here)`);
+}
+
+function _capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

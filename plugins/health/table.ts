@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { HealthReport } from "./checks.ts";
+import type { HealthReport } from "./run.ts";
 
 /**
  * Renders the report as an aligned table followed by the overall state.

@@ -5,13 +5,12 @@ import { globalSettings } from "../../../core/runtime/config.ts";
 import type { GlobalConfig } from "../../../core/runtime/config.ts";
 import { FileTokenStore, MongoTokenStore } from "../../../core/stream/token_store.ts";
 import { readOplogWindow, resumeHeadroom } from "../../../core/stream/oplog_window.ts";
-import { readOplogHeadroom } from "../../../plugins/health/oplog_headroom.ts";
+import { readOplogHeadroom } from "../../../plugins/health/read/oplog_headroom.ts";
 import {
-  defaultThresholds,
-  type HealthThresholds,
   oplogHeadroomCheck,
   type OplogHeadroomSeen,
-} from "../../../plugins/health/thresholds.ts";
+} from "../../../plugins/health/checks/oplog_headroom.ts";
+import { defaultThresholds, type HealthThresholds } from "../../../plugins/health/thresholds.ts";
 import { perfData } from "../../../plugins/health/status_line.ts";
 import { tempDir } from "../../support/cli.ts";
 import { dedicatedSandbox } from "../../support/test_db.ts";

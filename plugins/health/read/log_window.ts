@@ -6,10 +6,10 @@
  * @module
  */
 
-import { classify, isMonitoringLine } from "../../core/log_files/entry.ts";
-import { listLogFiles } from "../../core/log_files/files.ts";
-import { type ReadCounts, readEntries } from "../../core/log_files/reader.ts";
-import type { LogWindowSeen } from "./thresholds.ts";
+import { classify, isMonitoringLine } from "../../../core/log_files/entry.ts";
+import { listLogFiles } from "../../../core/log_files/files.ts";
+import { type ReadCounts, readEntries } from "../../../core/log_files/reader.ts";
+import type { LogWindowSeen } from "../checks/log_errors.ts";
 
 /**
  * Reads the log folder's lines at or after a cut-off.

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { WatchStatus } from "../../core/stream/watch_status.ts";
+import type { WatchStatus } from "../../../core/stream/watch_status.ts";
 
 /**
  * Parses `--url`: an `http://` or `https://` address of a watcher's metrics endpoint; a URL

@@ -4,11 +4,12 @@
  */
 
 import assert from "node:assert/strict";
-import { Lease, readLease } from "../../../core/stream/lease.ts";
-import type { WatchStatus } from "../../../core/stream/watch_status.ts";
-import { watchLeaseCheck } from "../../../plugins/health/lease_check.ts";
-import { defaultThresholds, watcherCheck } from "../../../plugins/health/thresholds.ts";
-import { testDatabase } from "../../support/test_db.ts";
+import { Lease, readLease } from "../../../../core/stream/lease.ts";
+import type { WatchStatus } from "../../../../core/stream/watch_status.ts";
+import { watchLeaseCheck } from "../../../../plugins/health/checks/watch_lease.ts";
+import { watcherCheck } from "../../../../plugins/health/checks/watcher.ts";
+import { defaultThresholds } from "../../../../plugins/health/thresholds.ts";
+import { testDatabase } from "../../../support/test_db.ts";
 
 const NOW = Date.parse("2026-01-10T12:00:00Z");
 

@@ -5,8 +5,8 @@ import {
   freeDiskSpace,
   parseDfOutput,
   parsePowerShellOutput,
-} from "../../../plugins/health/disk.ts";
-import { tempDir } from "../../support/cli.ts";
+} from "../../../../plugins/health/read/disk.ts";
+import { tempDir } from "../../../support/cli.ts";
 
 Deno.test("parseDfOutput() reads POSIX df output, even with spaces in the file system name", () => {
   const text = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n" +

@@ -1,24 +1,22 @@
 /**
  * The `privileges` check, the operators' monthly "audit des permissions MongoDB" run every time:
- * what the connected user may do (`connectionStatus` with `showPrivileges: true`) against the
- * table of core/mongo/privileges.ts. A privilege missing is CRITICAL, naming it (the command that
- * needs it will fail); more than needed (`root`, `dbOwner`, `__system`, `anyAction`,
- * `anyResource`, a write on the orders or reference collections) is a WARNING naming it.
- *
- * Without authentication (no user authenticated and the server answers anyway), every client has
- * every privilege: nothing is missing, but nothing is restricted either. On a loopback address
- * (the sandbox, a developer's server, the demo) that is how it is meant to be, so it is OK with
- * that message; anywhere else it is a WARNING, because whoever reaches the server can read and
- * change the orders, and a check that is OK there would pass the audit it stands for. Not
- * CRITICAL: the tool itself works.
+ * what the connected user may do (`connectionStatus` with `showPrivileges: true`) against the table
+ * of core/mongo/privileges.ts. A privilege missing is CRITICAL, naming it (the command that needs
+ * it will fail); more than needed (`root`, `dbOwner`, `__system`, `anyAction`, `anyResource`, a
+ * write on the orders or reference collections) is a WARNING naming it.  Without authentication (no
+ * user authenticated and the server answers anyway), every client has every privilege: nothing is
+ * missing, but nothing is restricted either. On a loopback address (the sandbox, a developer's
+ * server, the demo) that is how it is meant to be, so it is OK with that message; anywhere else it
+ * is a WARNING, because whoever reaches the server can read and change the orders, and a check that
+ * is OK there would pass the audit it stands for. Not CRITICAL: the tool itself works.
  *
  * @module
  */
 
 import type { MongoClient } from "mongodb";
-import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { createMongoClient } from "../../core/mongo/client.ts";
-import { describeError } from "../../core/mongo/errors.ts";
+import type { GlobalConfig } from "../../../core/runtime/config.ts";
+import { createMongoClient } from "../../../core/mongo/client.ts";
+import { describeError } from "../../../core/mongo/errors.ts";
 import {
   type ConnectionPrivileges,
   describeMissing,
@@ -28,8 +26,8 @@ import {
   privilegeTarget,
   readConnectionPrivileges,
   requiredPrivileges,
-} from "../../core/mongo/privileges.ts";
-import { type CheckResult, result } from "./state.ts";
+} from "../../../core/mongo/privileges.ts";
+import { type CheckResult, result } from "../state.ts";
 
 /** The check's name. */
 export const PRIVILEGES_CHECK = "privileges";

@@ -9,33 +9,35 @@
 
 import type { Logger } from "@logtape/logtape";
 import type { Db, MongoClient } from "mongodb";
-import { type ArchiveIndexState, inspectArchiveIndex } from "../../core/archive/archive_index.ts";
-import { collectionNames } from "../../core/archive/collections.ts";
+import {
+  type ArchiveIndexState,
+  inspectArchiveIndex,
+} from "../../../core/archive/archive_index.ts";
+import { collectionNames } from "../../../core/archive/collections.ts";
 import {
   emptyReasonCounts,
   QUARANTINE_REASONS,
   type QuarantineReason,
-} from "../../core/archive/quarantine.ts";
-import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { maskUri } from "../../core/runtime/mask.ts";
-import { createMongoClient } from "../../core/mongo/client.ts";
-import { describeError } from "../../core/mongo/errors.ts";
-import { leaseCollectionSetting, readLease } from "../../core/stream/lease.ts";
+} from "../../../core/archive/quarantine.ts";
+import type { GlobalConfig } from "../../../core/runtime/config.ts";
+import { maskUri } from "../../../core/runtime/mask.ts";
+import { createMongoClient } from "../../../core/mongo/client.ts";
+import { describeError } from "../../../core/mongo/errors.ts";
+import { leaseCollectionSetting, readLease } from "../../../core/stream/lease.ts";
 import { readCompleteness } from "./completeness.ts";
-import { watchLeaseCheck } from "./lease_check.ts";
-import type { CheckResult } from "./state.ts";
-import { result } from "./state.ts";
+import { watchLeaseCheck } from "../checks/watch_lease.ts";
+import type { CheckResult } from "../state.ts";
+import { result } from "../state.ts";
+import { completenessCheck } from "../checks/archive_completeness.ts";
+import { archiveIndexCheck } from "../checks/archive_index.ts";
+import { collectionsCheck } from "../checks/collections.ts";
+import { mongoChecks, type MongoProbe } from "../checks/mongodb.ts";
 import {
-  archiveIndexCheck,
-  collectionsCheck,
-  completenessCheck,
-  type HealthThresholds,
-  mongoChecks,
-  type MongoProbe,
   quarantineCheck,
   type QuarantinedOrder,
   type QuarantineSeen,
-} from "./thresholds.ts";
+} from "../checks/quarantine.ts";
+import type { HealthThresholds } from "../thresholds.ts";
 
 /** The names of the checks this module reports, in order. */
 export const MONGO_CHECK_NAMES = [

@@ -14,33 +14,29 @@ import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { describeError } from "../../core/mongo/errors.ts";
 import { processLiveness } from "../../core/runtime/proc.ts";
 import { readWatchStatus, type WatchStatus } from "../../core/stream/watch_status.ts";
-import { BATCH_DURATION_CHECK, runBatchDurationCheck } from "./batch_duration_check.ts";
-import { folderSize, freeDiskSpace } from "./disk.ts";
-import { readLogWindow } from "./log_window.ts";
-import { MONGO_CHECK_NAMES, runMongoChecks } from "./mongo_checks.ts";
-import { readOplogHeadroom } from "./oplog_headroom.ts";
-import { PRIVILEGES_CHECK, runPrivilegesCheck } from "./privileges_check.ts";
-import { readResumeToken } from "./resume_token.ts";
+import { BATCH_DURATION_CHECK, runBatchDurationCheck } from "./checks/batch_duration.ts";
+import { folderSize, freeDiskSpace } from "./read/disk.ts";
+import { readLogWindow } from "./read/log_window.ts";
+import { MONGO_CHECK_NAMES, runMongoChecks } from "./read/mongo.ts";
+import { readOplogHeadroom } from "./read/oplog_headroom.ts";
+import { PRIVILEGES_CHECK, runPrivilegesCheck } from "./checks/privileges.ts";
+import { readResumeToken } from "./read/resume_token.ts";
 import { type CheckResult, type HealthState, result, skipped, worstState } from "./state.ts";
-import { readWatcherEndpoint } from "./watcher_endpoint.ts";
-import {
-  archiveRateCheck,
-  connectionErrorsCheck,
-  diskSpaceCheck,
-  type FileRead,
-  formatAge,
-  type HealthThresholds,
-  lastBatchCheck,
-  logErrorsCheck,
-  logFolderCheck,
-  type LogWindowSeen,
-  oplogHeadroomCheck,
-  resumeTokenCheck,
-  streamLagCheck,
-  type TokenRead,
-  watcherCheck,
-  watcherUptimeCheck,
-} from "./thresholds.ts";
+import { readWatcherEndpoint } from "./read/watcher_endpoint.ts";
+import { archiveRateCheck } from "./checks/archive_rate.ts";
+import { connectionErrorsCheck } from "./checks/connection_errors.ts";
+import { diskSpaceCheck } from "./checks/disk_space.ts";
+import { lastBatchCheck } from "./checks/last_batch.ts";
+import { logErrorsCheck, type LogWindowSeen } from "./checks/log_errors.ts";
+import { logFolderCheck } from "./checks/log_folder.ts";
+import { oplogHeadroomCheck } from "./checks/oplog_headroom.ts";
+import { resumeTokenCheck, type TokenRead } from "./checks/resume_token.ts";
+import { streamLagCheck } from "./checks/stream_lag.ts";
+import { watcherCheck } from "./checks/watcher.ts";
+import { watcherUptimeCheck } from "./checks/watcher_uptime.ts";
+import { formatAge } from "./format.ts";
+import type { FileRead } from "./read/file_read.ts";
+import type { HealthThresholds } from "./thresholds.ts";
 
 /** Every check, in the order they are shown. */
 export const CHECK_NAMES = [

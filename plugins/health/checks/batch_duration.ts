@@ -1,19 +1,19 @@
 /**
- * The `batch_duration` check (the plan's P3 "Batch duration > 2x baseline"): the latest
- * successful batch run took more than twice the median of the successful runs before it (the
- * last ten, at least three) from the run history. A WARNING, never worse: a slow run is a
- * reason to look, not an outage.
+ * The `batch_duration` check (the plan's P3 "Batch duration > 2x baseline"): the latest successful
+ * batch run took more than twice the median of the successful runs before it (the last ten, at
+ * least three) from the run history. A WARNING, never worse: a slow run is a reason to look, not an
+ * outage.
  *
  * @module
  */
 
 import type { MongoClient } from "mongodb";
-import { lastSuccessfulRuns } from "../../core/archive/history.ts";
-import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { createMongoClient } from "../../core/mongo/client.ts";
-import { describeError } from "../../core/mongo/errors.ts";
-import { type CheckResult, result, skipped } from "./state.ts";
-import { formatAge } from "./thresholds.ts";
+import { lastSuccessfulRuns } from "../../../core/archive/history.ts";
+import type { GlobalConfig } from "../../../core/runtime/config.ts";
+import { createMongoClient } from "../../../core/mongo/client.ts";
+import { describeError } from "../../../core/mongo/errors.ts";
+import { type CheckResult, result, skipped } from "../state.ts";
+import { formatAge } from "../format.ts";
 
 /** The check's name. */
 export const BATCH_DURATION_CHECK = "batch_duration";

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { LeaseReading } from "../../core/stream/lease.ts";
-import { type CheckResult, result } from "./state.ts";
-import { formatAge } from "./thresholds.ts";
+import type { LeaseReading } from "../../../core/stream/lease.ts";
+import { type CheckResult, result } from "../state.ts";
+import { formatAge } from "../format.ts";
 
 /**
  * The `watch_lease` check.

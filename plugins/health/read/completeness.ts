@@ -7,10 +7,10 @@
  */
 
 import type { Db } from "mongodb";
-import type { CollectionNames } from "../../core/archive/collections.ts";
-import { countDeliveredOrders } from "../../core/archive/verify.ts";
-import { QUARANTINE_REASONS } from "../../core/archive/quarantine.ts";
-import type { CompletenessSeen } from "./thresholds.ts";
+import type { CollectionNames } from "../../../core/archive/collections.ts";
+import { countDeliveredOrders } from "../../../core/archive/verify.ts";
+import { QUARANTINE_REASONS } from "../../../core/archive/quarantine.ts";
+import type { CompletenessSeen } from "../checks/archive_completeness.ts";
 
 /** What the count needs. */
 export interface CompletenessQuery {

@@ -8,13 +8,13 @@
  */
 
 import type { MongoClient } from "mongodb";
-import { collectionNames } from "../../core/archive/collections.ts";
-import { readJsonFile } from "../../core/runtime/atomic_file.ts";
-import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { createMongoClient } from "../../core/mongo/client.ts";
-import { describeError } from "../../core/mongo/errors.ts";
-import { CorruptTokenError, MongoTokenStore } from "../../core/stream/token_store.ts";
-import type { TokenFile, TokenRead } from "./thresholds.ts";
+import { collectionNames } from "../../../core/archive/collections.ts";
+import { readJsonFile } from "../../../core/runtime/atomic_file.ts";
+import type { GlobalConfig } from "../../../core/runtime/config.ts";
+import { createMongoClient } from "../../../core/mongo/client.ts";
+import { describeError } from "../../../core/mongo/errors.ts";
+import { CorruptTokenError, MongoTokenStore } from "../../../core/stream/token_store.ts";
+import type { TokenFile, TokenRead } from "../checks/resume_token.ts";
 
 /** Where the token is and how long the read may take. */
 export interface ResumeTokenOptions {

@@ -7,18 +7,18 @@
  */
 
 import type { MongoClient } from "mongodb";
-import { collectionNames } from "../../core/archive/collections.ts";
-import type { GlobalConfig } from "../../core/runtime/config.ts";
-import { createMongoClient } from "../../core/mongo/client.ts";
-import { describeError } from "../../core/mongo/errors.ts";
-import { readOplogWindow, resumeHeadroom } from "../../core/stream/oplog_window.ts";
+import { collectionNames } from "../../../core/archive/collections.ts";
+import type { GlobalConfig } from "../../../core/runtime/config.ts";
+import { createMongoClient } from "../../../core/mongo/client.ts";
+import { describeError } from "../../../core/mongo/errors.ts";
+import { readOplogWindow, resumeHeadroom } from "../../../core/stream/oplog_window.ts";
 import {
   FileTokenStore,
   MongoTokenStore,
   type SavedToken,
   type TokenStore,
-} from "../../core/stream/token_store.ts";
-import type { OplogHeadroomSeen } from "./thresholds.ts";
+} from "../../../core/stream/token_store.ts";
+import type { OplogHeadroomSeen } from "../checks/oplog_headroom.ts";
 
 /** Where the token is and how long the check may take. */
 export interface OplogHeadroomOptions {

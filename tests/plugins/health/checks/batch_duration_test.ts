@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { type BatchRunRecord, recordRun } from "../../../core/archive/history.ts";
-import { emptyReport } from "../../../core/archive/report.ts";
-import type { GlobalConfig } from "../../../core/runtime/config.ts";
-import { globalSettings } from "../../../core/runtime/config.ts";
+import { type BatchRunRecord, recordRun } from "../../../../core/archive/history.ts";
+import { emptyReport } from "../../../../core/archive/report.ts";
+import type { GlobalConfig } from "../../../../core/runtime/config.ts";
+import { globalSettings } from "../../../../core/runtime/config.ts";
 import {
   batchDurationCheck,
   median,
   runBatchDurationCheck,
-} from "../../../plugins/health/batch_duration_check.ts";
-import { testDatabase } from "../../support/test_db.ts";
+} from "../../../../plugins/health/checks/batch_duration.ts";
+import { testDatabase } from "../../../support/test_db.ts";
 
 Deno.test("median() of odd and even counts", () => {
   assert.equal(median([3, 1, 2]), 2);

@@ -1,24 +1,24 @@
 import assert from "node:assert/strict";
-import { DEFAULT_COLLECTION_NAMES } from "../../../core/archive/collections.ts";
+import { DEFAULT_COLLECTION_NAMES } from "../../../../core/archive/collections.ts";
 import {
   type Privilege,
   type PrivilegeTarget,
   privilegeTarget,
   requiredPrivileges,
   rolePrivileges,
-} from "../../../core/mongo/privileges.ts";
-import type { GlobalConfig } from "../../../core/runtime/config.ts";
-import { globalSettings } from "../../../core/runtime/config.ts";
+} from "../../../../core/mongo/privileges.ts";
+import type { GlobalConfig } from "../../../../core/runtime/config.ts";
+import { globalSettings } from "../../../../core/runtime/config.ts";
 import {
   isLoopbackHost,
   privilegesCheck,
   type PrivilegesSeen,
   runPrivilegesCheck,
   uriHosts,
-} from "../../../plugins/health/privileges_check.ts";
-import type { HealthState } from "../../../plugins/health/state.ts";
-import { authTest } from "../../support/auth_server.ts";
-import { startSandbox } from "../../../core/sandbox/mod.ts";
+} from "../../../../plugins/health/checks/privileges.ts";
+import type { HealthState } from "../../../../plugins/health/state.ts";
+import { authTest } from "../../../support/auth_server.ts";
+import { startSandbox } from "../../../../core/sandbox/mod.ts";
 
 const target: PrivilegeTarget = {
   db: "food_delivery",

@@ -1,33 +1,29 @@
 import assert from "node:assert/strict";
-import type { SavedBatchReport } from "../../../core/archive/report.ts";
-import type { WatchStatus } from "../../../core/stream/watch_status.ts";
-import { worstState } from "../../../plugins/health/state.ts";
+import type { SavedBatchReport } from "../../../../core/archive/report.ts";
+import type { WatchStatus } from "../../../../core/stream/watch_status.ts";
+import { worstState } from "../../../../plugins/health/state.ts";
+import { completenessCheck } from "../../../../plugins/health/checks/archive_completeness.ts";
+import { archiveIndexCheck } from "../../../../plugins/health/checks/archive_index.ts";
+import { archiveRateCheck } from "../../../../plugins/health/checks/archive_rate.ts";
+import { collectionsCheck } from "../../../../plugins/health/checks/collections.ts";
+import { connectionErrorsCheck } from "../../../../plugins/health/checks/connection_errors.ts";
+import { diskSpaceCheck } from "../../../../plugins/health/checks/disk_space.ts";
+import { lastBatchCheck } from "../../../../plugins/health/checks/last_batch.ts";
+import { logErrorsCheck, type LogWindowSeen } from "../../../../plugins/health/checks/log_errors.ts";
+import { logFolderCheck } from "../../../../plugins/health/checks/log_folder.ts";
+import { mongoChecks } from "../../../../plugins/health/checks/mongodb.ts";
 import {
-  archiveIndexCheck,
-  archiveRateCheck,
-  collectionsCheck,
-  completenessCheck,
-  connectionErrorsCheck,
-  defaultThresholds,
-  diskSpaceCheck,
-  type FileRead,
-  formatAge,
-  type HealthThresholds,
-  lastBatchCheck,
-  logErrorsCheck,
-  logFolderCheck,
-  type LogWindowSeen,
-  mongoChecks,
   quarantineCheck,
   type QuarantinedOrder,
   type QuarantineSeen,
-  resumeTokenCheck,
-  streamLagCheck,
-  streamStallThreshold,
-  type TokenRead,
-  watcherCheck,
-  watcherUptimeCheck,
-} from "../../../plugins/health/thresholds.ts";
+} from "../../../../plugins/health/checks/quarantine.ts";
+import { resumeTokenCheck, type TokenRead } from "../../../../plugins/health/checks/resume_token.ts";
+import { streamLagCheck } from "../../../../plugins/health/checks/stream_lag.ts";
+import { streamStallThreshold, watcherCheck } from "../../../../plugins/health/checks/watcher.ts";
+import { watcherUptimeCheck } from "../../../../plugins/health/checks/watcher_uptime.ts";
+import { formatAge } from "../../../../plugins/health/format.ts";
+import type { FileRead } from "../../../../plugins/health/read/file_read.ts";
+import { defaultThresholds, type HealthThresholds } from "../../../../plugins/health/thresholds.ts";
 
 const NOW = Date.parse("2025-10-16T12:00:00Z");
 const limits: HealthThresholds = { ...defaultThresholds };
