@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { runCli } from "../cli/program.ts";
 import { parseSize } from "../core/runtime/parse.ts";
-import { logMonitor } from "../plugins/log_monitor/mod.ts";
+import { logs } from "../plugins/logs/mod.ts";
 
 /** The figures of one run. */
 export interface LogsBenchResult {
@@ -69,7 +69,7 @@ export async function benchLogsCheck(
     let exitCode: number;
     try {
       exitCode = await runCli(["logs", "check", "--json", "--since", "2d", "--log-dir", dir], {
-        plugins: [logMonitor()],
+        plugins: [logs()],
         env: {},
         cwd: dir,
         stdout: (text) => (stdout += text),

@@ -7,10 +7,11 @@
 
 import type { Plugin } from "../core/runtime/plugin.ts";
 import { batch } from "../plugins/batch/mod.ts";
+import { dashboard } from "../plugins/dashboard/mod.ts";
 import { demo } from "../plugins/demo/mod.ts";
-import { healthCheck } from "../plugins/health_check/mod.ts";
+import { health } from "../plugins/health/mod.ts";
 import { history } from "../plugins/history/mod.ts";
-import { logMonitor } from "../plugins/log_monitor/mod.ts";
+import { logs } from "../plugins/logs/mod.ts";
 import { quarantine } from "../plugins/quarantine/mod.ts";
 import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
@@ -28,9 +29,10 @@ export const builtinPlugins: readonly Plugin[] = [
   watch(),
   verify(),
   quarantine(),
-  healthCheck(),
+  health(),
   history(),
-  logMonitor(),
+  dashboard(),
+  logs(),
   service(),
   setup(),
 ];

@@ -161,7 +161,7 @@ const ALL: readonly ToolCommand[] = ["batch", "watch", "health", "verify", "quar
 const WRITERS: readonly ToolCommand[] = ["batch", "watch", "verify", "quarantine"];
 
 // The table. Each action lists the commands that send something needing it (read off their code:
-// core/archive, core/stream, plugins/batch, plugins/watch, plugins/health_check, plugins/verify,
+// core/archive, core/stream, plugins/batch, plugins/watch, plugins/health, plugins/verify,
 // plugins/quarantine).
 const _TABLE: ReadonlyArray<{
   use: ResourceUse;

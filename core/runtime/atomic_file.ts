@@ -10,12 +10,25 @@ import { basename, dirname, join } from "node:path";
 import { ConfigError } from "./errors.ts";
 
 /**
+ * The mode of the files the commands write for each other and for monitoring — the watcher's
+ * status file, the resume-token file, the last batch report, the metrics textfile: readable by
+ * every user (`0o644`), so a monitoring agent running `archiver health` as its own user (Nagios,
+ * Icinga, Zabbix) reads them without the service's account. They hold no secret (no connection
+ * string, no credential, no order's personal data: a test asserts it); a file that does passes
+ * {@link PRIVATE_FILE_MODE}.
+ */
+export const STATE_FILE_MODE = 0o644;
+
+/** The mode of a file only its owner may read: exports of orders (personal data). */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/**
  * Writes `text` to `path` atomically.
  *
  * @param path The file to replace.
  * @param text Its new content.
- * @param options The file's permissions: `0o600` (owner only) unless another reader needs it,
- *   such as a metrics collector running as its own user (`0o644`); ignored on Windows.
+ * @param options The file's permissions, ignored on Windows: {@link STATE_FILE_MODE} (readable by
+ *   every user) unless it holds a secret or personal data ({@link PRIVATE_FILE_MODE}).
  * @throws When the temporary file cannot be written or renamed; the target is then unchanged.
  */
 export async function writeFileAtomic(
@@ -26,7 +39,7 @@ export async function writeFileAtomic(
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   try {
-    const mode = options.mode ?? 0o600;
+    const mode = options.mode ?? STATE_FILE_MODE;
     const file = await Deno.open(temp, { write: true, createNew: true, mode });
     // The process umask may have narrowed the mode; set it exactly before the file is visible.
     if (Deno.build.os !== "windows") await Deno.chmod(temp, mode);

@@ -7,7 +7,7 @@
  */
 
 import { BSON } from "mongodb";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { PRIVATE_FILE_MODE, writeFileAtomic } from "./atomic_file.ts";
 
 /**
  * The Extended JSON text of documents (`{"$oid": …}` ids, `{"$date": …}` dates).
@@ -24,11 +24,12 @@ export function toExtendedJson(documents: readonly object[]): string {
 }
 
 /**
- * Writes documents to a file as Extended JSON, replacing it atomically.
+ * Writes documents to a file as Extended JSON, replacing it atomically, readable by its owner only
+ * (orders carry clients' names and addresses).
  *
  * @param path The file.
  * @param documents The documents.
  */
 export async function writeExtendedJson(path: string, documents: readonly object[]): Promise<void> {
-  await writeFileAtomic(path, toExtendedJson(documents));
+  await writeFileAtomic(path, toExtendedJson(documents), { mode: PRIVATE_FILE_MODE });
 }

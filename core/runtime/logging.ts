@@ -133,13 +133,14 @@ async function _configure(options: LoggingOptions): Promise<void> {
   if (options.file && unwritable === undefined) {
     const { dir, name, maxSize, maxFiles } = options.file;
     const path = logFilePath(dir, name);
-    sinks.file = getRotatingFileSink(path, {
+    const file = getRotatingFileSink(path, {
       formatter: (record) => `${redact(ecs(record))}\n`,
       maxSize,
       maxFiles,
       // Unbuffered: a service killed by its manager must not lose its last lines.
       bufferSize: 0,
     });
+    sinks.file = options.file.optional ? _givingUp(file, dir, sinks.console!) : file;
   }
   await configure({
     reset: true,
@@ -150,6 +151,32 @@ async function _configure(options: LoggingOptions): Promise<void> {
     ],
   });
   if (unwritable !== undefined) logger().warn(unwritable);
+}
+
+// An optional log file that fails after its probe (a disk that fills up: the probe appends
+// nothing) is given up at its first failure with one warning, instead of LogTape's meta logger
+// writing a FATAL record per line.
+function _givingUp(file: Sink, dir: string, console: Sink): Sink {
+  let failed = false;
+  return (record) => {
+    if (failed) return;
+    try {
+      file(record);
+    } catch (error) {
+      failed = true;
+      console({
+        ...record,
+        level: "warning",
+        message: [
+          `Cannot write logs to ${JSON.stringify(dir)}: ${
+            logFolderReason(error)
+          }: logging to the console only`,
+        ],
+        rawMessage: "",
+        properties: {},
+      });
+    }
+  };
 }
 
 /**

@@ -85,3 +85,23 @@ export async function processCpuSeconds(pid: number): Promise<number | undefined
     return undefined;
   }
 }
+
+/** Whether a process runs, as `/proc` tells: `running`, `gone`, or `undefined` (cannot tell). */
+export type ProcessLiveness = "running" | "gone" | undefined;
+
+/**
+ * Whether the process of a given pid still runs on this host; a zombie (killed, not yet reaped)
+ * is `gone`.
+ *
+ * @param pid The process id.
+ * @returns `running`, `gone`, or `undefined` off Linux or without a way to read `/proc`.
+ */
+export async function processLiveness(pid: number): Promise<ProcessLiveness> {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const [uptime, stat] = await Promise.all([readProc("uptime"), readProcFile(pid, "stat")]);
+  // No /proc at all (or no way to read it) says nothing; /proc without the process: gone.
+  if (uptime === undefined) return undefined;
+  if (stat === undefined) return "gone";
+  const state = stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/)[0];
+  return state === "Z" || state === "X" ? "gone" : "running";
+}

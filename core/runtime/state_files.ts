@@ -20,6 +20,15 @@ export const tokenFileSetting: Setting<string> = {
   parse: PATH,
 };
 
+/**
+ * How often the watcher refreshes its status file (its heartbeat), in ms. Health calls a
+ * heartbeat stale after {@link STALE_HEARTBEATS} of them.
+ */
+export const STATUS_INTERVAL_MS = 5_000;
+
+/** How many heartbeats may be missed before the watcher is taken for gone. */
+export const STALE_HEARTBEATS = 3;
+
 /** Where the watcher writes its status (heartbeat and metrics) every few seconds. */
 export const statusFileSetting: Setting<string> = {
   env: "ARCHIVER_STATUS_FILE",

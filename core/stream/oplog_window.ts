@@ -6,7 +6,10 @@
  * as mongosh's `getReplicationInfo()` reads them), since no entry is dropped before it is full;
  * the headroom is the window minus the age of the saved token (the newest entry's time minus the
  * token's cluster time), that is how long before the token falls out of the oplog at the
- * current write rate. Server times only,
+ * current write rate. While the oplog is not full (under {@link OPLOG_FULL_FILL} of its maximum
+ * size) no entry has been dropped: the token cannot leave it before it fills, and a young oplog's
+ * projection (from a rate its first burst of writes dominates) is no ground for an alarm — the
+ * headroom is not judged until the oplog is full. Server times only,
  * never the host's clock. Reading `local` needs the `clusterMonitor` role (or a read on the
  * `local` database); without it the figures are unknown and nothing fails.
  *
@@ -14,6 +17,13 @@
  */
 
 import type { MongoClient, Timestamp } from "mongodb";
+
+/**
+ * The share of its maximum size from which the oplog is full: entries are being dropped and its
+ * window is its capacity. A little under 1, since WiredTiger truncates a full oplog in steps and
+ * reads a little under its maximum between them.
+ */
+export const OPLOG_FULL_FILL = 0.9;
 
 /** What is said when the oplog cannot be read for want of the privilege. */
 export const OPLOG_PRIVILEGE_MESSAGE = "unknown (needs read on local: clusterMonitor role)";
@@ -45,14 +55,21 @@ export type OplogWindowRead =
   | { kind: "unauthorized"; message: string }
   | { kind: "empty" };
 
-/** The headroom figures. */
+/** The headroom figures: the one computation the watcher's gauges and health both show. */
 export interface Headroom {
-  /** The oplog window, in seconds. */
+  /** The oplog window, in seconds (projected while the oplog is not full). */
   windowSeconds: number;
   /** The token's age against the newest entry, in seconds (null without a token time). */
   tokenAgeSeconds: number | null;
-  /** Window minus token age, in seconds (null without a token time; negative: fallen out). */
+  /**
+   * Window minus token age, in seconds (negative: fallen out); null without a token time, and
+   * while the oplog is not full (nothing dropped yet: no headroom to judge).
+   */
   headroomSeconds: number | null;
+  /** The share of its maximum size the oplog uses (1 when full or unknown). */
+  fill: number;
+  /** Whether the oplog is full (at least {@link OPLOG_FULL_FILL}): only then is the headroom judged. */
+  full: boolean;
 }
 
 /** The headroom's level against the thresholds. */
@@ -139,17 +156,22 @@ async function _fill(client: MongoClient, maxTimeMs: number | undefined): Promis
  *
  * @param window The newest entry and the window.
  * @param tokenTime The saved token's cluster time.
- * @returns The figures (null without a token time).
+ * @returns The figures (the headroom null without a token time, or while the oplog is not full).
  */
 export function resumeHeadroom(
-  window: { last: Timestamp; windowSeconds: number },
+  window: { last: Timestamp; windowSeconds: number; fill?: number },
   tokenTime: Timestamp | null,
 ): Headroom {
   const last = window.last.getHighBitsUnsigned();
   const windowSeconds = window.windowSeconds;
-  if (!tokenTime) return { windowSeconds, tokenAgeSeconds: null, headroomSeconds: null };
+  const fill = window.fill ?? 1;
+  const full = fill >= OPLOG_FULL_FILL;
+  if (!tokenTime) {
+    return { windowSeconds, tokenAgeSeconds: null, headroomSeconds: null, fill, full };
+  }
   const tokenAgeSeconds = Math.max(0, last - tokenTime.getHighBitsUnsigned());
-  return { windowSeconds, tokenAgeSeconds, headroomSeconds: windowSeconds - tokenAgeSeconds };
+  const headroomSeconds = full ? windowSeconds - tokenAgeSeconds : null;
+  return { windowSeconds, tokenAgeSeconds, headroomSeconds, fill, full };
 }
 
 /**

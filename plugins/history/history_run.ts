@@ -9,7 +9,7 @@ import { runsByDay } from "../../core/archive/history.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
-import { historyJson, historyLines } from "./history_view.ts";
+import { historyJson, historyLines } from "../../core/archive/history_view.ts";
 
 /** The flags of `archiver history`. */
 export interface HistoryFlags {

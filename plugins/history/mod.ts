@@ -1,7 +1,7 @@
 /**
  * The `history` plugin: `archiver history` prints the batch runs of the last days from the run
- * history (the operators' "Batch Archiving — Last 7 days" view), and `archiver dashboard` draws
- * the live view of the watcher in the terminal, with that view beneath.
+ * history (the operators' "Batch Archiving — Last 7 days" view; `archiver dashboard` shows it
+ * beneath the watcher's live view).
  *
  * @module
  */
@@ -9,30 +9,17 @@
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { ConfigError } from "../../core/runtime/errors.ts";
 import { integer } from "../../core/runtime/parse.ts";
-import { statusFileSetting } from "../../core/runtime/state_files.ts";
-import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 
 /** The history plugin's options. */
 export interface HistoryOptions {
   /** Days shown when `--days` is not given. @default 7 */
   days: number;
-  /** How often the dashboard redraws, in ms. @default 1000 */
-  refreshMs: number;
-  /** How often the dashboard reads the run history again, in ms. @default 10000 */
-  historyRefreshMs: number;
 }
 
 /** The defaults of {@link HistoryOptions}. */
 export const historyDefaults = {
   days: 7,
-  refreshMs: 1_000,
-  historyRefreshMs: 10_000,
 } satisfies HistoryOptions;
-
-/** The settings `archiver dashboard` reads. */
-export const dashboardSettings = {
-  statusFile: statusFileSetting,
-} as const satisfies SettingsSpec;
 
 /**
  * Creates the history plugin.
@@ -44,8 +31,7 @@ export function history(options: Partial<HistoryOptions> = {}): Plugin {
   const settings = { ...historyDefaults, ...options };
   return {
     name: "history",
-    description: "Batch history of the last days, and the live dashboard of the watcher",
-    settings: dashboardSettings,
+    description: "Batch history of the last days",
     register(program, ctx) {
       program
         .command("history")
@@ -58,30 +44,6 @@ export function history(options: Partial<HistoryOptions> = {}): Plugin {
           const { runHistory } = await import("./history_run.ts");
           await runHistory(ctx, config.values, { days, json: flags.json });
         });
-
-      const dashboard = program
-        .command("dashboard")
-        .description(
-          "Live view of the watcher, redrawn every second, with the batch history beneath; q quits",
-        )
-        .option(
-          "--url <url>",
-          "Read the status from a watcher's /healthz (http://127.0.0.1:PORT/healthz)",
-        )
-        .option("--days <n>", "Days of batch history shown beneath", String(settings.days));
-      addSettingOptions(dashboard, dashboardSettings);
-      dashboard.action(async (flags, cmd) => {
-        const days = _days(flags.days);
-        const url = flags.url === undefined ? undefined : _url(flags.url);
-        const config = await ctx.start(cmd, dashboardSettings, { logFile: false });
-        const { runDashboard } = await import("./dashboard.ts");
-        await runDashboard(ctx, config.values, {
-          days,
-          url,
-          refreshMs: settings.refreshMs,
-          historyRefreshMs: settings.historyRefreshMs,
-        });
-      });
     },
   };
 }
@@ -94,21 +56,4 @@ function _days(raw: string): number {
       `Invalid --days ${JSON.stringify(raw)}: expected ${(error as Error).message}`,
     );
   }
-}
-
-function _url(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(
-      `Invalid --url ${JSON.stringify(raw)}: expected http://HOST:PORT/healthz`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(
-      `Invalid --url ${JSON.stringify(raw)}: expected an http:// or https:// address`,
-    );
-  }
-  return url;
 }

@@ -1,7 +1,8 @@
 /**
  * Runs `archiver verify`: counts what became of every delivered order, and with `--repair`
  * archives the missing ones through the shared core, then counts again. Exit 0 when nothing is
- * missing, 2 when some delivered order is neither archived, quarantined nor released. The
+ * missing, 1 when some delivered order is neither archived, quarantined nor released (2 stays a
+ * bad flag or setting, so a script tells "orders missing" from "verify could not run"). The
  * archive's anomalies are reported, never an error.
  *
  * @module
@@ -152,8 +153,9 @@ export async function runVerify(
       ? JSON.stringify(repaired ? { ...report, repaired } : report)
       : formatVerifyReport(report, { repaired }),
   );
-  // Documented: exit 2, "missing orders found" (the operator has something to fix).
-  if (report.totals.missing > 0) ctx.lifecycle.exitCode = ExitCode.usage;
+  // Documented: exit 1, "some delivered orders are missing" (the operator has something to fix),
+  // never 2, which is a bad flag or setting.
+  if (report.totals.missing > 0) ctx.lifecycle.exitCode = ExitCode.partialFailure;
 }
 
 // Without an index on order_id, each chunk's lookup reads the archive whole: say so, once.

@@ -13,6 +13,7 @@ import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
 import { archivePathSetting } from "../../core/archive/archiver.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 import {
+  STATUS_INTERVAL_MS,
   statusFileSetting,
   tokenCollectionSetting,
   tokenFileSetting,
@@ -30,7 +31,7 @@ export interface WatchOptions {
 
 /** The defaults of {@link WatchOptions}. */
 export const watchDefaults = {
-  statusIntervalMs: 5_000,
+  statusIntervalMs: STATUS_INTERVAL_MS,
   idleTokenSaveMs: 60_000,
 } satisfies WatchOptions;
 

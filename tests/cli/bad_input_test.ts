@@ -147,6 +147,34 @@ const CASES: Case[] = [
     says: /Invalid --min-free-disk "150": expected a number from 0 to 100/,
   },
   { args: ["health", "--max-log-size", "lots"], says: /Invalid --max-log-size "lots"/ },
+  {
+    args: ["health", "--only", "watchr"],
+    says: /^ARCHIVER UNKNOWN - Unknown check "watchr" for --only: did you mean watcher\?$/,
+  },
+  {
+    args: ["health", "--skip", "mongodb,nonsense"],
+    says: /Unknown check "nonsense" for --skip: the checks are mongodb, change_streams, /,
+  },
+  {
+    args: ["health", "--only", "watcher", "--skip", "watcher"],
+    says: /No check left to run: --skip leaves out every check --only names/,
+  },
+  // Warning/critical pairs in order: the warning comes before the page.
+  {
+    args: ["health", "--lag-warn", "60s", "--lag-critical", "30s"],
+    says: /Thresholds out of order: warning --lag-warn "1m" is above critical --lag-critical "30s"/,
+  },
+  {
+    args: ["health", "--max-token-age", "5m"],
+    says:
+      /Thresholds out of order: warning ARCHIVER_HEALTH_TOKEN_SAVE_AGE \(default\) "10m" is above critical --max-token-age "5m"/,
+  },
+  {
+    args: ["health"],
+    env: { ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING: "30m" },
+    says:
+      /Thresholds out of order: warning ARCHIVER_HEALTH_OPLOG_HEADROOM_WARNING.* "30m" is below critical ARCHIVER_HEALTH_OPLOG_HEADROOM_CRITICAL \(default\) "1h"/,
+  },
   { args: ["logs", "check", "--since", "forever"], says: /Invalid --since "forever"/ },
   { args: ["logs", "follow", "--since", "1y"], says: /Invalid --since "1y"|unknown option/ },
   { args: ["logs", "prune", "--older-than", "0"], says: /Invalid --older-than "0"/ },
@@ -246,11 +274,6 @@ const CASES: Case[] = [
     args: ["--log-dir", "blocker/sub", "watch"],
     says: /Cannot write logs to ".*blocker\/sub": not a folder/,
   },
-  {
-    args: ["health"],
-    env: { ARCHIVER_LOG_DIR: "blocker" },
-    says: /Cannot write logs to ".*blocker"/,
-  },
 ];
 
 async function _files(root: string): Promise<string[]> {
@@ -314,6 +337,45 @@ Deno.test(`bad input: ${CASES.length} cases, each one line, exit 2 (UNKNOWN 3 fo
     });
   }
   console.error(`[bad-input] inputs_tried=${CASES.length}`);
+});
+
+Deno.test("health with a log folder it cannot write (a file in the way, a full disk): its true verdict and one warning line", async (t) => {
+  const cases: Array<{ name: string; prepare(dir: string): Promise<void> }> = [
+    {
+      name: "a file where the folder should be",
+      prepare: (dir) => Deno.writeTextFile(join(dir, "logs"), "a file where a folder should be"),
+    },
+  ];
+  if (Deno.build.os === "linux") {
+    cases.push({
+      name: "a full disk (the log file is /dev/full)",
+      async prepare(dir) {
+        await Deno.mkdir(join(dir, "logs"));
+        await Deno.symlink("/dev/full", join(dir, "logs", "health.jsonl"));
+      },
+    });
+  }
+  for (const item of cases) {
+    await t.step(item.name, async () => {
+      await using dir = await tempDir();
+      await item.prepare(dir.path);
+      const { code, stdout, stderr } = await cli(["health"], {
+        plugins: [...builtinPlugins],
+        cwd: dir.path,
+        env: { MONGODB_URI: UNREACHABLE, ARCHIVER_CONNECT_TIMEOUT: "300ms" },
+      });
+      // The server is down: CRITICAL, as it would be with a writable log folder.
+      assert.equal(code, 2, stderr);
+      assert.match(stdout.split("\n")[0]!, /^ARCHIVER CRITICAL - mongodb: MongoDB unreachable/);
+      const told = stderr.split("\n").filter((line) => /Cannot write logs/.test(line));
+      assert.equal(told.length, 1, stderr);
+      assert.match(
+        told[0]!,
+        /\[WARNING\].*Cannot write logs to ".*logs": .*: logging to the console only$/,
+      );
+      assert.doesNotMatch(stdout, /UNKNOWN - /);
+    });
+  }
 });
 
 const PASSWORD = `Wr0ng-P4ss-${crypto.randomUUID().slice(0, 8)}`;

@@ -36,7 +36,22 @@ Deno.test("the headroom is the window minus the token's age against the newest e
       windowSeconds: last - first,
       tokenAgeSeconds: age,
       headroomSeconds: headroom,
+      fill: 1,
+      full: true,
     }, name);
+  }
+});
+
+Deno.test("an oplog not yet full has no headroom to judge; from 90 % of its size it has", () => {
+  const cases: Array<[number, boolean]> = [[0.01, false], [0.13, false], [0.89, false], [
+    0.9,
+    true,
+  ], [1, true]];
+  for (const [fill, full] of cases) {
+    const got = resumeHeadroom({ last: ts(2_000), windowSeconds: 1_000, fill }, ts(1_500));
+    assert.equal(got.full, full, `fill ${fill}`);
+    assert.equal(got.tokenAgeSeconds, 500, `fill ${fill}`);
+    assert.equal(got.headroomSeconds, full ? 500 : null, `fill ${fill}`);
   }
 });
 

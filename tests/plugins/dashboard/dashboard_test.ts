@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 import { recordRun } from "../../../core/archive/history.ts";
 import { emptyReport } from "../../../core/archive/report.ts";
 import type { WatchStatus } from "../../../core/stream/watch_status.ts";
-import { history } from "../../../plugins/history/mod.ts";
-import { renderDashboard, statusText } from "../../../plugins/history/dashboard_view.ts";
-import { cpuPercent, parseRss, sampleProcess } from "../../../plugins/history/process_stats.ts";
+import { dashboard } from "../../../plugins/dashboard/mod.ts";
+import { renderDashboard, statusText } from "../../../plugins/dashboard/dashboard_view.ts";
+import { cpuPercent, parseRss, sampleProcess } from "../../../plugins/dashboard/process_stats.ts";
 import { parseProcStat } from "../../../core/runtime/proc.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";
@@ -14,7 +14,7 @@ import { testDatabase } from "../../support/test_db.ts";
 
 const TMUX = "/usr/bin/tmux";
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const plugins = [history()];
+const plugins = [dashboard()];
 
 function status(overrides: Partial<WatchStatus> = {}, metrics = {}): WatchStatus {
   const now = new Date();

@@ -4,11 +4,7 @@ import { type BatchRunRecord, recordRun, summarizeDays } from "../../../core/arc
 import { emptyReport } from "../../../core/archive/report.ts";
 import { batch } from "../../../plugins/batch/mod.ts";
 import { history } from "../../../plugins/history/mod.ts";
-import {
-  formatDuration,
-  historyJson,
-  historyLines,
-} from "../../../plugins/history/history_view.ts";
+import { formatDuration, historyJson, historyLines } from "../../../core/archive/history_view.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";

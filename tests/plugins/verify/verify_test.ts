@@ -119,9 +119,9 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
   const { missing, goneId } = await seedVerifyDataset(tdb.db);
   const gone = { count: 1, sample: [`CMD-999999 (order ${describeOrderId(goneId)})`] };
 
-  await t.step("--json gives exact figures per day, exit 2 for missing orders", async () => {
+  await t.step("--json gives exact figures per day, exit 1 for missing orders", async () => {
     const { code, stdout, stderr } = await runVerify(tdb.uri, tdb.dbName, dir.path, "--json");
-    assert.equal(code, 2, stderr);
+    assert.equal(code, 1, stderr);
     const report = parseJson(stdout);
     assert.deepEqual(Object.keys(report), [
       "days",
@@ -166,7 +166,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
     "the table has one line per day, oldest first, the totals, the missing numbers",
     async () => {
       const { code, stdout } = await runVerify(tdb.uri, tdb.dbName, dir.path);
-      assert.equal(code, 2);
+      assert.equal(code, 1);
       const lines = stdout.trimEnd().split("\n");
       assert.equal(lines[0], "Archive verification");
       const cells = (line: string) => line.trim().split(/\s+/);
@@ -215,7 +215,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
         "2025-10-15",
         "--json",
       );
-      assert.equal(code, 2);
+      assert.equal(code, 1);
       const report = parseJson(stdout);
       assert.deepEqual(report.days, EXPECTED_DAYS.slice(1, 3));
       assert.deepEqual(report.totals, {
@@ -361,9 +361,9 @@ Deno.test("verify and --repair count every _id shape once in its column and arch
   const { of } = await seedIdShapes(tdb.db);
   const shapes = ID_SHAPES.length;
 
-  await t.step("verify: one per shape in each column, exit 2", async () => {
+  await t.step("verify: one per shape in each column, exit 1", async () => {
     const { code, stdout, stderr } = await runVerify(tdb.uri, tdb.dbName, dir.path, "--json");
-    assert.equal(code, 2, stderr);
+    assert.equal(code, 1, stderr);
     const report = parseJson(stdout);
     assert.deepEqual(report.totals, {
       delivered: shapes * 5,
