@@ -9,7 +9,10 @@ import { collectionsCheck } from "../../../../plugins/health/checks/collections.
 import { connectionErrorsCheck } from "../../../../plugins/health/checks/connection_errors.ts";
 import { diskSpaceCheck } from "../../../../plugins/health/checks/disk_space.ts";
 import { lastBatchCheck } from "../../../../plugins/health/checks/last_batch.ts";
-import { logErrorsCheck, type LogWindowSeen } from "../../../../plugins/health/checks/log_errors.ts";
+import {
+  logErrorsCheck,
+  type LogWindowSeen,
+} from "../../../../plugins/health/checks/log_errors.ts";
 import { logFolderCheck } from "../../../../plugins/health/checks/log_folder.ts";
 import { mongoChecks } from "../../../../plugins/health/checks/mongodb.ts";
 import {
@@ -17,7 +20,10 @@ import {
   type QuarantinedOrder,
   type QuarantineSeen,
 } from "../../../../plugins/health/checks/quarantine.ts";
-import { resumeTokenCheck, type TokenRead } from "../../../../plugins/health/checks/resume_token.ts";
+import {
+  resumeTokenCheck,
+  type TokenRead,
+} from "../../../../plugins/health/checks/resume_token.ts";
 import { streamLagCheck } from "../../../../plugins/health/checks/stream_lag.ts";
 import { streamStallThreshold, watcherCheck } from "../../../../plugins/health/checks/watcher.ts";
 import { watcherUptimeCheck } from "../../../../plugins/health/checks/watcher_uptime.ts";
