@@ -107,6 +107,12 @@ export const healthSettings = {
     default: defaultThresholds.incompleteMaxPercent,
     parse: PERCENT,
   },
+  rateMinOrders: {
+    env: "ARCHIVER_HEALTH_RATE_MIN_ORDERS",
+    description: "The last batch's rates are judged only when it found at least this many orders",
+    default: defaultThresholds.rateMinOrders,
+    parse: integer({ min: 1 }),
+  },
   grace: {
     env: "ARCHIVER_HEALTH_GRACE",
     flag: "--grace <duration>",
@@ -229,6 +235,7 @@ export function thresholdsFrom(values: HealthSettingValues): HealthThresholds {
     archivedMinPercent: values.archivedMinPercent,
     duplicatesMaxPercent: values.duplicatesMaxPercent,
     incompleteMaxPercent: values.incompleteMaxPercent,
+    rateMinOrders: values.rateMinOrders,
     maxLogDirBytes: values.maxLogSize,
     minFreeDiskPercent: values.minFreeDisk,
     requireWatcher: values.requireWatcher,

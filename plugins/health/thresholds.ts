@@ -30,6 +30,11 @@ export interface HealthThresholds {
   duplicatesMaxPercent: number;
   /** A last batch with more incomplete orders than this percent is a WARNING. @default 5 */
   incompleteMaxPercent: number;
+  /**
+   * The last batch's rates are judged only when it found at least this many orders: a few
+   * incomplete orders of a small run are a large percent of nothing. @default 50
+   */
+  rateMinOrders: number;
   /** A log folder larger than this many bytes is a WARNING. @default 1GB */
   maxLogDirBytes: number;
   /** Less free space than this percent on the log folder's volume is a WARNING. @default 20 */
@@ -71,6 +76,7 @@ export const defaultThresholds = {
   archivedMinPercent: 95,
   duplicatesMaxPercent: 10,
   incompleteMaxPercent: 5,
+  rateMinOrders: 50,
   maxLogDirBytes: 1024 ** 3,
   minFreeDiskPercent: 20,
   requireWatcher: false,

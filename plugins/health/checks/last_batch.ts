@@ -1,6 +1,9 @@
 /**
- * `last_batch`: the last batch run's figures against the plan's rates. Pure: a function of what was
- * read, the time and the thresholds.
+ * `last_batch`: how the last batch run ended, then its figures against the plan's rates. A run
+ * that failed or stopped part-way is judged by its exit code and `finished` flag, never by the
+ * zeros it may have counted; rates are judged only over enough orders. Reports written before the
+ * exit code was saved are judged by their figures. Pure: a function of what was read and the
+ * thresholds.
  *
  * @module
  */
@@ -40,6 +43,40 @@ export function lastBatchCheck(
   const figures = `found ${found}, archived ${report.orders_archived}, duplicates ${
     report.orders_duplicates ?? 0
   }, incomplete ${report.orders_incomplete ?? 0}, errors ${report.orders_errors ?? 0}`;
+  const code = report.exit_code;
+  if (code !== undefined && code !== 0 && code !== 1) {
+    const examined = report.orders_examined !== undefined && report.orders_delivered !== undefined
+      ? ` after ${report.orders_examined} of ${report.orders_delivered} delivered orders`
+      : "";
+    if (code === _INTERRUPTED) {
+      return result(name, "WARNING", `Last batch was interrupted${examined} (exit 130)`, {
+        ...data,
+        exit_code: code,
+        finished: report.finished ?? false,
+      });
+    }
+    return result(
+      name,
+      "CRITICAL",
+      `Last batch failed with exit code ${code} (${_EXIT_MEANINGS[code] ?? "see the batch's log"})${
+        report.finished === false ? `, stopped${examined}` : ""
+      }`,
+      { ...data, exit_code: code, finished: report.finished ?? false },
+    );
+  }
+  if (code === 1 && (report.orders_failed ?? 0) > 0) {
+    const failed = report.orders_failed!;
+    return result(
+      name,
+      "CRITICAL",
+      `Last batch could not archive ${failed} order${failed === 1 ? "" : "s"} (invalid ${
+        report.orders_invalid ?? 0
+      }, conflicts ${report.orders_conflicts ?? 0}, errors ${
+        report.orders_errors ?? 0
+      }, still quarantined ${report.orders_still_quarantined ?? 0}): see archiver quarantine list`,
+      { ...data, exit_code: code, orders_failed: failed },
+    );
+  }
   if ((report.orders_errors ?? 0) > 0) {
     return result(
       name,
@@ -51,7 +88,8 @@ export function lastBatchCheck(
     );
   }
   const problems: string[] = [];
-  if (found > 0) {
+  // A handful of orders makes any share large: rates need enough of them.
+  if (found >= limits.rateMinOrders) {
     const archived = percent(report.orders_archived ?? 0, found);
     const duplicates = percent(report.orders_duplicates ?? 0, found);
     const incomplete = percent(report.orders_incomplete ?? 0, found);
@@ -70,3 +108,11 @@ export function lastBatchCheck(
   }
   return result(name, "OK", `Last batch: ${figures}`, data);
 }
+
+const _INTERRUPTED = 130;
+
+const _EXIT_MEANINGS: Record<number, string> = {
+  2: "refused by MongoDB or misconfigured",
+  3: "MongoDB unreachable",
+  70: "internal error",
+};

@@ -330,6 +330,61 @@ Deno.test("lastBatchCheck() applies the plan's rates", async (t) => {
     const none = report({ orders_found: 0, orders_archived: 0 });
     assert.equal(lastBatchCheck(none, limits).state, "OK");
   });
+  await t.step("rates need enough orders: 3 incomplete of 10 found is no alarm", () => {
+    const small = report({ orders_found: 10, orders_archived: 7, orders_incomplete: 3 });
+    assert.equal(lastBatchCheck(small, limits).state, "OK");
+  });
+  await t.step("how the run ended decides before its figures", async (t) => {
+    // [name, the report's end, state, reason]
+    const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
+      ["a clean run", { exit_code: 0, finished: true, orders_archived: 100 }, "OK", /^Last batch:/],
+      [
+        "refused by the server (code 13): zeros counted, exit 2",
+        { exit_code: 2, finished: false, orders_found: 0, orders_archived: 0 },
+        "CRITICAL",
+        /^Last batch failed with exit code 2 \(refused by MongoDB or misconfigured\), stopped/,
+      ],
+      [
+        "unreachable",
+        { exit_code: 3, finished: false },
+        "CRITICAL",
+        /exit code 3 \(MongoDB unreachable\)/,
+      ],
+      [
+        "Ctrl+C at 9,000 of 27,000",
+        {
+          exit_code: 130,
+          finished: false,
+          orders_examined: 9_000,
+          orders_delivered: 27_000,
+          orders_found: 9_000,
+          orders_archived: 9_000,
+        },
+        "WARNING",
+        /^Last batch was interrupted after 9000 of 27000 delivered orders \(exit 130\)$/,
+      ],
+      [
+        "an invalid order still quarantined: exit 1, errors 0",
+        {
+          exit_code: 1,
+          finished: true,
+          orders_failed: 1,
+          orders_invalid: 0,
+          orders_still_quarantined: 1,
+          orders_archived: 100,
+        },
+        "CRITICAL",
+        /^Last batch could not archive 1 order \(invalid 0, conflicts 0, errors 0, still quarantined 1\)/,
+      ],
+    ];
+    for (const [name, end, state, reason] of cases) {
+      await t.step(name, () => {
+        const check = lastBatchCheck(report(end as never), limits);
+        assert.equal(check.state, state);
+        assert.match(check.reason, reason);
+      });
+    }
+  });
   await t.step("no report does not apply; an unreadable one is CRITICAL", () => {
     const missing = lastBatchCheck({ kind: "missing", path: "last-batch.json" }, limits);
     assert.equal(missing.skipped, true);
