@@ -51,6 +51,13 @@ export interface WatchStatus {
   /** The watcher's process id. */
   pid: number;
   /**
+   * The watcher's host (`Deno.hostname()`): health checks the process only on this host, and
+   * judges the heartbeat elsewhere. Absent in files written by older versions.
+   */
+  host?: string;
+  /** How often the status is written, in ms: health's stale threshold is a few of these. */
+  status_interval_ms?: number;
+  /**
    * What it is doing: `starting`, `catching-up`, `streaming`, `reconnecting`, `invalidated` (the
    * orders collection was dropped or renamed: waiting for it to exist again), `standby`
    * (`--ha`: another watcher holds the lease), `stopped`.

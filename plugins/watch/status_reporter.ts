@@ -152,6 +152,8 @@ export class StatusReporter {
     const role = this.#options.role?.();
     return {
       pid: Deno.pid,
+      host: _HOST,
+      status_interval_ms: this.#options.intervalMs,
       state: this.#state,
       ...(role ? { role: role.role, lease_epoch: role.epoch } : {}),
       started_at: this.#startedAt.toISOString(),
@@ -185,3 +187,12 @@ export class StatusReporter {
     await this.setState("stopped");
   }
 }
+
+// The host, once: a status file says where its process runs.
+const _HOST = (() => {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+})();
