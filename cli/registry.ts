@@ -11,6 +11,7 @@ import { demo } from "../plugins/demo/mod.ts";
 import { healthCheck } from "../plugins/health_check/mod.ts";
 import { history } from "../plugins/history/mod.ts";
 import { logMonitor } from "../plugins/log_monitor/mod.ts";
+import { purge } from "../plugins/purge/mod.ts";
 import { quarantine } from "../plugins/quarantine/mod.ts";
 import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
@@ -28,6 +29,7 @@ export const builtinPlugins: readonly Plugin[] = [
   watch(),
   verify(),
   quarantine(),
+  purge(),
   healthCheck(),
   history(),
   logMonitor(),

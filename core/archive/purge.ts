@@ -37,6 +37,7 @@ import {
   type PurgeCursor,
   type PurgeState,
 } from "./purge_query.ts";
+import { isTransientError } from "../mongo/errors.ts";
 import { retryTransient } from "../mongo/retry.ts";
 import { BSON } from "mongodb";
 
@@ -202,11 +203,11 @@ export async function purgeArchived(options: PurgeOptions): Promise<PurgeCounts>
     if (chunk.length === 0) break;
     const last = chunk[chunk.length - 1]!;
     after = { archived_at: _date(last.archived_at), _id: last._id };
+    // A dry run never waits: its figures are the real run's, without the deletes.
     if (options.gate && !options.dryRun && await options.gate(counts) === "stop") break;
     await _purgeChunk(chunk, options, counts);
     counts.chunks++;
     options.onChunk?.(counts);
-    if (options.gate && options.dryRun && await options.gate(counts) === "stop") break;
   }
   return counts;
 }
@@ -269,16 +270,28 @@ async function _deleteWithProof(
   );
   // Idempotent: a delete already applied matches nothing the second time. What was deleted is
   // read from the source afterwards, never from the reply (a lost reply says nothing).
-  await retryTransient(
-    "Deleting the chunk",
-    () =>
-      orders.bulkWrite(operations, {
-        ordered: false,
-        comment: `archiver purge ${options.runId}`,
-        ...majority,
-      }),
-    retrying,
-  );
+  try {
+    await retryTransient(
+      "Deleting the chunk",
+      () =>
+        orders.bulkWrite(operations, {
+          ordered: false,
+          comment: `archiver purge ${options.runId}`,
+          ...majority,
+        }),
+      retrying,
+    );
+  } catch (error) {
+    // Refused (a privilege, a validator): nothing of the chunk was deleted that the next run
+    // would not settle; the marks go now so the archive says nothing false meanwhile.
+    if (!isTransientError(error)) {
+      await archive.updateMany(
+        { _id: { $in: archiveIds }, [`${PURGE_FIELDS.pending}.run`]: options.runId },
+        { $unset: { [PURGE_FIELDS.pending]: "" } },
+      ).catch(() => {});
+    }
+    throw error;
+  }
   counts.roundTrips++;
   const remaining = new Set(
     (await retryTransient(
@@ -479,7 +492,10 @@ async function _rearchive(
       continue;
     }
     counts.rearchived++;
-    redone.push({ ...document, state: "purgeable", [SOURCE_FIELD]: current[SOURCE_FIELD] });
+    // Archived again, but on legal hold now: kept, as any held order.
+    const source = current[SOURCE_FIELD] as Document;
+    if (source?.[options.criteria.legalHoldField] === true) counts.held++;
+    else redone.push({ ...document, state: "purgeable", [SOURCE_FIELD]: source });
   }
   return redone;
 }
