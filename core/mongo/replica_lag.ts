@@ -13,6 +13,7 @@
 import type { Collection, Db } from "mongodb";
 import { writeConcernErrorOf } from "./errors.ts";
 import { isUnauthorized } from "./privileges.ts";
+import { formatDuration } from "../runtime/parse.ts";
 
 /** What one measurement found. */
 export interface LagReading {
@@ -97,8 +98,8 @@ export async function measureReplicaLag(
       lagMs: options.maxLagMs + 1,
       how: "majority_write",
       text: `a majority did not confirm a write within ${
-        (options.maxLagMs / 1000).toFixed(0)
-      }s (code ${unconfirmed.code})`,
+        formatDuration(options.maxLagMs)
+      } (code ${unconfirmed.code})`,
       statusRefused: true,
     };
   }
