@@ -180,7 +180,11 @@ export async function purgeArchived(options: PurgeOptions): Promise<PurgeCounts>
       retrying,
     );
     counts.roundTrips++;
-    await reconcilePending(db, names, { ...options, counts });
+    await reconcilePending(db, names, {
+      ...options,
+      counts,
+      legalHoldField: options.criteria.legalHoldField,
+    });
   }
   let after: PurgeCursor | undefined;
   const size = options.chunkSize ?? 1000;
@@ -318,7 +322,12 @@ async function _deleteWithProof(
             [`${PURGE_FIELDS.pending}.run`]: options.runId,
           },
           {
-            $set: { [PURGE_FIELDS.purgedAt]: new Date(), [PURGE_FIELDS.purgedBy]: options.runId },
+            // Not on hold (the delete checked it): the equality the archive's TTL filter needs.
+            $set: {
+              [PURGE_FIELDS.purgedAt]: new Date(),
+              [PURGE_FIELDS.purgedBy]: options.runId,
+              [options.criteria.legalHoldField]: false,
+            },
             $unset: { [PURGE_FIELDS.pending]: "" },
           },
           majority,
@@ -397,6 +406,8 @@ export async function reconcilePending(
   names: CollectionNames,
   options: Pick<PurgeOptions, "log" | "signal" | "runId" | "timeoutMs"> & {
     counts?: PurgeCounts;
+    /** The legal hold field, recorded `false` on the orders confirmed purged. @default "legal_hold" */
+    legalHoldField?: string;
   },
 ): Promise<number> {
   const archive = db.collection(names.archive);
@@ -424,6 +435,7 @@ export async function reconcilePending(
       $set: {
         [PURGE_FIELDS.purgedAt]: new Date(),
         [PURGE_FIELDS.purgedBy]: String(document[PURGE_FIELDS.pending]?.run ?? options.runId),
+        [options.legalHoldField ?? "legal_hold"]: false,
       },
       $unset: { [PURGE_FIELDS.pending]: "" },
     }, majority);

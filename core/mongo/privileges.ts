@@ -44,7 +44,8 @@ export type RequiredAction =
   | "listIndexes"
   | "changeStream"
   | "listCollections"
-  | "collStats";
+  | "collStats"
+  | "collMod";
 
 /** A database (`collection: ""`) or one collection of it, as MongoDB's resource documents. */
 export interface NamespaceResource {
@@ -207,6 +208,7 @@ const _TABLE: ReadonlyArray<{
       ["update", [...WRITERS, ...PURGE]],
       ["createIndex", [...WRITERS, ...PURGE]],
       ["listIndexes", ALL],
+      ["collMod", PURGE],
     ],
     why:
       "batch and watch upsert the archive and ensure its unique index; health checks both; purge marks what it purges",
@@ -229,6 +231,8 @@ const _TABLE: ReadonlyArray<{
       ["find", ["batch", "watch", "health"]],
       ["insert", ["batch", "watch", "quarantine", "purge"]],
       ["update", ["batch", "watch", "purge"]],
+      ["createIndex", PURGE],
+      ["collMod", PURGE],
     ],
     why:
       "the run history: batch, watch, quarantine actions and purge record, health reads the durations; purge's lag probe (a majority write)",

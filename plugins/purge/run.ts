@@ -19,6 +19,8 @@ import {
   writePurgeMetrics,
 } from "../../core/archive/purge_report.ts";
 import { parseTimeWindow, type StopReason } from "../../core/archive/purge_throttle.ts";
+import { ensureTtlIndexes, ttlIndexes } from "../../core/archive/retention.ts";
+import { retryTransient } from "../../core/mongo/retry.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import { describeError, errorKind } from "../../core/mongo/errors.ts";
 import {
@@ -63,6 +65,8 @@ export interface PurgeConfig extends GlobalConfig {
   maxRate: number;
   window: string;
   runTime: number;
+  archiveExpireAfter: number;
+  runsExpireAfter: number;
   metricsFile: string;
 }
 
@@ -175,6 +179,23 @@ async function _runPurge(
   let indexUsed: string | undefined;
   if (!flags.dryRun) await _checkPrivileges(client, config);
   try {
+    if (!flags.dryRun) {
+      // Retention of what the tool keeps: the run history, and purged orders' archive documents
+      // when ARCHIVER_ARCHIVE_EXPIRE_AFTER is set.
+      await retryTransient(
+        "Creating the TTL indexes",
+        () =>
+          ensureTtlIndexes(
+            { runs: db.collection(config.runsCollection), archive: db.collection(names.archive) },
+            ttlIndexes({
+              runsExpireAfterMs: config.runsExpireAfter,
+              archiveExpireAfterMs: config.archiveExpireAfter,
+              legalHoldField: config.legalHoldField,
+            }),
+          ),
+        { log, signal },
+      );
+    }
     log.info(
       `🧹 ${
         flags.dryRun ? "Dry run: counting" : "Purging"

@@ -9,6 +9,7 @@ import { BSON } from "mongodb";
 import { duration, formatDuration, integer, text } from "../../core/runtime/parse.ts";
 import { formatTimeWindow, parseTimeWindow } from "../../core/archive/purge_throttle.ts";
 import type { SettingsSpec } from "../../core/runtime/settings.ts";
+import { archiveExpireAfterSetting, runsExpireAfterSetting } from "../../core/archive/retention.ts";
 
 const _promFile = text({
   pattern: /\.prom$/,
@@ -100,6 +101,8 @@ export const purgeSettings = {
     parse: (raw: string) => raw.trim() === "0" ? 0 : duration({ min: 1000 })(raw),
     format: (value: number) => value === 0 ? "0" : formatDuration(value),
   },
+  archiveExpireAfter: archiveExpireAfterSetting,
+  runsExpireAfter: runsExpireAfterSetting,
   metricsFile: {
     env: "ARCHIVER_PURGE_METRICS_FILE",
     flag: "--metrics-file <path>",

@@ -92,6 +92,7 @@ Deno.test("purgeArchived() deletes the orders archived before the bound, oldest 
   assert.deepEqual(await inSource(t.db), numbers.slice(5).sort());
   const first = await t.db.collection("Historique").findOne({ numero_commande: numbers[0] });
   assert.equal(first?.purged_by, "test-run");
+  assert.equal(first?.legal_hold, false, "recorded not held: the archive TTL's filter");
   assert.ok(counts.bytes > 0);
   assert.equal(counts.chunks, 2, "chunks of 4: 4 then 1");
   await assertInvariant(t.db, numbers);

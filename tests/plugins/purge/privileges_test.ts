@@ -48,7 +48,23 @@ Deno.test("the role of batch, watch and health never removes an order; only the 
   }
   const purgeRows = requiredPrivileges(target, { command: "purge" });
   assert.deepEqual(_actionsOn(purgeRows, "Commande"), ["find", "insert", "remove"]);
-  assert.deepEqual(_actionsOn(purgeRows, "Historique"), ["find", "update", "createIndex"]);
+  assert.deepEqual(_actionsOn(purgeRows, "Historique"), [
+    "find",
+    "update",
+    "createIndex",
+    "collMod",
+  ]);
+  assert.deepEqual(_actionsOn(purgeRows, "archiver_runs"), [
+    "insert",
+    "update",
+    "createIndex",
+    "collMod",
+  ]);
+  for (const command of ROLE_COMMANDS) {
+    for (const row of requiredPrivileges(target, { command })) {
+      assert.ok(!row.actions.includes("collMod"), `${command} needs no collMod`);
+    }
+  }
   assert.ok(!purgeRows.some((r) => r.resource.db === "local"), "no oplog");
 });
 
