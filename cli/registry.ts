@@ -12,6 +12,7 @@ import { demo } from "../plugins/demo/mod.ts";
 import { health } from "../plugins/health/mod.ts";
 import { history } from "../plugins/history/mod.ts";
 import { logs } from "../plugins/logs/mod.ts";
+import { purge } from "../plugins/purge/mod.ts";
 import { quarantine } from "../plugins/quarantine/mod.ts";
 import { sandbox } from "../plugins/sandbox/mod.ts";
 import { watch } from "../plugins/watch/mod.ts";
@@ -29,6 +30,7 @@ export const builtinPlugins: readonly Plugin[] = [
   watch(),
   verify(),
   quarantine(),
+  purge(),
   health(),
   history(),
   dashboard(),

@@ -3,7 +3,10 @@
  * archive documents by joining client, courier, restaurant and menu items on the server. A batch
  * of a thousand orders costs one aggregation, never one query per order.
  *
- * Each output document carries `missing` (the references that resolve to nothing: `client`,
+ * Each output document carries `source`: the order verbatim as the pipeline read it, before any
+ * lookup (`$$ROOT`, every field in its order and BSON type) — what `archiver purge` proves the
+ * match with (the delete's own filter compares the order to it) and what `purge restore` puts
+ * back. It also carries `missing` (the references that resolve to nothing: `client`,
  * `livreur`, `restaurant`, `menu`), `missing_menu_ids`, `complete`, and `invalid`: what is wrong
  * with the order's own fields (a missing or mistyped order number, date, items or quantity). The
  * pipeline never fails on such data: every computation is guarded by the type it needs, so a
@@ -52,6 +55,15 @@ export function orderFilter(selection: OrderSelection): Document {
   if (Object.keys(window).length > 0) filter.date_livraison = window;
   return filter;
 }
+
+/**
+ * The archive document's field holding the order verbatim as archived (`$$ROOT` before the
+ * enrichment): the purge's proof and what a restore puts back.
+ */
+export const SOURCE_FIELD = "source";
+
+// Where the enrichment keeps the order as read until its projection (never in the output).
+const SOURCE_STAGE_FIELD = "_source";
 
 const ORDER_FIELDS = [
   "numero_commande",
@@ -186,6 +198,8 @@ export function enrichmentStages(names: CollectionNames): Document[] {
   const items = { $cond: [{ $isArray: "$items" }, "$items", []] };
   const menuIds = { $cond: [{ $isArray: "$items" }, { $ifNull: ["$items.menu_id", []] }, []] };
   return [
+    // The order as read, before any stage adds a field: the purge's proof (see the module doc).
+    { $set: { [SOURCE_STAGE_FIELD]: "$$ROOT" } },
     {
       $lookup: { from: names.clients, localField: "client_id", foreignField: "_id", as: "_client" },
     },
@@ -213,6 +227,7 @@ export function enrichmentStages(names: CollectionNames): Document[] {
         _id: 0,
         order_id: "$_id",
         ...Object.fromEntries(ORDER_FIELDS.map((field) => [field, 1])),
+        [SOURCE_FIELD]: `$${SOURCE_STAGE_FIELD}`,
         client: _summary("_client", ["nom", "prenom", "email", "telephone", "adresse"]),
         livreur: _summary("_livreur", ["nom", "prenom", "telephone", "vehicule", "note"]),
         restaurant: _summary("_restaurant", ["nom", "type_cuisine", "adresse", "note"]),

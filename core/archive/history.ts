@@ -247,6 +247,57 @@ export async function recordQuarantineAction(
   }
 }
 
+/** One purge run (`archiver purge`, or its `restore`), as recorded in the run history. */
+export interface PurgeRunRecord {
+  /** Always `purge`. */
+  mode: "purge";
+  /** `purge` or `restore`. */
+  action: "purge" | "restore";
+  /** When it started. */
+  started_at: Date;
+  /** When it ended. */
+  finished_at: Date;
+  /** The host it ran on. */
+  host: string;
+  /** Its process id. */
+  pid: number;
+  /** The run's id, as its marks on the archive documents name it. */
+  run_id: string;
+  /** The exit code it ended with. */
+  exit_code: number;
+  /** The figures: the purge report, or the restore's counts. */
+  [figure: string]: unknown;
+}
+
+/**
+ * Records one purge run (or restore) in the runs collection, and never throws: a failure to
+ * record is logged as a warning. The batch history's readers select `mode: "batch"` and never
+ * see these; the `purge` health check reads the last one (`mode: "purge"`, newest
+ * `finished_at`).
+ *
+ * @param runs The runs collection.
+ * @param run The run, without mode, host and pid (filled here).
+ * @param options Where a failure is logged; the time bound of the write.
+ * @returns Whether it was recorded.
+ */
+export async function recordPurgeRun(
+  runs: Collection,
+  run: Omit<PurgeRunRecord, "mode" | "host" | "pid">,
+  options: { log?: Logger; timeoutMs?: number } = {},
+): Promise<boolean> {
+  try {
+    await runs.insertOne({ ...run, mode: "purge", host: _hostname(), pid: Deno.pid }, {
+      timeoutMS: options.timeoutMs ?? 10_000,
+    });
+    return true;
+  } catch (error) {
+    options.log?.warn(
+      `⚠️ Could not record the purge run in ${runs.collectionName}: ${describeError(error)}`,
+    );
+    return false;
+  }
+}
+
 /**
  * Adds up batch runs by local day, for the last `days` days up to `now`, oldest first. Days
  * without runs are there, empty.

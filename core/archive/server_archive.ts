@@ -334,6 +334,8 @@ function _unarchivedEnriched(
       },
     },
     { $match: { _archived: { $size: 0 } } },
+    // The enrichment keeps the order as read (the purge's proof): without the anti-join's field.
+    { $unset: "_archived" },
     ...enrichmentStages(names),
     {
       $lookup: {

@@ -3,7 +3,9 @@
  * its archive document is the one whose `order_id` is that `_id`. Every delivered order is
  * counted, per delivery day, as archived, quarantined (its `_id` is in the quarantine, by
  * reason), released (its `_id` is in the released collection: the operator accepted it will not
- * be archived) or missing (none of these). An archive document of an older version, without
+ * be archived) or missing (none of these). An order `archiver purge` deleted from the source is
+ * counted by its archive document (`purged_at` set, its order no longer in the source) as
+ * `purged`: delivered, archived, and gone on purpose. An archive document of an older version, without
  * `order_id`, stands for the order with its number (counted apart as `archived_by_number`). Then
  * the archive's anomalies: documents whose order is gone, no longer delivered, or now carries
  * another number, and several documents for one `order_id`.
@@ -58,6 +60,11 @@ export interface VerifyCounts {
   released: number;
   /** Of those, the ones neither archived, quarantined nor released: lost unless repaired. */
   missing: number;
+  /**
+   * Delivered orders purged from the source by `archiver purge`: their archive document records
+   * it (`purged_at`) and holds the order as it was. Counted in `delivered` and `archived` too.
+   */
+  purged: number;
 }
 
 /** The figures of one delivery day. */
@@ -120,7 +127,7 @@ export interface VerifyReport extends OrderCountReport {
 }
 
 /** What becomes of one delivered order. */
-export type OrderFate = "archived" | QuarantineReason | "released" | "missing";
+export type OrderFate = "archived" | QuarantineReason | "released" | "missing" | "purged";
 
 /** What a count looks at. */
 export interface CountOptions {
@@ -168,7 +175,14 @@ export function deliveryDay(value: unknown): string {
  * @returns Counts with every figure at 0.
  */
 export function emptyCounts(): VerifyCounts {
-  return { delivered: 0, archived: 0, quarantined: emptyReasonCounts(), released: 0, missing: 0 };
+  return {
+    delivered: 0,
+    archived: 0,
+    quarantined: emptyReasonCounts(),
+    released: 0,
+    missing: 0,
+    purged: 0,
+  };
 }
 
 /**
@@ -239,7 +253,10 @@ export class VerifyTally {
     if (!counts) this.#days.set(day, counts = emptyCounts());
     counts.delivered++;
     if (fate === "archived") counts.archived++;
-    else if (fate === "released") counts.released++;
+    else if (fate === "purged") {
+      counts.archived++;
+      counts.purged++;
+    } else if (fate === "released") counts.released++;
     else if (fate === "missing") {
       counts.missing++;
       if (this.#missing.length < MISSING_SAMPLE_SIZE) this.#missing.push(label);
@@ -300,6 +317,7 @@ export function addCounts(into: VerifyCounts, from: VerifyCounts): VerifyCounts 
   into.archived += from.archived;
   into.released += from.released;
   into.missing += from.missing;
+  into.purged += from.purged;
   for (const reason of QUARANTINE_REASONS) into.quarantined[reason] += from.quarantined[reason];
   return into;
 }
@@ -428,6 +446,41 @@ async function _countOrders(
     }
     if (missing.length > 0) await options.onMissing?.(missing);
   });
+  await _countPurged(db, names, options, tally);
+}
+
+// The orders purged from the source, counted by their archive documents (those whose order is
+// back in the source — restored, or a delete the majority undid — were counted above).
+async function _countPurged(
+  db: Db,
+  names: CollectionNames,
+  options: CountOptions,
+  tally: VerifyTally,
+): Promise<void> {
+  const filter: Document = { purged_at: { $exists: true } };
+  const window = _window(options);
+  if (window) filter.date_livraison = window;
+  const cursor = db.collection(names.archive).find(filter, {
+    projection: { _id: 0, order_id: 1, numero_commande: 1, date_livraison: 1 },
+    batchSize: options.chunkSize ?? VERIFY_CHUNK_SIZE,
+  });
+  await _inChunks(cursor, options, async (documents) => {
+    const present = _keys(
+      await _find(
+        db.collection(names.orders),
+        {
+          _id: { $in: documents.map((d) => d.order_id) },
+        },
+        { _id: 1 },
+        options,
+      ),
+      "_id",
+    );
+    for (const document of documents) {
+      if (present.has(orderIdKey(document.order_id))) continue;
+      tally.count(deliveryDay(document.date_livraison), "purged", _orderLabel(document));
+    }
+  });
 }
 
 async function _countAnomalies(
@@ -439,7 +492,7 @@ async function _countAnomalies(
   const window = _window(options);
   const archive = db.collection(names.archive);
   const cursor = archive.find(window ? { date_livraison: window } : {}, {
-    projection: { _id: 1, order_id: 1, numero_commande: 1 },
+    projection: { _id: 1, order_id: 1, numero_commande: 1, purged_at: 1 },
     batchSize: options.chunkSize ?? VERIFY_CHUNK_SIZE,
   });
   const orders = db.collection(names.orders);
@@ -481,6 +534,8 @@ async function _countAnomalies(
         order,
         options.deliveredStatus,
       );
+      // An order purged on purpose is gone with its record: no anomaly.
+      if (anomaly === "order_gone" && document.purged_at != null) continue;
       if (anomaly) tally.anomaly(anomaly, _anomalyLabel(anomaly, document, order));
     }
     if (ids.length > 0) await _countDuplicates(archive, ids, { options, tally, duplicated });

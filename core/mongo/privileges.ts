@@ -8,6 +8,7 @@
  * | resource | actions | why |
  * | --- | --- | --- |
  * | `<db>.<orders>` | find, changeStream | read and enrich the delivered orders; watch opens its change stream there |
+ * | `<db>.<orders>` (purge's role only) | insert, remove | `archiver purge` deletes, `purge restore` inserts: never in the role of batch, watch and health |
  * | `<db>.<clients, couriers, restaurants, menu>` | find | the enrichment's `$lookup`s |
  * | `<db>.<archive>` | find, insert, update, createIndex, listIndexes | upserts with `$setOnInsert`, the unique index on `numero_commande` and its check |
  * | `<db>.<quarantine>` | find, insert, update, remove | upserts; an order archived (or released by the operator) leaves it (`deleteMany`) |
@@ -43,7 +44,8 @@ export type RequiredAction =
   | "listIndexes"
   | "changeStream"
   | "listCollections"
-  | "collStats";
+  | "collStats"
+  | "collMod";
 
 /** A database (`collection: ""`) or one collection of it, as MongoDB's resource documents. */
 export interface NamespaceResource {
@@ -154,9 +156,23 @@ export function privilegeTarget(
 }
 
 /** A command of the tool that talks to MongoDB. */
-export type ToolCommand = "batch" | "watch" | "health" | "verify" | "quarantine";
+export type ToolCommand = "batch" | "watch" | "health" | "verify" | "quarantine" | "purge";
 
-const ALL: readonly ToolCommand[] = ["batch", "watch", "health", "verify", "quarantine"];
+/**
+ * The commands of the tool's own role (`archiver setup role`): all but `purge`, whose role is
+ * apart (`archiver setup role --purge`), so the role batch, watch and health run as can never
+ * remove an order.
+ */
+export const ROLE_COMMANDS: readonly ToolCommand[] = [
+  "batch",
+  "watch",
+  "health",
+  "verify",
+  "quarantine",
+];
+
+const ALL: readonly ToolCommand[] = ROLE_COMMANDS;
+const PURGE: readonly ToolCommand[] = ["purge"];
 // The commands that archive through the core: batch, watch, verify --repair, quarantine retry.
 const WRITERS: readonly ToolCommand[] = ["batch", "watch", "verify", "quarantine"];
 
@@ -170,24 +186,32 @@ const _TABLE: ReadonlyArray<{
 }> = [
   {
     use: "orders",
-    actions: [["find", ALL], ["changeStream", ["watch"]]],
-    why: "batch, watch and health read and enrich the orders; watch opens its change stream",
+    actions: [
+      ["find", [...ALL, ...PURGE]],
+      ["changeStream", ["watch"]],
+      ["insert", PURGE],
+      ["remove", PURGE],
+    ],
+    why:
+      "batch, watch and health read and enrich the orders; watch opens its change stream; only purge removes (and restore inserts) orders",
   },
   {
     use: "references",
-    actions: [["find", ALL]],
-    why: "the enrichment's $lookup (batch, watch, health)",
+    actions: [["find", [...ALL, ...PURGE]]],
+    why: "the enrichment's $lookup (batch, watch, health, purge --rearchive)",
   },
   {
     use: "archive",
     actions: [
-      ["find", ALL],
+      ["find", [...ALL, ...PURGE]],
       ["insert", WRITERS],
-      ["update", WRITERS],
-      ["createIndex", WRITERS],
+      ["update", [...WRITERS, ...PURGE]],
+      ["createIndex", [...WRITERS, ...PURGE]],
       ["listIndexes", ALL],
+      ["collMod", PURGE],
     ],
-    why: "batch and watch upsert the archive and ensure its unique index; health checks both",
+    why:
+      "batch and watch upsert the archive and ensure its unique index; health checks both; purge marks what it purges",
   },
   {
     use: "quarantine",
@@ -205,10 +229,13 @@ const _TABLE: ReadonlyArray<{
     use: "runs",
     actions: [
       ["find", ["batch", "watch", "health"]],
-      ["insert", ["batch", "watch", "quarantine"]],
-      ["update", ["batch", "watch"]],
+      ["insert", ["batch", "watch", "quarantine", "purge"]],
+      ["update", ["batch", "watch", "purge"]],
+      ["createIndex", PURGE],
+      ["collMod", PURGE],
     ],
-    why: "the run history: batch, watch and quarantine actions record, health reads the durations",
+    why:
+      "the run history: batch, watch, quarantine actions and purge record, health reads the durations; purge's lag probe (a majority write)",
   },
   {
     use: "tokens",
@@ -234,10 +261,11 @@ const _TABLE: ReadonlyArray<{
 
 /**
  * The table: the privileges `batch`, `watch`, `health`, `verify` and `quarantine` need, one row
- * per resource (rows of two settings naming the same collection are merged).
+ * per resource (rows of two settings naming the same collection are merged); `purge`'s only
+ * when asked for by name (its role is apart).
  *
  * @param target The database and collection names.
- * @param options Only what one command needs. @default every command's needs
+ * @param options Only what one command needs. @default the needs of every command but purge
  * @returns The rows, orders first, `local.oplog.rs` last.
  */
 export function requiredPrivileges(
@@ -262,7 +290,11 @@ export function requiredPrivileges(
   const byResource = new Map<string, RequiredPrivilege>();
   for (const row of _TABLE) {
     const actions = row.actions
-      .filter(([, commands]) => !options.command || commands.includes(options.command))
+      .filter(([, commands]) =>
+        options.command
+          ? commands.includes(options.command)
+          : commands.some((command) => ROLE_COMMANDS.includes(command))
+      )
       .map(([action]) => action);
     if (actions.length === 0) continue;
     for (const resource of where[row.use]) {

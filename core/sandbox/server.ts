@@ -4,6 +4,7 @@
  * @module
  */
 
+import { installSecondaryLag } from "./secondary_lag.ts";
 import { getLogger } from "@logtape/logtape";
 import { ObjectId } from "bson";
 import { serveConnection } from "./connection.ts";
@@ -43,6 +44,12 @@ export interface SandboxOptions {
    * @default {false}
    */
   auth?: boolean;
+  /**
+   * Simulate a secondary this far behind, in ms: `replSetGetStatus` lists it, and writes asking
+   * for a majority wait for it (up to their `wtimeout`, then a write-concern error 64).
+   * @default {0}
+   */
+  secondaryLagMs?: number;
 }
 
 /** Default options of {@link startSandbox}. */
@@ -52,6 +59,7 @@ export const SANDBOX_DEFAULTS = {
   oplogSize: 100_000,
   replicaSetName: "sandbox",
   auth: false,
+  secondaryLagMs: 0,
 } satisfies Required<SandboxOptions>;
 
 /** A running sandbox server. */
@@ -78,6 +86,12 @@ export interface Sandbox {
   resume(): Promise<void>;
   /** Whether the server is paused. */
   readonly paused: boolean;
+  /**
+   * Sets how far the simulated secondary lags (0: none), as `secondaryLagMs` does at start.
+   *
+   * @param ms The lag in ms.
+   */
+  setSecondaryLag(ms: number): void;
   /** Same as {@link stop}. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -129,7 +143,10 @@ function _start(options: SandboxOptions): Sandbox {
     connections: { current: 0, totalCreated: 0 },
     sessions: new LocalSessions(),
     auth: new AuthStore(settings.auth),
+    secondaryLagMs: settings.secondaryLagMs,
   };
+  // Only a sandbox with a lag wraps the write commands (once per process).
+  if (settings.secondaryLagMs > 0) installSecondaryLag();
   const connections = new Set<Deno.Conn>();
   const served = new Set<Promise<void>>();
   let nextId = 1;
@@ -229,6 +246,10 @@ function _start(options: SandboxOptions): Sandbox {
     resume,
     get paused() {
       return paused;
+    },
+    setSecondaryLag(ms: number) {
+      if (ms > 0) installSecondaryLag();
+      state.secondaryLagMs = Math.max(0, ms);
     },
     [Symbol.asyncDispose]: stop,
   };

@@ -43,6 +43,10 @@ export interface SandboxState {
   sessions: LocalSessions;
   /** Users, roles, and whether authorization is enforced (`auth.enabled`). */
   auth: AuthStore;
+  /**
+   * How far the simulated secondary lags, in ms (`secondary_lag.ts`); 0 or absent: a set of one.
+   */
+  secondaryLagMs?: number;
 }
 
 /** A user authenticated on a connection. */

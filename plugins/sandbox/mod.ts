@@ -7,7 +7,7 @@
  */
 
 import { ConfigError } from "../../core/runtime/errors.ts";
-import { boolean, integer, text } from "../../core/runtime/parse.ts";
+import { boolean, duration, formatDuration, integer, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
 import { isLoopback } from "../../core/sandbox/auth/loopback.ts";
@@ -34,6 +34,15 @@ export const sandboxSettings = {
     description: "Change-stream history kept, in entries; older resume tokens are lost",
     default: 100_000,
     parse: integer({ min: 1 }),
+  },
+  secondaryLag: {
+    env: "ARCHIVER_SANDBOX_SECONDARY_LAG",
+    flag: "--secondary-lag <duration>",
+    description:
+      "Simulate a secondary this far behind (20s): replSetGetStatus shows it, majority writes wait for it (0: none)",
+    default: 0,
+    parse: (raw: string) => raw.trim() === "0" ? 0 : duration({ min: 1 })(raw),
+    format: (value: number) => value === 0 ? "0" : formatDuration(value),
   },
   auth: {
     env: "ARCHIVER_SANDBOX_AUTH",
@@ -82,14 +91,20 @@ export function sandbox(): Plugin {
       addSettingOptions(command, sandboxSettings);
       command.action(async (flags, cmd) => {
         const config = await ctx.start(cmd, sandboxSettings);
-        const { host, port, oplogSize } = config.values;
+        const { host, port, oplogSize, secondaryLag } = config.values;
         const auth = flags.auth === true || config.values.auth;
         checkSandboxExposure(host, auth);
         const { startSandbox } = await import("../../core/sandbox/mod.ts");
         const log = ctx.logger.getChild("sandbox");
         let server;
         try {
-          server = await startSandbox({ host, port, oplogSize, auth });
+          server = await startSandbox({
+            host,
+            port,
+            oplogSize,
+            auth,
+            secondaryLagMs: secondaryLag,
+          });
         } catch (error) {
           if (error instanceof Deno.errors.AddrInUse) {
             throw new ConfigError(
@@ -103,6 +118,8 @@ export function sandbox(): Plugin {
         ctx.out(server.uri);
         log.info(
           `Sandbox listening on ${server.host}:${server.port} (in memory, oplog ${oplogSize} entries${
+            secondaryLag > 0 ? `, a secondary ${formatDuration(secondaryLag)} behind` : ""
+          }${
             auth
               ? "; authentication required: create the first user on admin from this machine"
               : ""

@@ -14,6 +14,9 @@ import { setupSettings } from "./settings.ts";
 
 export { setupSettings } from "./settings.ts";
 
+/** The name of the purge's role and user when `--role` and `--user` do not name them. */
+export const PURGE_ROLE_NAME = "archiver_purge";
+
 /**
  * Makes the `setup` plugin.
  *
@@ -38,7 +41,11 @@ export function setup(): Plugin {
           "Print (--print, the default) or apply (--apply) the createRole/createUser commands granting what batch, watch and health need",
         )
         .option("--print", "Print the mongosh script (the default)")
-        .option("--apply", "Run the commands with the administrator's connection of --admin-uri");
+        .option("--apply", "Run the commands with the administrator's connection of --admin-uri")
+        .option(
+          "--purge",
+          "The purge's role instead (remove on the orders; role and user archiver_purge unless named)",
+        );
       addSettingOptions(role, setupSettings);
       role.action(async (flags, cmd) => {
         if (flags.print && flags.apply) throw new ConfigError("Choose one of --print and --apply");
@@ -50,11 +57,23 @@ export function setup(): Plugin {
           "../../core/mongo/privileges.ts"
         );
         const target = privilegeTarget(values);
-        const privileges = requiredPrivileges(target);
+        // The purge's role is apart: the role batch, watch and health run as never removes.
+        const purge = flags.purge === true;
+        const privileges = requiredPrivileges(target, purge ? { command: "purge" } : {});
+        const named = (key: "role" | "user") =>
+          purge && config.sources[key] === "default" ? PURGE_ROLE_NAME : values[key];
+        const roleName = named("role");
+        const userName = named("user");
         if (!flags.apply) {
           const { roleScript } = await import("./script.ts");
           ctx.out(
-            roleScript({ role: values.role, user: values.user, target, privileges }).trimEnd(),
+            roleScript({
+              role: roleName,
+              user: userName,
+              target,
+              privileges,
+              purpose: purge ? "archiver purge (and purge restore)" : undefined,
+            }).trimEnd(),
           );
           return;
         }
@@ -73,8 +92,8 @@ export function setup(): Plugin {
         );
         try {
           const outcome = await applyRole(client.db("admin"), {
-            role: values.role,
-            user: values.user,
+            role: roleName,
+            user: userName,
             password: values.password,
             privileges,
           });

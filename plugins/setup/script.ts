@@ -26,6 +26,8 @@ export interface RoleScriptOptions {
   target: PrivilegeTarget;
   /** The table. */
   privileges: readonly RequiredPrivilege[];
+  /** Whose needs the role grants, for the header. @default "batch, watch and health" */
+  purpose?: string;
 }
 
 /**
@@ -42,8 +44,12 @@ export interface RoleScriptOptions {
 export function roleScript(options: RoleScriptOptions): string {
   const { role, user } = options;
   const lines = [
-    `// archiver setup role: the role "${role}" with the privileges batch, watch and health need`,
-    `// on the database ${options.target.db} and local.oplog.rs, no more, and the user "${user}"`,
+    `// archiver setup role: the role "${role}" with the privileges ${
+      options.purpose ?? "batch, watch and health"
+    } need`,
+    `// on the database ${options.target.db}${
+      options.purpose ? "" : " and local.oplog.rs"
+    }, no more, and the user "${user}"`,
     `// holding only that role. Run it as an administrator (userAdminAnyDatabase or root):`,
     `//   mongosh "mongodb://<admin>@<host>/?authSource=admin" --file archiver-role.js`,
     `// Run it again after changing a collection setting: the role is updated in place.`,

@@ -187,11 +187,13 @@ function _logSummary(log: PluginContext["logger"], report: VerifyReport): void {
     orders_quarantined: quarantined,
     orders_released: totals.released,
     orders_missing: totals.missing,
+    orders_purged: totals.purged,
     archive_anomalies: anomalies,
   };
   log.info(
     `🔍 Verified ${plural(totals.delivered, "delivered order")}: ${totals.archived} archived, ` +
-      `${quarantined} quarantined, ${totals.released} released, ${totals.missing} missing`,
+      `${quarantined} quarantined, ${totals.released} released, ${totals.missing} missing` +
+      (totals.purged > 0 ? ` (${totals.purged} of the archived purged from the source)` : ""),
     properties,
   );
   if (totals.missing > 0) {

@@ -79,6 +79,13 @@ export function formatVerifyReport(
     ...rows.map(line),
     "  (incomplete, invalid, conflict, error: quarantined, by reason; released: by the operator)",
   ];
+  if (report.totals.purged > 0) {
+    lines.push(
+      `  Of the archived, ${
+        plural(report.totals.purged, "order")
+      } purged from the source by archiver purge (recorded with their archived copy)`,
+    );
+  }
   if (report.since) {
     lines.push("  Orders without a valid date_livraison are left out (--since)");
   }

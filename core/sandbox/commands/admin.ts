@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Long } from "bson";
+import { Long, Timestamp } from "bson";
 import { type Doc, isPlainDoc } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
 import type { CommandContext, CommandHandler } from "../state.ts";
@@ -198,8 +198,26 @@ function _replSetGetStatus(ctx: CommandContext): Doc {
       optime,
       optimeDate: new Date(now.t * 1000),
       self: true,
-    }],
+    }, ..._laggingSecondary(ctx, now)],
   };
+}
+
+// The simulated secondary of a sandbox started with a lag (secondary_lag.ts): that far behind.
+function _laggingSecondary(ctx: CommandContext, now: Timestamp): Doc[] {
+  const lagMs = ctx.state.secondaryLagMs ?? 0;
+  if (lagMs <= 0) return [];
+  const behind = Math.max(0, now.t - Math.round(lagMs / 1000));
+  return [{
+    _id: 1,
+    name: `${ctx.state.me}-secondary`,
+    health: 1,
+    state: 2,
+    stateStr: "SECONDARY",
+    uptime: Math.floor((Date.now() - ctx.state.startedAt.getTime()) / 1000),
+    optime: { ts: new Timestamp({ t: behind, i: 0 }), t: Long.fromNumber(1) },
+    optimeDate: new Date(now.t * 1000 - lagMs),
+    syncSourceHost: ctx.state.me,
+  }];
 }
 
 function _getParameter(ctx: CommandContext): Doc {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Db, type Document, MongoClient } from "mongodb";
+import { Buffer } from "node:buffer";
+import { BSON, type Db, Decimal128, type Document, MongoClient } from "mongodb";
 import { getLogger } from "@logtape/logtape";
 import {
   type ArchiveOptions,
@@ -75,6 +76,28 @@ Deno.test("archiving on the server writes the same archive documents as the clie
     ) => [q.numero_commande, q.reason, q.detail]);
   assert.deepEqual(await quarantine(server.db), await quarantine(client.db));
 });
+
+for (const path of ["server", "client"] as const) {
+  Deno.test(`archiving on the ${path} keeps each order verbatim as source, byte for byte`, async () => {
+    await using t = await testDatabase(`merge_source_${path}`);
+    await seedOrders(t.db, { complete: 5, incomplete: 0, notDelivered: 0 });
+    // Field order and BSON types of the stored order, with a field the tool does not know.
+    await t.db.collection("Commande").updateMany({}, {
+      $set: { pourboire: new Decimal128("1.50"), note_interne: { b: 2, a: 1 } },
+    });
+    await ensureArchiveIndex(t.db.collection("Historique"));
+    const outcome = await archiveOrders(await refs(t.db), options(t.db, { path }));
+    assert.equal(outcome.archived, 5);
+    const raw = { promoteValues: false, promoteLongs: false, promoteBuffers: false };
+    const orders = await t.db.collection("Commande").find({}, raw).sort({ _id: 1 }).toArray();
+    const archived = await t.db.collection("Historique").find({}, raw).sort({ order_id: 1 })
+      .toArray();
+    assert.deepEqual(
+      archived.map((a) => Buffer.from(BSON.serialize(a.source)).toString("hex")),
+      orders.map((o) => Buffer.from(BSON.serialize(o)).toString("hex")),
+    );
+  });
+}
 
 Deno.test("server-side counts are exact: already archived, repeated numbers, and a second call", async () => {
   await using t = await testDatabase("merge_counts");

@@ -131,6 +131,7 @@ Deno.test("VerifyTally sorts days oldest first with unknown last, sums totals an
     quarantined: q(1, 0, 0, 0),
     released: 1,
     missing: 0,
+    purged: 0,
   });
   assert.deepEqual(report.days[1], {
     day: "2025-10-15",
@@ -139,6 +140,7 @@ Deno.test("VerifyTally sorts days oldest first with unknown last, sums totals an
     quarantined: q(0, 0, 0, 1),
     released: 0,
     missing: MISSING_SAMPLE_SIZE + 5,
+    purged: 0,
   });
   assert.deepEqual(report.totals, {
     delivered: MISSING_SAMPLE_SIZE + 12,
@@ -146,6 +148,7 @@ Deno.test("VerifyTally sorts days oldest first with unknown last, sums totals an
     quarantined: q(1, 1, 1, 1),
     released: 1,
     missing: MISSING_SAMPLE_SIZE + 5,
+    purged: 0,
   });
   assert.deepEqual(
     report.missing_sample,
@@ -172,6 +175,7 @@ Deno.test("addCounts() adds every figure, the quarantine by reason", () => {
     quarantined: q(1, 0, 1, 1),
     released: 2,
     missing: 1,
+    purged: 0,
   });
 });
 
@@ -255,6 +259,7 @@ Deno.test("verifyArchive() counts every _id shape once in its column, and hands 
       quarantined: q(shapes, 0, shapes, 0),
       released: shapes,
       missing: shapes,
+      purged: 0,
     }, `chunk ${chunkSize}`);
     assert.deepEqual(
       handed.map((ref) => orderIdKey(ref._id)).sort(),
@@ -288,6 +293,7 @@ Deno.test("verifyArchive() never counts a reused number as archived: the old doc
       quarantined: q(0, 0, 1, 0),
       released: 0,
       missing: 3,
+      purged: 0,
     });
     assert.deepEqual([...report.missing_sample].sort(), ["CMD-000002", "CMD-000003", "CMD-000004"]);
     assert.equal(report.archived_by_number, 0);
@@ -438,6 +444,7 @@ Deno.test("verifyArchive() counts per day, anomalies by order_id or number, with
         quarantined: q(i, 0, 0, 0),
         released: r,
         missing: m,
+        purged: 0,
       });
       assert.deepEqual(report.days, [
         row("2025-10-14", 2, 1, 1, 0, 0),
@@ -468,14 +475,15 @@ Deno.test("verifyArchive() counts per day, anomalies by order_id or number, with
       // last chunk's only order has none), one on the quarantine each, and one on the released
       // collection for the 3 chunks still holding an unquarantined order (chunk 1's are
       // archived or quarantined). Then 4 archive documents in 2 chunks: one order query by _id
-      // and one archive query by order_id (several documents for one order) each.
+      // and one archive query by order_id (several documents for one order) each. And one
+      // query for the archive documents of purged orders (none here, so no order query).
       const count = (name: string) => queries.filter((q) => q === name).length;
       assert.deepEqual({
         orders: count(names.orders),
         archive: count(names.archive),
         quarantine: count(names.quarantine),
         released: count(names.released),
-      }, { orders: 1 + 2, archive: 4 + 3 + 1 + 2, quarantine: 4, released: 3 });
+      }, { orders: 1 + 2, archive: 4 + 3 + 1 + 2 + 1, quarantine: 4, released: 3 });
     } finally {
       await client.close();
     }

@@ -21,6 +21,7 @@ function report(overrides: Partial<VerifyReport> = {}): VerifyReport {
         quarantined: q(12, 0, 1, 2),
         released: 0,
         missing: 0,
+        purged: 0,
       },
       {
         day: "unknown",
@@ -29,6 +30,7 @@ function report(overrides: Partial<VerifyReport> = {}): VerifyReport {
         quarantined: q(0, 0, 0, 0),
         released: 1,
         missing: 1,
+        purged: 0,
       },
     ],
     totals: {
@@ -37,6 +39,7 @@ function report(overrides: Partial<VerifyReport> = {}): VerifyReport {
       quarantined: q(12, 0, 1, 2),
       released: 1,
       missing: 1,
+      purged: 0,
     },
     missing_sample: ["CMD-004300"],
     archived_by_number: 0,

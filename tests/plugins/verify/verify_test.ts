@@ -93,6 +93,7 @@ const EXPECTED_DAYS = [
     quarantined: q(1, 0, 0),
     released: 0,
     missing: 0,
+    purged: 0,
   },
   {
     day: "2025-10-15",
@@ -101,6 +102,7 @@ const EXPECTED_DAYS = [
     quarantined: q(0, 0, 1),
     released: 0,
     missing: 1,
+    purged: 0,
   },
   {
     day: "2025-10-16",
@@ -109,8 +111,17 @@ const EXPECTED_DAYS = [
     quarantined: q(0, 0, 0),
     released: 0,
     missing: 2,
+    purged: 0,
   },
-  { day: "unknown", delivered: 1, archived: 0, quarantined: q(0, 1, 0), released: 0, missing: 0 },
+  {
+    day: "unknown",
+    delivered: 1,
+    archived: 0,
+    quarantined: q(0, 1, 0),
+    released: 0,
+    missing: 0,
+    purged: 0,
+  },
 ];
 
 Deno.test("verify counts archived, quarantined and missing orders per day, and --repair archives the missing ones", async (t) => {
@@ -137,6 +148,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
       quarantined: q(1, 1, 1),
       released: 0,
       missing: 3,
+      purged: 0,
     });
     assert.deepEqual([...report.missing_sample].sort(), missing);
     assert.equal(report.archived_by_number, 0);
@@ -224,6 +236,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
         quarantined: q(0, 0, 1),
         released: 0,
         missing: 3,
+        purged: 0,
       });
       assert.equal(report.since, new Date(2025, 9, 15).toISOString());
       const table = (await runVerify(tdb.uri, tdb.dbName, dir.path, "--since", "2025-10-15"))
@@ -260,6 +273,7 @@ Deno.test("verify counts archived, quarantined and missing orders per day, and -
         quarantined: q(2, 1, 1),
         released: 0,
         missing: 0,
+        purged: 0,
       });
       assert.deepEqual(report.missing_sample, []);
       for (const number of ["CMD-000006", "CMD-000008"]) {
@@ -371,6 +385,7 @@ Deno.test("verify and --repair count every _id shape once in its column and arch
       quarantined: q(0, 0, 0, shapes),
       released: shapes,
       missing: 2 * shapes,
+      purged: 0,
     });
     assert.equal(report.missing_sample.length, 2 * shapes);
     assert.doesNotMatch(stderr, /no index on order_id/, "the index is there");
@@ -395,6 +410,7 @@ Deno.test("verify and --repair count every _id shape once in its column and arch
       quarantined: q(shapes, 0, 0, shapes),
       released: shapes,
       missing: 0,
+      purged: 0,
     });
     const archive = tdb.db.collection("Historique");
     for (const order of [...of("archived"), ...of("missing")]) {
