@@ -91,6 +91,7 @@ export function health(options: HealthOptions = {}): Plugin {
           ...(values.url ? { url: values.url } : {}),
           checks,
           graceMs: values.grace,
+          archiveExpireAfterMs: values.archiveExpireAfter,
           timeoutMs: values.timeout,
           cwd: ctx.cwd,
           signal: ctx.lifecycle.signal,

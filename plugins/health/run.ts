@@ -89,6 +89,8 @@ export interface HealthRunOptions {
   url?: string;
   /** The grace period before a delivered order must be archived, in ms. */
   graceMs: number;
+  /** `ARCHIVER_ARCHIVE_EXPIRE_AFTER` in ms (0: unset), for the `purge` check. @default 0 */
+  archiveExpireAfterMs?: number;
   /** The overall deadline, in ms. */
   timeoutMs: number;
   /** The folder relative paths are resolved against. */
@@ -142,6 +144,7 @@ export async function runHealthChecks(
     [MONGO_CHECK_NAMES, () =>
       runMongoChecks(config, {
         graceMs: options.graceMs,
+        archiveExpireAfterMs: options.archiveExpireAfterMs,
         thresholds: t,
         // Leave a margin so the MongoDB checks report their own reason before the deadline.
         budgetMs: Math.max(200, options.timeoutMs - 1_000),

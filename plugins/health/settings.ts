@@ -24,6 +24,7 @@ import {
 } from "../../core/runtime/state_files.ts";
 import { leaseCollectionSetting } from "../../core/stream/lease.ts";
 import { parseWatcherUrl } from "./read/watcher_endpoint.ts";
+import { archiveExpireAfterSetting } from "../../core/archive/retention.ts";
 import { defaultThresholds, type HealthThresholds, MIN_STREAM_STALL_MS } from "./thresholds.ts";
 
 const PERCENT = decimal({ min: 0, max: 100 });
@@ -205,6 +206,8 @@ export const healthSettings = {
     default: defaultThresholds.requireWatcher as boolean,
     parse: boolean,
   },
+  // The purge check compares the archive's expiry index with the operator's setting.
+  archiveExpireAfter: archiveExpireAfterSetting,
   timeout: {
     env: "ARCHIVER_HEALTH_TIMEOUT",
     flag: "--timeout <duration>",

@@ -25,6 +25,8 @@ import { createMongoClient } from "../../../core/mongo/client.ts";
 import { describeError } from "../../../core/mongo/errors.ts";
 import { leaseCollectionSetting, readLease } from "../../../core/stream/lease.ts";
 import { readCompleteness } from "./completeness.ts";
+import { readPurge } from "./purge.ts";
+import { purgeCheck } from "../checks/purge.ts";
 import { watchLeaseCheck } from "../checks/watch_lease.ts";
 import type { CheckResult } from "../state.ts";
 import { result } from "../state.ts";
@@ -47,6 +49,7 @@ export const MONGO_CHECK_NAMES = [
   "archive_index",
   "archive_completeness",
   "quarantine",
+  "purge",
 ] as const;
 
 /** How the MongoDB checks run. */
@@ -63,6 +66,8 @@ export interface MongoCheckOptions {
   report: (check: CheckResult) => void;
   /** Where `❌ Failed to connect to MongoDB` is logged. */
   log?: Logger;
+  /** `ARCHIVER_ARCHIVE_EXPIRE_AFTER` in ms (0: unset), compared with the archive's TTL index. */
+  archiveExpireAfterMs?: number;
 }
 
 /**
@@ -140,6 +145,20 @@ export async function runMongoChecks(
           "UNKNOWN",
           `Cannot read the quarantine ${names.quarantine}: ${describeError(error)}`,
         ),
+      );
+    }
+    try {
+      const seen = await readPurge(db, {
+        runs: config.runsCollection,
+        archive: names.archive,
+        archiveExpireAfterMs: options.archiveExpireAfterMs ?? 0,
+        now: options.now,
+        maxTimeMs: remaining(),
+      });
+      options.report(purgeCheck(seen, options.now));
+    } catch (error) {
+      options.report(
+        result("purge", "UNKNOWN", `Cannot read the purge runs: ${describeError(error)}`),
       );
     }
     // watch --ha: judged only where a lease document exists for the watched collection.
