@@ -214,9 +214,9 @@ function _checkThresholdOrder(
     const pair = setting.criticalOf;
     if (!pair) continue;
     const warningSetting = spec[pair.warning];
-    if (!warningSetting) {
-      throw new TypeError(`Setting "${key}" pairs with "${pair.warning}", not in its group`);
-    }
+    // A part of a command's settings resolved alone (`archiver config` lists them by section):
+    // the pair is checked where both are resolved.
+    if (!warningSetting) continue;
     const critical = values[key] as number;
     const warning = values[pair.warning] as number;
     const inverted = pair.worse === "higher" ? warning > critical : warning < critical;

@@ -17,6 +17,7 @@
 import { hostname } from "node:os";
 import type { Collection, Document } from "mongodb";
 import { writeFileAtomic } from "../runtime/atomic_file.ts";
+import { processLiveness } from "../runtime/proc.ts";
 
 /** Who holds a token. */
 export interface LockHolder {
@@ -94,20 +95,18 @@ export function isStaleHolder(holder: LockHolder, check: StaleCheck): boolean {
 }
 
 /**
- * Whether a process runs on this host, from `/proc` (Linux); `undefined` elsewhere, where only the
- * heartbeat tells.
+ * Whether a process runs on this host, from `/proc` (Linux), read through the core's process
+ * runner (`core/runtime/proc.ts`): Deno refuses any direct access to `/proc` without
+ * `--allow-all`, which the tool never asks for, so a plain `stat` would say nothing.
+ * `undefined` elsewhere, where only the heartbeat tells.
  *
  * @param pid The process id.
  * @returns True, false, or `undefined` when it cannot be told.
  */
-export function processAlive(pid: number): boolean | undefined {
+export async function processAlive(pid: number): Promise<boolean | undefined> {
   if (Deno.build.os !== "linux") return undefined;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch (error) {
-    return error instanceof Deno.errors.NotFound ? false : undefined;
-  }
+  const liveness = await processLiveness(pid);
+  return liveness === undefined ? undefined : liveness === "running";
 }
 
 /** Options of the locks. */
@@ -119,7 +118,7 @@ export interface TokenLockOptions {
   /** This process's id. @default Deno.pid */
   pid?: number;
   /** Whether a PID runs on this host. @default {@link processAlive} */
-  alive?: (pid: number) => boolean | undefined;
+  alive?: (pid: number) => boolean | undefined | Promise<boolean | undefined>;
 }
 
 /**
@@ -130,10 +129,10 @@ export interface TokenLockOptions {
  */
 async function _heartbeatStopped(
   holder: LockHolder,
-  options: Required<TokenLockOptions>,
+  options: Required<TokenLockOptions> & { known: boolean | undefined },
   read: () => Promise<LockHolder | undefined>,
 ): Promise<boolean> {
-  if (holder.host !== options.host || options.alive(holder.pid) !== undefined) return false;
+  if (holder.host !== options.host || options.known !== undefined) return false;
   const beat = Date.parse(holder.heartbeat_at);
   const wait = Math.max(0, beat + options.staleMs - Date.now()) + 100;
   await new Promise((resolve) => setTimeout(resolve, Math.min(wait, options.staleMs + 100)));
@@ -185,9 +184,10 @@ export class FileTokenLock implements TokenLock {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
       const holder = await this.#read();
+      const known = holder ? await this.#options.alive(holder.pid) : undefined;
       if (
-        holder && !isStaleHolder(holder, this.#check()) &&
-        !(await _heartbeatStopped(holder, this.#options, () => this.#read()))
+        holder && !isStaleHolder(holder, this.#check(known)) &&
+        !(await _heartbeatStopped(holder, { ...this.#options, known }, () => this.#read()))
       ) {
         throw new TokenLockedError(`the token beside ${this.description}`, holder);
       }
@@ -231,12 +231,12 @@ export class FileTokenLock implements TokenLock {
     };
   }
 
-  #check(): StaleCheck {
+  #check(known: boolean | undefined): StaleCheck {
     return {
       host: this.#options.host,
       now: new Date(),
       staleMs: this.#options.staleMs,
-      alive: this.#options.alive,
+      alive: () => known,
     };
   }
 }
@@ -285,11 +285,12 @@ export class MongoTokenLock implements TokenLock {
     ]).toArray();
     const current = row && typeof row.holder === "string" ? _holderOf(row) : undefined;
     if (current) {
+      const known = await this.#options.alive(current.pid);
       const check: StaleCheck = {
         host: this.#options.host,
         now: row!.server_now as Date,
         staleMs: this.#options.staleMs,
-        alive: this.#options.alive,
+        alive: () => known,
       };
       const read = async () => {
         const [again] = await this.#collection.find({ _id: this.#key } as Document).toArray();
@@ -297,7 +298,7 @@ export class MongoTokenLock implements TokenLock {
       };
       if (
         !isStaleHolder(current, check) &&
-        !(await _heartbeatStopped(current, this.#options, read))
+        !(await _heartbeatStopped(current, { ...this.#options, known }, read))
       ) {
         throw new TokenLockedError(`the token of ${this.#key.slice(5)}`, current);
       }

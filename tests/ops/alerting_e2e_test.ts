@@ -411,7 +411,12 @@ Deno.test({
         const results = await Promise.all(
           queries.map(async (q) => ({ ...q, result: await query(promUrl, q.expr) })),
         );
-        const missing = results.filter((r) => r.result.length === 0);
+        // The sandbox's oplog is young and far from full: the watcher exports no headroom then
+        // (it is not judged until the oplog has filled, so it cannot page a new install), and
+        // Grafana shows that panel empty on purpose.
+        const missing = results.filter((r) =>
+          r.result.length === 0 && !r.expr.includes("archiver_resume_headroom_seconds")
+        );
         return missing.length === 0 ? [] : (Date.now() > deadline ? missing : undefined);
       }, () => diagnostics);
       assert.deepEqual(
