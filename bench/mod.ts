@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: runs every benchmark — logs check, sandbox, simulate, batch efficiency and
- * memory, watch lag — and prints one table: figure, value, target, whether it is met, and the
+ * memory, the purge's cost, watch lag — and prints one table: figure, value, target, whether it is met, and the
  * claim of the system this replaces where there is one (about 1,000 orders a minute in batch,
  * under 2 s of lag in watch, 100–200 MB of memory), with our value's ratio to it.
  *
@@ -23,6 +23,7 @@
 import { readProc } from "../core/runtime/proc.ts";
 import { type BatchMemoryRun, benchBatch, QUICK_BATCH } from "./batch.ts";
 import { benchLogsCheck } from "./logs.ts";
+import { benchPurge } from "./purge.ts";
 import { benchSandbox } from "./sandbox.ts";
 import { benchSimulate } from "./simulate.ts";
 import { benchWatchIdle } from "./watch_idle.ts";
@@ -65,7 +66,7 @@ export interface Machine {
 }
 
 /** The benchmarks a plain `deno task bench` runs, in order. */
-export const BENCHES = ["logs", "sandbox", "simulate", "batch", "watch"] as const;
+export const BENCHES = ["logs", "sandbox", "simulate", "batch", "purge", "watch"] as const;
 
 /** Every benchmark: those above and the 10-minute watch soak (`--soak`, or `--only soak`). */
 export const ALL_BENCHES = [...BENCHES, "soak"] as const;
@@ -104,6 +105,15 @@ export const FIGURES: Record<BenchName, readonly string[]> = {
     "batch peak RSS large/small",
     "batch memory at peak, small run",
     "batch memory at peak, large run",
+  ],
+  purge: [
+    "purge throughput, with the check",
+    "purge bytes client→server per order",
+    "purge bytes server→client per order",
+    "purge round trips per 1,000 orders",
+    "purge delete per chunk, server time",
+    "purge delete per chunk, bytes client→server",
+    "purge delete per chunk, bytes server→client",
   ],
   watch: [
     "watch deliveries/s",
@@ -381,6 +391,46 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
         `MB RSS: ${_breakdownText(run)}`,
       );
     }
+  }
+
+  if (only.has("purge")) {
+    options.onStart?.("purge");
+    // No targets: issue 22 asks for these figures, not for a level.
+    const purge = await benchPurge({ orders: quick ? 2_000 : 20_000 });
+    const over = `${_int(purge.orders)} orders in chunks of ${_int(purge.chunkSize)}`;
+    row("purge", "purge throughput, with the check", purge.ordersPerSecond, `orders/s (${over})`);
+    const bytesUnit = `bytes (${_int(purge.orders)} orders, through the proxy)`;
+    row("purge", "purge bytes client→server per order", purge.bytesToServerPerOrder, bytesUnit);
+    row("purge", "purge bytes server→client per order", purge.bytesToClientPerOrder, bytesUnit);
+    const commands = Object.entries(purge.commandsPer1000).sort((a, b) => b[1] - a[1])
+      .map(([name, n]) => `${name} ${n.toFixed(1)}`).join(", ");
+    row(
+      "purge",
+      "purge round trips per 1,000 orders",
+      purge.roundTripsPer1000,
+      `count (${commands})`,
+    );
+    const serverMs = Object.entries(purge.serverMsPerChunk).sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${_int(ms)}`).join(", ");
+    row(
+      "purge",
+      "purge delete per chunk, server time",
+      purge.serverMsPerChunk.delete ?? NaN,
+      `ms (of ${_int(purge.msPerChunk)} ms wall a chunk; server ms a chunk: ${serverMs})`,
+    );
+    const chunkUnit = `bytes (${_int(purge.chunkSize)} orders a chunk)`;
+    row(
+      "purge",
+      "purge delete per chunk, bytes client→server",
+      purge.deleteBytesPerChunk.toServer,
+      chunkUnit,
+    );
+    row(
+      "purge",
+      "purge delete per chunk, bytes server→client",
+      purge.deleteBytesPerChunk.toClient,
+      chunkUnit,
+    );
   }
 
   if (only.has("watch")) {
