@@ -42,6 +42,7 @@ import {
 } from "../../core/mongo/privileges.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
+import { counted } from "../../core/runtime/plural.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
 import { backoffDelay, sleep } from "../../core/runtime/retry.ts";
 import { FileTokenStore, MongoTokenStore, type TokenStore } from "../../core/stream/token_store.ts";
@@ -62,6 +63,7 @@ import { describeEnding, eventTime, isEnding, orderRefs } from "./micro_batch.ts
 import { QuarantineRetrier } from "./quarantine_retrier.ts";
 import { planWatch, startPlan, type WatchPlan } from "./start_plan.ts";
 import { StatusReporter } from "./status_reporter.ts";
+import { WatchSummary } from "./summary.ts";
 import {
   clusterTime,
   openOrderStream,
@@ -83,6 +85,8 @@ export interface WatchConfig extends GlobalConfig {
   metricsPort: number;
   metricsHost: string;
   retryInterval: number;
+  /** How often the summary line is logged, in ms. */
+  summaryInterval: number;
   /** Where archive documents are built. */
   archivePath: ArchivePath;
   /** `--ha`: share a lease with other watchers (needs the Mongo token store). */
@@ -160,6 +164,9 @@ export async function runWatch(
   };
   status.start();
   ctx.lifecycle.onStop(() => status.stop());
+  const summary = new WatchSummary(figures, { intervalMs: config.summaryInterval, log });
+  summary.start();
+  ctx.lifecycle.onStop(() => summary.stop());
   if (config.metricsPort > 0) {
     const { isHealthy, startMetricsServer } = await import("./metrics_server.ts");
     const server = startMetricsServer(prom, {
@@ -283,7 +290,7 @@ export async function runWatch(
     if (result.interrupted) return false;
     const report = result.report;
     figures.caughtUp(report);
-    log.info(`✅ Archived ${report.orders_archived} orders (catch-up)`, {
+    log.info(`✅ Archived ${counted(report.orders_archived, "order")} (catch-up)`, {
       ...report,
       catch_up: true,
     });
@@ -303,7 +310,6 @@ export async function runWatch(
     const written = Date.now();
     const times = events.map(eventTime);
     const lagSeconds = Math.max(0, (written - Math.min(...times)) / 1000);
-    figures.microBatch({ events: events.length, outcome, lagSeconds });
     status.event(new Date(Math.max(...times)));
     prom.observeMicroBatch({
       eventTimesMs: times,
@@ -314,15 +320,13 @@ export async function runWatch(
     // them all.
     const last = events.at(-1)!;
     await tokens.acknowledge(last._id as Document, last.clusterTime ?? null);
-    log.info(`✅ Archived ${outcome.archived} orders`, {
-      orders_archived: outcome.archived,
-      orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
-      orders_incomplete: outcome.incomplete,
-      orders_invalid: outcome.invalid,
-      orders_errors: outcome.errors,
-      events: events.length,
-      stream_lag_seconds: lagSeconds,
-    });
+    // Counted once acknowledged; said in the periodic summary line (summary.ts), not per batch.
+    figures.microBatch({ events: events.length, outcome, lagSeconds });
+    log.debug(
+      `Micro-batch acknowledged: ${counted(events.length, "event")}, ${
+        counted(outcome.archived, "order")
+      } archived`,
+    );
     await retrier.maybeRetry();
   };
 
@@ -452,6 +456,7 @@ export async function runWatch(
       plan = (await afterError(error)) ?? plan;
     }
   }
+  summary.stop();
   log.info("Watcher stopped", {
     resume_token_saved: tokens.saved?.savedAt.toISOString() ?? null,
   });
