@@ -72,9 +72,15 @@ export class QuarantineRetrier {
   async maybeRetry(): Promise<number> {
     if (this.#now() < this.#retryAt) return 0;
     this.postpone();
-    const recovered = await this.round();
-    await this.refreshGauge();
-    return recovered;
+    try {
+      return await this.round();
+    } finally {
+      // The next round is an interval after this one ended: the orders it left were rescheduled
+      // an interval after their own attempt, later than the round's start, and would not be due
+      // yet an interval after the start (each order would be tried every other interval).
+      this.postpone();
+      await this.refreshGauge();
+    }
   }
 
   /**
