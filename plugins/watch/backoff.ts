@@ -61,14 +61,15 @@ export class Backoff {
   }
 
   /**
-   * Counts a failure and waits its delay.
+   * Waits a failure's delay (counting the failure unless its delay was taken already).
    *
    * @param signal Ends the wait.
+   * @param delayMs The delay {@link next} gave, to say it before waiting. @default next()
    * @returns False when the signal ended the wait (the watcher stops).
    */
-  async wait(signal: AbortSignal): Promise<boolean> {
+  async wait(signal: AbortSignal, delayMs: number = this.next()): Promise<boolean> {
     try {
-      await sleep(this.next(), signal);
+      await sleep(delayMs, signal);
       return true;
     } catch {
       return false;

@@ -1,8 +1,9 @@
 /**
  * The watcher's figures: every count of outcomes the watcher keeps goes through here — the status
- * file's metrics, the Prometheus counters and the daily run totals — so the three never disagree
- * and one place adds them up. Counting is in memory; the run totals are written on a timer (the
- * status interval) and on stop, never per micro-batch.
+ * file's metrics, the Prometheus counters, the daily run totals and the periodic summary line's
+ * interval figures (summary.ts) — so they never disagree and one place adds them up. Counting is
+ * in memory; the run totals are written on a timer (the status interval) and on stop, the summary
+ * once per summary interval, never per micro-batch.
  *
  * @module
  */
@@ -34,6 +35,33 @@ export interface MicroBatchFigures {
   lagSeconds: number;
 }
 
+/** What the watcher did over one summary interval (from the counts every figure comes from). */
+export interface IntervalFigures {
+  /** When the interval started, in ms since the epoch. */
+  startedAt: number;
+  /** When it ended (was taken), in ms since the epoch. */
+  endedAt: number;
+  /** Change events of the micro-batches acknowledged. */
+  events: number;
+  /** Micro-batches acknowledged. */
+  microBatches: number;
+  /**
+   * What archiving did: the stream's micro-batches and the quarantine's retries (a catch-up
+   * pass logs its own summary line). Quarantine reasons count orders newly quarantined.
+   */
+  counts: OutcomeCounts;
+  /** The median micro-batch lag, in seconds; null without a micro-batch. */
+  lagP50Seconds: number | null;
+  /** The largest micro-batch lag, in seconds; null without a micro-batch. */
+  lagMaxSeconds: number | null;
+  /** Connection and stream errors counted. */
+  connectionErrors: number;
+}
+
+// The lags kept for an interval's median: every micro-batch's up to this many, then a uniform
+// sample of them (reservoir), so a busy interval costs bounded memory; the max is always exact.
+const _LAG_SAMPLES = 1_024;
+
 /** The watcher's counts, in one place. */
 export class WatchFigures {
   /** The status file's metrics (a live object; the status reporter copies it). */
@@ -48,15 +76,25 @@ export class WatchFigures {
   };
   readonly #counts = emptyOutcomeCounts();
   readonly #prom: WatchMetricsRecorder;
+  readonly #now: () => number;
+  readonly #random: () => number;
   #totals: WatchTotals | undefined;
+  #interval: _Interval;
 
   /**
    * Figures reported to a Prometheus recorder.
    *
    * @param prom The watcher's Prometheus metrics.
+   * @param options The clock and the lag sample's random source (tests).
    */
-  constructor(prom: WatchMetricsRecorder) {
+  constructor(
+    prom: WatchMetricsRecorder,
+    options: { now?: () => number; random?: () => number } = {},
+  ) {
     this.#prom = prom;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#interval = _interval(this.#now());
   }
 
   /**
@@ -82,6 +120,16 @@ export class WatchFigures {
     this.metrics.events_processed += batch.events;
     this.metrics.stream_lag_seconds = batch.lagSeconds;
     this.#add(outcome);
+    addOutcomeCounts(this.#interval.counts, outcome);
+    const interval = this.#interval;
+    interval.events += batch.events;
+    interval.microBatches++;
+    interval.lagMax = Math.max(interval.lagMax, batch.lagSeconds);
+    if (interval.lags.length < _LAG_SAMPLES) interval.lags.push(batch.lagSeconds);
+    else {
+      const slot = Math.floor(this.#random() * interval.microBatches);
+      if (slot < _LAG_SAMPLES) interval.lags[slot] = batch.lagSeconds;
+    }
     this.#prom.countEvents(batch.events);
     this.#prom.countOrders(outcomeLabels(outcome));
     this.#totals?.add({
@@ -100,6 +148,7 @@ export class WatchFigures {
    */
   retried(outcome: OutcomeCounts): void {
     this.#add(outcome);
+    addOutcomeCounts(this.#interval.counts, outcome);
     this.#prom.countOrders(outcomeLabels(settledOutcome(outcome)));
   }
 
@@ -110,6 +159,7 @@ export class WatchFigures {
    */
   caughtUp(report: BatchReport): void {
     const counts = countsFromFigures(report);
+    // Not in the interval: the pass logs its own summary line, which logs check counts.
     this.#add(counts);
     this.#prom.countOrders(outcomeLabels(counts));
   }
@@ -121,7 +171,30 @@ export class WatchFigures {
    */
   connectionError(): number {
     this.#prom.countConnectionError();
+    this.#interval.connectionErrors++;
     return ++this.metrics.connection_errors;
+  }
+
+  /**
+   * The figures of the interval since the last call (or the start), and a new interval begins.
+   *
+   * @returns What happened over the interval.
+   */
+  takeInterval(): IntervalFigures {
+    const interval = this.#interval;
+    const endedAt = this.#now();
+    this.#interval = _interval(endedAt);
+    const lags = interval.lags.sort((a, b) => a - b);
+    return {
+      startedAt: interval.startedAt,
+      endedAt,
+      events: interval.events,
+      microBatches: interval.microBatches,
+      counts: interval.counts,
+      lagP50Seconds: lags.length > 0 ? lags[Math.ceil(lags.length / 2) - 1]! : null,
+      lagMaxSeconds: interval.microBatches > 0 ? interval.lagMax : null,
+      connectionErrors: interval.connectionErrors,
+    };
   }
 
   /** Counts a resume-token save that failed. */
@@ -138,4 +211,26 @@ export class WatchFigures {
   #add(counts: OutcomeCounts): void {
     Object.assign(this.metrics, watchOrderFigures(addOutcomeCounts(this.#counts, counts)));
   }
+}
+
+interface _Interval {
+  startedAt: number;
+  events: number;
+  microBatches: number;
+  counts: OutcomeCounts;
+  lags: number[];
+  lagMax: number;
+  connectionErrors: number;
+}
+
+function _interval(startedAt: number): _Interval {
+  return {
+    startedAt,
+    events: 0,
+    microBatches: 0,
+    counts: emptyOutcomeCounts(),
+    lags: [],
+    lagMax: 0,
+    connectionErrors: 0,
+  };
 }

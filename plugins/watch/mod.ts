@@ -7,7 +7,7 @@
  */
 
 import { ConfigError } from "../../core/runtime/errors.ts";
-import { integer, text } from "../../core/runtime/parse.ts";
+import { duration, formatDuration, integer, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { retryIntervalSetting } from "../../core/archive/quarantine.ts";
 import { archivePathSetting } from "../../core/archive/archiver.ts";
@@ -65,6 +65,14 @@ export const watchSettings = {
   leaseCollection: leaseCollectionSetting,
   statusFile: statusFileSetting,
   retryInterval: retryIntervalSetting,
+  summaryInterval: {
+    env: "ARCHIVER_WATCH_SUMMARY_INTERVAL",
+    description:
+      "How often the watcher logs one summary line of what it did (nothing while idle); at least 1s",
+    default: 60_000,
+    parse: duration({ min: 1_000 }),
+    format: formatDuration,
+  },
   archivePath: archivePathSetting,
   metricsPort: {
     env: "ARCHIVER_METRICS_PORT",

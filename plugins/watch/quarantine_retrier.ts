@@ -14,6 +14,7 @@ import type { ArchiveOutcome, OrderRef } from "../../core/archive/archiver.ts";
 import { orderIdKey } from "../../core/archive/order_id.ts";
 import type { Quarantine } from "../../core/archive/quarantine.ts";
 import { describeError } from "../../core/mongo/errors.ts";
+import { counted } from "../../core/runtime/plural.ts";
 import type { WatchMetricsRecorder } from "../../core/stream/metrics.ts";
 import type { WatchFigures } from "./figures.ts";
 
@@ -31,7 +32,7 @@ export interface QuarantineRetrierOptions {
   figures: Pick<WatchFigures, "retried">;
   /** The quarantine gauge, refreshed after each round when metrics are served. */
   gauge?: Pick<WatchMetricsRecorder, "setQuarantine">;
-  /** Where recoveries are logged. */
+  /** Where a failed count of the quarantine is logged. */
   log: Logger;
   /** The current term's signal: a round stops when it is aborted. */
   signal: () => AbortSignal;
@@ -71,9 +72,15 @@ export class QuarantineRetrier {
   async maybeRetry(): Promise<number> {
     if (this.#now() < this.#retryAt) return 0;
     this.postpone();
-    const recovered = await this.round();
-    await this.refreshGauge();
-    return recovered;
+    try {
+      return await this.round();
+    } finally {
+      // The next round is an interval after this one ended: the orders it left were rescheduled
+      // an interval after their own attempt, later than the round's start, and would not be due
+      // yet an interval after the start (each order would be tried every other interval).
+      this.postpone();
+      await this.refreshGauge();
+    }
   }
 
   /**
@@ -98,13 +105,11 @@ export class QuarantineRetrier {
       recovered += outcome.recovered;
       if (due.length < limit && fresh.length < batchMax) break;
     }
+    // Each order leaving says so (the core), and the summary line counts them: a detail here.
     if (recovered > 0) {
-      log.info(
-        `✅ Archived ${recovered} ${recovered === 1 ? "order" : "orders"} from the quarantine`,
-        {
-          orders_recovered: recovered,
-        },
-      );
+      log.debug(`Quarantine round: ${counted(recovered, "order")} recovered`, {
+        orders_recovered: recovered,
+      });
     }
     return recovered;
   }

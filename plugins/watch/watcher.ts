@@ -22,7 +22,7 @@
  */
 
 import { resolve } from "node:path";
-import type { ChangeStreamDocument, Db, Document, MongoClient } from "mongodb";
+import type { ChangeStreamDocument, Db, Document } from "mongodb";
 import type { Logger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import { archiveOrders, type ArchivePath } from "../../core/archive/archiver.ts";
@@ -32,18 +32,10 @@ import { collectionNames } from "../../core/archive/collections.ts";
 import { Quarantine } from "../../core/archive/quarantine.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { ArchiverError, ConfigError } from "../../core/runtime/errors.ts";
-import { createMongoClient } from "../../core/mongo/client.ts";
-import { describeError, errorKind, isAuthError } from "../../core/mongo/errors.ts";
-import {
-  explainRefusal,
-  isUnauthorized,
-  privilegeTarget,
-  watchNeeds,
-} from "../../core/mongo/privileges.ts";
+import { describeError, errorKind } from "../../core/mongo/errors.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
-import { maskUri } from "../../core/runtime/mask.ts";
+import { counted } from "../../core/runtime/plural.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
-import { backoffDelay, sleep } from "../../core/runtime/retry.ts";
 import { FileTokenStore, MongoTokenStore, type TokenStore } from "../../core/stream/token_store.ts";
 import {
   FileTokenLock,
@@ -54,7 +46,9 @@ import {
 import { createWatchMetrics } from "../../core/stream/metrics.ts";
 import { Lease, leaseTimings } from "../../core/stream/lease.ts";
 import type { WatchOptions } from "./mod.ts";
+import { connectForever, formatDelay } from "./connect.ts";
 import { HaController } from "./ha.ts";
+import { refusal } from "./refusal.ts";
 import { watchHeadroom } from "./headroom.ts";
 import { Backoff } from "./backoff.ts";
 import { WatchFigures } from "./figures.ts";
@@ -62,6 +56,7 @@ import { describeEnding, eventTime, isEnding, orderRefs } from "./micro_batch.ts
 import { QuarantineRetrier } from "./quarantine_retrier.ts";
 import { planWatch, startPlan, type WatchPlan } from "./start_plan.ts";
 import { StatusReporter } from "./status_reporter.ts";
+import { WatchSummary } from "./summary.ts";
 import {
   clusterTime,
   openOrderStream,
@@ -83,6 +78,8 @@ export interface WatchConfig extends GlobalConfig {
   metricsPort: number;
   metricsHost: string;
   retryInterval: number;
+  /** How often the summary line is logged, in ms. */
+  summaryInterval: number;
   /** Where archive documents are built. */
   archivePath: ArchivePath;
   /** `--ha`: share a lease with other watchers (needs the Mongo token store). */
@@ -153,13 +150,23 @@ export async function runWatch(
     log,
     startedAt,
   });
-  const countError = (error: unknown) => {
-    const count = figures.connectionError();
+  const count = () => {
     status.connectionError();
-    log.error(`❌ Change Stream error: ${describeError(error)}`, { connection_errors: count });
+    return figures.connectionError();
+  };
+  const countError = (error: unknown, retryInMs?: number) => {
+    const errors = count();
+    const next = retryInMs === undefined ? "" : `; retrying in ${formatDelay(retryInMs)}`;
+    log.error(`❌ Change Stream error: ${describeError(error)}${next}`, {
+      connection_errors: errors,
+      ...(retryInMs === undefined ? {} : { retry_in_ms: retryInMs }),
+    });
   };
   status.start();
   ctx.lifecycle.onStop(() => status.stop());
+  const summary = new WatchSummary(figures, { intervalMs: config.summaryInterval, log });
+  summary.start();
+  ctx.lifecycle.onStop(() => summary.stop());
   if (config.metricsPort > 0) {
     const { isHealthy, startMetricsServer } = await import("./metrics_server.ts");
     const server = startMetricsServer(prom, {
@@ -174,7 +181,7 @@ export async function runWatch(
   }
   await status.setState("starting");
 
-  const client = await _connectForever(ctx, config, { countError, log });
+  const client = await connectForever(config, { signal: ctx.lifecycle.signal, count, log });
   if (!client) return;
   ctx.lifecycle.onStop(() => client.close());
   const db = client.db(config.db);
@@ -283,7 +290,7 @@ export async function runWatch(
     if (result.interrupted) return false;
     const report = result.report;
     figures.caughtUp(report);
-    log.info(`✅ Archived ${report.orders_archived} orders (catch-up)`, {
+    log.info(`✅ Archived ${counted(report.orders_archived, "order")} (catch-up)`, {
       ...report,
       catch_up: true,
     });
@@ -303,7 +310,6 @@ export async function runWatch(
     const written = Date.now();
     const times = events.map(eventTime);
     const lagSeconds = Math.max(0, (written - Math.min(...times)) / 1000);
-    figures.microBatch({ events: events.length, outcome, lagSeconds });
     status.event(new Date(Math.max(...times)));
     prom.observeMicroBatch({
       eventTimesMs: times,
@@ -314,22 +320,22 @@ export async function runWatch(
     // them all.
     const last = events.at(-1)!;
     await tokens.acknowledge(last._id as Document, last.clusterTime ?? null);
-    log.info(`✅ Archived ${outcome.archived} orders`, {
-      orders_archived: outcome.archived,
-      orders_duplicates: outcome.duplicates + outcome.alreadyArchived,
-      orders_incomplete: outcome.incomplete,
-      orders_invalid: outcome.invalid,
-      orders_errors: outcome.errors,
-      events: events.length,
-      stream_lag_seconds: lagSeconds,
-    });
+    // Counted once acknowledged; said in the periodic summary line (summary.ts), not per batch.
+    figures.microBatch({ events: events.length, outcome, lagSeconds });
+    log.debug(
+      `Micro-batch acknowledged: ${counted(events.length, "event")}, ${
+        counted(outcome.archived, "order")
+      } archived`,
+    );
     await retrier.maybeRetry();
   };
 
-  // Waits before the next try; false when the watcher is stopping.
-  const backOff = async (): Promise<boolean> => {
+  // Counts and says the error with the next try's delay, then waits it; false when stopping.
+  const backOff = async (error: unknown): Promise<boolean> => {
+    const delayMs = backoff.next();
+    countError(error, delayMs);
     await status.setState("reconnecting");
-    return await backoff.wait(signal);
+    return await backoff.wait(signal, delayMs);
   };
 
   // Reads the stream from a plan's position until it ends or the term stops.
@@ -372,8 +378,8 @@ export async function runWatch(
     if (ended === "closed") {
       // Closed without an ending event: not a dropped collection, a lost stream. Resume from
       // the position after a backoff, never a catch-up in a tight loop.
-      countError(new Error("the server closed the change stream without an event"));
-      return (await backOff()) ? tokens.resumePlan() : undefined;
+      const closed = new Error("the server closed the change stream without an event");
+      return (await backOff(closed)) ? tokens.resumePlan() : undefined;
     }
     // The orders collection was dropped, renamed away, or its database dropped.
     log.warn(
@@ -397,7 +403,7 @@ export async function runWatch(
   const afterError = async (error: unknown): Promise<WatchPlan | undefined> => {
     if (error instanceof ArchiverError) throw error;
     const kind = errorKind(error);
-    if (kind === "deployment") throw await _refusal(error, client, config, namespace);
+    if (kind === "deployment") throw await refusal(error, { client, config, namespace });
     if (kind === "internal") throw error;
     const code = (error as { code?: unknown }).code;
     if (typeof code === "number" && HISTORY_LOST.has(code)) {
@@ -409,8 +415,7 @@ export async function runWatch(
       tokens.forget();
       return { kind: "catch-up" };
     }
-    countError(error);
-    return (await backOff()) ? tokens.resumePlan() : undefined;
+    return (await backOff(error)) ? tokens.resumePlan() : undefined;
   };
 
   // --ha: waits as standby for the next active term; false when the watcher stops first.
@@ -452,6 +457,7 @@ export async function runWatch(
       plan = (await afterError(error)) ?? plan;
     }
   }
+  summary.stop();
   log.info("Watcher stopped", {
     resume_token_saved: tokens.saved?.savedAt.toISOString() ?? null,
   });
@@ -478,29 +484,6 @@ async function _lock(
     );
     return undefined;
   }
-}
-
-/** The ConfigError of a refused watch: the missing privilege, else what the server said. */
-async function _refusal(
-  error: unknown,
-  client: MongoClient,
-  config: WatchConfig,
-  namespace: string,
-): Promise<ConfigError> {
-  // A missing privilege: name it (from connectionStatus), never "authentication failed".
-  const lacking = isUnauthorized(error)
-    ? await explainRefusal(client.db("admin"), watchNeeds(privilegeTarget(config), config))
-    : undefined;
-  if (lacking) {
-    return new ConfigError(
-      `MongoDB refused to watch ${namespace}: ${lacking} (Unauthorized, code 13); archiver setup role grants what the tool needs`,
-      { cause: error },
-    );
-  }
-  const why = isAuthError(error) && !isUnauthorized(error)
-    ? `Authentication to MongoDB at ${maskUri(config.uri)} failed`
-    : `Cannot watch ${namespace}`;
-  return new ConfigError(`${why}: ${describeError(error)}`, { cause: error });
 }
 
 function _haController(
@@ -537,41 +520,4 @@ function _haController(
     registry: options.registry,
     onError: options.onError,
   });
-}
-
-async function _connectForever(
-  ctx: PluginContext,
-  config: WatchConfig,
-  hooks: { countError(error: unknown): void; log: PluginContext["logger"] },
-): Promise<MongoClient | undefined> {
-  const where = maskUri(config.uri);
-  for (let attempt = 1; !ctx.lifecycle.signal.aborted; attempt++) {
-    const client = createMongoClient(config);
-    try {
-      await client.connect();
-      hooks.log.info(`✅ Connected to database at ${where}`);
-      return client;
-    } catch (error) {
-      await client.close().catch(() => {});
-      if (isAuthError(error)) {
-        throw new ConfigError(
-          `Authentication to MongoDB at ${where} failed: ${describeError(error)}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      hooks.log.error(`❌ Failed to connect to MongoDB at ${where}: ${describeError(error)}`);
-      hooks.countError(error);
-      try {
-        await sleep(
-          backoffDelay(attempt, { baseDelayMs: 500, maxDelayMs: 30_000 }),
-          ctx.lifecycle.signal,
-        );
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
 }

@@ -45,7 +45,11 @@ Deno.test({
       ];
       await watcher.waitFor(/✅ Change Stream opened successfully/);
       for (const number of before) await deliver(db, number, { courier });
-      await watcher.waitFor(/✅ Archived 5 orders$/m);
+      await eventually(
+        async () => (await archivedNumbers(db)).filter((n) => before.includes(n)).length === 5,
+        15_000,
+        "the 5 orders delivered before the outage archived",
+      );
 
       // Delivered, and the server goes down before the watcher has had time to archive them.
       for (const number of inFlight) await deliver(db, number, { courier });

@@ -24,7 +24,8 @@ export interface WatcherProcess extends Omit<SelfProcess, "stop" | "waitFor"> {
  * @param db The database.
  * @param dir Working folder: token file, status file and logs go there.
  * @param args Further `watch` flags.
- * @param options Further environment, on top of `NO_COLOR=1` and a 2 s connect timeout.
+ * @param options Further environment, on top of `NO_COLOR=1`, a 2 s connect timeout and a 1 s
+ *   summary interval.
  * @returns The running process.
  */
 export function startWatcher(
@@ -49,7 +50,13 @@ export function startWatcher(
     ],
     {
       cwd: dir,
-      env: { NO_COLOR: "1", ARCHIVER_CONNECT_TIMEOUT: "2s", ...options.env },
+      // A summary line a second, so a test sees what a micro-batch did within seconds.
+      env: {
+        NO_COLOR: "1",
+        ARCHIVER_CONNECT_TIMEOUT: "2s",
+        ARCHIVER_WATCH_SUMMARY_INTERVAL: "1s",
+        ...options.env,
+      },
       permissions: ["--allow-all"],
     },
   );

@@ -143,3 +143,38 @@ Deno.test("QuarantineRetrier: a round serves each due order once, even when an a
     });
   }
 });
+
+Deno.test("QuarantineRetrier: an order left in the quarantine is tried again at every interval, not every other one", async () => {
+  const { QuarantineRetrier } = await import("../../../plugins/watch/quarantine_retrier.ts");
+  const { getLogger } = await import("@logtape/logtape");
+  // The core reschedules an order one interval after its attempt, which ends after the round
+  // began: the next round must not come an interval after the round's start, when it is not due.
+  const cases: Array<[number, number]> = [[1, 10], [100, 10], [900, 5]];
+  for (const [roundMs, intervals] of cases) {
+    let now = 0;
+    let nextAt = 0;
+    let attempts = 0;
+    const interval = 1_000;
+    const retrier = new QuarantineRetrier({ counts: () => Promise.resolve({}) } as never, {
+      batchMax: 5,
+      retryIntervalMs: interval,
+      readDue: () => Promise.resolve(now >= nextAt ? [{ _id: 1 }] : []),
+      archive: () => {
+        now += roundMs;
+        attempts++;
+        nextAt = now + interval;
+        return Promise.resolve({ archived: 0, recovered: 0 } as never);
+      },
+      figures: { retried: () => {} },
+      log: getLogger(["test"]),
+      signal: () => new AbortController().signal,
+      now: () => now,
+    });
+    const end = intervals * (interval + roundMs);
+    while (now < end) {
+      await retrier.maybeRetry();
+      now += 10;
+    }
+    assert.ok(attempts >= intervals, `round of ${roundMs} ms: ${attempts} attempts`);
+  }
+});

@@ -15,7 +15,7 @@ Deno.test("a saved token wins over --catch-up-since: an order delivered while do
   await tdb.db.collection("Commande").updateOne({ numero_commande: seeded.notDelivered[1]! }, {
     $set: { status: "livrée", date_livraison: new Date(), livreur_id: courier },
   });
-  await first.waitFor(/✅ Archived 1 order/);
+  await first.waitFor(/✅ Archived 1 order in the last/);
   assert.equal((await first.stop()).code, 0);
   const saved = JSON.parse(await Deno.readTextFile(join(dir.path, ".resume_token.json")));
   assert.ok(saved.token);

@@ -60,7 +60,7 @@ Deno.test("SIGTERM: exit 0 within 2 s with the token and a final status saved", 
   await watcher.waitFor(/✅ Change Stream opened successfully/);
   const { filter, update } = deliver(seeded.notDelivered[1]!);
   await tdb.db.collection("Commande").updateOne(filter, update);
-  await watcher.waitFor(/✅ Archived 1 orders/);
+  await watcher.waitFor(/✅ Archived 1 order in the last/);
   const { code, ms } = await watcher.stop("SIGTERM");
   assert.equal(code, 0, watcher.stderr());
   assert.ok(ms < 2_000, `stopped in ${ms} ms`);
@@ -112,7 +112,7 @@ Deno.test("the token file deleted while the watcher was down: the catch-up cover
     deliver(seeded.notDelivered[0]!).filter,
     deliver(seeded.notDelivered[0]!).update,
   );
-  await watcher.waitFor(/✅ Archived 1 orders/);
+  await watcher.waitFor(/✅ Archived 1 order in the last/);
   await watcher.stop();
   await Deno.remove(join(dir.path, ".resume_token.json"));
   for (const number of seeded.notDelivered.slice(1, 6)) {
@@ -208,7 +208,7 @@ Deno.test("a token older than the oplog: recovery through the catch-up", async (
       deliver(seeded.notDelivered[0]!).filter,
       deliver(seeded.notDelivered[0]!).update,
     );
-    await watcher.waitFor(/✅ Archived 1 orders/);
+    await watcher.waitFor(/✅ Archived 1 order in the last/);
     await watcher.stop();
     // Far more writes than the oplog keeps: the saved token falls out of it.
     for (const number of seeded.notDelivered.slice(1, 25)) {
