@@ -27,6 +27,7 @@ import {
   MongoWriteConcernError,
 } from "mongodb";
 import { redact } from "../runtime/mask.ts";
+import { ArchiverError, ConfigError, UnreachableError } from "../runtime/errors.ts";
 
 /** What an error means for the archiver. */
 export type ErrorKind = "transient" | "deployment" | "data" | "internal";
@@ -247,4 +248,29 @@ export function replicaSetMismatch(
 function _code(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === "number" ? code : undefined;
+}
+
+/**
+ * What a failed pass of a command (a batch, a purge) ends with: its own error when it carries an
+ * exit code, a lost server as unreachable (exit 3), a refusal as a configuration problem (exit 2),
+ * anything else as it is (an internal error, exit 70).
+ *
+ * @param failure What the pass threw.
+ * @param what The pass, for the message (`"the batch"`).
+ * @returns The error to throw.
+ */
+export function passFailure(failure: unknown, what: string): unknown {
+  if (failure instanceof ArchiverError) return failure;
+  const kind = errorKind(failure);
+  if (kind === "transient") {
+    return new UnreachableError(`Lost MongoDB during ${what}: ${describeError(failure)}`, {
+      cause: failure,
+    });
+  }
+  if (kind === "deployment") {
+    return new ConfigError(`MongoDB refused ${what}: ${describeError(failure)}`, {
+      cause: failure,
+    });
+  }
+  return failure;
 }

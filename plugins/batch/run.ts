@@ -19,19 +19,13 @@ import { type BatchReport, emptyReport, saveBatchReport } from "../../core/archi
 import { collectionNames } from "../../core/archive/collections.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { parseDateBound } from "../../core/runtime/dates.ts";
-import {
-  ArchiverError,
-  ConfigError,
-  ExitCode,
-  exitCodeOf,
-  UnreachableError,
-} from "../../core/runtime/errors.ts";
+import { ArchiverError, ConfigError, ExitCode, exitCodeOf } from "../../core/runtime/errors.ts";
 import { ShutdownRequested } from "../../core/runtime/lifecycle.ts";
 import { writeBatchMetrics } from "../../core/archive/batch_metrics.ts";
 import { Quarantine } from "../../core/archive/quarantine.ts";
 import { recordBatchRun } from "../../core/archive/history.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
-import { describeError, errorKind } from "../../core/mongo/errors.ts";
+import { describeError, passFailure } from "../../core/mongo/errors.ts";
 import {
   explainRefusal,
   isUnauthorized,
@@ -307,7 +301,7 @@ async function _runBatch(
       `MongoDB refused the batch: ${lacking} (Unauthorized, code 13); archiver setup role grants what the tool needs`,
       { cause: failure },
     )
-    : _batchError(failure);
+    : passFailure(failure, "the batch");
   // Orders the operator must look at: their own data or a number another order holds.
   const exitCode = error !== undefined
     ? exitCodeOf(error)
@@ -418,23 +412,6 @@ function _logOutcome(
 function _alreadyLogged(error: unknown): unknown {
   if (!(error instanceof ArchiverError) || error.logged) return error;
   return new ArchiverError(error.message, error.exitCode, { cause: error, logged: true });
-}
-
-/** What a failed pass ends with: its own error when it has a code, else what it means. */
-function _batchError(failure: unknown): unknown {
-  if (failure instanceof ArchiverError) return failure;
-  const kind = errorKind(failure);
-  if (kind === "transient") {
-    return new UnreachableError(`Lost MongoDB during the batch: ${describeError(failure)}`, {
-      cause: failure,
-    });
-  }
-  if (kind === "deployment") {
-    return new ConfigError(`MongoDB refused the batch: ${describeError(failure)}`, {
-      cause: failure,
-    });
-  }
-  return failure;
 }
 
 /** `1957 delivered orders`, or `1957 orders delivered from … before …` in a window. */

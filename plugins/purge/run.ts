@@ -22,7 +22,7 @@ import { parseTimeWindow, type StopReason } from "../../core/archive/purge_throt
 import { ensureTtlIndexes, ttlIndexes } from "../../core/archive/retention.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
-import { describeError, errorKind } from "../../core/mongo/errors.ts";
+import { describeError, passFailure } from "../../core/mongo/errors.ts";
 import {
   explainRefusal,
   formatResource,
@@ -34,13 +34,7 @@ import {
 } from "../../core/mongo/privileges.ts";
 import { checkWritableFolder } from "../../core/runtime/atomic_file.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
-import {
-  ArchiverError,
-  ConfigError,
-  ExitCode,
-  exitCodeOf,
-  UnreachableError,
-} from "../../core/runtime/errors.ts";
+import { ConfigError, ExitCode, exitCodeOf } from "../../core/runtime/errors.ts";
 import { ShutdownRequested } from "../../core/runtime/lifecycle.ts";
 import { integer } from "../../core/runtime/parse.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";
@@ -257,7 +251,7 @@ async function _runPurge(
       } (Unauthorized, code 13); archiver setup role --purge prints the purge role`,
       { cause: failure },
     )
-    : _purgeError(failure);
+    : passFailure(failure, "the purge");
   const interrupted = signal.aborted;
   const exitCode = error !== undefined
     ? exitCodeOf(error)
@@ -371,22 +365,6 @@ async function _checkPrivileges(client: MongoClient, config: PurgeConfig): Promi
       what.join("; ")
     }; archiver setup role --purge prints the purge's role`,
   );
-}
-
-function _purgeError(failure: unknown): unknown {
-  if (failure instanceof ArchiverError) return failure;
-  const kind = errorKind(failure);
-  if (kind === "transient") {
-    return new UnreachableError(`Lost MongoDB during the purge: ${describeError(failure)}`, {
-      cause: failure,
-    });
-  }
-  if (kind === "deployment") {
-    return new ConfigError(`MongoDB refused the purge: ${describeError(failure)}`, {
-      cause: failure,
-    });
-  }
-  return failure;
 }
 
 function _host(): string {
