@@ -27,7 +27,7 @@ import { type AnyBulkWriteOperation, type Db, type Document, MongoServerError } 
 import type { Logger } from "@logtape/logtape";
 import type { CollectionNames } from "./collections.ts";
 import { enrichmentPipeline, SOURCE_FIELD } from "./enrich.ts";
-import { orderIdKey } from "./order_id.ts";
+import { describeOrderId, orderIdKey } from "./order_id.ts";
 import {
   proofDelete,
   PURGE_INDEX,
@@ -386,7 +386,7 @@ async function _putBack(lost: Document[], options: PurgeOptions, counts: PurgeCo
     counts.putBack++;
     options.log.error(
       `❌ The archive document of order ${
-        String(document.order_id)
+        describeOrderId(document.order_id)
       } vanished during the purge: the order is put back into the source`,
     );
   }
@@ -492,7 +492,7 @@ async function _rearchive(
       [PURGE_FIELDS.versions]: [...(Array.isArray(versions) ? versions : []), earlier],
     }, { writeConcern: { w: "majority" } }).catch((error) => {
       options.log.warn(
-        `⚠️ Could not archive order ${String(document.order_id)} again: ${
+        `⚠️ Could not archive order ${describeOrderId(document.order_id)} again: ${
           (error as Error).message
         }`,
       );

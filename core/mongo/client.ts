@@ -163,3 +163,22 @@ export async function connectMongo(
   log.info(`✅ Connected to database at ${where}`);
   return client;
 }
+
+/**
+ * Closes a client, waiting at most `ms` for it: a client still selecting a server must not hold a
+ * short-lived command (health) past its deadline. Errors of the close are ignored.
+ *
+ * @param client The client, if one was made.
+ * @param ms The longest wait. @default 1000
+ */
+export async function closeWithin(client: MongoClient | undefined, ms = 1_000): Promise<void> {
+  if (!client) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    const started = setTimeout(resolve, ms);
+    Deno.unrefTimer(started);
+    timer = started;
+  });
+  await Promise.race([client.close().catch(() => {}), bound]);
+  clearTimeout(timer);
+}

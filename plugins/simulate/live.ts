@@ -11,6 +11,7 @@
 import type { AnyBulkWriteOperation, Collection, Db, Document, ObjectId } from "mongodb";
 import type { CollectionNames } from "../../core/archive/collections.ts";
 import { type Order, OrderStatus } from "../../core/archive/model.ts";
+import { orderIdKey } from "../../core/archive/order_id.ts";
 import { sleep } from "../../core/runtime/retry.ts";
 import { generateReferenceData, OrderFactory, type ReferenceSet } from "./generator.ts";
 import { SeededRandom } from "./random.ts";
@@ -222,7 +223,7 @@ async function _loadReferences(
     ).toArray();
     const byRestaurant = new Map<string, ObjectId[]>();
     for (const item of menu) {
-      const key = String(item.restaurant_id);
+      const key = orderIdKey(item.restaurant_id);
       byRestaurant.set(key, [...(byRestaurant.get(key) ?? []), item._id as ObjectId]);
     }
     return {
@@ -234,7 +235,7 @@ async function _loadReferences(
       restaurants: restaurants
         .map((restaurant) => ({
           _id: restaurant._id as ObjectId,
-          menu: byRestaurant.get(String(restaurant._id)) ?? [],
+          menu: byRestaurant.get(orderIdKey(restaurant._id)) ?? [],
         }))
         .filter((restaurant) => restaurant.menu.length > 0),
     };

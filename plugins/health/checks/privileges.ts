@@ -15,7 +15,7 @@
 
 import type { MongoClient } from "mongodb";
 import type { GlobalConfig } from "../../../core/runtime/config.ts";
-import { createMongoClient } from "../../../core/mongo/client.ts";
+import { closeWithin, createMongoClient } from "../../../core/mongo/client.ts";
 import { describeError } from "../../../core/mongo/errors.ts";
 import {
   type ConnectionPrivileges,
@@ -173,8 +173,7 @@ export async function runPrivilegesCheck(
       `Cannot read the user's privileges: ${describeError(error)}`,
     );
   } finally {
-    const closing = client?.close().catch(() => {});
-    if (closing) await Promise.race([closing, _sleep(1_000)]);
+    await closeWithin(client);
   }
 }
 
@@ -205,11 +204,4 @@ function _named(findings: readonly string[]): string {
   const shown = findings.slice(0, _NAMED).join("; ");
   const more = findings.length - _NAMED;
   return more > 0 ? `${shown}; and ${more} more (--json lists them)` : shown;
-}
-
-function _sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    Deno.unrefTimer(timer);
-  });
 }

@@ -21,7 +21,7 @@ import {
 } from "../../../core/archive/quarantine.ts";
 import type { GlobalConfig } from "../../../core/runtime/config.ts";
 import { maskUri } from "../../../core/runtime/mask.ts";
-import { createMongoClient } from "../../../core/mongo/client.ts";
+import { closeWithin, createMongoClient } from "../../../core/mongo/client.ts";
 import { describeError } from "../../../core/mongo/errors.ts";
 import { leaseCollectionSetting, readLease } from "../../../core/stream/lease.ts";
 import { readCompleteness } from "./completeness.ts";
@@ -192,9 +192,8 @@ export async function runMongoChecks(
       );
     }
   } finally {
-    const closing = client?.close().catch(() => {});
     // A client still selecting a server must not hold the command past its deadline.
-    if (closing) await Promise.race([closing, _sleep(1_000)]);
+    await closeWithin(client);
   }
 }
 
@@ -307,11 +306,4 @@ async function _probe(
   } catch (error) {
     return { ok: false, reason: describeError(error) };
   }
-}
-
-function _sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    Deno.unrefTimer(timer);
-  });
 }

@@ -9,7 +9,7 @@
 import type { MongoClient } from "mongodb";
 import { collectionNames } from "../../../core/archive/collections.ts";
 import type { GlobalConfig } from "../../../core/runtime/config.ts";
-import { createMongoClient } from "../../../core/mongo/client.ts";
+import { closeWithin, createMongoClient } from "../../../core/mongo/client.ts";
 import { describeError } from "../../../core/mongo/errors.ts";
 import { readOplogWindow, resumeHeadroom } from "../../../core/stream/oplog_window.ts";
 import {
@@ -80,14 +80,6 @@ export async function readOplogHeadroom(
   } catch (error) {
     return { kind: "error", reason: describeError(error) };
   } finally {
-    const closing = client?.close().catch(() => {});
-    if (closing) await Promise.race([closing, _sleep(1_000)]);
+    await closeWithin(client);
   }
-}
-
-function _sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    Deno.unrefTimer(timer);
-  });
 }

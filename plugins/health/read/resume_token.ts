@@ -11,7 +11,7 @@ import type { MongoClient } from "mongodb";
 import { collectionNames } from "../../../core/archive/collections.ts";
 import { readJsonFile } from "../../../core/runtime/atomic_file.ts";
 import type { GlobalConfig } from "../../../core/runtime/config.ts";
-import { createMongoClient } from "../../../core/mongo/client.ts";
+import { closeWithin, createMongoClient } from "../../../core/mongo/client.ts";
 import { describeError } from "../../../core/mongo/errors.ts";
 import { CorruptTokenError, MongoTokenStore } from "../../../core/stream/token_store.ts";
 import type { TokenFile, TokenRead } from "../checks/resume_token.ts";
@@ -96,14 +96,6 @@ async function _readMongo(config: GlobalConfig, options: ResumeTokenOptions): Pr
     }
     return { kind: "unreadable", where: where(), reason: describeError(error) };
   } finally {
-    const closing = client?.close().catch(() => {});
-    if (closing) await Promise.race([closing, _sleep(1_000)]);
+    await closeWithin(client);
   }
-}
-
-function _sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    Deno.unrefTimer(timer);
-  });
 }
