@@ -5,12 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  privilegeTarget,
-  requiredPrivileges,
-  rolePrivileges,
-} from "../../core/mongo/privileges.ts";
-import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
+import { rolePrivileges } from "../../core/mongo/privileges.ts";
 import { authTest } from "../support/auth_server.ts";
 import { batchArgs, cli, tempDir } from "../support/cli.ts";
 import { batch } from "../../plugins/batch/mod.ts";
@@ -18,13 +13,6 @@ import { seedOrders } from "../support/orders.ts";
 import { startWatcher } from "../support/watcher.ts";
 
 const PASSWORD = "Watcher-Pass-77";
-
-function _config(db: string): GlobalConfig {
-  const defaults = Object.fromEntries(
-    Object.entries(globalSettings).map(([key, setting]) => [key, setting.default]),
-  ) as GlobalConfig;
-  return { ...defaults, db };
-}
 
 const cases: Array<[string, (privileges: ReturnType<typeof rolePrivileges>) => unknown[], RegExp]> =
   [
@@ -50,18 +38,7 @@ for (const [name, grant, named] of cases) {
     `watch as a user with ${name} exits 2 within seconds, one line naming the privilege`,
     async (server) => {
       await using dir = await tempDir();
-      const target = privilegeTarget(_config(server.dbName));
-      const admin = server.admin.db("admin");
-      await admin.command({
-        createRole: server.role,
-        privileges: grant(rolePrivileges(requiredPrivileges(target))),
-        roles: [],
-      });
-      await admin.command({
-        createUser: server.user,
-        pwd: PASSWORD,
-        roles: [{ role: server.role, db: "admin" }],
-      });
+      await server.toolUser(PASSWORD, grant);
       await seedOrders(server.admin.db(server.dbName));
       const started = performance.now();
       await using watcher = startWatcher(
@@ -90,22 +67,15 @@ authTest(
   "batch as a user without insert and update on the archive exits 2, naming the privilege",
   async (server) => {
     await using dir = await tempDir();
-    const target = privilegeTarget(_config(server.dbName));
-    const admin = server.admin.db("admin");
-    await admin.command({
-      createRole: server.role,
-      privileges: rolePrivileges(requiredPrivileges(target)).map((p) =>
-        "collection" in p.resource && p.resource.collection === "Historique"
-          ? { ...p, actions: p.actions.filter((a) => a !== "insert" && a !== "update") }
-          : p
-      ),
-      roles: [],
-    });
-    await admin.command({
-      createUser: server.user,
-      pwd: PASSWORD,
-      roles: [{ role: server.role, db: "admin" }],
-    });
+    await server.toolUser(
+      PASSWORD,
+      (all) =>
+        all.map((p) =>
+          "collection" in p.resource && p.resource.collection === "Historique"
+            ? { ...p, actions: p.actions.filter((a) => a !== "insert" && a !== "update") }
+            : p
+        ),
+    );
     await seedOrders(server.admin.db(server.dbName));
     const result = await cli(
       batchArgs(server.userUri(server.user, PASSWORD), server.dbName, dir.path),

@@ -6,27 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  privilegeTarget,
-  requiredPrivileges,
-  rolePrivileges,
-} from "../../core/mongo/privileges.ts";
-import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
-import { authTest } from "../support/auth_server.ts";
+import { authTest, type Privileges } from "../support/auth_server.ts";
 import { tempDir } from "../support/cli.ts";
 import { seedOrders } from "../support/orders.ts";
 import { startWatcher } from "../support/watcher.ts";
 
 const PASSWORD = "Refused-Pass-31";
-
-function _config(db: string): GlobalConfig {
-  const defaults = Object.fromEntries(
-    Object.entries(globalSettings).map(([key, setting]) => [key, setting.default]),
-  ) as GlobalConfig;
-  return { ...defaults, db };
-}
-
-type Privileges = ReturnType<typeof rolePrivileges>;
 
 // Every privilege of the role but some actions on one collection.
 function _without(collection: string, actions: string[]): (all: Privileges) => Privileges {
@@ -61,18 +46,7 @@ for (const [name, grant, said] of cases) {
     `watch as a user with ${name}: one line naming what was refused, exit 2`,
     async (server) => {
       await using dir = await tempDir();
-      const target = privilegeTarget(_config(server.dbName));
-      const admin = server.admin.db("admin");
-      await admin.command({
-        createRole: server.role,
-        privileges: grant(rolePrivileges(requiredPrivileges(target))),
-        roles: [],
-      });
-      await admin.command({
-        createUser: server.user,
-        pwd: PASSWORD,
-        roles: [{ role: server.role, db: "admin" }],
-      });
+      await server.toolUser(PASSWORD, grant);
       // Complete and incomplete delivered orders: the catch-up writes the archive and the quarantine.
       await seedOrders(server.admin.db(server.dbName), { complete: 3, incomplete: 2 });
       await using watcher = startWatcher(

@@ -16,6 +16,12 @@
  */
 
 import { MongoClient } from "mongodb";
+import {
+  privilegeTarget,
+  requiredPrivileges,
+  rolePrivileges,
+} from "../../core/mongo/privileges.ts";
+import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
 import { type Sandbox, startSandbox } from "../../core/sandbox/mod.ts";
 
 /** A server with authentication on, and names for one test. */
@@ -41,6 +47,31 @@ export interface AuthServer extends AsyncDisposable {
    * @param password Its password.
    */
   userUri(user: string, password: string): string;
+  /**
+   * Creates this test's role from the tool's own privilege table (for the default collection
+   * names in this test's database), edited as the test needs, and this test's user with it.
+   *
+   * @param password The user's password.
+   * @param edit Changes the privileges (remove one to see it refused). @default none
+   * @returns The user's connection string.
+   */
+  toolUser(password: string, edit?: (privileges: Privileges) => unknown[]): Promise<string>;
+}
+
+/** The tool's privilege table, as `rolePrivileges` gives it. */
+export type Privileges = ReturnType<typeof rolePrivileges>;
+
+/**
+ * The configuration at its defaults, on a database.
+ *
+ * @param db The database.
+ * @returns Every global setting at its default, `db` set.
+ */
+export function defaultConfig(db: string): GlobalConfig {
+  const defaults = Object.fromEntries(
+    Object.entries(globalSettings).map(([key, setting]) => [key, setting.default]),
+  ) as GlobalConfig;
+  return { ...defaults, db };
 }
 
 const ADMIN_PASSWORD = "Admin-Secret-Ω-42";
@@ -128,6 +159,19 @@ function _server(
     admin,
     ...names,
     userUri: (user, password) => withCredentials(adminUri, user, password),
+    async toolUser(password, edit = (privileges) => privileges) {
+      const table = rolePrivileges(
+        requiredPrivileges(privilegeTarget(defaultConfig(names.dbName))),
+      );
+      const db = admin.db("admin");
+      await db.command({ createRole: names.role, privileges: edit(table), roles: [] });
+      await db.command({
+        createUser: names.user,
+        pwd: password,
+        roles: [{ role: names.role, db: "admin" }],
+      });
+      return withCredentials(adminUri, names.user, password);
+    },
     [Symbol.asyncDispose]: dispose,
   };
 }

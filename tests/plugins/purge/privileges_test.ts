@@ -10,15 +10,13 @@ import {
   privilegeTarget,
   requiredPrivileges,
   ROLE_COMMANDS,
-  rolePrivileges,
 } from "../../../core/mongo/privileges.ts";
-import { type GlobalConfig, globalSettings } from "../../../core/runtime/config.ts";
 import { archiveOrders } from "../../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../../core/archive/archive_index.ts";
 import { DEFAULT_COLLECTION_NAMES as names } from "../../../core/archive/collections.ts";
 import { purge } from "../../../plugins/purge/mod.ts";
 import { setup } from "../../../plugins/setup/mod.ts";
-import { authTest } from "../../support/auth_server.ts";
+import { authTest, defaultConfig } from "../../support/auth_server.ts";
 import { cli, tempDir } from "../../support/cli.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";
@@ -26,19 +24,12 @@ import { assertSnapshot } from "../../support/snapshot.ts";
 const PASSWORD = "Purge-Pass-31";
 const log = getLogger(["archiver", "test"]);
 
-function _config(db: string): GlobalConfig {
-  const defaults = Object.fromEntries(
-    Object.entries(globalSettings).map(([key, setting]) => [key, setting.default]),
-  ) as GlobalConfig;
-  return { ...defaults, db };
-}
-
 function _actionsOn(rows: ReturnType<typeof requiredPrivileges>, collection: string): string[] {
   return rows.find((r) => r.resource.collection === collection)?.actions ?? [];
 }
 
 Deno.test("the role of batch, watch and health never removes an order; only the purge's does", () => {
-  const target = privilegeTarget(_config("food_delivery"));
+  const target = privilegeTarget(defaultConfig("food_delivery"));
   assert.ok(!_actionsOn(requiredPrivileges(target), "Commande").includes("remove"));
   for (const command of ROLE_COMMANDS) {
     assert.ok(
@@ -81,18 +72,7 @@ authTest(
   "purge as the tool's ordinary role exits 2 with one line naming remove on the orders, nothing deleted",
   async (server) => {
     await using dir = await tempDir();
-    const target = privilegeTarget(_config(server.dbName));
-    const admin = server.admin.db("admin");
-    await admin.command({
-      createRole: server.role,
-      privileges: rolePrivileges(requiredPrivileges(target)),
-      roles: [],
-    });
-    await admin.command({
-      createUser: server.user,
-      pwd: PASSWORD,
-      roles: [{ role: server.role, db: "admin" }],
-    });
+    await server.toolUser(PASSWORD);
     const db = server.admin.db(server.dbName);
     await seedOrders(db, { complete: 3, incomplete: 0, notDelivered: 0 });
     await ensureArchiveIndex(db.collection("Historique"));
