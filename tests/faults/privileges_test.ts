@@ -5,8 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { rolePrivileges } from "../../core/mongo/privileges.ts";
-import { authTest } from "../support/auth_server.ts";
+import { authTest, type Privileges } from "../support/auth_server.ts";
 import { batchArgs, cli, tempDir } from "../support/cli.ts";
 import { batch } from "../../plugins/batch/mod.ts";
 import { seedOrders } from "../support/orders.ts";
@@ -14,24 +13,23 @@ import { startWatcher } from "../support/watcher.ts";
 
 const PASSWORD = "Watcher-Pass-77";
 
-const cases: Array<[string, (privileges: ReturnType<typeof rolePrivileges>) => unknown[], RegExp]> =
+const cases: Array<[string, (privileges: Privileges) => unknown[], RegExp]> = [
   [
-    [
-      "every privilege but changeStream",
-      (all) =>
-        all.map((p) =>
-          "collection" in p.resource && p.resource.collection === "Commande"
-            ? { ...p, actions: ["find"] }
-            : p
-        ),
-      /lacks changeStream on lp_\w+\.Commande/,
-    ],
-    [
-      "only find on the orders",
-      (all) => [{ resource: all[0]!.resource, actions: ["find"] }],
-      /lacks changeStream on lp_\w+\.Commande/,
-    ],
-  ];
+    "every privilege but changeStream",
+    (all) =>
+      all.map((p) =>
+        "collection" in p.resource && p.resource.collection === "Commande"
+          ? { ...p, actions: ["find"] }
+          : p
+      ),
+    /lacks changeStream on lp_\w+\.Commande/,
+  ],
+  [
+    "only find on the orders",
+    (all) => [{ resource: all[0]!.resource, actions: ["find"] }],
+    /lacks changeStream on lp_\w+\.Commande/,
+  ],
+];
 
 for (const [name, grant, named] of cases) {
   authTest(
