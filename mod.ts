@@ -121,4 +121,4 @@ export {
   type WatchMetrics,
   type WatchStatus,
 } from "./core/stream/watch_status.ts";
-export { type Sandbox, type SandboxOptions, startSandbox } from "./core/sandbox/mod.ts";
+export { type Sandbox, type SandboxOptions, startSandbox } from "./sandbox/mod.ts";

@@ -16,7 +16,7 @@
 import { type Document, MongoClient, ObjectId } from "mongodb";
 import { type CollectionNames, DEFAULT_COLLECTION_NAMES } from "../core/archive/collections.ts";
 import { enrichmentPipeline } from "../core/archive/enrich.ts";
-import { startSandbox } from "../core/sandbox/mod.ts";
+import { startSandbox } from "../sandbox/mod.ts";
 
 const BATCH = 1_000;
 const CLIENTS = 10_000;

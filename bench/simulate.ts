@@ -10,7 +10,7 @@
  */
 
 import { MongoClient } from "mongodb";
-import { startSandbox } from "../core/sandbox/mod.ts";
+import { startSandbox } from "../sandbox/mod.ts";
 import { generateDataset, scaledReferenceCounts } from "../plugins/simulate/generator.ts";
 import { ensureSourceIndexes, writeDataset } from "../plugins/simulate/writer.ts";
 

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { MongoClient } from "mongodb";
- * import { startSandbox } from "./core/sandbox/mod.ts";
+ * import { startSandbox } from "../core/sandbox/sandbox/mod.ts";
  *
  * await using sandbox = await startSandbox({ port: 0 });
  * const client = new MongoClient(sandbox.uri);
@@ -18,4 +18,9 @@
  * @module
  */
 
-export { type Sandbox, SANDBOX_DEFAULTS, type SandboxOptions, startSandbox } from "./server.ts";
+export {
+  type Sandbox,
+  SANDBOX_DEFAULTS,
+  type SandboxOptions,
+  startSandbox,
+} from "./wire/server.ts";

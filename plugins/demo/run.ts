@@ -122,7 +122,7 @@ export async function runDemo(
 
   let uri = values.uri;
   if (!useUri) {
-    const { startSandbox } = await import("../../core/sandbox/mod.ts");
+    const { startSandbox } = await import("../../sandbox/mod.ts");
     const sandbox = await startSandbox({ host: "127.0.0.1", port: 0 });
     resources.add(() => sandbox.stop());
     uri = sandbox.uri;

@@ -10,7 +10,7 @@ import { ConfigError } from "../../core/runtime/errors.ts";
 import { boolean, duration, formatDuration, integer, text } from "../../core/runtime/parse.ts";
 import type { Plugin } from "../../core/runtime/plugin.ts";
 import { addSettingOptions, type SettingsSpec } from "../../core/runtime/settings.ts";
-import { isLoopback } from "../../core/sandbox/auth/loopback.ts";
+import { isLoopback } from "../../sandbox/auth/loopback.ts";
 
 /** The settings of `archiver sandbox`. */
 export const sandboxSettings = {
@@ -94,7 +94,7 @@ export function sandbox(): Plugin {
         const { host, port, oplogSize, secondaryLag } = config.values;
         const auth = flags.auth === true || config.values.auth;
         checkSandboxExposure(host, auth);
-        const { startSandbox } = await import("../../core/sandbox/mod.ts");
+        const { startSandbox } = await import("../../sandbox/mod.ts");
         const log = ctx.logger.getChild("sandbox");
         let server;
         try {

@@ -13,7 +13,7 @@
 
 import { type Doc, isPlainDoc } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
-import type { AuthenticatedUser, ConnectionInfo, SandboxState } from "../state.ts";
+import type { AuthenticatedUser, ConnectionInfo, SandboxState } from "../engine/state.ts";
 import { grants, type Privilege, type RoleRef, type Target } from "./roles.ts";
 import { parseRoles } from "./users.ts";
 

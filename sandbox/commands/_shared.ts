@@ -7,11 +7,11 @@
 
 import { Long } from "bson";
 import { type Doc, isPlainDoc, numericValue } from "../bson_values.ts";
-import type { Collection } from "../collection.ts";
-import { DEFAULT_FIRST_BATCH, takeBatch } from "../cursors.ts";
+import type { Collection } from "../engine/collection.ts";
+import { DEFAULT_FIRST_BATCH, takeBatch } from "../engine/cursors.ts";
 import { asCommandError, CommandError } from "../errors.ts";
-import type { CommandContext } from "../state.ts";
-import { validateCollectionName } from "../storage.ts";
+import type { CommandContext } from "../engine/state.ts";
+import { validateCollectionName } from "../engine/storage.ts";
 
 /** Fields any command may carry (sessions, retryable writes, API versioning, cluster time). */
 export const GENERIC_FIELDS: ReadonlySet<string> = new Set([

@@ -8,14 +8,14 @@
 import { Long, Timestamp } from "bson";
 import { type Doc, isPlainDoc } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
-import type { CommandContext, CommandHandler } from "../state.ts";
-import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "../wire.ts";
-import { compileFilter } from "../mingo_context.ts";
-import { serverMetrics } from "../metrics.ts";
+import type { CommandContext, CommandHandler } from "../engine/state.ts";
+import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "../wire/wire.ts";
+import { compileFilter } from "../query/mingo_context.ts";
+import { serverMetrics } from "../wire/metrics.ts";
 import { collectionSizes } from "./diagnostics.ts";
 import { speculativeAuthenticate, supportedMechanisms } from "./auth.ts";
 import { mayListDatabase } from "../auth/privileges.ts";
-import { withLocalDatabase } from "../local_db.ts";
+import { withLocalDatabase } from "../engine/local_db.ts";
 
 /** The server version the sandbox reports. */
 export const SANDBOX_VERSION = "7.0.0";

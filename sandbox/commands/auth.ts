@@ -44,7 +44,12 @@ import {
   type StoredUser,
   uniqueRoles,
 } from "../auth/users.ts";
-import type { CommandContext, CommandHandler, ConnectionAuth, ConnectionInfo } from "../state.ts";
+import type {
+  CommandContext,
+  CommandHandler,
+  ConnectionAuth,
+  ConnectionInfo,
+} from "../engine/state.ts";
 
 /** mongod's answer to any failed authentication, whatever the reason (it tells the log, not the client). */
 function _authenticationFailed(cause?: unknown): CommandError {

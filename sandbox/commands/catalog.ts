@@ -7,14 +7,14 @@
 
 import { compareValues, type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
-import { compileFilter } from "../mingo_context.ts";
-import type { Collection } from "../collection.ts";
-import type { Index } from "../indexes.ts";
-import { validatePipeline } from "../pipeline.ts";
-import { isView, rejectViewWrite } from "../views.ts";
-import type { Namespace } from "../oplog.ts";
-import { LOCAL_DB, oplogCollectionInfo } from "../local_db.ts";
-import type { CommandContext, CommandHandler } from "../state.ts";
+import { compileFilter } from "../query/mingo_context.ts";
+import type { Collection } from "../engine/collection.ts";
+import type { Index } from "../engine/indexes.ts";
+import { validatePipeline } from "../query/pipeline.ts";
+import { isView, rejectViewWrite } from "../engine/views.ts";
+import type { Namespace } from "../engine/oplog.ts";
+import { LOCAL_DB, oplogCollectionInfo } from "../engine/local_db.ts";
+import type { CommandContext, CommandHandler } from "../engine/state.ts";
 import {
   docOption,
   documentCursorReply,

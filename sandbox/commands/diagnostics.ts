@@ -10,15 +10,25 @@
 
 import { calculateObjectSize, Long } from "bson";
 import { type Doc, isPlainDoc } from "../bson_values.ts";
-import { optionsCollation, parseCollation } from "../collation.ts";
-import type { Collection, QueryPlan } from "../collection.ts";
+import { optionsCollation, parseCollation } from "../query/collation.ts";
+import type { Collection, QueryPlan } from "../engine/collection.ts";
 import { CommandError } from "../errors.ts";
-import { shellValue } from "../indexes.ts";
-import { compileFilter, mingoOptions, projectDocuments, sortDocuments } from "../mingo_context.ts";
-import { runPipeline, validatePipeline } from "../pipeline.ts";
-import type { CommandContext, CommandHandler, SandboxState } from "../state.ts";
-import { isView } from "../views.ts";
-import { isOplogNamespace, LOCAL_DB, OPLOG_COLLECTION, oplogStorageStats } from "../local_db.ts";
+import { shellValue } from "../engine/indexes.ts";
+import {
+  compileFilter,
+  mingoOptions,
+  projectDocuments,
+  sortDocuments,
+} from "../query/mingo_context.ts";
+import { runPipeline, validatePipeline } from "../query/pipeline.ts";
+import type { CommandContext, CommandHandler, SandboxState } from "../engine/state.ts";
+import { isView } from "../engine/views.ts";
+import {
+  isOplogNamespace,
+  LOCAL_DB,
+  OPLOG_COLLECTION,
+  oplogStorageStats,
+} from "../engine/local_db.ts";
 import { SANDBOX_VERSION } from "./admin.ts";
 import { docOption, intOption, targetCollection } from "./_shared.ts";
 import { READ_COMMANDS } from "./reads.ts";

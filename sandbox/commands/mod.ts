@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { CommandHandler } from "../state.ts";
+import type { CommandHandler } from "../engine/state.ts";
 import { ADMIN_COMMANDS } from "./admin.ts";
 import { AUTH_COMMANDS } from "./auth.ts";
 import { CATALOG_COMMANDS } from "./catalog.ts";

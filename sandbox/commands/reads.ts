@@ -7,22 +7,31 @@
 
 import { Long, Timestamp } from "bson";
 import { type Doc, isPlainDoc, pathValues, valueKey } from "../bson_values.ts";
-import { ChangeStream, type ChangeStreamScope, type ChangeStreamSpec } from "../change_streams.ts";
-import { DEFAULT_FIRST_BATCH, takeBatch } from "../cursors.ts";
+import {
+  ChangeStream,
+  type ChangeStreamScope,
+  type ChangeStreamSpec,
+} from "../engine/change_streams.ts";
+import { DEFAULT_FIRST_BATCH, takeBatch } from "../engine/cursors.ts";
 import { CommandError } from "../errors.ts";
-import { evaluateLet, mingoOptions, projectDocuments, sortDocuments } from "../mingo_context.ts";
-import { foldsStrings, foldStrings, parseCollation } from "../collation.ts";
+import {
+  evaluateLet,
+  mingoOptions,
+  projectDocuments,
+  sortDocuments,
+} from "../query/mingo_context.ts";
+import { foldsStrings, foldStrings, parseCollation } from "../query/collation.ts";
 import {
   findMatching,
   runPipeline,
   type RunPipelineOptions,
   validatePipeline,
-} from "../pipeline.ts";
-import type { Collection } from "../collection.ts";
-import { isOplogNamespace, oplogMatching } from "../local_db.ts";
-import { isView, resolveView } from "../views.ts";
-import type { CommandContext, CommandHandler } from "../state.ts";
-import { startDeadline } from "../max_time.ts";
+} from "../query/pipeline.ts";
+import type { Collection } from "../engine/collection.ts";
+import { isOplogNamespace, oplogMatching } from "../engine/local_db.ts";
+import { isView, resolveView } from "../engine/views.ts";
+import type { CommandContext, CommandHandler } from "../engine/state.ts";
+import { startDeadline } from "../engine/max_time.ts";
 import {
   docOption,
   documentCursorReply,

@@ -8,26 +8,26 @@
  */
 
 import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
-import { type Collection, withIdFirst } from "../collection.ts";
+import { type Collection, withIdFirst } from "../engine/collection.ts";
 import { asCommandError, CommandError } from "../errors.ts";
-import { sortDocuments } from "../mingo_context.ts";
-import { findMatching } from "../pipeline.ts";
-import type { CommandContext, CommandHandler } from "../state.ts";
+import { sortDocuments } from "../query/mingo_context.ts";
+import { findMatching } from "../query/pipeline.ts";
+import type { CommandContext, CommandHandler } from "../engine/state.ts";
 import {
   applyReplacement,
   applyUpdate,
   describeUpdate,
   isOperatorUpdate,
   upsertSeed,
-} from "../update.ts";
-import { evaluateLet, mingoOptions, projectDocuments } from "../mingo_context.ts";
-import { type Collation, parseCollation } from "../collation.ts";
-import { rejectViewWrite } from "../views.ts";
+} from "../query/update.ts";
+import { evaluateLet, mingoOptions, projectDocuments } from "../query/mingo_context.ts";
+import { type Collation, parseCollation } from "../query/collation.ts";
+import { rejectViewWrite } from "../engine/views.ts";
 import { docOption, rejectTransactions, targetCollection, writeError } from "./_shared.ts";
-import { isOplogNamespace, oplogWriteError } from "../local_db.ts";
-import { CloseConnectionSignal, type TransactionalWriteAction } from "../fail_points.ts";
-import { type Deadline, startDeadline } from "../max_time.ts";
-import type { RetryableWrite } from "../sessions.ts";
+import { isOplogNamespace, oplogWriteError } from "../engine/local_db.ts";
+import { CloseConnectionSignal, type TransactionalWriteAction } from "../engine/fail_points.ts";
+import { type Deadline, startDeadline } from "../engine/max_time.ts";
+import type { RetryableWrite } from "../engine/sessions.ts";
 
 /**
  * Evaluates `onPrimaryTransactionalWrite` for a retryable write statement about to commit.

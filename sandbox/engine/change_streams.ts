@@ -7,9 +7,9 @@
 
 import { Aggregator } from "mingo/aggregator";
 import { Timestamp } from "bson";
-import { type Doc, isPlainDoc, valueKey } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
-import { mingoOptions } from "./mingo_context.ts";
+import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
+import { mingoOptions } from "../query/mingo_context.ts";
 import { compareTimestamps, type OplogEntry } from "./oplog.ts";
 import type { Storage } from "./storage.ts";
 

@@ -6,8 +6,8 @@
  */
 
 import { ObjectId, UUID } from "bson";
-import { compareValues, type Doc, isPlainDoc, valueKey } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
+import { compareValues, type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
 import {
   defaultIndexName,
   duplicateKeyError,
@@ -18,7 +18,7 @@ import {
   type IndexSpec,
   normalizeIndexSpec,
 } from "./indexes.ts";
-import { compileFilter } from "./mingo_context.ts";
+import { compileFilter } from "../query/mingo_context.ts";
 import type { Oplog } from "./oplog.ts";
 
 const _ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: "_id_" };

@@ -7,10 +7,10 @@
  */
 
 import { calculateObjectSize, Long } from "bson";
-import type { Doc } from "./bson_values.ts";
+import type { Doc } from "../bson_values.ts";
 import type { ChangeStream } from "./change_streams.ts";
-import { CommandError } from "./errors.ts";
-import { MAX_BSON_SIZE } from "./wire.ts";
+import { CommandError } from "../errors.ts";
+import { MAX_BSON_SIZE } from "../wire/wire.ts";
 
 /** Default number of documents in a first batch. */
 export const DEFAULT_FIRST_BATCH = 101;

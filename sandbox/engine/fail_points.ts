@@ -10,8 +10,8 @@
  * @module
  */
 
-import { type Doc, isPlainDoc, numericValue } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
+import { type Doc, isPlainDoc, numericValue } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
 
 /** What a triggered fail point asks the server to do with a command. */
 export interface FailCommandAction {

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { type Doc, isPlainDoc, pathValues, valueKey } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
-import { compileFilter } from "./mingo_context.ts";
+import { type Doc, isPlainDoc, pathValues, valueKey } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
+import { compileFilter } from "../query/mingo_context.ts";
 
 /** An index specification as `listIndexes` returns it. */
 export interface IndexSpec {

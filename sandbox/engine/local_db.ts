@@ -12,9 +12,9 @@
 
 import { Long, UUID } from "bson";
 import type { Options } from "mingo/types";
-import type { Doc } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
-import { compileFilter } from "./mingo_context.ts";
+import type { Doc } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
+import { compileFilter } from "../query/mingo_context.ts";
 import type { Oplog, OplogEntry } from "./oplog.ts";
 
 /** The database holding the oplog. */

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { type Doc, numericValue } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
+import { type Doc, numericValue } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
 import type { CommandContext } from "./state.ts";
 
 const _INT32_MAX = 2 ** 31 - 1;

@@ -5,7 +5,7 @@
  */
 
 import { Timestamp, type UUID } from "bson";
-import type { Doc } from "./bson_values.ts";
+import type { Doc } from "../bson_values.ts";
 
 /** What an oplog entry records. */
 export type OplogOperation =

@@ -12,8 +12,8 @@
  * @module
  */
 
-import type { Doc } from "./bson_values.ts";
-import { COMMANDS } from "./commands/mod.ts";
+import type { Doc } from "../bson_values.ts";
+import { COMMANDS } from "../commands/mod.ts";
 import type { CommandContext, CommandHandler } from "./state.ts";
 
 const _WRITES = ["insert", "update", "delete", "findAndModify", "findandmodify"] as const;

@@ -15,8 +15,8 @@
  */
 
 import { Binary } from "bson";
-import { type Doc, isPlainDoc, numericValue } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
+import { type Doc, isPlainDoc, numericValue } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
 
 /** SHA-256 of "", the `uid` mongod gives sessions without an authenticated user. */
 const _NO_USER_UID = new Binary(

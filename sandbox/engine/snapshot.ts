@@ -15,9 +15,9 @@
  */
 
 import type { Timestamp } from "bson";
-import { type Doc, isPlainDoc, valueKey } from "./bson_values.ts";
+import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
 import { Collection } from "./collection.ts";
-import { CommandError } from "./errors.ts";
+import { CommandError } from "../errors.ts";
 import { compareTimestamps, Oplog, type OplogEntry } from "./oplog.ts";
 import { Storage } from "./storage.ts";
 

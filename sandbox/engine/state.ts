@@ -6,10 +6,10 @@
 
 import type { Logger } from "@logtape/logtape";
 import { Binary, Long, type ObjectId, type Timestamp } from "bson";
-import type { AuthStore } from "./auth/users.ts";
-import type { Privilege, RoleRef } from "./auth/roles.ts";
-import type { ScramConversation } from "./auth/scram.ts";
-import type { Doc } from "./bson_values.ts";
+import type { AuthStore } from "../auth/users.ts";
+import type { Privilege, RoleRef } from "../auth/roles.ts";
+import type { ScramConversation } from "../auth/scram.ts";
+import type { Doc } from "../bson_values.ts";
 import type { CursorManager } from "./cursors.ts";
 import type { FailPoints } from "./fail_points.ts";
 import type { LocalSessions } from "./sessions.ts";

@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { Doc } from "./bson_values.ts";
+import type { Doc } from "../bson_values.ts";
 import { Collection } from "./collection.ts";
-import { CommandError } from "./errors.ts";
+import { CommandError } from "../errors.ts";
 import { type Namespace, Oplog } from "./oplog.ts";
 
 /**

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { Doc } from "./bson_values.ts";
+import type { Doc } from "../bson_values.ts";
 import type { Collection } from "./collection.ts";
-import { CommandError } from "./errors.ts";
+import { CommandError } from "../errors.ts";
 import type { Storage } from "./storage.ts";
 
 /** The most views MongoDB lets one view be defined on, directly or not. */

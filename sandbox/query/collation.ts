@@ -8,8 +8,8 @@
  * @module
  */
 
-import { type Doc, isPlainDoc, numericValue } from "./bson_values.ts";
-import { CommandError } from "./errors.ts";
+import { type Doc, isPlainDoc, numericValue } from "../bson_values.ts";
+import { CommandError } from "../errors.ts";
 
 /** A parsed collation. */
 export interface Collation {

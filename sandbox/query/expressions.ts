@@ -22,7 +22,7 @@
 import { type Context, evalExpr } from "mingo/core";
 import type { Options } from "mingo/types";
 import { ObjectId } from "bson";
-import { type Doc, isPlainDoc } from "./bson_values.ts";
+import { type Doc, isPlainDoc } from "../bson_values.ts";
 
 /** The name of the private operator compiled expressions travel under inside a stage. */
 export const COMPILED_OPERATOR = "$_sandboxCompiled";

@@ -22,9 +22,9 @@ import * as windowOperators from "mingo/operators/window";
 import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import { resolve } from "mingo/util";
-import { compareValues, type Doc, pathValues, typeRank } from "./bson_values.ts";
+import { compareValues, type Doc, pathValues, typeRank } from "../bson_values.ts";
 import { type Collation, foldStrings, optionsCollation } from "./collation.ts";
-import { CommandError } from "./errors.ts";
+import { CommandError } from "../errors.ts";
 import { COMPILED_OPERATOR, compileStages, evalCompiled } from "./expressions.ts";
 
 type _RangeTest = (c: number) => boolean;

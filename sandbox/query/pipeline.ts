@@ -11,16 +11,16 @@ import { Aggregator } from "mingo/aggregator";
 import { evalExpr } from "mingo/core";
 import type { Options } from "mingo/types";
 import { calculateObjectSize, ObjectId } from "bson";
-import { MAX_BSON_SIZE } from "./wire.ts";
-import { cloneValue, type Doc, isPlainDoc, pathValues, setPath, valueKey } from "./bson_values.ts";
-import { duplicateKeyError } from "./indexes.ts";
-import { SANDBOX_KNOWN_STAGES } from "./change_streams.ts";
-import { type Collection, withIdFirst } from "./collection.ts";
-import { asCommandError, CommandError } from "./errors.ts";
+import { MAX_BSON_SIZE } from "../wire/wire.ts";
+import { cloneValue, type Doc, isPlainDoc, pathValues, setPath, valueKey } from "../bson_values.ts";
+import { duplicateKeyError } from "../engine/indexes.ts";
+import { SANDBOX_KNOWN_STAGES } from "../engine/change_streams.ts";
+import { type Collection, withIdFirst } from "../engine/collection.ts";
+import { asCommandError, CommandError } from "../errors.ts";
 import { type Collation, optionsCollation } from "./collation.ts";
 import { compileFilter, mingoOptions, pinNow, runStages } from "./mingo_context.ts";
-import type { Storage } from "./storage.ts";
-import { isView, resolveView } from "./views.ts";
+import type { Storage } from "../engine/storage.ts";
+import { isView, resolveView } from "../engine/views.ts";
 
 /** Where a pipeline reads from. */
 export interface PipelineSource {

@@ -6,9 +6,9 @@
  */
 
 import { update as mingoUpdate } from "mingo/updater";
-import { cloneValue, type Doc, isPlainDoc, setPath, typeRank, valueKey } from "./bson_values.ts";
-import { withIdFirst } from "./collection.ts";
-import { asCommandError, CommandError } from "./errors.ts";
+import { cloneValue, type Doc, isPlainDoc, setPath, typeRank, valueKey } from "../bson_values.ts";
+import { withIdFirst } from "../engine/collection.ts";
+import { asCommandError, CommandError } from "../errors.ts";
 import type { Collation } from "./collation.ts";
 import { mingoOptions, pinNow, runStages } from "./mingo_context.ts";
 

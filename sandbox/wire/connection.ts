@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Doc } from "./bson_values.ts";
+import type { Doc } from "../bson_values.ts";
 import { CLOSE_CONNECTION, dispatch } from "./dispatch.ts";
-import type { ConnectionInfo, SandboxState } from "./state.ts";
+import type { ConnectionInfo, SandboxState } from "../engine/state.ts";
 import {
   encodeMsg,
   encodeReply,

@@ -5,19 +5,19 @@
  * @module
  */
 
-import { authorize, recordCursor } from "./auth/privileges.ts";
-import { type Doc, isPlainDoc } from "./bson_values.ts";
-import { COMMANDS } from "./commands/mod.ts";
-import { asCommandError, CommandError } from "./errors.ts";
+import { authorize, recordCursor } from "../auth/privileges.ts";
+import { type Doc, isPlainDoc } from "../bson_values.ts";
+import { COMMANDS } from "../commands/mod.ts";
+import { asCommandError, CommandError } from "../errors.ts";
 import {
   CloseConnectionSignal,
   type FailCommandAction,
   RESUMABLE_CHANGE_STREAM_CODES,
   RETRYABLE_WRITE_CODES,
-} from "./fail_points.ts";
+} from "../engine/fail_points.ts";
 import { countCommand } from "./metrics.ts";
-import { snapshotRead, SnapshotStorage, stampSnapshotReply } from "./snapshot.ts";
-import { clusterTimeDoc, type ConnectionInfo, type SandboxState } from "./state.ts";
+import { snapshotRead, SnapshotStorage, stampSnapshotReply } from "../engine/snapshot.ts";
+import { clusterTimeDoc, type ConnectionInfo, type SandboxState } from "../engine/state.ts";
 
 /** Returned instead of a reply when the connection must be closed without answering. */
 export const CLOSE_CONNECTION: unique symbol = Symbol("closeConnection");

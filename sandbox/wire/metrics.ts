@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Doc } from "./bson_values.ts";
-import type { SandboxState } from "./state.ts";
+import type { Doc } from "../bson_values.ts";
+import type { SandboxState } from "../engine/state.ts";
 
 /** Operation counters, as `serverStatus.opcounters`. */
 export interface OpCounters {

@@ -4,17 +4,17 @@
  * @module
  */
 
-import { installSecondaryLag } from "./secondary_lag.ts";
+import { installSecondaryLag } from "../engine/secondary_lag.ts";
 import { getLogger } from "@logtape/logtape";
 import { ObjectId } from "bson";
 import { serveConnection } from "./connection.ts";
-import { isLoopback } from "./auth/loopback.ts";
-import { AuthStore } from "./auth/users.ts";
-import { CursorManager } from "./cursors.ts";
-import { FailPoints } from "./fail_points.ts";
-import type { SandboxState } from "./state.ts";
-import { LocalSessions } from "./sessions.ts";
-import { Storage } from "./storage.ts";
+import { isLoopback } from "../auth/loopback.ts";
+import { AuthStore } from "../auth/users.ts";
+import { CursorManager } from "../engine/cursors.ts";
+import { FailPoints } from "../engine/fail_points.ts";
+import type { SandboxState } from "../engine/state.ts";
+import { LocalSessions } from "../engine/sessions.ts";
+import { Storage } from "../engine/storage.ts";
 
 /** Options of {@link startSandbox}. */
 export interface SandboxOptions {

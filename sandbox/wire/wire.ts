@@ -6,7 +6,7 @@
  */
 
 import { deserialize, serialize } from "bson";
-import type { Doc } from "./bson_values.ts";
+import type { Doc } from "../bson_values.ts";
 
 /** OP_REPLY opcode (legacy replies, to OP_QUERY). */
 export const OP_REPLY = 1;

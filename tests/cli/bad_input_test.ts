@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { MongoClient } from "mongodb";
 import { builtinPlugins } from "../../cli/registry.ts";
-import { startSandbox } from "../../core/sandbox/mod.ts";
+import { startSandbox } from "../../sandbox/mod.ts";
 import { cli, tempDir } from "../support/cli.ts";
 
 interface Case {

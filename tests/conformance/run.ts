@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { type Document, MongoClient } from "mongodb";
-import type { Sandbox } from "../../core/sandbox/mod.ts";
+import type { Sandbox } from "../../sandbox/mod.ts";
 import {
   describeServer,
   parseTestFile,
@@ -91,13 +91,13 @@ export async function main(args: string[]): Promise<number> {
   if (uri === undefined) {
     try {
       // Imported only when no server is given: the runner does not need it otherwise.
-      const { startSandbox } = await import("../../core/sandbox/mod.ts");
+      const { startSandbox } = await import("../../sandbox/mod.ts");
       sandbox = await startSandbox({ host: "127.0.0.1", port: 0 });
       uri = sandbox.uri;
       target = `sandbox ${uri}`;
     } catch (error) {
       console.error(
-        `Cannot start the sandbox (core/sandbox/mod.ts): ${
+        `Cannot start the sandbox (sandbox/mod.ts): ${
           (error as Error).message
         }; pass --uri or set MONGODB_TEST_URI`,
       );

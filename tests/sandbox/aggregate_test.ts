@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type MongoServerError, ObjectId } from "mongodb";
-import { testBackendKind, testDatabase } from "../../support/test_db.ts";
+import { testBackendKind, testDatabase } from "../support/test_db.ts";
 
 Deno.test("$lookup joins by _id and by an array localField such as items.menu_id", async () => {
   await using t = await testDatabase();

@@ -18,9 +18,9 @@ import {
   Timestamp,
   UUID,
 } from "mongodb";
-import { COMMAND_PRIVILEGES, renderCommand } from "../../../core/sandbox/auth/privileges.ts";
-import { COMMANDS } from "../../../core/sandbox/commands/mod.ts";
-import { type Sandbox, startSandbox } from "../../../core/sandbox/mod.ts";
+import { COMMAND_PRIVILEGES, renderCommand } from "../../sandbox/auth/privileges.ts";
+import { COMMANDS } from "../../sandbox/commands/mod.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/mod.ts";
 
 const ADMIN_PWD = "admin-pass-Ω";
 
@@ -64,7 +64,7 @@ Deno.test("every sandbox command is in the authorization table", () => {
   assert.deepEqual(
     missing,
     [],
-    "add these to COMMAND_PRIVILEGES in core/sandbox/auth/privileges.ts",
+    "add these to COMMAND_PRIVILEGES in sandbox/auth/privileges.ts",
   );
 });
 

@@ -8,7 +8,7 @@ import {
   type ResumeToken,
   Timestamp,
 } from "mongodb";
-import { dedicatedSandbox, testDatabase } from "../../support/test_db.ts";
+import { dedicatedSandbox, testDatabase } from "../support/test_db.ts";
 
 async function _take(stream: ChangeStream, n: number): Promise<ChangeStreamDocument[]> {
   const events: ChangeStreamDocument[] = [];

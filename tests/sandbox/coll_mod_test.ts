@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChangeStreamDocument, Document, MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 type _Event = ChangeStreamDocument & Document;
 

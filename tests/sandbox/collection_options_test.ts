@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import type { Document, MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 Deno.test("a clustered collection lists its clustered index, in listCollections and listIndexes", async () => {
   await using db = await testDatabase();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Document, Long, MongoBulkWriteError, type MongoServerError, ObjectId } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 Deno.test("insert and find round-trip documents with their BSON types", async () => {
   await using t = await testDatabase();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { ObjectId, serialize } from "bson";
 import { Aggregator } from "mingo/aggregator";
-import { enrichmentPipeline } from "../../../core/archive/enrich.ts";
-import type { Doc } from "../../../core/sandbox/bson_values.ts";
-import { mingoOptions, runStages } from "../../../core/sandbox/mingo_context.ts";
+import { enrichmentPipeline } from "../../core/archive/enrich.ts";
+import type { Doc } from "../../sandbox/bson_values.ts";
+import { mingoOptions, runStages } from "../../sandbox/query/mingo_context.ts";
 
 /** What mingo alone gives, or its error message. */
 function _mingo(docs: Doc[], stages: Doc[], variables?: Doc): unknown {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Document, MongoClient, MongoNetworkError, type MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 async function _failCommand(client: MongoClient, mode: unknown, data: Document): Promise<void> {
   await client.db("admin").command({ configureFailPoint: "failCommand", mode, data });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 Deno.test("a unique index rejects duplicates with MongoDB's E11000 error", async () => {
   await using t = await testDatabase();

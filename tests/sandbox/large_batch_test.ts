@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 // A getMore without batchSize returns up to 16 MB: with hundreds of thousands of tiny documents
 // the batch array's keys add megabytes, which once took the reply past the encoder's buffer and

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 const CASE_INSENSITIVE = { locale: "en_US", strength: 2 };
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Document, Long, type MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 type Db = Awaited<ReturnType<typeof testDatabase>>["db"];
 

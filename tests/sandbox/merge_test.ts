@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Document, MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 const code = (expected: number) => (error: MongoServerError) => error.code === expected;
 

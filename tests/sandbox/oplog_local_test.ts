@@ -6,8 +6,8 @@ import {
   type MongoServerError,
   Timestamp,
 } from "mongodb";
-import { dedicatedSandbox } from "../../support/test_db.ts";
-import { readOplogWindow } from "../../../core/stream/oplog_window.ts";
+import { dedicatedSandbox } from "../support/test_db.ts";
+import { readOplogWindow } from "../../core/stream/oplog_window.ts";
 
 const _edge = (client: MongoClient, natural: 1 | -1) =>
   client.db("local").collection("oplog.rs").find({}, { sort: { $natural: natural }, limit: 1 })

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
-import { startSandbox } from "../../../core/sandbox/mod.ts";
+import { startSandbox } from "../../sandbox/mod.ts";
 
 Deno.test("pause() refuses connections and resume() serves the same data on the same port", async () => {
   await using sandbox = await startSandbox();

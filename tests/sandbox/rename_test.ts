@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChangeStream, ChangeStreamDocument, Document, MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 async function _take(stream: ChangeStream, n: number): Promise<ChangeStreamDocument[]> {
   const events: ChangeStreamDocument[] = [];

@@ -15,8 +15,8 @@ import {
   type MongoServerError,
 } from "mongodb";
 import { Binary } from "bson";
-import { testDatabase } from "../../support/test_db.ts";
-import { LocalSessions } from "../../../core/sandbox/sessions.ts";
+import { testDatabase } from "../support/test_db.ts";
+import { LocalSessions } from "../../sandbox/engine/sessions.ts";
 
 type Db = ReturnType<MongoClient["db"]>;
 

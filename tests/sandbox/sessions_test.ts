@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 Deno.test("$listLocalSessions lists the sessions the server has seen, and endSessions forgets them", async () => {
   await using t = await testDatabase();

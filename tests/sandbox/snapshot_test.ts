@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { ClientSession, Collection, Document, MongoServerError, Timestamp } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 type _Doc = { _id: number; x?: number };
 type _Read = (c: Collection<_Doc>, session?: ClientSession) => Promise<unknown>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { MongoServerError } from "mongodb";
-import { testDatabase } from "../../support/test_db.ts";
+import { testDatabase } from "../support/test_db.ts";
 
 Deno.test("a view answers find, count, distinct and aggregate through its pipeline", async () => {
   await using t = await testDatabase();

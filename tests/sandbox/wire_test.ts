@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { serialize } from "bson";
 import { MongoClient } from "mongodb";
-import { dedicatedSandbox } from "../../support/test_db.ts";
+import { dedicatedSandbox } from "../support/test_db.ts";
 
 function _frame(opCode: number, payload: Uint8Array, declared?: number): Uint8Array {
   const frame = new Uint8Array(16 + payload.byteLength);

@@ -22,7 +22,7 @@ import {
   rolePrivileges,
 } from "../../core/mongo/privileges.ts";
 import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
-import { type Sandbox, startSandbox } from "../../core/sandbox/mod.ts";
+import { type Sandbox, startSandbox } from "../../sandbox/mod.ts";
 
 /** A server with authentication on, and names for one test. */
 export interface AuthServer extends AsyncDisposable {

@@ -17,7 +17,7 @@
  */
 
 import { type Db, MongoClient } from "mongodb";
-import { type Sandbox, type SandboxOptions, startSandbox } from "../../core/sandbox/mod.ts";
+import { type Sandbox, type SandboxOptions, startSandbox } from "../../sandbox/mod.ts";
 
 /** Which kind of server the tests run against. */
 export type TestBackend = "uri" | "mongod" | "sandbox";

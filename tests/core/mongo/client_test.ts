@@ -5,7 +5,7 @@ import { setupLogging } from "../../../core/runtime/logging.ts";
 import { clearSecrets } from "../../../core/runtime/mask.ts";
 import { attemptTimeoutMs, connectMongo, createMongoClient } from "../../../core/mongo/client.ts";
 import { isAuthError, isTransientError, replicaSetMismatch } from "../../../core/mongo/errors.ts";
-import { startSandbox } from "../../../core/sandbox/mod.ts";
+import { startSandbox } from "../../../sandbox/mod.ts";
 
 function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MongoClient, Timestamp } from "mongodb";
-import { startSandbox } from "../../../core/sandbox/mod.ts";
+import { startSandbox } from "../../../sandbox/mod.ts";
 import {
   headroomLevel,
   isUnauthorized,

@@ -18,7 +18,7 @@ import {
 } from "../../../../plugins/health/checks/privileges.ts";
 import type { HealthState } from "../../../../plugins/health/state.ts";
 import { authTest } from "../../../support/auth_server.ts";
-import { startSandbox } from "../../../../core/sandbox/mod.ts";
+import { startSandbox } from "../../../../sandbox/mod.ts";
 
 const target: PrivilegeTarget = {
   db: "food_delivery",
