@@ -13,7 +13,7 @@ import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from "../wire/wire.ts";
 import { compileFilter } from "../query/mingo_context.ts";
 import { serverMetrics } from "../wire/metrics.ts";
 import { collectionSizes } from "./diagnostics.ts";
-import { speculativeAuthenticate, supportedMechanisms } from "./auth.ts";
+import { speculativeAuthenticate, supportedMechanisms } from "./authentication.ts";
 import { mayListDatabase } from "../auth/privileges.ts";
 import { withLocalDatabase } from "../engine/local_db.ts";
 
