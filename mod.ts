@@ -31,6 +31,7 @@ export type {
   Plugin,
   PluginContext,
   Program,
+  RunCommandOptions,
   StartOptions,
 } from "./core/runtime/plugin.ts";
 export {
