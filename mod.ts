@@ -94,7 +94,7 @@ export {
   orderFigures,
   type OutcomeCounts,
   outcomeLabels,
-} from "./core/archive/outcome.ts";
+} from "./core/runtime/outcome.ts";
 export {
   Quarantine,
   type QuarantineDocument,
