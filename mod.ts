@@ -31,6 +31,7 @@ export type {
   Plugin,
   PluginContext,
   Program,
+  RunCommandOptions,
   StartOptions,
 } from "./core/runtime/plugin.ts";
 export {
@@ -93,7 +94,7 @@ export {
   orderFigures,
   type OutcomeCounts,
   outcomeLabels,
-} from "./core/archive/outcome.ts";
+} from "./core/runtime/outcome.ts";
 export {
   Quarantine,
   type QuarantineDocument,

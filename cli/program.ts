@@ -190,6 +190,18 @@ export async function runCli(args: readonly string[], options: RunOptions): Prom
     cwd,
     plugins: options.plugins,
     interactive: options.interactive ?? _isTerminal(Deno.stdout),
+    runCommand: (commandArgs, run = {}) =>
+      runCli(commandArgs, {
+        plugins: options.plugins,
+        knownPlugins: options.knownPlugins,
+        binaryDir: options.binaryDir,
+        helpWidth: options.helpWidth,
+        env: run.env ?? env,
+        cwd,
+        stdout: run.stdout ?? stdout,
+        stderr: run.stderr ?? stderr,
+        interactive: false,
+      }),
     out: (text) => stdout(text.endsWith("\n") ? text : `${text}\n`),
     async start(command, settings, startOptions = {}) {
       const spec = { ...globalSettings, ...(settings ?? {}) } as

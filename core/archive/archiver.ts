@@ -35,7 +35,7 @@ import {
   type PathResult,
 } from "./server_archive.ts";
 import { writeArchive } from "./sink.ts";
-import { emptyOutcomeCounts, type OutcomeCounts } from "./outcome.ts";
+import { emptyOutcomeCounts, type OutcomeCounts } from "../runtime/outcome.ts";
 import { compareOrderIds, describeOrderId, orderIdKey as idKey } from "./order_id.ts";
 import { ConfigError } from "../runtime/errors.ts";
 import { oneOf } from "../runtime/parse.ts";

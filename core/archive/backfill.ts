@@ -11,7 +11,7 @@
 import { type Document, ObjectId } from "mongodb";
 import { type ArchiveOptions, archiveOrders, type OrderRef } from "./archiver.ts";
 import { type BatchReport, emptyReport } from "./report.ts";
-import { addOutcomeCounts, emptyOutcomeCounts, orderFigures } from "./outcome.ts";
+import { addOutcomeCounts, emptyOutcomeCounts, orderFigures } from "../runtime/outcome.ts";
 import { orderFilter } from "./enrich.ts";
 import { describeError, isTransientError } from "../mongo/errors.ts";
 import { retryTransient } from "../mongo/retry.ts";

@@ -11,7 +11,7 @@
 import { writeFileAtomic } from "../runtime/atomic_file.ts";
 import { ExitCode } from "../runtime/errors.ts";
 import type { BatchReport } from "./report.ts";
-import { countsFromFigures, ORDER_OUTCOMES, outcomeLabels } from "./outcome.ts";
+import { countsFromFigures, ORDER_OUTCOMES, outcomeLabels } from "../runtime/outcome.ts";
 
 /**
  * The outcomes of `archiver_batch_orders`, one label value each, in this order: `found`, the

@@ -14,7 +14,11 @@ import type { Logger } from "@logtape/logtape";
 import type { Collection, Document } from "mongodb";
 import { describeError } from "../mongo/errors.ts";
 import type { BatchReport } from "./report.ts";
-import { emptyOutcomeCounts, type WatchOrderFigures, watchOrderFigures } from "./outcome.ts";
+import {
+  emptyOutcomeCounts,
+  type WatchOrderFigures,
+  watchOrderFigures,
+} from "../runtime/outcome.ts";
 
 /** One batch run as recorded in the runs collection. */
 export interface BatchRunRecord extends BatchReport {

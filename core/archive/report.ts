@@ -6,7 +6,7 @@
  */
 
 import { readJsonFile, writeFileAtomic } from "../runtime/atomic_file.ts";
-import { emptyOutcomeCounts, type OrderFigures, orderFigures } from "./outcome.ts";
+import { emptyOutcomeCounts, type OrderFigures, orderFigures } from "../runtime/outcome.ts";
 
 /**
  * The figures of one batch run, named as in the operators' monitoring plan: `orders_delivered`
@@ -14,7 +14,7 @@ import { emptyOutcomeCounts, type OrderFigures, orderFigures } from "./outcome.t
  * `orders_examined` (of those, the ones the run read: all of them when it finished),
  * `orders_found` (of those, the ones not yet archived), the outcome counts under their plan names
  * (`orders_archived`, `orders_duplicates`, `orders_incomplete`, `orders_invalid`,
- * `orders_conflicts`, `orders_errors`, `orders_recovered`: core/archive/outcome.ts),
+ * `orders_conflicts`, `orders_errors`, `orders_recovered`: core/runtime/outcome.ts),
  * `orders_still_quarantined`, `orders_failed` and `batch_duration_ms`.
  *
  * Each order counts once, when first seen: `orders_incomplete`, `orders_invalid`,

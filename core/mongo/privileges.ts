@@ -1,40 +1,15 @@
 /**
- * What the tool may do on MongoDB, in one table: the privileges (a resource and its actions) that
- * `batch`, `watch`, `health`, `verify` and `quarantine` need on the configured collections, read
- * off the commands they send. `archiver setup role` grants exactly these, `health`'s `privileges` check compares them
- * with what the connected user holds (`connectionStatus` with `showPrivileges`), and `watch`
- * names the missing one when MongoDB refuses it.
- *
- * | resource | actions | why |
- * | --- | --- | --- |
- * | `<db>.<orders>` | find, changeStream | read and enrich the delivered orders; watch opens its change stream there |
- * | `<db>.<orders>` (purge's role only) | insert, remove | `archiver purge` deletes, `purge restore` inserts: never in the role of batch, watch and health |
- * | `<db>.<clients, couriers, restaurants, menu>` | find | the enrichment's `$lookup`s |
- * | `<db>.<archive>` | find, insert, update, createIndex, listIndexes | upserts with `$setOnInsert`, the unique index on `numero_commande` and its check |
- * | `<db>.<quarantine>` | find, insert, update, remove | upserts; an order archived (or released by the operator) leaves it (`deleteMany`) |
- * | `<db>.<released>` | find, insert | `quarantine release` records the orders it releases (insert, never an update); verify, health and the quarantine command read them |
- * | `<db>.<runs>`, `<db>.<tokens>`, `<db>.<leases>` | find, insert, update | run history, shared resume token, `--ha` lease: upserts and `findOneAndUpdate`, never a delete |
- * | `<db>` (the database) | listCollections | health's `collections` check; watch waits for a dropped orders collection |
- * | `local.oplog.rs` | find, collStats | the oplog window (first and last entries, size and maxSize) for the resume headroom |
- *
- * The actions are MongoDB's (manual, "Privilege Actions"): an upsert needs `insert` and `update`,
- * `findAndModify` needs `find` too, `aggregate` and `count` are `find`, `createIndexes` is
- * `createIndex` (an existing index makes it a no-op, still authorised the same), `listIndexes`,
- * `listCollections` (on the database) and `collStats` are actions of their own. `ping`, `hello`,
- * `connectionStatus`, `getMore` and `killCursors` on the user's own cursors, and `endSessions`
- * need no privilege. The token and lease collections are in the table whatever
- * `ARCHIVER_TOKEN_STORE` says: `health` reads the lease collection on every run, and moving to
- * `--token-store mongo` or `--ha` must not need a new role.
+ * MongoDB's privileges as the tool reads them: the resource and privilege documents, which held
+ * privilege covers which resource (manual, "Resource Document"), what a user lacks from a table of
+ * needs or holds beyond it, what `connectionStatus` says of the connection, and the Unauthorized
+ * code. Nothing here knows the tool's collections: the tool's own table — what its commands need
+ * on them — is core/tool_privileges.ts, above core/archive and core/stream whose collections it
+ * names.
  *
  * @module
  */
 
-import { type CollectionNames, collectionNames } from "../archive/collections.ts";
-import type { GlobalConfig } from "../runtime/config.ts";
-import { leaseCollectionSetting } from "../stream/lease.ts";
-import { tokenCollectionSetting } from "../runtime/state_files.ts";
-
-/** A privilege action the tool needs (MongoDB's names). */
+/** A privilege action a table of needs names (MongoDB's names, those the tool's table uses). */
 export type RequiredAction =
   | "find"
   | "insert"
@@ -74,49 +49,23 @@ export interface RoleName {
   db: string;
 }
 
-/** What the tool uses a resource for, naming its row in the table. */
-export type ResourceUse =
-  | "orders"
-  | "references"
-  | "archive"
-  | "quarantine"
-  | "released"
-  | "runs"
-  | "tokens"
-  | "leases"
-  | "database"
-  | "oplog";
-
-/** One row of the table. */
-export interface RequiredPrivilege {
+/**
+ * One row of a table of needs: the actions wanted on a resource and what they are for.
+ *
+ * @typeParam U The words naming what a resource is used for (the tool's `ResourceUse`).
+ */
+export interface RequiredPrivilege<U extends string = string> {
   /** The database or collection. */
   resource: NamespaceResource;
   /** The actions, in the table's order. */
   actions: RequiredAction[];
   /** What the tool keeps there (several when two settings name the same collection). */
-  uses: ResourceUse[];
+  uses: U[];
   /** Which commands need it, and why, in a few words. */
   why: string;
 }
 
-/** The names the table is computed from. */
-export interface PrivilegeTarget {
-  /** The database of the orders and of the tool's own collections. */
-  db: string;
-  /** The source, archive and quarantine collections. */
-  names: CollectionNames;
-  /** The run history collection (`ARCHIVER_RUNS_COLLECTION`). */
-  runs: string;
-  /** The Mongo token store's collection (`ARCHIVER_TOKEN_COLLECTION`). */
-  tokens: string;
-  /** The `--ha` lease collection (`ARCHIVER_LEASE_COLLECTION`). */
-  leases: string;
-}
-
-/** The `local.oplog.rs` resource. */
-export const OPLOG_RESOURCE: NamespaceResource = { db: "local", collection: "oplog.rs" };
-
-/** Write actions that are more than needed on the orders and reference collections. */
+/** Write actions: more than needed on a collection the user should only read. */
 export const WRITE_ACTIONS: readonly string[] = [
   "insert",
   "update",
@@ -135,203 +84,6 @@ export const WRITE_ACTIONS: readonly string[] = [
 
 /** Built-in roles no application user should hold. */
 export const OVERPOWERED_ROLES: readonly string[] = ["root", "__system", "dbOwner"];
-
-/**
- * The names of the table from a configuration: the collection settings, and the token and lease
- * collections at their defaults when the command does not read those settings.
- *
- * @param config The global configuration, with the token and lease collections when known.
- * @returns The names.
- */
-export function privilegeTarget(
-  config: GlobalConfig & { tokenCollection?: string; leaseCollection?: string },
-): PrivilegeTarget {
-  return {
-    db: config.db,
-    names: collectionNames(config),
-    runs: config.runsCollection,
-    tokens: config.tokenCollection ?? tokenCollectionSetting.default,
-    leases: config.leaseCollection ?? leaseCollectionSetting.default,
-  };
-}
-
-/** A command of the tool that talks to MongoDB. */
-export type ToolCommand = "batch" | "watch" | "health" | "verify" | "quarantine" | "purge";
-
-/**
- * The commands of the tool's own role (`archiver setup role`): all but `purge`, whose role is
- * apart (`archiver setup role --purge`), so the role batch, watch and health run as can never
- * remove an order.
- */
-export const ROLE_COMMANDS: readonly ToolCommand[] = [
-  "batch",
-  "watch",
-  "health",
-  "verify",
-  "quarantine",
-];
-
-const ALL: readonly ToolCommand[] = ROLE_COMMANDS;
-const PURGE: readonly ToolCommand[] = ["purge"];
-// The commands that archive through the core: batch, watch, verify --repair, quarantine retry.
-const WRITERS: readonly ToolCommand[] = ["batch", "watch", "verify", "quarantine"];
-
-// The table. Each action lists the commands that send something needing it (read off their code:
-// core/archive, core/stream, plugins/batch, plugins/watch, plugins/health, plugins/verify,
-// plugins/quarantine).
-const _TABLE: ReadonlyArray<{
-  use: ResourceUse;
-  actions: ReadonlyArray<readonly [RequiredAction, readonly ToolCommand[]]>;
-  why: string;
-}> = [
-  {
-    use: "orders",
-    actions: [
-      ["find", [...ALL, ...PURGE]],
-      ["changeStream", ["watch"]],
-      ["insert", PURGE],
-      ["remove", PURGE],
-    ],
-    why:
-      "batch, watch and health read and enrich the orders; watch opens its change stream; only purge removes (and restore inserts) orders",
-  },
-  {
-    use: "references",
-    actions: [["find", [...ALL, ...PURGE]]],
-    why: "the enrichment's $lookup (batch, watch, health, purge --rearchive)",
-  },
-  {
-    use: "archive",
-    actions: [
-      ["find", [...ALL, ...PURGE]],
-      ["insert", WRITERS],
-      ["update", [...WRITERS, ...PURGE]],
-      ["createIndex", [...WRITERS, ...PURGE]],
-      ["listIndexes", ALL],
-      ["collMod", PURGE],
-    ],
-    why:
-      "batch and watch upsert the archive and ensure its unique index; health checks both; purge marks what it purges",
-  },
-  {
-    use: "quarantine",
-    actions: [["find", ALL], ["insert", WRITERS], ["update", WRITERS], ["remove", WRITERS]],
-    why:
-      "batch, watch, verify --repair and quarantine retry record and release quarantined orders; quarantine release removes them; health reads them",
-  },
-  {
-    use: "released",
-    actions: [["find", ["health", "verify", "quarantine"]], ["insert", ["quarantine"]]],
-    why:
-      "quarantine release records the orders the operator releases; verify, health and quarantine read them",
-  },
-  {
-    use: "runs",
-    actions: [
-      ["find", ["batch", "watch", "health"]],
-      ["insert", ["batch", "watch", "quarantine", "purge"]],
-      ["update", ["batch", "watch", "purge"]],
-      ["createIndex", PURGE],
-      ["collMod", PURGE],
-    ],
-    why:
-      "the run history: batch, watch, quarantine actions and purge record, health reads the durations; purge's lag probe (a majority write)",
-  },
-  {
-    use: "tokens",
-    actions: [["find", ["watch", "health"]], ["insert", ["watch"]], ["update", ["watch"]]],
-    why: "watch --token-store mongo saves the resume token there; health reads it",
-  },
-  {
-    use: "leases",
-    actions: [["find", ["watch", "health"]], ["insert", ["watch"]], ["update", ["watch"]]],
-    why: "watch --ha takes and renews the lease there; health reads it",
-  },
-  {
-    use: "database",
-    actions: [["listCollections", ["watch", "health"]]],
-    why: "health lists the collections; watch waits for a dropped orders collection to return",
-  },
-  {
-    use: "oplog",
-    actions: [["find", ["watch", "health"]], ["collStats", ["watch", "health"]]],
-    why: "watch and health read the oplog window for the resume headroom",
-  },
-];
-
-/**
- * The table: the privileges `batch`, `watch`, `health`, `verify` and `quarantine` need, one row
- * per resource (rows of two settings naming the same collection are merged); `purge`'s only
- * when asked for by name (its role is apart).
- *
- * @param target The database and collection names.
- * @param options Only what one command needs. @default the needs of every command but purge
- * @returns The rows, orders first, `local.oplog.rs` last.
- */
-export function requiredPrivileges(
-  target: PrivilegeTarget,
-  options: { command?: ToolCommand } = {},
-): RequiredPrivilege[] {
-  const { db, names } = target;
-  const where: Record<ResourceUse, NamespaceResource[]> = {
-    orders: [{ db, collection: names.orders }],
-    references: [names.clients, names.couriers, names.restaurants, names.menu].map((
-      collection,
-    ) => ({ db, collection })),
-    archive: [{ db, collection: names.archive }],
-    quarantine: [{ db, collection: names.quarantine }],
-    released: [{ db, collection: names.released }],
-    runs: [{ db, collection: target.runs }],
-    tokens: [{ db, collection: target.tokens }],
-    leases: [{ db, collection: target.leases }],
-    database: [{ db, collection: "" }],
-    oplog: [OPLOG_RESOURCE],
-  };
-  const byResource = new Map<string, RequiredPrivilege>();
-  for (const row of _TABLE) {
-    const actions = row.actions
-      .filter(([, commands]) =>
-        options.command
-          ? commands.includes(options.command)
-          : commands.some((command) => ROLE_COMMANDS.includes(command))
-      )
-      .map(([action]) => action);
-    if (actions.length === 0) continue;
-    for (const resource of where[row.use]) {
-      const key = `${resource.db}\0${resource.collection}`;
-      const seen = byResource.get(key);
-      if (!seen) {
-        byResource.set(key, { resource, actions: [...actions], uses: [row.use], why: row.why });
-        continue;
-      }
-      if (!seen.uses.includes(row.use)) seen.uses.push(row.use);
-      for (const action of actions) if (!seen.actions.includes(action)) seen.actions.push(action);
-      if (!seen.why.includes(row.why)) seen.why = `${seen.why}; ${row.why}`;
-    }
-  }
-  return [...byResource.values()];
-}
-
-/**
- * What `watch` cannot run without, for naming what a refusal is about: its rows of the table,
- * the token collection only with the Mongo token store, the lease collection only with `--ha`,
- * and not `local.oplog.rs` (without it only the headroom gauge is lost, with a warning).
- *
- * @param target The database and collection names.
- * @param options The watcher's token store and `--ha`.
- * @returns The rows.
- */
-export function watchNeeds(
-  target: PrivilegeTarget,
-  options: { tokenStore: "file" | "mongo"; ha: boolean },
-): RequiredPrivilege[] {
-  return requiredPrivileges(target, { command: "watch" }).filter((row) =>
-    row.uses.some((use) =>
-      use !== "oplog" && (use !== "tokens" || options.tokenStore === "mongo") &&
-      (use !== "leases" || options.ha)
-    )
-  );
-}
 
 /**
  * Whether MongoDB refused a command for want of a privilege (code 13, Unauthorized), as opposed
@@ -397,13 +149,13 @@ export function isGranted(
 }
 
 /** The actions of one resource that the user lacks. */
-export interface MissingPrivilege {
+export interface MissingPrivilege<U extends string = string> {
   /** The database or collection. */
   resource: NamespaceResource;
   /** The actions not granted. */
   actions: RequiredAction[];
-  /** What the tool keeps there. */
-  uses: ResourceUse[];
+  /** What the resource is used for, as its row of the table says. */
+  uses: U[];
 }
 
 /**
@@ -413,10 +165,10 @@ export interface MissingPrivilege {
  * @param held The privileges the user holds.
  * @returns One entry per resource with something lacking, in the table's order.
  */
-export function missingPrivileges(
-  required: readonly RequiredPrivilege[],
+export function missingPrivileges<U extends string>(
+  required: readonly RequiredPrivilege<U>[],
   held: readonly Privilege[],
-): MissingPrivilege[] {
+): MissingPrivilege<U>[] {
   return required.flatMap((row) => {
     const actions = row.actions.filter((action) => !isGranted(held, row.resource, action));
     return actions.length === 0 ? [] : [{ resource: row.resource, actions, uses: row.uses }];
@@ -426,32 +178,26 @@ export function missingPrivileges(
 /**
  * What the user holds beyond need that an audit flags: the roles `root`, `__system` and
  * `dbOwner`; any privilege on `anyResource`; the action `anyAction`; a write action (insert,
- * update, remove, index and collection changes) on the orders or reference collections. Other
+ * update, remove, index and collection changes) on a collection the user should only read (the
+ * tool's orders and reference collections: `sourceResources` of core/tool_privileges.ts). Other
  * extra read privileges (a `read` role on the database, say) are not flagged: they expose nothing
  * the tool could not already read.
  *
  * @param held The privileges held.
  * @param roles The roles held.
- * @param target The database and collection names.
+ * @param readOnly The collections the user should only read.
  * @returns One sentence-case phrase per finding, such as
  *   `update on food_delivery.Commande (granted on database food_delivery)`.
  */
 export function excessPrivileges(
   held: readonly Privilege[],
   roles: readonly RoleName[],
-  target: PrivilegeTarget,
+  readOnly: readonly NamespaceResource[],
 ): string[] {
   const found: string[] = [];
   for (const role of roles) {
     if (OVERPOWERED_ROLES.includes(role.role)) found.push(`role ${role.role}@${role.db}`);
   }
-  const sources = [
-    target.names.orders,
-    target.names.clients,
-    target.names.couriers,
-    target.names.restaurants,
-    target.names.menu,
-  ].map((collection) => ({ db: target.db, collection }));
   for (const privilege of held) {
     const where = formatResource(privilege.resource);
     if (privilege.actions.includes("anyAction")) {
@@ -464,7 +210,7 @@ export function excessPrivileges(
     }
     const writes = privilege.actions.filter((action) => WRITE_ACTIONS.includes(action));
     if (writes.length === 0) continue;
-    const covered = sources.filter((source) => coversResource(privilege.resource, source));
+    const covered = readOnly.filter((source) => coversResource(privilege.resource, source));
     if (covered.length === 0) continue;
     const on = covered.map(formatResource).join(", ");
     const exact = covered.length === 1 && formatResource(covered[0]!) === where;

@@ -36,6 +36,16 @@ export interface StartOptions {
   logFileOptional?: boolean;
 }
 
+/** Where a command run by {@link PluginContext.runCommand} reads and writes. */
+export interface RunCommandOptions {
+  /** Its environment. @default the calling run's */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Its standard output. @default the calling run's */
+  stdout?: (text: string) => void;
+  /** Its standard error. @default the calling run's */
+  stderr?: (text: string) => void;
+}
+
 /** What every plugin is given: configuration, logging, output and lifecycle. */
 export interface PluginContext {
   /**
@@ -67,6 +77,22 @@ export interface PluginContext {
   readonly cwd: string;
   /** The plugins registered in this program, for commands that describe them all. */
   readonly plugins: readonly Plugin[];
+  /**
+   * Runs another command of this same program in-process, exactly as typed on a command line
+   * (global flags first), with its own lifecycle and logging, never interactive. For commands
+   * made of other commands (`archiver demo`), so that no plugin imports the CLI.
+   *
+   * @param args The arguments after the program name.
+   * @param options Its environment and output streams.
+   * @returns The command's exit code.
+   * @example
+   * ```ts
+   * const code = await ctx.runCommand(["batch", "--dry-run", "--json"], {
+   *   stdout: (text) => (output += text),
+   * });
+   * ```
+   */
+  runCommand(args: readonly string[], options?: RunCommandOptions): Promise<number>;
 }
 
 /** A plugin: a name, a description, its settings, and the commands it registers. */

@@ -10,21 +10,11 @@
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import denoJson from "../../deno.json" with { type: "json" };
-import {
-  countsFromFigures,
-  ORDER_OUTCOMES,
-  type OrderOutcome,
-  type OutcomeCounts,
-  outcomeLabels,
-} from "../archive/outcome.ts";
-import type { QuarantineReason } from "../archive/quarantine.ts";
-import type { BatchReport } from "../archive/report.ts";
+import { ORDER_OUTCOMES, type OrderOutcome } from "../runtime/outcome.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
 import { WATCH_STATES, type WatchState } from "./watch_status.ts";
 
-export { ORDER_OUTCOMES, type OrderOutcome } from "../archive/outcome.ts";
-
-/** Orders counted by outcome label. */
+/** Orders counted by outcome label (`outcomeLabels` of core/runtime/outcome.ts). */
 export type LabelCounts = Record<OrderOutcome, number>;
 
 /**
@@ -62,38 +52,6 @@ export const MICRO_BATCH_BUCKETS: readonly number[] = [
   30,
   60,
 ];
-
-/**
- * The outcome counts of one call to the archiving core, by label. Orders found already archived
- * before enrichment and those found archived at the write are both duplicates.
- *
- * @param outcome What `archiveOrders` returned.
- * @returns The counts by outcome label.
- */
-export function outcomeCounts(outcome: OutcomeCounts): LabelCounts {
-  return outcomeLabels(outcome);
-}
-
-/**
- * The outcome counts of a pass's report (the watcher's catch-up, a batch run), by label.
- *
- * @param report The pass's report.
- * @returns The counts by outcome label.
- */
-export function reportCounts(report: BatchReport): LabelCounts {
-  return outcomeLabels(countsFromFigures(report));
-}
-
-/**
- * What a quarantine retry adds to the counts: the orders it settled (archived, recovered, found
- * archived), never those it left in the quarantine ({@link settledOutcome}).
- *
- * @param counts The retry's counts by label.
- * @returns The same with every quarantine reason at 0.
- */
-export function settledCounts(counts: LabelCounts): LabelCounts {
-  return { ...counts, incomplete: 0, invalid: 0, conflict: 0, error: 0 };
-}
 
 /**
  * The lag of each event of a micro-batch: from its time (wall or cluster time) to the
@@ -142,8 +100,8 @@ export interface WatchMetricsRecorder {
   tokenSaved(at: Date): void;
   /** Records a successful read of the stream. */
   streamRead(at: Date): void;
-  /** Replaces the quarantine sizes. */
-  setQuarantine(counts: Record<QuarantineReason, number>): void;
+  /** Replaces the quarantine sizes, by reason (the `reason` label, as the quarantine names it). */
+  setQuarantine(counts: Readonly<Record<string, number>>): void;
   /** Records the oplog window and the resume headroom, in seconds (absent until known). */
   setOplogHeadroom(windowSeconds: number, headroomSeconds: number | null): void;
 }

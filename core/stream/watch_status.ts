@@ -6,12 +6,12 @@
  */
 
 import { readJsonFile, writeFileAtomic } from "../runtime/atomic_file.ts";
-import type { WatchOrderFigures } from "../archive/outcome.ts";
+import type { WatchOrderFigures } from "../runtime/outcome.ts";
 
 /**
  * The watcher's figures, named as in the operators' monitoring plan: the outcome counts under
  * their watch names (`events_archived`, `orders_duplicates`, `orders_incomplete`,
- * `orders_invalid`, `orders_conflicts`, `orders_errors`, `orders_recovered`: core/archive/outcome.ts)
+ * `orders_invalid`, `orders_conflicts`, `orders_errors`, `orders_recovered`: core/runtime/outcome.ts)
  * and the stream's own figures.
  */
 export interface WatchMetrics extends WatchOrderFigures {

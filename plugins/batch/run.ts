@@ -26,12 +26,8 @@ import { Quarantine } from "../../core/archive/quarantine.ts";
 import { recordBatchRun } from "../../core/archive/history.ts";
 import { connectMongo } from "../../core/mongo/client.ts";
 import { describeError, passFailure } from "../../core/mongo/errors.ts";
-import {
-  explainRefusal,
-  isUnauthorized,
-  privilegeTarget,
-  requiredPrivileges,
-} from "../../core/mongo/privileges.ts";
+import { explainRefusal, isUnauthorized } from "../../core/mongo/privileges.ts";
+import { privilegeTarget, requiredPrivileges } from "../../core/tool_privileges.ts";
 import { retryTransient } from "../../core/mongo/retry.ts";
 import { integer } from "../../core/runtime/parse.ts";
 import type { PluginContext } from "../../core/runtime/plugin.ts";

@@ -1,7 +1,7 @@
 /**
  * One run of `archiver demo`. Every step is the real command: `simulate`, `batch --dry-run`,
- * `batch`, `simulate --live` and `health` run in-process through `runCli`, exactly as typed on a
- * command line, and `watch` runs as a child process of this same program, stopped by SIGTERM like
+ * `batch`, `simulate --live` and `health` run in-process through the context's `runCommand`,
+ * exactly as typed on a command line, and `watch` runs as a child process of this same program, stopped by SIGTERM like
  * a service. The demo itself only starts the sandbox, reads the commands' JSON output, checks the
  * archive with one query and cleans up.
  *
@@ -10,7 +10,6 @@
 
 import { join } from "node:path";
 import type { Db, Document } from "mongodb";
-import { runCli } from "../../cli/program.ts";
 import { collectionNames } from "../../core/archive/collections.ts";
 import { type SelfProcess, spawnSelf } from "../../core/runtime/child_process.ts";
 import type { globalSettings, LoadedConfig } from "../../core/runtime/config.ts";
@@ -165,16 +164,13 @@ export async function runDemo(
     log.info(`▶️ archiver ${args.map(shown).join(" ")}`);
     let stdout = "";
     let stderr = "";
-    const code = await runCli([...globals, ...args], {
-      plugins: ctx.plugins,
+    const code = await ctx.runCommand([...globals, ...args], {
       env: { ...env, ...extraEnv },
-      cwd: ctx.cwd,
       stdout: (text) => (stdout += text),
       stderr: (text) => {
         stderr += text;
         for (const line of text.replace(/\n$/, "").split("\n")) console(line);
       },
-      interactive: false,
     });
     if (signal.aborted) throw signal.reason;
     if (!accept(code)) {

@@ -28,10 +28,9 @@ import {
   formatResource,
   isUnauthorized,
   missingPrivileges,
-  privilegeTarget,
   readConnectionPrivileges,
-  requiredPrivileges,
 } from "../../core/mongo/privileges.ts";
+import { privilegeTarget, requiredPrivileges } from "../../core/tool_privileges.ts";
 import { checkWritableFolder } from "../../core/runtime/atomic_file.ts";
 import type { GlobalConfig } from "../../core/runtime/config.ts";
 import { ConfigError, ExitCode, exitCodeOf } from "../../core/runtime/errors.ts";

@@ -1,7 +1,7 @@
 /**
  * The `setup` plugin: `archiver setup role` gives MongoDB's `createRole`/`createUser` commands
  * granting exactly what batch, watch and health need on the configured collections (the table of
- * core/mongo/privileges.ts): `--print` writes them as a mongosh script, `--apply --admin-uri URI`
+ * core/tool_privileges.ts): `--print` writes them as a mongosh script, `--apply --admin-uri URI`
  * runs them with an administrator's connection. Both are idempotent.
  *
  * @module
@@ -54,7 +54,7 @@ export function setup(): Plugin {
         });
         const values = config.values;
         const { privilegeTarget, requiredPrivileges } = await import(
-          "../../core/mongo/privileges.ts"
+          "../../core/tool_privileges.ts"
         );
         const target = privilegeTarget(values);
         // The purge's role is apart: the role batch, watch and health run as never removes.

@@ -1,17 +1,14 @@
 /**
  * The mongosh script of `archiver setup role --print`: the role granting exactly the table of
- * core/mongo/privileges.ts, each privilege with what it is for, and the user holding only that
+ * core/tool_privileges.ts, each privilege with what it is for, and the user holding only that
  * role. Idempotent, like `--apply`: the role is created or updated, the user created (its password
  * asked for by `passwordPrompt()`, never written in the file) or given that role alone. Pure.
  *
  * @module
  */
 
-import {
-  formatResource,
-  type PrivilegeTarget,
-  type RequiredPrivilege,
-} from "../../core/mongo/privileges.ts";
+import { formatResource, type RequiredPrivilege } from "../../core/mongo/privileges.ts";
+import type { PrivilegeTarget } from "../../core/tool_privileges.ts";
 
 /** The database the role and user are created in: roles naming other databases must live there. */
 export const ROLE_DATABASE = "admin";

@@ -22,7 +22,7 @@ import {
   outcomeLabels,
   settledOutcome,
   watchOrderFigures,
-} from "../../core/archive/outcome.ts";
+} from "../../core/runtime/outcome.ts";
 import type { WatchMetrics } from "../../core/stream/watch_status.ts";
 
 /** A micro-batch as counted: how many events, what archiving did, how late it was. */

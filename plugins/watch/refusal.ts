@@ -11,14 +11,13 @@
 
 import type { MongoClient } from "mongodb";
 import { describeError, isAuthError } from "../../core/mongo/errors.ts";
+import { explainRefusal, isUnauthorized } from "../../core/mongo/privileges.ts";
 import {
-  explainRefusal,
-  isUnauthorized,
   privilegeTarget,
-  type RequiredPrivilege,
   type ResourceUse,
+  type ToolPrivilege,
   watchNeeds,
-} from "../../core/mongo/privileges.ts";
+} from "../../core/tool_privileges.ts";
 import { ConfigError } from "../../core/runtime/errors.ts";
 import { maskUri } from "../../core/runtime/mask.ts";
 import type { WatchConfig } from "./watcher.ts";
@@ -50,7 +49,7 @@ const _WRITES = new Set(["insert", "update", "delete", "findAndModify", "findand
  */
 export function refusedAction(
   error: unknown,
-  needs: readonly RequiredPrivilege[],
+  needs: readonly ToolPrivilege[],
 ): string | undefined {
   const text = (error as { message?: unknown })?.message;
   const message = typeof text === "string" ? text : "";

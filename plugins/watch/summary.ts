@@ -13,7 +13,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { orderFigures } from "../../core/archive/outcome.ts";
+import { orderFigures } from "../../core/runtime/outcome.ts";
 import { formatDuration } from "../../core/runtime/parse.ts";
 import { counted } from "../../core/runtime/plural.ts";
 import type { IntervalFigures, WatchFigures } from "./figures.ts";

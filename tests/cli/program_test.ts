@@ -89,3 +89,37 @@ Deno.test("--log-level debug adds the stack trace", async () => {
   assert.match(stderr, /Unexpected error: boom/);
   assert.match(stderr, /at .*plugins\.ts:\d+/);
 });
+
+Deno.test("a plugin runs another command of the program through ctx.runCommand and gets its output and exit code", async () => {
+  const relay: Plugin = {
+    name: "relay",
+    description: "Run other commands (test plugin)",
+    register(program, ctx) {
+      program.command("relay").action(async () => {
+        let greeted = "";
+        const greetCode = await ctx.runCommand(["greet", "--times", "3"], {
+          env: { ...ctx.env, ARCHIVER_GREETING: "hi" },
+          stdout: (text) => (greeted += text),
+          stderr: () => {},
+        });
+        const failCode = await ctx.runCommand(["fail", "partial"], { stderr: () => {} });
+        const { values } = JSON.parse(greeted.trim()) as { values: Record<string, unknown> };
+        ctx.out(
+          JSON.stringify({ greetCode, failCode, greeting: values.greeting, times: values.times }),
+        );
+      });
+    },
+  };
+  await using dir = await tempDir();
+  const { code, stdout, stderr } = await cli(["relay"], {
+    plugins: [...plugins, relay],
+    env: { ARCHIVER_LOG_DIR: dir.path },
+  });
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout.trim()), {
+    greetCode: 0,
+    failCode: 1,
+    greeting: "hi",
+    times: 3,
+  });
+});

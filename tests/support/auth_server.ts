@@ -16,11 +16,8 @@
  */
 
 import { MongoClient } from "mongodb";
-import {
-  privilegeTarget,
-  requiredPrivileges,
-  rolePrivileges,
-} from "../../core/mongo/privileges.ts";
+import { rolePrivileges } from "../../core/mongo/privileges.ts";
+import { privilegeTarget, requiredPrivileges } from "../../core/tool_privileges.ts";
 import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/mod.ts";
 

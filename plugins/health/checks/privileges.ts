@@ -1,7 +1,7 @@
 /**
  * The `privileges` check, the operators' monthly "audit des permissions MongoDB" run every time:
  * what the connected user may do (`connectionStatus` with `showPrivileges: true`) against the table
- * of core/mongo/privileges.ts. A privilege missing is CRITICAL, naming it (the command that needs
+ * of core/tool_privileges.ts. A privilege missing is CRITICAL, naming it (the command that needs
  * it will fail); more than needed (`root`, `dbOwner`, `__system`, `anyAction`, `anyResource`, a
  * write on the orders or reference collections) is a WARNING naming it.  Without authentication (no
  * user authenticated and the server answers anyway), every client has every privilege: nothing is
@@ -22,11 +22,14 @@ import {
   describeMissing,
   excessPrivileges,
   missingPrivileges,
+  readConnectionPrivileges,
+} from "../../../core/mongo/privileges.ts";
+import {
   type PrivilegeTarget,
   privilegeTarget,
-  readConnectionPrivileges,
   requiredPrivileges,
-} from "../../../core/mongo/privileges.ts";
+  sourceResources,
+} from "../../../core/tool_privileges.ts";
 import { type CheckResult, result } from "../state.ts";
 
 /** The check's name. */
@@ -88,7 +91,7 @@ export function privilegesCheck(seen: PrivilegesSeen, target: PrivilegeTarget): 
   const { status } = seen;
   const required = requiredPrivileges(target);
   const missing = describeMissing(missingPrivileges(required, status.privileges));
-  const excess = excessPrivileges(status.privileges, status.roles, target);
+  const excess = excessPrivileges(status.privileges, status.roles, sourceResources(target));
   const data = {
     authentication: true,
     users: status.users,

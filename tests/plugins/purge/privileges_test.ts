@@ -10,7 +10,7 @@ import {
   privilegeTarget,
   requiredPrivileges,
   ROLE_COMMANDS,
-} from "../../../core/mongo/privileges.ts";
+} from "../../../core/tool_privileges.ts";
 import { archiveOrders } from "../../../core/archive/archiver.ts";
 import { ensureArchiveIndex } from "../../../core/archive/archive_index.ts";
 import { DEFAULT_COLLECTION_NAMES as names } from "../../../core/archive/collections.ts";

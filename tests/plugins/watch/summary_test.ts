@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createWatchMetrics } from "../../../core/stream/metrics.ts";
-import { emptyOutcomeCounts, type OutcomeCounts } from "../../../core/archive/outcome.ts";
+import { emptyOutcomeCounts, type OutcomeCounts } from "../../../core/runtime/outcome.ts";
 import type { ArchiveOutcome } from "../../../core/archive/archiver.ts";
 import { logger, setupLogging } from "../../../core/runtime/logging.ts";
 import { type IntervalFigures, WatchFigures } from "../../../plugins/watch/figures.ts";

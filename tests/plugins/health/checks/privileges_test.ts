@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { DEFAULT_COLLECTION_NAMES } from "../../../../core/archive/collections.ts";
+import { type Privilege, rolePrivileges } from "../../../../core/mongo/privileges.ts";
 import {
-  type Privilege,
   type PrivilegeTarget,
   privilegeTarget,
   requiredPrivileges,
-  rolePrivileges,
-} from "../../../../core/mongo/privileges.ts";
+} from "../../../../core/tool_privileges.ts";
 import type { GlobalConfig } from "../../../../core/runtime/config.ts";
 import { globalSettings } from "../../../../core/runtime/config.ts";
 import {

@@ -4,6 +4,11 @@
  * watcher's figures, the run history and both metric sets — and the one table that names each
  * figure in each of those places, so a new outcome (as `conflict` was) is added once.
  *
+ * Why in core/runtime rather than core/archive, whose core produces the counts: core/stream's
+ * watcher metrics and status file name them too, and core/stream stands beside core/archive, not
+ * above it. A vocabulary both sides share sits below both, like the token file's format
+ * (state_files.ts); this module imports nothing.
+ *
  * @module
  */
 

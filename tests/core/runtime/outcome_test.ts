@@ -9,7 +9,7 @@ import {
   outcomeLabels,
   settledOutcome,
   watchOrderFigures,
-} from "../../../core/archive/outcome.ts";
+} from "../../../core/runtime/outcome.ts";
 
 const sample = {
   archived: 5,
