@@ -10,6 +10,8 @@ import { Timestamp } from "bson";
 import { type Doc, isPlainDoc, valueKey } from "../bson_values.ts";
 import { CommandError } from "../errors.ts";
 import { mingoOptions } from "../query/mingo_context.ts";
+import { MAX_BSON_SIZE } from "../wire/wire.ts";
+import { resultSize } from "./cursors.ts";
 import { compareTimestamps, type OplogEntry } from "./oplog.ts";
 import type { Storage } from "./storage.ts";
 
@@ -230,8 +232,10 @@ export class ChangeStream {
         "Resume of change stream was not possible, as the resume point may no longer be in the oplog.",
       );
     }
+    let bytes = 0;
     while (!this.#closed && events.length < batchSize && this.#seq < oplog.nextSeq) {
       const entry = oplog.at(this.#seq)!;
+      const before = [this.#seq, this.#token, this.#pendingInvalidate] as const;
       if (this.#pendingInvalidate) {
         this.#pendingInvalidate = false;
         this.#seq++;
@@ -251,8 +255,25 @@ export class ChangeStream {
       else this.#seq++;
       if (!event) continue;
       const output = this.#apply(event);
+      if (output) {
+        // An event over 16 MB fails the read that reaches it, and a reply holds at most 16 MB
+        // of events (the rest wait for the next read); either way the stream stays before it.
+        let size: number;
+        try {
+          size = resultSize(output);
+        } catch (error) {
+          [this.#seq, this.#token, this.#pendingInvalidate] = before;
+          if (events.length > 0) break; // the events before it are returned, the next read fails
+          throw error;
+        }
+        if (bytes + size > MAX_BSON_SIZE && events.length > 0) {
+          [this.#seq, this.#token, this.#pendingInvalidate] = before;
+          break;
+        }
+        bytes += size;
+        events.push(output);
+      }
       this.#token = event._id as Doc;
-      if (output) events.push(output);
     }
     if (!this.#closed && this.#seq >= oplog.nextSeq && !this.#pendingInvalidate) {
       this.#token = encodeResumeToken(oplog.clock.now(), TokenKind.HighWaterMark);

@@ -68,16 +68,7 @@ export function takeBatch(docs: Doc[], start: number, max: number): Doc[] {
   const end = Math.min(docs.length, start + max);
   let bytes = 0;
   for (let i = start; i < end; i++) {
-    const size = calculateObjectSize(docs[i]!, { ignoreUndefined: true });
-    // MongoDB refuses to return a document over the BSON limit (plus its 16 KB of headroom for
-    // internal fields): an aggregation that builds one fails with BSONObjectTooLarge.
-    if (size > MAX_RESULT_SIZE) {
-      throw new CommandError(
-        10334,
-        `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. ` +
-          `Size must be between 0 and ${MAX_RESULT_SIZE}(16MB)`,
-      );
-    }
+    const size = resultSize(docs[i]!);
     // In the reply's batch array each document also costs its type byte and its index as a key
     // ("123456" and a NUL): hundreds of thousands of small documents add megabytes, which once
     // took a reply past the encoder's buffer. MongoDB bounds the whole batch at 16 MB.
@@ -88,6 +79,28 @@ export function takeBatch(docs: Doc[], start: number, max: number): Doc[] {
 }
 
 const MAX_RESULT_SIZE = MAX_BSON_SIZE + 16 * 1024;
+
+/**
+ * The size of a document a cursor returns. MongoDB refuses to return one over the BSON limit
+ * (plus its 16 KB of headroom for internal fields): an aggregation that builds one, or a change
+ * event that outgrows it (an update's description beside its post-image), fails with
+ * BSONObjectTooLarge.
+ *
+ * @param doc The document.
+ * @returns Its BSON size.
+ * @throws {CommandError} 10334 when it is over the limit.
+ */
+export function resultSize(doc: Doc): number {
+  const size = calculateObjectSize(doc, { ignoreUndefined: true });
+  if (size > MAX_RESULT_SIZE) {
+    throw new CommandError(
+      10334,
+      `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. ` +
+        `Size must be between 0 and ${MAX_RESULT_SIZE}(16MB)`,
+    );
+  }
+  return size;
+}
 
 /** The cursors of one server. */
 export class CursorManager {

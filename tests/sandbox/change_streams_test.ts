@@ -229,3 +229,54 @@ Deno.test("showExpandedEvents adds disambiguatedPaths for numeric and dotted fie
     await plain.close();
   }
 });
+
+Deno.test("a change event over 16 MB fails the read with BSONObjectTooLarge; projected, it passes", async () => {
+  // The manual's "Large Change Stream Events": an update's description beside its looked-up
+  // post-image can pass 16 MB though the document itself is under it.
+  await using t = await testDatabase();
+  const c = t.db.collection<{ _id: number; a?: string; b?: string }>("large_events");
+  await c.insertOne({ _id: 1, a: "a".repeat(9 << 20) });
+  const { operationTime } = await t.db.command({ ping: 1 });
+  const lookup = c.watch([], {
+    fullDocument: "updateLookup",
+    startAtOperationTime: operationTime,
+    maxAwaitTimeMS: 200,
+  });
+  const projected = c.watch([{ $project: { operationType: 1, documentKey: 1 } }], {
+    fullDocument: "updateLookup",
+    startAtOperationTime: operationTime,
+    maxAwaitTimeMS: 200,
+  });
+  try {
+    await c.updateOne({ _id: 1 }, { $set: { b: "b".repeat(7 << 20) } });
+    assert.equal((await lookup.next()).operationType, "insert"); // 9 MB: returned before the failure
+    await assert.rejects(lookup.next(), (e: MongoServerError) => {
+      assert.equal(e.code, 10334, e.message);
+      return true;
+    });
+    const [insert, update] = await _take(projected, 2);
+    assert.equal(insert?.operationType, "insert");
+    assert.deepEqual(update, {
+      _id: update?._id,
+      operationType: "update",
+      documentKey: { _id: 1 },
+    });
+  } finally {
+    await lookup.close();
+    await projected.close();
+  }
+});
+
+Deno.test("a reply holds at most 16 MB of events: the rest come with the next read, none lost", async () => {
+  await using t = await testDatabase();
+  const c = t.db.collection<{ _id: number; a?: string; b?: string }>("large_batches");
+  const { operationTime } = await t.db.command({ ping: 1 });
+  const stream = c.watch([], { startAtOperationTime: operationTime, maxAwaitTimeMS: 200 });
+  try {
+    await c.insertMany([1, 2, 3].map((n) => ({ _id: n, a: "a".repeat(7 << 20) })));
+    const events = await _take(stream, 3);
+    assert.deepEqual(events.map((e) => "documentKey" in e && e.documentKey._id), [1, 2, 3]);
+  } finally {
+    await stream.close();
+  }
+});
