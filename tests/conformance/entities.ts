@@ -42,12 +42,44 @@ export interface RecordedEvent {
   serverConnectionId?: unknown;
 }
 
+/**
+ * A connection-pool (CMAP) event as the runner records it: the unified format's name of its
+ * type, the driver's event name without "Event" (`connectionCheckOutStarted`), and the fields the
+ * format lets a test check.
+ */
+export interface RecordedCmapEvent {
+  type: string;
+  /** Why a connection closed or a check-out failed */
+  reason?: string;
+  /** A pool cleared for one load-balanced service */
+  serviceId?: unknown;
+  /** Whether a pool clear interrupted the connections in use */
+  interruptInUseConnections?: boolean;
+}
+
+/** The driver's connection-pool events the unified format names (with "Event" appended). */
+const _CMAP_EVENTS = [
+  "poolCreated",
+  "poolReady",
+  "poolCleared",
+  "poolClosed",
+  "connectionCreated",
+  "connectionReady",
+  "connectionClosed",
+  "connectionCheckOutStarted",
+  "connectionCheckOutFailed",
+  "connectionCheckedOut",
+  "connectionCheckedIn",
+] as const;
+
 /** A client entity: the driver client and what it observed */
 export interface ClientEntity {
   kind: "client";
   client: MongoClient;
   /** Events recorded while the test's operations ran */
   events: RecordedEvent[];
+  /** Connection-pool events recorded while the test's operations ran */
+  cmapEvents: RecordedCmapEvent[];
   /** Whether events are currently recorded (between the start and the end of operations) */
   recording: boolean;
 }
@@ -269,7 +301,25 @@ export class EntityMap implements EntityLookup {
       monitorCommands: true,
     };
     const client = new MongoClient(this.#options.uri, options);
-    const entity: ClientEntity = { kind: "client", client, events: [], recording: false };
+    const entity: ClientEntity = {
+      kind: "client",
+      client,
+      events: [],
+      cmapEvents: [],
+      recording: false,
+    };
+    for (const name of _CMAP_EVENTS) {
+      if (!observe.has(`${name}Event`)) continue;
+      client.on(name, (event: Partial<RecordedCmapEvent>) => {
+        if (!entity.recording) return;
+        entity.cmapEvents.push({
+          type: `${name}Event`,
+          reason: event.reason,
+          serviceId: event.serviceId,
+          interruptInUseConnections: event.interruptInUseConnections,
+        });
+      });
+    }
     const keep = (commandName: string, command?: Document) => {
       const name = commandName.toLowerCase();
       if (!entity.recording || ignore.has(name) || _IGNORED_COMMANDS.has(name)) return false;

@@ -5,7 +5,7 @@
  */
 
 import type { Document } from "mongodb";
-import type { RecordedEvent } from "./entities.ts";
+import type { RecordedCmapEvent, RecordedEvent } from "./entities.ts";
 import { assertMatches, type EntityLookup, MatchError } from "./matcher.ts";
 
 /**
@@ -106,4 +106,65 @@ export function assertEvent(
       );
     }
   }
+}
+
+/**
+ * Asserts that the recorded connection-pool events match the expected list, in order: the type,
+ * and where the test gives them, `reason`, `hasServiceId` and `interruptInUseConnections`.
+ *
+ * @param expected one `expectedEventsForClient` object's `events` (eventType "cmap")
+ * @param actual the connection-pool events the client recorded
+ * @param options `ignoreExtraEvents` and the client's name for messages
+ * @throws {MatchError} on the first mismatch, naming the event's index
+ */
+export function assertCmapEvents(
+  expected: readonly Document[],
+  actual: readonly RecordedCmapEvent[],
+  options: { ignoreExtraEvents?: boolean; client?: string } = {},
+): void {
+  const label = `expectEvents[${options.client ?? "client"}] (cmap)`;
+  const count = () =>
+    `expected ${expected.length} event(s), observed ${actual.length} [${
+      actual.map((e) => e.type.replace("Event", "")).join(", ")
+    }]`;
+  if (
+    actual.length < expected.length ||
+    (!options.ignoreExtraEvents && actual.length > expected.length)
+  ) {
+    throw new MatchError(label, count());
+  }
+  expected.forEach((event, i) => {
+    const path = `${label}[${i}]`;
+    const [type, ...rest] = Object.keys(event);
+    if (type === undefined || rest.length > 0) {
+      throw new Error(`${path}: an expected event needs exactly one type key`);
+    }
+    const spec = event[type] as Document;
+    const seen = actual[i]!;
+    if (type !== seen.type) throw new MatchError(path, `expected ${type}, observed ${seen.type}`);
+    if (spec.reason !== undefined && spec.reason !== seen.reason) {
+      throw new MatchError(
+        `${path}.reason`,
+        `expected "${spec.reason}", observed "${seen.reason}"`,
+      );
+    }
+    if (spec.hasServiceId !== undefined) {
+      const has = seen.serviceId !== undefined && seen.serviceId !== null;
+      if (has !== spec.hasServiceId) {
+        throw new MatchError(
+          `${path}.hasServiceId`,
+          `expected ${spec.hasServiceId}, observed ${has}`,
+        );
+      }
+    }
+    if (
+      spec.interruptInUseConnections !== undefined &&
+      spec.interruptInUseConnections !== (seen.interruptInUseConnections ?? false)
+    ) {
+      throw new MatchError(
+        `${path}.interruptInUseConnections`,
+        `expected ${spec.interruptInUseConnections}, observed ${seen.interruptInUseConnections}`,
+      );
+    }
+  });
 }

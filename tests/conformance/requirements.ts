@@ -24,6 +24,9 @@ export interface ServerInfo {
 /** Highest schema version of the format this runner reads */
 export const SUPPORTED_SCHEMA_VERSION = [1, 21] as const;
 
+/** Why a test that needs an authenticating server is skipped on one without. */
+export const NEEDS_AUTHENTICATION = "needs authentication";
+
 /**
  * Parses a version string: `major[.minor[.patch]]`, anything after the patch discarded.
  *
@@ -128,7 +131,7 @@ export function unmetRequirement(requirement: Document, server: ServerInfo): str
   }
   if (serverless === "require" && !server.serverless) return "needs Atlas Serverless";
   if (serverless === "forbid" && server.serverless) return "cannot run on Atlas Serverless";
-  if (auth === true && !server.auth) return "needs authentication";
+  if (auth === true && !server.auth) return NEEDS_AUTHENTICATION;
   if (auth === false && server.auth) return "needs authentication disabled";
   if (csfle === true) return "needs client-side field level encryption";
   if (requirement.serverParameters !== undefined) {

@@ -14,7 +14,7 @@ import {
   MongoServerError,
 } from "mongodb";
 import { EntityMap, type RecordedEvent, sessionInternals } from "./entities.ts";
-import { assertEvents } from "./events.ts";
+import { assertCmapEvents, assertEvents } from "./events.ts";
 import { assertMatches, exactlyEquals, formatValue, MatchError } from "./matcher.ts";
 import {
   bulkWriteResultToDocument,
@@ -158,6 +158,7 @@ export async function runTest(
     await entities.create(file.createEntities ?? []);
     for (const client of entities.clients()) {
       client.events = [];
+      client.cmapEvents = [];
       client.recording = true;
     }
     const operations = (test.operations ?? []) as Document[];
@@ -170,10 +171,18 @@ export async function runTest(
     await _disableFailPoints(failPoints);
     for (const [index, expected] of ((test.expectEvents ?? []) as Document[]).entries()) {
       stage = `expectEvents[${index}]`;
-      if ((expected.eventType ?? "command") !== "command") {
-        throw new UnsupportedOperationError(`eventType "${expected.eventType}" is not supported`);
-      }
+      const eventType = expected.eventType ?? "command";
       const client = entities.get(expected.client as string, "client");
+      if (eventType === "cmap") {
+        assertCmapEvents(expected.events as Document[], client.cmapEvents, {
+          ignoreExtraEvents: expected.ignoreExtraEvents === true,
+          client: expected.client as string,
+        });
+        continue;
+      }
+      if (eventType !== "command") {
+        throw new UnsupportedOperationError(`eventType "${eventType}" is not supported`);
+      }
       assertEvents(expected.events as Document[], client.events, {
         ignoreExtraEvents: expected.ignoreExtraEvents === true,
         entities,
