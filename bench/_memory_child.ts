@@ -12,6 +12,7 @@
  * @module
  */
 
+import process from "node:process";
 import v8 from "node:v8";
 import { runCli } from "../cli/program.ts";
 import { builtinPlugins } from "../cli/registry.ts";
@@ -41,6 +42,11 @@ export interface MemoryReport {
   peak: MemorySample;
   /** Samples taken. */
   samples: number;
+  /**
+   * CPU time the command used, user and system, in microseconds: from the moment the modules
+   * were loaded to exit (`process.cpuUsage()`), so module loading is not counted.
+   */
+  cpu: { user: number; system: number };
 }
 
 function _sample(started: number): MemorySample {
@@ -61,6 +67,7 @@ function _sample(started: number): MemorySample {
 
 if (import.meta.main) {
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const start = _sample(started);
   let peak = start;
   let samples = 1;
@@ -73,7 +80,12 @@ if (import.meta.main) {
     clearInterval(timer);
     const last = _sample(started);
     if (last.rss > peak.rss) peak = last;
-    const line: MemoryReport = { start, peak, samples: samples + 1 };
+    const line: MemoryReport = {
+      start,
+      peak,
+      samples: samples + 1,
+      cpu: process.cpuUsage(cpuAtStart),
+    };
     console.error(`${MEMORY_MARK}${JSON.stringify(line)}`);
   };
   const code = await runCli(Deno.args, {
