@@ -164,7 +164,13 @@ export interface ArchiverRun {
  */
 export async function runArchiver(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string>; memoryReport?: boolean } = {},
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    memoryReport?: boolean;
+    /** V8 flags. @default ARCHIVER_V8_FLAGS (the `archiver` task's and `deno compile`'s) */
+    v8Flags?: string;
+  } = {},
 ): Promise<ArchiverRun> {
   if (options.memoryReport) return await _runWithMemoryReport(args, options);
   const started = performance.now();
@@ -173,6 +179,7 @@ export async function runArchiver(
     env: { ...QUIET, ...options.env },
     stdout: "piped",
     permissions: PERMISSIONS,
+    v8Flags: options.v8Flags,
   });
   const sampler = sampleMemory(child.pid, 50);
   const code = await child.exited;
@@ -194,10 +201,10 @@ const _MEMORY_CHILD = fileURLToPath(new URL("./_memory_child.ts", import.meta.ur
 // The same command line as spawnSelf's, the wrapper in place of cli/main.ts.
 async function _runWithMemoryReport(
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> },
+  options: { cwd?: string; env?: Record<string, string>; v8Flags?: string },
 ): Promise<ArchiverRun> {
   if (Deno.build.standalone) throw new Error("The memory report needs the program from source");
-  const self = selfCommand(PERMISSIONS);
+  const self = selfCommand(PERMISSIONS, options.v8Flags);
   const started = performance.now();
   const child = new Deno.Command(self.command, {
     args: [...self.args.slice(0, -1), _MEMORY_CHILD, ...args],

@@ -45,6 +45,7 @@ import { Quarantine } from "../core/archive/quarantine.ts";
 import { type CollectionNames, DEFAULT_COLLECTION_NAMES } from "../core/archive/collections.ts";
 import { generateDataset, scaledReferenceCounts } from "../plugins/simulate/generator.ts";
 import { ensureSourceIndexes, writeDataset } from "../plugins/simulate/writer.ts";
+import { ARCHIVER_V8_FLAGS } from "../core/runtime/child_process.ts";
 import { runArchiver, startSandboxProcess } from "./_child.ts";
 import { startProxy } from "./_proxy.ts";
 
@@ -98,6 +99,16 @@ export interface BatchMemoryRun {
   peakRss: number;
   /** Where the memory went at the peak (`undefined` when the child did not say). */
   breakdown?: MemoryBreakdown;
+  /**
+   * The V8 flags it ran with: those of the `archiver` task and `deno compile`
+   * (`ARCHIVER_V8_FLAGS`, which spawnSelf passes by default).
+   */
+  v8Flags: string;
+  /**
+   * Its CPU time (user and system) per 1,000 orders archived, in ms, from the moment its modules
+   * were loaded to exit (`undefined` when the child did not say).
+   */
+  cpuMsPer1000?: number;
 }
 
 /** What one path cost, archiving in-process without the proxy. */
@@ -447,9 +458,12 @@ async function _memoryRun(
   const name = `bench_batch_memory_${orders}`;
   const db = client.db(name);
   await populate(db, orders);
+  // The V8 flags of the `archiver` task and of `deno compile`: one constant, checked against
+  // deno.json by tests/cli/memory_test.ts.
+  const v8Flags = ARCHIVER_V8_FLAGS;
   const run = await runArchiver(
     ["--uri", uri, "--db", name, "--log-dir", join(dir, "logs"), "batch", "--json"],
-    { cwd: dir, memoryReport: true },
+    { cwd: dir, memoryReport: true, v8Flags },
   );
   if (run.code !== 0) {
     throw new Error(`archiver batch exited ${run.code} on ${orders} orders:\n${run.stderr}`);
@@ -458,9 +472,15 @@ async function _memoryRun(
     orders_archived?: number;
   };
   await db.dropDatabase();
+  const archived = report.orders_archived ?? 0;
+  const cpu = run.memory?.cpu;
   return {
     orders,
-    archived: report.orders_archived ?? 0,
+    archived,
+    v8Flags,
+    cpuMsPer1000: cpu && archived > 0
+      ? (cpu.user + cpu.system) / 1000 / (archived / 1000)
+      : undefined,
     ms: Math.round(run.ms),
     // Sampled from outside every 50 ms, the high-water mark can miss a peak just before exit that
     // the child's own last sample saw.

@@ -26,6 +26,7 @@ import { benchLogsCheck } from "./logs.ts";
 import { benchPurge } from "./purge.ts";
 import { benchSandbox } from "./sandbox.ts";
 import { benchSimulate } from "./simulate.ts";
+import { benchStartup } from "./startup.ts";
 import { benchWatchIdle } from "./watch_idle.ts";
 import { benchWatch, type WatchBenchResult } from "./watch.ts";
 
@@ -66,7 +67,15 @@ export interface Machine {
 }
 
 /** The benchmarks a plain `deno task bench` runs, in order. */
-export const BENCHES = ["logs", "sandbox", "simulate", "batch", "purge", "watch"] as const;
+export const BENCHES = [
+  "logs",
+  "sandbox",
+  "simulate",
+  "batch",
+  "startup",
+  "purge",
+  "watch",
+] as const;
 
 /** Every benchmark: those above and the 10-minute watch soak (`--soak`, or `--only soak`). */
 export const ALL_BENCHES = [...BENCHES, "soak"] as const;
@@ -93,6 +102,7 @@ export const FIGURES: Record<BenchName, readonly string[]> = {
     "batch bytes server→client per order, client path",
     "batch bytes client→server per order, client path",
     "batch archiver CPU per 1,000 orders",
+    "batch archiver CPU per 1,000 orders, archiver batch process",
     "batch archiver CPU per 1,000 orders, client path",
     "batch re-run enrichment reads",
     "catch-up over archived orders, per 1M",
@@ -105,6 +115,12 @@ export const FIGURES: Record<BenchName, readonly string[]> = {
     "batch peak RSS large/small",
     "batch memory at peak, small run",
     "batch memory at peak, large run",
+  ],
+  startup: [
+    "archiver --version, start to exit",
+    "archiver --version, peak RSS",
+    "archiver health, start to exit",
+    "archiver health, peak RSS",
   ],
   purge: [
     "purge throughput, with the check",
@@ -308,13 +324,23 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
       batch.clientBytes.toServerPerOrder,
       bytesUnit(batch.clientBytes),
     );
-    row("batch", "batch archiver CPU per 1,000 orders", server.cpuMsPer1000, "ms", {
-      target: "≤ 15 ms",
-      met: server.cpuMsPer1000 <= 15,
+    row("batch", "batch archiver CPU per 1,000 orders", server.cpuMsPer1000, "ms (in-process)", {
+      target: "≤ 10 ms",
+      met: server.cpuMsPer1000 <= 10,
       reason: `${fellBack}user ${server.cpuUserMsPer1000.toFixed(1)} ms, system ${
         server.cpuSystemMsPer1000.toFixed(1)
       } ms`,
     });
+    // The same figure from the real `archiver batch` of the large memory run, with the V8 flags
+    // it ships with (its young generation is smaller: more, shorter collections).
+    const childCpu = batch.memoryLarge.cpuMsPer1000 ?? NaN;
+    row(
+      "batch",
+      "batch archiver CPU per 1,000 orders, archiver batch process",
+      childCpu,
+      `ms (over ${_int(batch.memoryLarge.archived)}, V8 flags ${batch.memoryLarge.v8Flags})`,
+      { target: "≤ 10 ms", met: childCpu <= 10, reason: "user and system, modules loaded" },
+    );
     row(
       "batch",
       "batch archiver CPU per 1,000 orders, client path",
@@ -388,7 +414,30 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
         "batch",
         `batch memory at peak, ${size} run`,
         (run.breakdown?.rss ?? NaN) / MB,
-        `MB RSS: ${_breakdownText(run)}`,
+        `MB RSS: ${_breakdownText(run)}; V8 flags ${run.v8Flags}`,
+      );
+    }
+  }
+
+  if (only.has("startup")) {
+    options.onStart?.("startup");
+    // No targets: issue 23 asks for these figures printed.
+    const startup = await benchStartup({ runs: quick ? 1 : 3 });
+    for (
+      const [name, run] of [["--version", startup.version], ["health", startup.health]] as const
+    ) {
+      const how = `median of ${run.runs}, exit ${run.code}, V8 flags ${startup.v8Flags}`;
+      row(
+        "startup",
+        `archiver ${name}, start to exit`,
+        run.ms,
+        `ms (${how}; ${_int(run.msRange[0])}–${_int(run.msRange[1])} ms)`,
+      );
+      row(
+        "startup",
+        `archiver ${name}, peak RSS`,
+        run.peakRss / MB,
+        `MB (${run.peakFrom === "ru_maxrss" ? "the kernel's ru_maxrss" : "sampled /proc"}; ${how})`,
       );
     }
   }

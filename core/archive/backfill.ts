@@ -131,9 +131,13 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     });
     try {
       let chunk: OrderRef[] = [];
-      for await (const order of cursor) {
-        chunk.push(order);
-        if (chunk.length >= Math.min(batchSize, limit - report.orders_found)) {
+      // What the cursor holds is taken a batch at a time, not one awaited document at a time:
+      // the driver's per-document iteration (a promise and its timeout checks each) was a
+      // visible part of a batch's CPU.
+      while (await cursor.hasNext()) {
+        const size = Math.min(batchSize, limit - report.orders_found);
+        for (const order of cursor.readBufferedDocuments(size - chunk.length)) chunk.push(order);
+        if (chunk.length >= size) {
           await flush(chunk);
           chunk = [];
           if (report.orders_found >= limit || signal?.aborted) return;

@@ -131,6 +131,23 @@ Deno.test("server-side counts are exact: already archived, repeated numbers, and
   );
 });
 
+Deno.test("server-side counts stay exact when the outcome comes back in several documents (over 1,000 orders)", async () => {
+  await using t = await testDatabase("merge_counts_large");
+  await seedOrders(t.db, { complete: 2_300, incomplete: 0, notDelivered: 0 });
+  await ensureArchiveIndex(t.db.collection("Historique"));
+  const all = await refs(t.db);
+  await archiveOrders(all.slice(0, 1_100), options(t.db));
+
+  const outcome = await archiveOrders(all, options(t.db));
+  assert.equal(outcome.path, "server");
+  assert.deepEqual(
+    [outcome.archived, outcome.alreadyArchived, outcome.duplicates],
+    [1_200, 1_100, 0],
+    "2,300 archive documents read back in three parts: each order counted once",
+  );
+  assert.equal(await t.db.collection("Historique").countDocuments(), 2_300);
+});
+
 // Each row makes the merge's first attempt fail in one way the server really does; the
 // archive must end with every order once and the counts must say so, whatever was written
 // before the failure.
