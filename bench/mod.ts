@@ -446,6 +446,9 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
     row("watch", "watch deliveries/s", steady.deliveriesPerSecond, "deliveries/s", {
       target: quick ? "≈ 40/s (quick)" : "≈ 500/s (≥ 450)",
       met: steady.deliveriesPerSecond >= (quick ? 0.9 * 40 : 450),
+      reason: `live traffic reached ${_int(steady.changesPerSecond)} changes/s of ${
+        _int(steady.rate)
+      }`,
     });
     row("watch", "watch missed", steady.missed, `count of ${_int(steady.deliveries)}`, {
       target: "0",
