@@ -8,7 +8,7 @@
 
 import { fileURLToPath } from "node:url";
 import { selfCommand, spawnSelf } from "../core/runtime/child_process.ts";
-import { readProcFile } from "../core/runtime/proc.ts";
+import { parseProcStat, PROC_TICKS_PER_SECOND, readProcFile } from "../core/runtime/proc.ts";
 import type { MemoryReport } from "./_memory_child.ts";
 
 // What `deno task archiver` grants: the minimal list and `--allow-run`, which also lets
@@ -77,6 +77,82 @@ export function sampleMemory(pid: number, intervalMs = 100): MemorySampler {
     },
     samples,
     stop: () => clearInterval(timer),
+  };
+}
+
+/** CPU time a process spent, from `/proc/<pid>/stat`, in seconds. */
+export interface ProcessCpu {
+  /** In user mode. */
+  user: number;
+  /** In the kernel. */
+  system: number;
+}
+
+/**
+ * Reads a process's CPU time on Linux.
+ *
+ * @param pid The process id.
+ * @returns User and system seconds, or `undefined` when unavailable (not Linux, or gone).
+ */
+export async function readProcessCpu(pid: number): Promise<ProcessCpu | undefined> {
+  const stat = await readProcFile(pid, "stat");
+  if (stat === undefined) return undefined;
+  try {
+    const { utime, stime } = parseProcStat(stat);
+    return { user: utime / PROC_TICKS_PER_SECOND, system: stime / PROC_TICKS_PER_SECOND };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples the CPU time of several processes until stopped. */
+export interface CpuSampler {
+  /** CPU spent by each process between its first and its last sample, in seconds. */
+  spent(): Record<string, ProcessCpu>;
+  /** Stops sampling, after one last sample of the processes still running. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Samples the CPU time of named processes every `intervalMs`: a process that exits keeps its
+ * last sample (at most one interval before its end), since `/proc` forgets it.
+ *
+ * @param pids The processes, by name.
+ * @param intervalMs Time between samples. @default 250
+ * @returns The sampler.
+ */
+export function sampleCpu(pids: Record<string, number>, intervalMs = 250): CpuSampler {
+  const first: Record<string, ProcessCpu> = {};
+  const last: Record<string, ProcessCpu> = {};
+  let busy: Promise<void> = Promise.resolve();
+  const sample = () =>
+    busy = busy.then(async () => {
+      await Promise.all(
+        Object.entries(pids).map(async ([name, pid]) => {
+          const cpu = await readProcessCpu(pid);
+          if (!cpu) return;
+          first[name] ??= cpu;
+          last[name] = cpu;
+        }),
+      );
+    });
+  void sample();
+  const timer = setInterval(() => void sample(), intervalMs);
+  return {
+    spent: () =>
+      Object.fromEntries(
+        Object.keys(pids).map((name) => {
+          const a = first[name], b = last[name];
+          return [name, {
+            user: a && b ? b.user - a.user : NaN,
+            system: a && b ? b.system - a.system : NaN,
+          }];
+        }),
+      ),
+    stop: async () => {
+      clearInterval(timer);
+      await sample();
+    },
   };
 }
 

@@ -139,10 +139,16 @@ export const FIGURES: Record<BenchName, readonly string[]> = {
     "watch lag p99 at 500 deliveries/s",
     "watch peak RSS",
     "watch RSS growth, short run",
+    "watcher CPU per 1,000 deliveries at 500/s",
+    "watch bytes server→client per delivery",
+    "watch server commands per 1,000 deliveries at 500/s",
     "watch deliveries/s, 2,000/s run",
     "watch missed + doubled, 2,000/s run",
     "watch lag p50, 2,000/s run",
     "watch lag p99 at 2,000 deliveries/s",
+    "CPU while live traffic ran, 2,000/s run: traffic",
+    "CPU while live traffic ran, 2,000/s run: sandbox",
+    "CPU while live traffic ran, 2,000/s run: watcher",
     "idle watcher CPU per minute",
     "idle watcher server commands per minute",
   ],
@@ -484,10 +490,14 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
 
   if (only.has("watch")) {
     options.onStart?.("watch");
-    const steady = await _watch("steady", quick);
+    // The steady run's watcher goes through the counting proxy: its commands and bytes.
+    const steady = await _watch("steady", quick, { proxy: true });
     row("watch", "watch deliveries/s", steady.deliveriesPerSecond, "deliveries/s", {
       target: quick ? "≈ 40/s (quick)" : "≈ 500/s (≥ 450)",
       met: steady.deliveriesPerSecond >= (quick ? 0.9 * 40 : 450),
+      reason: `live traffic reached ${_int(steady.changesPerSecond)} changes/s of ${
+        _int(steady.rate)
+      }`,
     });
     row("watch", "watch missed", steady.missed, `count of ${_int(steady.deliveries)}`, {
       target: "0",
@@ -521,6 +531,45 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
       },
     );
 
+    const watcherCpuMs = (steady.watcherCpu.user + steady.watcherCpu.system) * 1000;
+    const perThousand = 1000 / Math.max(1, steady.deliveries);
+    row(
+      "watch",
+      "watcher CPU per 1,000 deliveries at 500/s",
+      watcherCpuMs * perThousand,
+      `ms (over ${_int(steady.deliveries)})`,
+      {
+        target: "≤ 50 ms",
+        met: watcherCpuMs * perThousand <= 50,
+        reason: `user ${(steady.watcherCpu.user * 1000 * perThousand).toFixed(1)} ms, system ${
+          (steady.watcherCpu.system * 1000 * perThousand).toFixed(1)
+        } ms per 1,000; ${_int(watcherCpuMs)} ms over the run`,
+      },
+    );
+    const wire = steady.wire ?? { toClient: NaN, toServer: NaN, byCommand: {} };
+    const byCommand = Object.entries(wire.byCommand).sort(([, a], [, b]) =>
+      b.toClient - a.toClient
+    );
+    const bytesPerDelivery = wire.toClient / Math.max(1, steady.deliveries);
+    row("watch", "watch bytes server→client per delivery", bytesPerDelivery, "bytes", {
+      target: "≤ 300",
+      met: bytesPerDelivery <= 300,
+      reason: `per delivery: ${
+        byCommand.map(([name, c]) => `${name} ${_int(c.toClient * perThousand / 1000)}`).join(", ")
+      } (client→server ${_int(wire.toServer / Math.max(1, steady.deliveries))})`,
+    });
+    const commands = byCommand.reduce((sum, [, c]) => sum + c.requests, 0);
+    row(
+      "watch",
+      "watch server commands per 1,000 deliveries at 500/s",
+      commands * perThousand,
+      `commands (${
+        byCommand.sort(([, a], [, b]) => b.requests - a.requests)
+          .map(([name, c]) => `${name} ${(c.requests * perThousand).toFixed(1)}`).join(", ")
+      })`,
+      { target: "≤ 50", met: commands * perThousand <= 50 },
+    );
+
     const busy = await _watch("busy", quick);
     const busyDeliveries = quick ? 200 : 2_000;
     row("watch", "watch deliveries/s, 2,000/s run", busy.deliveriesPerSecond, "deliveries/s", {
@@ -542,30 +591,53 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
       },
     );
     row("watch", "watch lag p50, 2,000/s run", busy.lagP50Ms, "ms", lagClaim);
+    const cores = (name: keyof WatchBenchResult["cpuByProcess"]) => {
+      const cpu = busy.cpuByProcess[name];
+      return (cpu.user + cpu.system) / busy.trafficSeconds;
+    };
+    const busyCpu = `CPU while traffic ran (${
+      _int(busy.trafficSeconds)
+    } s, ${navigator.hardwareConcurrency} cores): traffic ${
+      _int(cores("traffic") * 100)
+    } %, sandbox ${_int(cores("sandbox") * 100)} %, watcher ${
+      _int(cores("watcher") * 100)
+    } % of a core`;
     row("watch", "watch lag p99 at 2,000 deliveries/s", busy.lagP99Ms, _rateUnit(busy), {
       target: "≤ 250 ms",
       met: busy.lagP99Ms <= 250 && _rateReached(busy, "busy", quick),
-      reason: _lagReason(busy, "busy", quick),
+      reason: `${_lagReason(busy, "busy", quick)}; ${busyCpu}`,
       ...lagClaim,
     });
+    for (const name of ["traffic", "sandbox", "watcher"] as const) {
+      const cpu = busy.cpuByProcess[name];
+      row(
+        "watch",
+        `CPU while live traffic ran, 2,000/s run: ${name}`,
+        cores(name) * 100,
+        `% of a core (user ${_int(cpu.user * 1000)} ms, system ${_int(cpu.system * 1000)} ms over ${
+          _int(busy.trafficSeconds)
+        } s)`,
+      );
+    }
   }
 
   if (only.has("watch")) {
     const idle = await benchWatchIdle(quick ? { durationMs: 5_000, settleMs: 1_000 } : {});
+    const idleBy = Object.entries(idle.byCommand).sort(([, a], [, b]) => b - a);
     row("watch", "idle watcher CPU per minute", idle.cpuMsPerMinute, "ms", {
       target: "≤ 100 ms",
       met: idle.cpuMsPerMinute <= 100,
       reason: `over ${_int(idle.durationMs / 1000)} s with ${
         _int(idle.commandsPerMinute)
-      } commands a minute`,
+      } commands a minute; ${
+        idle.cpuThreads.map((t) => `${t.name} ${_int(t.msPerMinute)} ms`).join(", ")
+      } a minute by thread`,
     });
     row(
       "watch",
       "idle watcher server commands per minute",
       idle.commandsPerMinute,
-      `commands (${
-        Object.entries(idle.byCommand).map(([name, n]) => `${name} ${n.toFixed(0)}`).join(", ")
-      })`,
+      `commands (${idleBy.map(([name, n]) => `${name} ${n.toFixed(0)}`).join(", ")})`,
     );
   }
 
@@ -612,11 +684,16 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
   return rows;
 }
 
-function _watch(run: keyof typeof WATCH_RUNS, quick: boolean): Promise<WatchBenchResult> {
+function _watch(
+  run: keyof typeof WATCH_RUNS,
+  quick: boolean,
+  options: { proxy?: boolean } = {},
+): Promise<WatchBenchResult> {
   const sizes = WATCH_RUNS[run][quick ? "quick" : "full"];
   return benchWatch({
     durationMs: sizes.durationMs,
     rate: sizes.deliveries * CHANGES_PER_DELIVERY,
+    proxy: options.proxy,
   });
 }
 

@@ -27,7 +27,16 @@
 import { MongoClient } from "mongodb";
 import { join } from "node:path";
 import { populate } from "./batch.ts";
-import { type MemorySampler, sampleMemory, spawnArchiver, startSandboxProcess } from "./_child.ts";
+import {
+  type MemorySampler,
+  type ProcessCpu,
+  readProcessCpu,
+  sampleCpu,
+  sampleMemory,
+  spawnArchiver,
+  startSandboxProcess,
+} from "./_child.ts";
+import { type ProxyCounts, startProxy } from "./_proxy.ts";
 
 /** Sizes of a watch benchmark run. */
 export interface WatchBenchOptions {
@@ -37,6 +46,11 @@ export interface WatchBenchOptions {
   rate?: number;
   /** Longest wait for the watcher to archive the last deliveries, in ms. @default 60000 */
   drainTimeoutMs?: number;
+  /**
+   * Connect the watcher through the counting proxy (bench/_proxy.ts), to count what it asks of
+   * the server and the bytes each way. @default false
+   */
+  proxy?: boolean;
 }
 
 /** What the watch benchmark measured. */
@@ -78,6 +92,17 @@ export interface WatchBenchResult {
   rssSecondTenth: number;
   /** `rssLate / rssSecondTenth`: minute 10 ÷ minute 2 of a 10-minute soak. */
   soakGrowth: number;
+  /** The watcher's CPU from the traffic's start until every delivery was archived, in s. */
+  watcherCpu: ProcessCpu;
+  /** How long live traffic ran, wall clock from its first change to its exit, in s. */
+  trafficSeconds: number;
+  /** CPU of each process while live traffic ran (traffic, sandbox, watcher), in s. */
+  cpuByProcess: Record<"traffic" | "sandbox" | "watcher", ProcessCpu>;
+  /**
+   * The watcher's traffic with the server from the traffic's start until every delivery was
+   * archived (with `proxy` only).
+   */
+  wire?: ProxyCounts;
 }
 
 /**
@@ -94,6 +119,11 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
   const client = new MongoClient(sandbox.uri);
   const name = "bench_watch";
   const common = ["--uri", sandbox.uri, "--db", name, "--log-dir", join(dir, "logs")];
+  const url = new URL(sandbox.uri.replace(/^mongodb:/, "http:"));
+  await using proxy = options.proxy
+    ? startProxy({ hostname: url.hostname, port: Number(url.port) })
+    : undefined;
+  const watcherUri = proxy ? proxy.uriFor(sandbox.uri) : sandbox.uri;
   let watcher: ReturnType<typeof spawnArchiver> | undefined;
   let sampler: MemorySampler | undefined;
   try {
@@ -104,7 +134,10 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
       $set: { status: "annulée" },
     });
 
-    watcher = spawnArchiver([...common, "watch"], { cwd: dir });
+    watcher = spawnArchiver(
+      ["--uri", watcherUri, "--db", name, "--log-dir", join(dir, "logs"), "watch"],
+      { cwd: dir },
+    );
     await watcher.waitFor(/Change Stream opened/);
     sampler = sampleMemory(watcher.child.pid, 100);
     const samplingFrom = performance.now();
@@ -125,7 +158,20 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
       { cwd: dir },
     );
     const trafficStarted = performance.now();
+    proxy?.reset();
+    const watcherPid = watcher.child.pid;
+    const cpuAtStart = await readProcessCpu(watcherPid);
+    // Each process's CPU from the first change sent (not the traffic process's own start).
+    await traffic.waitFor(/Live traffic at/, 60_000);
+    const liveFrom = performance.now();
+    const cpu = sampleCpu({
+      traffic: traffic.child.pid,
+      sandbox: sandbox.pid,
+      watcher: watcherPid,
+    });
     const code = await traffic.exited();
+    await cpu.stop();
+    const liveMs = performance.now() - liveFrom;
     if (code !== 0) throw new Error(`simulate --live exited ${code}:\n${traffic.stderr()}`);
     const trafficMs = performance.now() - trafficStarted;
     const summary = JSON.parse(traffic.stdout().trim().split("\n").at(-1) ?? "{}") as {
@@ -142,6 +188,8 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
       if (archived >= deliveries) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    const cpuAtEnd = await readProcessCpu(watcherPid);
+    const wire = proxy?.counts();
     // Memory from the traffic's start to its end, while the watcher was under load.
     const offset = trafficStarted - samplingFrom;
     const during = sampler.samples.filter((s) => s.ms >= offset && s.ms <= offset + trafficMs);
@@ -194,6 +242,13 @@ export async function benchWatch(options: WatchBenchOptions = {}): Promise<Watch
       memoryGrowth: rssLate / rssEarly,
       rssSecondTenth,
       soakGrowth: rssLate / rssSecondTenth,
+      watcherCpu: {
+        user: (cpuAtEnd?.user ?? NaN) - (cpuAtStart?.user ?? NaN),
+        system: (cpuAtEnd?.system ?? NaN) - (cpuAtStart?.system ?? NaN),
+      },
+      trafficSeconds: liveMs / 1000,
+      cpuByProcess: cpu.spent() as WatchBenchResult["cpuByProcess"],
+      ...(wire ? { wire } : {}),
     };
   } catch (error) {
     // The sandbox logs why it closed a connection; the driver's error only says it was closed.

@@ -28,13 +28,17 @@ export const PRIVATE_FILE_MODE = 0o600;
  * @param path The file to replace.
  * @param text Its new content.
  * @param options The file's permissions, ignored on Windows: {@link STATE_FILE_MODE} (readable by
- *   every user) unless it holds a secret or personal data ({@link PRIVATE_FILE_MODE}).
+ *   every user) unless it holds a secret or personal data ({@link PRIVATE_FILE_MODE}); and
+ *   whether the new content is flushed to disk before the rename (`durable`, the default). A
+ *   heartbeat rewritten every few seconds passes `durable: false`: a reader still sees the old
+ *   file or the new one, and only a power loss could leave it empty, which its readers take for
+ *   a stale heartbeat, as they take a process gone.
  * @throws When the temporary file cannot be written or renamed; the target is then unchanged.
  */
 export async function writeFileAtomic(
   path: string,
   text: string,
-  options: { mode?: number } = {},
+  options: { mode?: number; durable?: boolean } = {},
 ): Promise<void> {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
@@ -48,7 +52,7 @@ export async function writeFileAtomic(
       for (let written = 0; written < bytes.length;) {
         written += await file.write(bytes.subarray(written));
       }
-      await file.sync();
+      if (options.durable ?? true) await file.sync();
     } finally {
       file.close();
     }

@@ -200,7 +200,8 @@ export class FileTokenLock implements TokenLock {
   /** Rewrites the lock file with a new heartbeat. */
   async heartbeat(): Promise<void> {
     if (!this.#held) return;
-    await writeFileAtomic(this.#path, `${JSON.stringify(this.#holder())}\n`);
+    // Rewritten every status interval; an empty file left by a power loss reads as stale.
+    await writeFileAtomic(this.#path, `${JSON.stringify(this.#holder())}\n`, { durable: false });
   }
 
   /** Removes the lock file when it is still ours. */

@@ -93,7 +93,8 @@ export interface WatchStatus {
  * @param status The status to write.
  */
 export async function writeWatchStatus(path: string, status: WatchStatus): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`);
+  // A heartbeat: rewritten every status interval, it need not reach the disk each time.
+  await writeFileAtomic(path, `${JSON.stringify(status, null, 2)}\n`, { durable: false });
 }
 
 /**

@@ -7,7 +7,13 @@
  * @module
  */
 
-import type { ChangeStream, ChangeStreamDocument, Db, Document, Timestamp } from "mongodb";
+import {
+  ChangeStream,
+  type ChangeStreamDocument,
+  type Db,
+  type Document,
+  type Timestamp,
+} from "mongodb";
 import { errorKind } from "../../core/mongo/errors.ts";
 import { ConfigError } from "../../core/runtime/errors.ts";
 import { sleep } from "../../core/runtime/retry.ts";
@@ -110,6 +116,12 @@ export interface StreamHandlers {
  * Reads the stream until the signal is aborted (returns `undefined`) or the stream ends: an
  * ending event (drop, rename, invalidate) or a stream the server closed (returns it).
  *
+ * The stream is open once the server accepted it (its first resume token), not when the first
+ * read ends: on a quiet collection that read waits the whole await. A stop does not wait for a read
+ * in flight either: its answer is dropped and the caller closes the stream. A micro-batch being
+ * filled is finished and handed on first (its reads are short), so a stop never leaves one half
+ * done.
+ *
  * @param stream The open change stream.
  * @param handlers What to do with reads, batches and idle moments.
  * @returns The ending event, `"closed"`, or `undefined` when stopped.
@@ -118,20 +130,27 @@ export async function readMicroBatches(
   stream: ChangeStream,
   handlers: StreamHandlers,
 ): Promise<ChangeStreamDocument | "closed" | undefined> {
+  using stop = _stopOf(handlers.signal);
   const read = async () => {
     const event = await stream.tryNext();
     handlers.onRead(event);
     return event;
   };
-  // The driver opens the stream on the first read; a successful read means it is open.
-  let pending: ChangeStreamDocument | null = await read();
+  // The driver opens the stream on the first read. Once the server accepted it the stream has a
+  // resume token (an empty first batch's postBatchResumeToken): it is open.
+  const opened = new Promise<void>((resolve) =>
+    stream.once(ChangeStream.RESUME_TOKEN_CHANGED, () => resolve())
+  );
+  const first = read();
+  if ((await stop.race(Promise.race([first, opened]))) === _STOPPED) return undefined;
   await handlers.onOpen();
-  while (!handlers.signal.aborted) {
+  let pending = await stop.race(first);
+  while (pending !== _STOPPED && !handlers.signal.aborted) {
     if (pending && isEnding(pending)) return pending;
     if (!pending) {
       if (stream.closed) return "closed";
       await handlers.onIdle();
-      pending = await read();
+      pending = await stop.race(read());
       continue;
     }
     // A micro-batch is what the stream has ready now (the driver's buffer, filled by one getMore
@@ -155,9 +174,29 @@ export async function readMicroBatches(
     const next = pending ? Promise.resolve(pending) : read();
     next.catch(() => {});
     await handlers.onBatch(events);
-    pending = await next;
+    pending = await stop.race(next);
   }
   return undefined;
+}
+
+const _STOPPED = Symbol("stopped");
+
+/** The signal as a race: what a read in flight loses to once the watcher stops. */
+function _stopOf(signal: AbortSignal) {
+  let onAbort = () => {};
+  const stopped = new Promise<typeof _STOPPED>((resolve) => {
+    onAbort = () => resolve(_STOPPED);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return {
+    /** The promise's value, or {@link _STOPPED} when the signal is aborted first. */
+    race<T>(promise: Promise<T>): Promise<T | typeof _STOPPED> {
+      promise.catch(() => {}); // a read dropped on stop fails later, when the stream closes
+      return Promise.race([promise, stopped]);
+    },
+    [Symbol.dispose]: () => signal.removeEventListener("abort", onAbort),
+  };
 }
 
 /**

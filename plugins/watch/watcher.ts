@@ -50,6 +50,7 @@ import { connectForever, formatDelay } from "./connect.ts";
 import { HaController } from "./ha.ts";
 import { refusal } from "./refusal.ts";
 import { watchHeadroom } from "./headroom.ts";
+import { streamAwaitMs } from "./await_period.ts";
 import { Backoff } from "./backoff.ts";
 import { WatchFigures } from "./figures.ts";
 import { describeEnding, eventTime, isEnding, orderRefs } from "./micro_batch.ts";
@@ -123,7 +124,11 @@ export async function runWatch(
   const names = collectionNames(config);
   const namespace = `${config.db}.${names.orders}`;
   const catchUpSince = planWatch(flags);
-  const maxAwaitMs = Math.max(50, Math.min(1_000, config.batchWaitMs || 1_000));
+  const maxAwaitMs = streamAwaitMs({
+    batchWaitMs: config.batchWaitMs,
+    idleTokenSaveMs: flags.idleTokenSaveMs,
+    retryIntervalMs: config.retryInterval,
+  });
   const staleMs = _STALE_HEARTBEATS * flags.statusIntervalMs + 5_000;
 
   // One watcher per token file: refused before this process writes anything in the folder.

@@ -3,9 +3,15 @@ import { MongoNetworkError, MongoServerError } from "mongodb";
 import { ConfigError, ExitCode, UnreachableError } from "../../../core/runtime/errors.ts";
 import { setupLogging } from "../../../core/runtime/logging.ts";
 import { clearSecrets } from "../../../core/runtime/mask.ts";
-import { attemptTimeoutMs, connectMongo, createMongoClient } from "../../../core/mongo/client.ts";
+import {
+  attemptTimeoutMs,
+  connectMongo,
+  createMongoClient,
+  POOL_CHECK_MS,
+} from "../../../core/mongo/client.ts";
 import { isAuthError, isTransientError, replicaSetMismatch } from "../../../core/mongo/errors.ts";
 import { startSandbox } from "../../../sandbox/mod.ts";
+import { testDatabase } from "../../support/test_db.ts";
 
 function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -205,6 +211,26 @@ Deno.test("connectMongo() with a wrong replicaSet names the set the server belon
   });
   try {
     assert.equal((await client.db("admin").command({ ping: 1 })).ok, 1);
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("a client's connection pool checks its size every 10 s, not the driver's 100 ms that wakes an idle process", async () => {
+  await using tdb = await testDatabase("client_pool_check");
+  const client = createMongoClient({ uri: tdb.uri, connectTimeout: 2_000 });
+  try {
+    await client.connect();
+    await client.db("admin").command({ ping: 1 });
+    // The driver keeps the value on each server's pool; it has no public accessor.
+    const servers = (client as unknown as {
+      topology: { s: { servers: Map<string, { pool: { options: Record<string, unknown> } }> } };
+    }).topology.s.servers;
+    assert.ok(servers.size > 0);
+    for (const server of servers.values()) {
+      assert.equal(server.pool.options.minPoolSizeCheckFrequencyMS, POOL_CHECK_MS);
+    }
+    assert.equal(POOL_CHECK_MS, 10_000);
   } finally {
     await client.close();
   }

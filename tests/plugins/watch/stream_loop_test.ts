@@ -6,7 +6,11 @@ import { assertArchivedOrQuarantined } from "../../support/faults.ts";
 import { seedOrders } from "../../support/orders.ts";
 import { testDatabase } from "../../support/test_db.ts";
 import { eventually, startWatcher } from "../../support/watcher.ts";
-import { deliveryPipeline, openOrderStream } from "../../../plugins/watch/stream_loop.ts";
+import {
+  deliveryPipeline,
+  openOrderStream,
+  readMicroBatches,
+} from "../../../plugins/watch/stream_loop.ts";
 
 const DELIVERED = "livrée";
 
@@ -219,4 +223,42 @@ Deno.test("an order near 16 MB updated to delivered is archived or quarantined a
     expectedReasons: { [large]: ["archived", "error"] },
   });
   assert.equal(counts.archived + counts.quarantined, 2);
+});
+
+Deno.test("readMicroBatches() says the stream is open before its first read ends, and a stop does not wait for a read in flight", async () => {
+  await using tdb = await testDatabase("watch_stream_stop");
+  await tdb.db.collection("Commande").insertOne({ _id: new ObjectId(), status: "en_attente" });
+  // An idle read waits a minute: longer than the test may take.
+  const stream = openOrderStream(tdb.db, { kind: "now" }, {
+    orders: "Commande",
+    deliveredStatus: DELIVERED,
+    batchMax: 100,
+    maxAwaitMs: 60_000,
+  });
+  const controller = new AbortController();
+  let reads = 0;
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => opened = resolve);
+  try {
+    const loop = readMicroBatches(stream, {
+      onRead: () => reads++,
+      onOpen: () => Promise.resolve(opened()),
+      onBatch: () => Promise.resolve(),
+      onIdle: () => Promise.resolve(),
+      batchMax: 100,
+      batchWaitMs: 0,
+      signal: controller.signal,
+    });
+    await open;
+    assert.equal(
+      reads,
+      0,
+      "open once the server accepted the stream, its first read still waiting",
+    );
+    controller.abort();
+    assert.equal(await loop, undefined);
+    assert.equal(reads, 0, "stopped with the read still in flight");
+  } finally {
+    await stream.close();
+  }
 });

@@ -291,3 +291,19 @@ Deno.test("two watchers on one stream never double an archive document", async (
   await new Promise((resolve) => setTimeout(resolve, 500));
   assertEachOnce(await archivedNumbers(tdb.db), [...seeded.complete, ...seeded.notDelivered]);
 });
+
+Deno.test("SIGTERM with the idle read's long await (no --batch-wait-ms): exit 0 within 2 s, not at the read's end", async () => {
+  await using tdb = await testDatabase("watch_sigterm_idle");
+  await using dir = await tempDir();
+  await seed(tdb.db, { complete: 0, incomplete: 0, notDelivered: 1 });
+  const watcher = startWatcher(tdb.uri, tdb.dbName, dir.path, ["--batch-wait-ms", "0"]);
+  await watcher.waitFor(/✅ Change Stream opened successfully/);
+  const status = JSON.parse(await Deno.readTextFile(join(dir.path, "archiver-status.json")));
+  assert.equal(status.max_await_ms, 20_000, "an idle read waits 20 s");
+  await new Promise((resolve) => setTimeout(resolve, 500)); // a read in flight, far from its end
+  const { code, ms } = await watcher.stop("SIGTERM");
+  assert.equal(code, 0, watcher.stderr());
+  assert.ok(ms < 2_000, `stopped in ${ms} ms`);
+  const stopped = JSON.parse(await Deno.readTextFile(join(dir.path, "archiver-status.json")));
+  assert.equal(stopped.state, "stopped");
+});
