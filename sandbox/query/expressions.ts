@@ -450,6 +450,25 @@ function _single(spec: unknown): { arg: unknown } | undefined {
 }
 
 /**
+ * The key two set members share when mingo's hash map takes them as equal, for the values
+ * compared here (primitives as a `Map` compares them, ObjectIds by their bytes);
+ * `undefined` for any other value, which mingo then decides.
+ */
+function _setKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case "string":
+      return "s" + v;
+    case "number":
+      return v === 0 ? "n0" : "n" + v;
+    case "boolean":
+      return v ? "b1" : "b0";
+  }
+  if (v === null) return "z";
+  if (v instanceof ObjectId) return "o" + v.toHexString();
+  return undefined;
+}
+
+/**
  * Operators evaluated here on the values of their compiled arguments, with mingo's own
  * semantics (the same tests on the same values, in the same order); an input mingo would
  * reject, or convert, goes to mingo's implementation so that its errors and conversions stay
@@ -522,6 +541,99 @@ function _native(
         let i = 0;
         for (const v of values as unknown[][]) for (const item of v) out[i++] = item;
         return out;
+      };
+    }
+    case "$type": {
+      // mingo (strict mode): missing, bool, int/long/double by value (NaN is not a number
+      // there: its typeOf says "number"), then its typeOf; a list is evaluated as an array.
+      const arg = _compile(spec, context);
+      return (f) => {
+        const v = arg(f);
+        if (!f.options.useStrictMode) return fn(f.obj, _quote(v), f.options);
+        switch (typeof v) {
+          case "undefined":
+            return "missing";
+          case "boolean":
+            return "bool";
+          case "string":
+            return "string";
+          case "number":
+            if (Number.isNaN(v)) return "number";
+            if (v % 1 !== 0) return "double";
+            return v >= -2147483648 && v <= 2147483647 ? "int" : "long";
+        }
+        if (v === null) return "null";
+        if (Array.isArray(v)) return "array";
+        if (v instanceof Date) return "date";
+        if (isPlainDoc(v) && (v as object).constructor === Object) return "object";
+        return fn(f.obj, _quote(v), f.options);
+      };
+    }
+    case "$multiply": {
+      if (!Array.isArray(spec)) return undefined;
+      const args = spec.map((item) => _compile(item, context));
+      return (f) => {
+        const values = args.map((arg) => arg(f));
+        if (values.some(_isNil)) return null;
+        let product = 1;
+        for (const v of values) {
+          if (typeof v !== "number" || Number.isNaN(v)) {
+            return fn(f.obj, values.map(_quote), f.options);
+          }
+          product *= v;
+        }
+        return product;
+      };
+    }
+    case "$divide":
+    case "$subtract": {
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [left, right] = spec.map((item) => _compile(item, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      const divide = op === "$divide";
+      return (f) => {
+        const a = left(f);
+        const b = right(f);
+        if (_isNil(a) || _isNil(b)) return null;
+        if (divide) {
+          if (typeof a === "number" && typeof b === "number" && !Number.isNaN(a) && b) {
+            return a / b;
+          }
+        } else if (a instanceof Date && b instanceof Date) {
+          return a.getTime() - b.getTime();
+        } else if (typeof a === "number" && typeof b === "number") {
+          return a - b;
+        }
+        return fn(f.obj, [_quote(a), _quote(b)], f.options);
+      };
+    }
+    case "$setDifference": {
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [left, right] = spec.map((item) => _compile(item, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      return (f) => {
+        const a = left(f);
+        const b = right(f);
+        if (_isNil(a) || _isNil(b)) return null;
+        const fallback = () => fn(f.obj, [_quote(a), _quote(b)], f.options);
+        if (!Array.isArray(a) || !Array.isArray(b)) return fallback();
+        // mingo keeps the first of equal values of the first set, in its order.
+        const kept = new Map<string, unknown>();
+        for (const v of a) {
+          const key = _setKey(v);
+          if (key === undefined) return fallback();
+          if (!kept.has(key)) kept.set(key, v);
+        }
+        for (const v of b) {
+          const key = _setKey(v);
+          if (key === undefined) return fallback();
+          kept.delete(key);
+        }
+        return [...kept.values()];
       };
     }
     case "$concat": {

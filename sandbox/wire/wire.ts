@@ -187,6 +187,91 @@ function _parseQuery(frame: Uint8Array, view: DataView, requestId: number): Wire
 
 const _SERIALIZE_OPTIONS = { ignoreUndefined: true, checkKeys: false } as const;
 
+// Batches whose documents were encoded when the batch was cut (to measure them against the
+// 16 MB limit): the reply reuses those bytes instead of encoding every document a second time.
+const _encodedBatches = new WeakMap<Doc[], Uint8Array[]>();
+
+/**
+ * Encodes one document as a reply encodes it.
+ *
+ * @param doc The document.
+ * @returns Its BSON.
+ */
+export function encodeDocument(doc: Doc): Uint8Array {
+  return serialize(doc, _SERIALIZE_OPTIONS);
+}
+
+/**
+ * Remembers the bytes of a batch's documents, so that a reply carrying that very array (a
+ * cursor's `firstBatch` or `nextBatch`) is written from them; the array stays the documents.
+ *
+ * @param batch The batch's documents.
+ * @param encoded Each document's BSON from {@link encodeDocument}, in order.
+ * @returns The batch.
+ */
+export function keepEncoded(batch: Doc[], encoded: Uint8Array[]): Doc[] {
+  _encodedBatches.set(batch, encoded);
+  return batch;
+}
+
+/** One field's BSON element (type, name, value): a one-field document without its frame. */
+function _element(name: string, value: unknown): Uint8Array {
+  const doc = serialize({ [name]: value }, _SERIALIZE_OPTIONS);
+  return doc.subarray(4, doc.byteLength - 1);
+}
+
+function _concat(parts: Uint8Array[], size: number, into: Uint8Array, at: number): void {
+  for (const part of parts) {
+    into.set(part, at);
+    at += part.byteLength;
+  }
+  if (at !== size) throw new Error(`encoded ${at} bytes of ${size}`);
+}
+
+/** A document: its length, its elements, its NUL. */
+function _document(elements: Uint8Array[]): Uint8Array {
+  let size = 5;
+  for (const element of elements) size += element.byteLength;
+  const out = new Uint8Array(size);
+  new DataView(out.buffer).setInt32(0, size, true);
+  _concat(elements, size - 1, out, 4);
+  return out;
+}
+
+/** An element holding an embedded document or array (`type` 3 or 4) already encoded. */
+function _embedded(type: number, name: string, value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(name.length + 2 + value.byteLength);
+  out[0] = type;
+  for (let i = 0; i < name.length; i++) out[1 + i] = name.charCodeAt(i);
+  out.set(value, name.length + 2);
+  return out;
+}
+
+/** The body, with a cursor's batch written from its documents' bytes; `undefined` when none. */
+function _serializeWithBatch(body: Doc): Uint8Array | undefined {
+  const cursor = body.cursor;
+  if (typeof cursor !== "object" || cursor === null || Array.isArray(cursor)) return undefined;
+  const field = Array.isArray((cursor as Doc).firstBatch) ? "firstBatch" : "nextBatch";
+  const batch = (cursor as Doc)[field] as Doc[] | undefined;
+  const encoded = batch && _encodedBatches.get(batch);
+  if (!encoded || encoded.length !== batch!.length) return undefined;
+  const array = _document(encoded.map((doc, i) => _embedded(3, String(i), doc)));
+  const cursorBytes = _document(
+    Object.entries(cursor as Doc).map(([name, value]) =>
+      name === field ? _embedded(4, name, array) : _element(name, value)
+    ),
+  );
+  return _document(
+    Object.entries(body).map(([name, value]) =>
+      name === "cursor" ? _embedded(3, name, cursorBytes) : _element(name, value)
+    ),
+  );
+}
+
+function _serializeBody(body: Doc): Uint8Array {
+  return _serializeWithBatch(body) ?? serialize(body, _SERIALIZE_OPTIONS);
+}
+
 function _header(bytes: Uint8Array, requestId: number, responseTo: number, opCode: number) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   view.setInt32(0, bytes.byteLength, true);
@@ -205,7 +290,7 @@ function _header(bytes: Uint8Array, requestId: number, responseTo: number, opCod
  * @returns The frame.
  */
 export function encodeMsg(requestId: number, responseTo: number, body: Doc): Uint8Array {
-  const doc = serialize(body, _SERIALIZE_OPTIONS);
+  const doc = _serializeBody(body);
   const frame = new Uint8Array(21 + doc.byteLength);
   _header(frame, requestId, responseTo, OP_MSG);
   frame[20] = 0;
@@ -222,7 +307,7 @@ export function encodeMsg(requestId: number, responseTo: number, body: Doc): Uin
  * @returns The frame.
  */
 export function encodeReply(requestId: number, responseTo: number, body: Doc): Uint8Array {
-  const doc = serialize(body, _SERIALIZE_OPTIONS);
+  const doc = _serializeBody(body);
   const frame = new Uint8Array(36 + doc.byteLength);
   const view = _header(frame, requestId, responseTo, OP_REPLY);
   view.setInt32(16, 0, true);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ObjectId, serialize } from "bson";
+import { Int32, Long, ObjectId, serialize } from "bson";
 import { Aggregator } from "mingo/aggregator";
 import { enrichmentPipeline } from "../../core/archive/enrich.ts";
 import type { Doc } from "../../sandbox/bson_values.ts";
@@ -209,6 +209,17 @@ Deno.test("operators evaluated on compiled values give mingo's answer for every 
     { a: 1 },
     new Date(0),
     new ObjectId("65a000000000000000000001"),
+    -0,
+    2 ** 31,
+    -(2 ** 31),
+    1e20,
+    Infinity,
+    [1, 1, "1", true, null, 0, -0, NaN, NaN, new ObjectId("65a000000000000000000001")],
+    [new ObjectId("65a000000000000000000001"), new ObjectId("65a000000000000000000001"), { a: 1 }],
+    new Date(60_000),
+    /x/,
+    new Int32(3),
+    Long.fromNumber(4),
   ];
   const docs = values.map((v, i) => (v === undefined ? { _id: i } : { _id: i, v }));
   const expressions: Array<[string, unknown]> = [
@@ -225,6 +236,20 @@ Deno.test("operators evaluated on compiled values give mingo's answer for every 
     ["$arrayElemAt by the value", { $arrayElemAt: [[10, 20, 30], "$v"] }],
     ["$concatArrays", { $concatArrays: [[1], "$v", [2]] }],
     ["$concat", { $concat: ["a-", "$v", "-b"] }],
+    ["$type", { $type: "$v" }],
+    ["$type in a list", { $type: ["$v"] }],
+    ["$type of a path", { $type: "$v.a" }],
+    ["$multiply", { $multiply: ["$v", 2] }],
+    ["$multiply by itself", { $multiply: [1.5, "$v", "$v"] }],
+    ["$divide", { $divide: ["$v", 2] }],
+    ["$divide by the value", { $divide: [60, "$v"] }],
+    ["$subtract", { $subtract: ["$v", 1] }],
+    ["$subtract from the value", { $subtract: [1, "$v"] }],
+    ["$subtract itself", { $subtract: ["$v", "$v"] }],
+    ["$setDifference", { $setDifference: ["$v", [1, "x"]] }],
+    ["$setDifference from the value", { $setDifference: [[1, 0, null, "x", 1, true], "$v"] }],
+    ["$setDifference of itself", { $setDifference: ["$v", "$v"] }],
+    ["$setDifference of its elements", { $setDifference: ["$v", ["$v.a"]] }],
   ];
   for (const [name, expression] of expressions) {
     await t.step(name, () => {
