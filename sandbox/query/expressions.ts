@@ -449,6 +449,18 @@ function _single(spec: unknown): { arg: unknown } | undefined {
   return spec.length === 1 ? { arg: spec[0] } : undefined;
 }
 
+/** Whether {@link _setKey} knows the value (so {@link _sameMember} compares it as mingo does). */
+const _setMember = (v: unknown) =>
+  v === null || v instanceof ObjectId ||
+  (typeof v !== "object" && typeof v !== "function" && typeof v !== "undefined" &&
+    typeof v !== "bigint" && typeof v !== "symbol");
+
+/** Equality of two {@link _setMember} values, as their {@link _setKey}s compare. */
+function _sameMember(a: unknown, b: unknown): boolean {
+  if (a instanceof ObjectId) return b instanceof ObjectId && a.equals(b);
+  return a === b || (a !== a && b !== b);
+}
+
 /**
  * The key two set members share when mingo's hash map takes them as equal, for the values
  * compared here (primitives as a `Map` compares them, ObjectIds by their bytes);
@@ -622,6 +634,21 @@ function _native(
         const fallback = () => fn(f.obj, [_quote(a), _quote(b)], f.options);
         if (!Array.isArray(a) || !Array.isArray(b)) return fallback();
         // mingo keeps the first of equal values of the first set, in its order.
+        if (a.length * (a.length + b.length) <= 64) {
+          // A few values (an order's items): compared pairwise, with no keys to build.
+          const out: unknown[] = [];
+          outer: for (const v of a) {
+            if (!_setMember(v)) return fallback();
+            for (const w of out) if (_sameMember(v, w)) continue outer;
+            for (const w of b) {
+              if (!_setMember(w)) return fallback();
+              if (_sameMember(v, w)) continue outer;
+            }
+            out.push(v);
+          }
+          for (const w of b) if (!_setMember(w)) return fallback();
+          return out;
+        }
         const kept = new Map<string, unknown>();
         for (const v of a) {
           const key = _setKey(v);
@@ -764,4 +791,128 @@ export function compileStages(stages: Doc[], context: Context): Doc[] {
     }
     return changed ? { [name]: out } : stage;
   });
+}
+
+/** Runs one of the stages below over one document, with the stage's mingo options. */
+export type NativeStage = (doc: Doc, options: Options) => Doc;
+
+// A stage's plan, by its (compiled) specification: built once per command.
+const _stagePlans = new WeakMap<object, NativeStage | null>();
+
+/** A top-level field name the stages below may write as a plain property. */
+const _plainField = (key: string) =>
+  key.length > 0 && key[0] !== "$" && !key.includes(".") && key !== "__proto__" &&
+  !_OBJECT_PROTO_PROPS.has(key);
+
+/** A value of a stage's specification as a compiled expression, if it is one or a path. */
+function _stageExpression(value: unknown, context: Context): _Compiled | undefined {
+  if (isPlainDoc(value)) {
+    const keys = Object.keys(value);
+    const compiled = value[COMPILED_OPERATOR];
+    return keys.length === 1 && compiled instanceof CompiledExpression ? compiled.fn : undefined;
+  }
+  if (typeof value === "string" && value.length > 1 && value[0] === "$") return _path(value);
+  return undefined;
+}
+
+function _frame(doc: Doc, options: Options): _Frame {
+  // The variables mingo gives a compiled expression (see evalCompiled).
+  const locals = (options as { local?: { variables?: Doc } }).local;
+  const scope: _Scope = { ...options.variables, this: doc, ...locals?.variables };
+  return { obj: doc, root: doc, scope, options };
+}
+
+/**
+ * `$project` with top-level fields only, each included (`1`, `true`), computed (a compiled
+ * expression or a path) or, for `_id` alone, excluded — run here as mingo runs it: the fields in
+ * the sorted order of their names, an included field copied when the document has it, a computed
+ * one set to its value, then `_id` last unless excluded or already set. `undefined` for any other
+ * specification, which mingo runs.
+ *
+ * @param spec The stage's specification, with compiled expressions.
+ * @param context The operators.
+ * @returns The stage over one document, or `undefined`.
+ */
+export function nativeProject(spec: Doc, context: Context): NativeStage | undefined {
+  const cached = _stagePlans.get(spec);
+  if (cached !== undefined) return cached ?? undefined;
+  let excludeId = false;
+  const fields: Array<{ name: string; fn?: _Compiled }> = [];
+  let plan: NativeStage | null = null;
+  for (const name of Object.keys(spec)) {
+    const value = spec[name];
+    if (!_plainField(name)) {
+      fields.length = 0;
+      break;
+    }
+    if (value === false || value === 0) {
+      if (name !== "_id") {
+        fields.length = 0;
+        break;
+      }
+      excludeId = true;
+    } else if (value === true || (typeof value === "number" && !Number.isNaN(value))) {
+      fields.push({ name });
+    } else {
+      const fn = _stageExpression(value, context);
+      if (!fn) {
+        fields.length = 0;
+        break;
+      }
+      fields.push({ name, fn });
+    }
+  }
+  if (fields.length > 0) {
+    fields.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    plan = (doc, options) => {
+      const frame = _frame(doc, options);
+      const out: Doc = {};
+      for (const { name, fn } of fields) {
+        if (fn) {
+          out[name] = fn(frame);
+        } else {
+          const value = doc[name];
+          if (value !== undefined) out[name] = value;
+        }
+      }
+      if (!excludeId && !Object.hasOwn(out, "_id") && Object.hasOwn(doc, "_id")) out._id = doc._id;
+      return out;
+    };
+  }
+  _stagePlans.set(spec, plan);
+  return plan ?? undefined;
+}
+
+/**
+ * `$addFields` / `$set` with top-level fields only, each a compiled expression or a path — run
+ * here as mingo runs it: a copy of the document, each field set to its value (evaluated against
+ * the document as it came) or removed when the value is missing. `undefined` for any other
+ * specification, which mingo runs.
+ *
+ * @param spec The stage's specification, with compiled expressions.
+ * @param context The operators.
+ * @returns The stage over one document, or `undefined`.
+ */
+export function nativeAddFields(spec: Doc, context: Context): NativeStage | undefined {
+  const cached = _stagePlans.get(spec);
+  if (cached !== undefined) return cached ?? undefined;
+  const names = Object.keys(spec);
+  const fns = names.map((name) =>
+    _plainField(name) ? _stageExpression(spec[name], context) : undefined
+  );
+  let plan: NativeStage | null = null;
+  if (names.length > 0 && fns.every((fn) => fn !== undefined)) {
+    plan = (doc, options) => {
+      const frame = _frame(doc, options);
+      const out: Doc = { ...doc };
+      for (let i = 0; i < names.length; i++) {
+        const value = fns[i]!(frame);
+        if (value !== undefined) out[names[i]!] = value;
+        else delete out[names[i]!];
+      }
+      return out;
+    };
+  }
+  _stagePlans.set(spec, plan);
+  return plan ?? undefined;
 }

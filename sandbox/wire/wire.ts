@@ -220,56 +220,111 @@ function _element(name: string, value: unknown): Uint8Array {
   return doc.subarray(4, doc.byteLength - 1);
 }
 
-function _concat(parts: Uint8Array[], size: number, into: Uint8Array, at: number): void {
-  for (const part of parts) {
-    into.set(part, at);
-    at += part.byteLength;
+/** Writes BSON pieces one after another into one buffer. */
+class _Writer {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+  at: number;
+
+  constructor(size: number, at: number) {
+    this.bytes = new Uint8Array(size);
+    this.#view = new DataView(this.bytes.buffer);
+    this.at = at;
   }
-  if (at !== size) throw new Error(`encoded ${at} bytes of ${size}`);
+
+  int32(value: number): void {
+    this.#view.setInt32(this.at, value, true);
+    this.at += 4;
+  }
+
+  byte(value: number): void {
+    this.bytes[this.at++] = value;
+  }
+
+  /** A field name (ASCII here: "cursor", "firstBatch", array indexes) and its NUL. */
+  name(name: string): void {
+    for (let i = 0; i < name.length; i++) this.bytes[this.at++] = name.charCodeAt(i);
+    this.bytes[this.at++] = 0;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.bytes.set(bytes, this.at);
+    this.at += bytes.byteLength;
+  }
 }
 
-/** A document: its length, its elements, its NUL. */
-function _document(elements: Uint8Array[]): Uint8Array {
-  let size = 5;
-  for (const element of elements) size += element.byteLength;
-  const out = new Uint8Array(size);
-  new DataView(out.buffer).setInt32(0, size, true);
-  _concat(elements, size - 1, out, 4);
-  return out;
-}
-
-/** An element holding an embedded document or array (`type` 3 or 4) already encoded. */
-function _embedded(type: number, name: string, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(name.length + 2 + value.byteLength);
-  out[0] = type;
-  for (let i = 0; i < name.length; i++) out[1 + i] = name.charCodeAt(i);
-  out.set(value, name.length + 2);
-  return out;
-}
-
-/** The body, with a cursor's batch written from its documents' bytes; `undefined` when none. */
-function _serializeWithBatch(body: Doc): Uint8Array | undefined {
+/**
+ * The body, with a cursor's batch written from its documents' bytes, after `offset` bytes left
+ * for the frame's header; `undefined` when the body carries no such batch.
+ */
+function _serializeWithBatch(body: Doc, offset: number): Uint8Array | undefined {
   const cursor = body.cursor;
   if (typeof cursor !== "object" || cursor === null || Array.isArray(cursor)) return undefined;
   const field = Array.isArray((cursor as Doc).firstBatch) ? "firstBatch" : "nextBatch";
   const batch = (cursor as Doc)[field] as Doc[] | undefined;
   const encoded = batch && _encodedBatches.get(batch);
   if (!encoded || encoded.length !== batch!.length) return undefined;
-  const array = _document(encoded.map((doc, i) => _embedded(3, String(i), doc)));
-  const cursorBytes = _document(
-    Object.entries(cursor as Doc).map(([name, value]) =>
-      name === field ? _embedded(4, name, array) : _element(name, value)
-    ),
+  // Sizes first (array, cursor, body), then one pass writing them into one buffer.
+  let arraySize = 5;
+  for (let i = 0; i < encoded.length; i++) {
+    arraySize += 2 + String(i).length + encoded[i]!.byteLength;
+  }
+  const cursorFields = Object.entries(cursor as Doc).map(([name, value]) =>
+    [name, name === field ? undefined : _element(name, value)] as const
   );
-  return _document(
-    Object.entries(body).map(([name, value]) =>
-      name === "cursor" ? _embedded(3, name, cursorBytes) : _element(name, value)
-    ),
+  let cursorSize = 5;
+  for (const [name, element] of cursorFields) {
+    cursorSize += element ? element.byteLength : 2 + name.length + arraySize;
+  }
+  const bodyFields = Object.entries(body).map(([name, value]) =>
+    [name, name === "cursor" ? undefined : _element(name, value)] as const
   );
+  let bodySize = 5;
+  for (const [name, element] of bodyFields) {
+    bodySize += element ? element.byteLength : 2 + name.length + cursorSize;
+  }
+  const out = new _Writer(offset + bodySize, offset);
+  out.int32(bodySize);
+  for (const [name, element] of bodyFields) {
+    if (element) {
+      out.raw(element);
+      continue;
+    }
+    out.byte(3);
+    out.name(name);
+    out.int32(cursorSize);
+    for (const [name, element] of cursorFields) {
+      if (element) {
+        out.raw(element);
+        continue;
+      }
+      out.byte(4);
+      out.name(name);
+      out.int32(arraySize);
+      for (let i = 0; i < encoded.length; i++) {
+        out.byte(3);
+        out.name(String(i));
+        out.raw(encoded[i]!);
+      }
+      out.byte(0);
+    }
+    out.byte(0);
+  }
+  out.byte(0);
+  if (out.at !== out.bytes.byteLength) {
+    throw new Error(`encoded ${out.at} bytes of ${out.bytes.byteLength}`);
+  }
+  return out.bytes;
 }
 
-function _serializeBody(body: Doc): Uint8Array {
-  return _serializeWithBatch(body) ?? serialize(body, _SERIALIZE_OPTIONS);
+/** The body's BSON after `offset` bytes left for the frame's header. */
+function _serializeBody(body: Doc, offset: number): Uint8Array {
+  const withBatch = _serializeWithBatch(body, offset);
+  if (withBatch) return withBatch;
+  const doc = serialize(body, _SERIALIZE_OPTIONS);
+  const out = new Uint8Array(offset + doc.byteLength);
+  out.set(doc, offset);
+  return out;
 }
 
 function _header(bytes: Uint8Array, requestId: number, responseTo: number, opCode: number) {
@@ -290,11 +345,9 @@ function _header(bytes: Uint8Array, requestId: number, responseTo: number, opCod
  * @returns The frame.
  */
 export function encodeMsg(requestId: number, responseTo: number, body: Doc): Uint8Array {
-  const doc = _serializeBody(body);
-  const frame = new Uint8Array(21 + doc.byteLength);
+  const frame = _serializeBody(body, 21);
   _header(frame, requestId, responseTo, OP_MSG);
   frame[20] = 0;
-  frame.set(doc, 21);
   return frame;
 }
 
@@ -307,13 +360,11 @@ export function encodeMsg(requestId: number, responseTo: number, body: Doc): Uin
  * @returns The frame.
  */
 export function encodeReply(requestId: number, responseTo: number, body: Doc): Uint8Array {
-  const doc = _serializeBody(body);
-  const frame = new Uint8Array(36 + doc.byteLength);
+  const frame = _serializeBody(body, 36);
   const view = _header(frame, requestId, responseTo, OP_REPLY);
   view.setInt32(16, 0, true);
   view.setBigInt64(20, 0n, true);
   view.setInt32(28, 0, true);
   view.setInt32(32, 1, true);
-  frame.set(doc, 36);
   return frame;
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { deserialize, Long, ObjectId, serialize } from "bson";
 import { takeBatch } from "../../sandbox/engine/cursors.ts";
-import { encodeMsg } from "../../sandbox/wire/wire.ts";
+import { encodeMsg, encodeReply } from "../../sandbox/wire/wire.ts";
 import { MongoClient } from "mongodb";
 import { dedicatedSandbox } from "../support/test_db.ts";
 
@@ -139,6 +139,7 @@ Deno.test("a reply whose batch was encoded when cut is the same bytes as the rep
     };
     const kept = encodeMsg(1, 2, reply);
     assert.deepEqual(kept, encodeMsg(1, 2, fresh));
+    assert.deepEqual(encodeReply(1, 2, reply), encodeReply(1, 2, fresh));
     assert.equal(new DataView(kept.buffer).getInt32(0, true), kept.byteLength);
     const decoded = deserialize(kept.subarray(21));
     assert.deepEqual(decoded.cursor[field][0].nested.when, new Date(7));
