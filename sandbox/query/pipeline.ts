@@ -390,8 +390,44 @@ function _merge(
   }
 }
 
+/**
+ * At least a value's BSON size, in few steps: a string's UTF-8 is at most 3 bytes per UTF-16
+ * unit, a scalar or a small BSON value at most 17 with its type and index; any other value is
+ * `Infinity`, which the exact size then settles.
+ */
+function _sizeBound(value: unknown, limit: number): number {
+  switch (typeof value) {
+    case "string":
+      return 3 * value.length + 5;
+    case "number":
+    case "boolean":
+    case "undefined":
+      return 8;
+    case "object":
+      break;
+    default:
+      return Infinity;
+  }
+  if (value === null || value instanceof Date) return 8;
+  if (!Array.isArray(value) && !isPlainDoc(value)) {
+    const type = (value as { _bsontype?: string })._bsontype;
+    return type === "ObjectId" || type === "Long" || type === "Int32" || type === "Double" ||
+        type === "Timestamp" || type === "Decimal128"
+      ? 16
+      : Infinity;
+  }
+  let size = 5;
+  for (const key in value) {
+    size += 2 + 3 * key.length + _sizeBound((value as Doc)[key], limit - size);
+    if (size > limit) return Infinity;
+  }
+  return size;
+}
+
 /** MongoDB stores no document over 16 MB: a `$merge` that would write one fails there. */
 function _withinLimit(doc: Doc): Doc {
+  // Most documents are far below the limit: a bound proves it without the exact size.
+  if (_sizeBound(doc, MAX_BSON_SIZE) <= MAX_BSON_SIZE) return doc;
   const size = calculateObjectSize(doc, { ignoreUndefined: true });
   if (size > MAX_BSON_SIZE) {
     throw new CommandError(
