@@ -581,6 +581,46 @@ function _native(
         return fn(f.obj, _quote(v), f.options);
       };
     }
+    case "$in": {
+      // mingo's isEqual on a scalar: the same value (NaN is NaN, 0 is -0), nothing else.
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [item, list] = spec.map((part) => _compile(part, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      return (f) => {
+        const v = item(f);
+        const values = list(f);
+        if (!Array.isArray(values) || (typeof v === "object" && v !== null)) {
+          return fn(f.obj, [_quote(v), _quote(values)], f.options);
+        }
+        for (const w of values) if (w === v || Object.is(w, v)) return true;
+        return false;
+      };
+    }
+    case "$gt":
+    case "$gte":
+    case "$lt":
+    case "$lte": {
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [left, right] = spec.map((part) => _compile(part, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      const test = op === "$gt"
+        ? (a: number, b: number) => a > b
+        : op === "$gte"
+        ? (a: number, b: number) => a >= b
+        : op === "$lt"
+        ? (a: number, b: number) => a < b
+        : (a: number, b: number) => a <= b;
+      return (f) => {
+        const a = left(f);
+        const b = right(f);
+        if (typeof a === "number" && typeof b === "number" && a === a && b === b) return test(a, b);
+        return fn(f.obj, [_quote(a), _quote(b)], f.options);
+      };
+    }
     case "$multiply": {
       if (!Array.isArray(spec)) return undefined;
       const args = spec.map((item) => _compile(item, context));

@@ -193,6 +193,7 @@ function _hashLookup(
   const shared = subPipeline && !letSpec
     ? new Aggregator(subPipeline as never, options)
     : undefined;
+  const owned = _ownedResults.has(docs);
   const out: Doc[] = new Array(docs.length);
   for (let i = 0; i < docs.length; i++) {
     const doc = docs[i]!;
@@ -208,15 +209,24 @@ function _hashLookup(
       matched = aggregator.run(matched) as Doc[];
     }
     if (as.includes(".")) {
+      // A deep copy: the shallow copies below share their subdocuments with the stored ones.
       const copy = cloneValue(doc);
       setPath(copy, as, matched);
       out[i] = copy;
+    } else if (owned) {
+      doc[as] = matched;
+      out[i] = doc;
     } else {
       out[i] = { ...doc, [as]: matched };
     }
   }
+  _ownedResults.add(out);
   return out;
 }
+
+// Results of a lookup: documents it made, which the next lookup may add its field to in place
+// (four lookups in a row copied each order four times).
+const _ownedResults = new WeakSet<Doc[]>();
 
 // Stages whose output is empty when their input is ($facet, $unionWith and $documents are not).
 const _NOTHING_FROM_NOTHING = new Set([
