@@ -10,7 +10,7 @@ import { calculateObjectSize, Long } from "bson";
 import type { Doc } from "../bson_values.ts";
 import type { ChangeStream } from "./change_streams.ts";
 import { CommandError } from "../errors.ts";
-import { MAX_BSON_SIZE } from "../wire/wire.ts";
+import { encodeDocument, keepEncoded, MAX_BSON_SIZE } from "../wire/wire.ts";
 
 /** Default number of documents in a first batch. */
 export const DEFAULT_FIRST_BATCH = 101;
@@ -67,15 +67,26 @@ const _IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 export function takeBatch(docs: Doc[], start: number, max: number): Doc[] {
   const end = Math.min(docs.length, start + max);
   let bytes = 0;
+  // Each document is encoded once, here, to measure it; the reply is written from these bytes.
+  const encoded: Uint8Array[] = [];
   for (let i = start; i < end; i++) {
-    const size = resultSize(docs[i]!);
+    let doc: Uint8Array | undefined;
+    try {
+      doc = encodeDocument(docs[i]!);
+    } catch (error) {
+      // The encoder's buffer holds 17 MB: a larger document fails there, and is measured.
+      if (calculateObjectSize(docs[i]!, { ignoreUndefined: true }) <= MAX_RESULT_SIZE) throw error;
+    }
+    const size = doc?.byteLength ?? calculateObjectSize(docs[i]!, { ignoreUndefined: true });
+    if (size > MAX_RESULT_SIZE) throw _tooLarge(size);
     // In the reply's batch array each document also costs its type byte and its index as a key
     // ("123456" and a NUL): hundreds of thousands of small documents add megabytes, which once
     // took a reply past the encoder's buffer. MongoDB bounds the whole batch at 16 MB.
     bytes += size + 2 + String(i - start).length;
-    if (bytes > MAX_BSON_SIZE && i > start) return docs.slice(start, i);
+    if (bytes > MAX_BSON_SIZE && i > start) return keepEncoded(docs.slice(start, i), encoded);
+    encoded.push(doc!);
   }
-  return docs.slice(start, end);
+  return keepEncoded(docs.slice(start, end), encoded);
 }
 
 const MAX_RESULT_SIZE = MAX_BSON_SIZE + 16 * 1024;
@@ -92,14 +103,17 @@ const MAX_RESULT_SIZE = MAX_BSON_SIZE + 16 * 1024;
  */
 export function resultSize(doc: Doc): number {
   const size = calculateObjectSize(doc, { ignoreUndefined: true });
-  if (size > MAX_RESULT_SIZE) {
-    throw new CommandError(
-      10334,
-      `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. ` +
-        `Size must be between 0 and ${MAX_RESULT_SIZE}(16MB)`,
-    );
-  }
+  if (size > MAX_RESULT_SIZE) throw _tooLarge(size);
   return size;
+}
+
+/** MongoDB's error for a document a cursor would return over the BSON limit (and its headroom). */
+function _tooLarge(size: number): CommandError {
+  return new CommandError(
+    10334,
+    `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. ` +
+      `Size must be between 0 and ${MAX_RESULT_SIZE}(16MB)`,
+  );
 }
 
 /** The cursors of one server. */

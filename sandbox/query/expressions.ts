@@ -449,6 +449,37 @@ function _single(spec: unknown): { arg: unknown } | undefined {
   return spec.length === 1 ? { arg: spec[0] } : undefined;
 }
 
+/** Whether {@link _setKey} knows the value (so {@link _sameMember} compares it as mingo does). */
+const _setMember = (v: unknown) =>
+  v === null || v instanceof ObjectId ||
+  (typeof v !== "object" && typeof v !== "function" && typeof v !== "undefined" &&
+    typeof v !== "bigint" && typeof v !== "symbol");
+
+/** Equality of two {@link _setMember} values, as their {@link _setKey}s compare. */
+function _sameMember(a: unknown, b: unknown): boolean {
+  if (a instanceof ObjectId) return b instanceof ObjectId && a.equals(b);
+  return a === b || (a !== a && b !== b);
+}
+
+/**
+ * The key two set members share when mingo's hash map takes them as equal, for the values
+ * compared here (primitives as a `Map` compares them, ObjectIds by their bytes);
+ * `undefined` for any other value, which mingo then decides.
+ */
+function _setKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case "string":
+      return "s" + v;
+    case "number":
+      return v === 0 ? "n0" : "n" + v;
+    case "boolean":
+      return v ? "b1" : "b0";
+  }
+  if (v === null) return "z";
+  if (v instanceof ObjectId) return "o" + v.toHexString();
+  return undefined;
+}
+
 /**
  * Operators evaluated here on the values of their compiled arguments, with mingo's own
  * semantics (the same tests on the same values, in the same order); an input mingo would
@@ -522,6 +553,154 @@ function _native(
         let i = 0;
         for (const v of values as unknown[][]) for (const item of v) out[i++] = item;
         return out;
+      };
+    }
+    case "$type": {
+      // mingo (strict mode): missing, bool, int/long/double by value (NaN is not a number
+      // there: its typeOf says "number"), then its typeOf; a list is evaluated as an array.
+      const arg = _compile(spec, context);
+      return (f) => {
+        const v = arg(f);
+        if (!f.options.useStrictMode) return fn(f.obj, _quote(v), f.options);
+        switch (typeof v) {
+          case "undefined":
+            return "missing";
+          case "boolean":
+            return "bool";
+          case "string":
+            return "string";
+          case "number":
+            if (Number.isNaN(v)) return "number";
+            if (v % 1 !== 0) return "double";
+            return v >= -2147483648 && v <= 2147483647 ? "int" : "long";
+        }
+        if (v === null) return "null";
+        if (Array.isArray(v)) return "array";
+        if (v instanceof Date) return "date";
+        if (isPlainDoc(v) && (v as object).constructor === Object) return "object";
+        return fn(f.obj, _quote(v), f.options);
+      };
+    }
+    case "$in": {
+      // mingo's isEqual on a scalar: the same value (NaN is NaN, 0 is -0), nothing else.
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [item, list] = spec.map((part) => _compile(part, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      return (f) => {
+        const v = item(f);
+        const values = list(f);
+        if (!Array.isArray(values) || (typeof v === "object" && v !== null)) {
+          return fn(f.obj, [_quote(v), _quote(values)], f.options);
+        }
+        for (const w of values) if (w === v || Object.is(w, v)) return true;
+        return false;
+      };
+    }
+    case "$gt":
+    case "$gte":
+    case "$lt":
+    case "$lte": {
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [left, right] = spec.map((part) => _compile(part, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      const test = op === "$gt"
+        ? (a: number, b: number) => a > b
+        : op === "$gte"
+        ? (a: number, b: number) => a >= b
+        : op === "$lt"
+        ? (a: number, b: number) => a < b
+        : (a: number, b: number) => a <= b;
+      return (f) => {
+        const a = left(f);
+        const b = right(f);
+        if (typeof a === "number" && typeof b === "number" && a === a && b === b) return test(a, b);
+        return fn(f.obj, [_quote(a), _quote(b)], f.options);
+      };
+    }
+    case "$multiply": {
+      if (!Array.isArray(spec)) return undefined;
+      const args = spec.map((item) => _compile(item, context));
+      return (f) => {
+        const values = args.map((arg) => arg(f));
+        if (values.some(_isNil)) return null;
+        let product = 1;
+        for (const v of values) {
+          if (typeof v !== "number" || Number.isNaN(v)) {
+            return fn(f.obj, values.map(_quote), f.options);
+          }
+          product *= v;
+        }
+        return product;
+      };
+    }
+    case "$divide":
+    case "$subtract": {
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [left, right] = spec.map((item) => _compile(item, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      const divide = op === "$divide";
+      return (f) => {
+        const a = left(f);
+        const b = right(f);
+        if (_isNil(a) || _isNil(b)) return null;
+        if (divide) {
+          if (typeof a === "number" && typeof b === "number" && !Number.isNaN(a) && b) {
+            return a / b;
+          }
+        } else if (a instanceof Date && b instanceof Date) {
+          return a.getTime() - b.getTime();
+        } else if (typeof a === "number" && typeof b === "number") {
+          return a - b;
+        }
+        return fn(f.obj, [_quote(a), _quote(b)], f.options);
+      };
+    }
+    case "$setDifference": {
+      if (!Array.isArray(spec) || spec.length !== 2) return undefined;
+      const [left, right] = spec.map((item) => _compile(item, context)) as [
+        _Compiled,
+        _Compiled,
+      ];
+      return (f) => {
+        const a = left(f);
+        const b = right(f);
+        if (_isNil(a) || _isNil(b)) return null;
+        const fallback = () => fn(f.obj, [_quote(a), _quote(b)], f.options);
+        if (!Array.isArray(a) || !Array.isArray(b)) return fallback();
+        // mingo keeps the first of equal values of the first set, in its order.
+        if (a.length * (a.length + b.length) <= 64) {
+          // A few values (an order's items): compared pairwise, with no keys to build.
+          const out: unknown[] = [];
+          outer: for (const v of a) {
+            if (!_setMember(v)) return fallback();
+            for (const w of out) if (_sameMember(v, w)) continue outer;
+            for (const w of b) {
+              if (!_setMember(w)) return fallback();
+              if (_sameMember(v, w)) continue outer;
+            }
+            out.push(v);
+          }
+          for (const w of b) if (!_setMember(w)) return fallback();
+          return out;
+        }
+        const kept = new Map<string, unknown>();
+        for (const v of a) {
+          const key = _setKey(v);
+          if (key === undefined) return fallback();
+          if (!kept.has(key)) kept.set(key, v);
+        }
+        for (const v of b) {
+          const key = _setKey(v);
+          if (key === undefined) return fallback();
+          kept.delete(key);
+        }
+        return [...kept.values()];
       };
     }
     case "$concat": {
@@ -652,4 +831,128 @@ export function compileStages(stages: Doc[], context: Context): Doc[] {
     }
     return changed ? { [name]: out } : stage;
   });
+}
+
+/** Runs one of the stages below over one document, with the stage's mingo options. */
+export type NativeStage = (doc: Doc, options: Options) => Doc;
+
+// A stage's plan, by its (compiled) specification: built once per command.
+const _stagePlans = new WeakMap<object, NativeStage | null>();
+
+/** A top-level field name the stages below may write as a plain property. */
+const _plainField = (key: string) =>
+  key.length > 0 && key[0] !== "$" && !key.includes(".") && key !== "__proto__" &&
+  !_OBJECT_PROTO_PROPS.has(key);
+
+/** A value of a stage's specification as a compiled expression, if it is one or a path. */
+function _stageExpression(value: unknown, context: Context): _Compiled | undefined {
+  if (isPlainDoc(value)) {
+    const keys = Object.keys(value);
+    const compiled = value[COMPILED_OPERATOR];
+    return keys.length === 1 && compiled instanceof CompiledExpression ? compiled.fn : undefined;
+  }
+  if (typeof value === "string" && value.length > 1 && value[0] === "$") return _path(value);
+  return undefined;
+}
+
+function _frame(doc: Doc, options: Options): _Frame {
+  // The variables mingo gives a compiled expression (see evalCompiled).
+  const locals = (options as { local?: { variables?: Doc } }).local;
+  const scope: _Scope = { ...options.variables, this: doc, ...locals?.variables };
+  return { obj: doc, root: doc, scope, options };
+}
+
+/**
+ * `$project` with top-level fields only, each included (`1`, `true`), computed (a compiled
+ * expression or a path) or, for `_id` alone, excluded — run here as mingo runs it: the fields in
+ * the sorted order of their names, an included field copied when the document has it, a computed
+ * one set to its value, then `_id` last unless excluded or already set. `undefined` for any other
+ * specification, which mingo runs.
+ *
+ * @param spec The stage's specification, with compiled expressions.
+ * @param context The operators.
+ * @returns The stage over one document, or `undefined`.
+ */
+export function nativeProject(spec: Doc, context: Context): NativeStage | undefined {
+  const cached = _stagePlans.get(spec);
+  if (cached !== undefined) return cached ?? undefined;
+  let excludeId = false;
+  const fields: Array<{ name: string; fn?: _Compiled }> = [];
+  let plan: NativeStage | null = null;
+  for (const name of Object.keys(spec)) {
+    const value = spec[name];
+    if (!_plainField(name)) {
+      fields.length = 0;
+      break;
+    }
+    if (value === false || value === 0) {
+      if (name !== "_id") {
+        fields.length = 0;
+        break;
+      }
+      excludeId = true;
+    } else if (value === true || (typeof value === "number" && !Number.isNaN(value))) {
+      fields.push({ name });
+    } else {
+      const fn = _stageExpression(value, context);
+      if (!fn) {
+        fields.length = 0;
+        break;
+      }
+      fields.push({ name, fn });
+    }
+  }
+  if (fields.length > 0) {
+    fields.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    plan = (doc, options) => {
+      const frame = _frame(doc, options);
+      const out: Doc = {};
+      for (const { name, fn } of fields) {
+        if (fn) {
+          out[name] = fn(frame);
+        } else {
+          const value = doc[name];
+          if (value !== undefined) out[name] = value;
+        }
+      }
+      if (!excludeId && !Object.hasOwn(out, "_id") && Object.hasOwn(doc, "_id")) out._id = doc._id;
+      return out;
+    };
+  }
+  _stagePlans.set(spec, plan);
+  return plan ?? undefined;
+}
+
+/**
+ * `$addFields` / `$set` with top-level fields only, each a compiled expression or a path — run
+ * here as mingo runs it: a copy of the document, each field set to its value (evaluated against
+ * the document as it came) or removed when the value is missing. `undefined` for any other
+ * specification, which mingo runs.
+ *
+ * @param spec The stage's specification, with compiled expressions.
+ * @param context The operators.
+ * @returns The stage over one document, or `undefined`.
+ */
+export function nativeAddFields(spec: Doc, context: Context): NativeStage | undefined {
+  const cached = _stagePlans.get(spec);
+  if (cached !== undefined) return cached ?? undefined;
+  const names = Object.keys(spec);
+  const fns = names.map((name) =>
+    _plainField(name) ? _stageExpression(spec[name], context) : undefined
+  );
+  let plan: NativeStage | null = null;
+  if (names.length > 0 && fns.every((fn) => fn !== undefined)) {
+    plan = (doc, options) => {
+      const frame = _frame(doc, options);
+      const out: Doc = { ...doc };
+      for (let i = 0; i < names.length; i++) {
+        const value = fns[i]!(frame);
+        if (value !== undefined) out[names[i]!] = value;
+        else delete out[names[i]!];
+      }
+      return out;
+    };
+  }
+  _stagePlans.set(spec, plan);
+  return plan ?? undefined;
 }

@@ -22,10 +22,17 @@ import * as windowOperators from "mingo/operators/window";
 import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import { resolve } from "mingo/util";
-import { compareValues, type Doc, pathValues, typeRank } from "../bson_values.ts";
+import { compareValues, type Doc, isPlainDoc, pathValues, typeRank } from "../bson_values.ts";
 import { type Collation, foldStrings, optionsCollation } from "./collation.ts";
 import { CommandError } from "../errors.ts";
-import { COMPILED_OPERATOR, compileStages, evalCompiled } from "./expressions.ts";
+import {
+  COMPILED_OPERATOR,
+  compileStages,
+  evalCompiled,
+  nativeAddFields,
+  nativeProject,
+  type NativeStage,
+} from "./expressions.ts";
 
 type _RangeTest = (c: number) => boolean;
 
@@ -134,6 +141,20 @@ function $sort(coll: ReturnType<typeof Lazy>, spec: Record<string, unknown>, opt
   return coll.transform((items: unknown[]) => Lazy(sortDocuments(items, spec)));
 }
 
+type _Stage = (coll: ReturnType<typeof Lazy>, spec: Doc, options: Options) => unknown;
+
+/** A projection stage run natively when its specification allows (else by mingo). */
+function _native(
+  mingo: _Stage,
+  plan: (spec: Doc, context: Context) => NativeStage | undefined,
+): _Stage {
+  return (coll, spec, options) => {
+    const run = isPlainDoc(spec) ? plan(spec, options.context) : undefined;
+    if (!run) return mingo(coll, spec, options);
+    return coll.map((doc: unknown) => run(doc as Doc, options));
+  };
+}
+
 /**
  * The operator context: all of mingo's operators, with BSON-order `$sort` and range operators,
  * and the private operator compiled expressions run through.
@@ -141,7 +162,13 @@ function $sort(coll: ReturnType<typeof Lazy>, spec: Record<string, unknown>, opt
 export const SANDBOX_CONTEXT: Context = Context.init({
   accumulator: accumulatorOperators as never,
   expression: { ...expressionOperators, [COMPILED_OPERATOR]: evalCompiled } as never,
-  pipeline: { ...pipelineOperators, $sort } as never,
+  pipeline: {
+    ...pipelineOperators,
+    $sort,
+    $project: _native(pipelineOperators.$project as never, nativeProject),
+    $addFields: _native(pipelineOperators.$addFields as never, nativeAddFields),
+    $set: _native(pipelineOperators.$set as never, nativeAddFields),
+  } as never,
   projection: projectionOperators as never,
   query: {
     ...queryOperators,

@@ -193,6 +193,7 @@ function _hashLookup(
   const shared = subPipeline && !letSpec
     ? new Aggregator(subPipeline as never, options)
     : undefined;
+  const owned = _ownedResults.has(docs);
   const out: Doc[] = new Array(docs.length);
   for (let i = 0; i < docs.length; i++) {
     const doc = docs[i]!;
@@ -208,15 +209,24 @@ function _hashLookup(
       matched = aggregator.run(matched) as Doc[];
     }
     if (as.includes(".")) {
+      // A deep copy: the shallow copies below share their subdocuments with the stored ones.
       const copy = cloneValue(doc);
       setPath(copy, as, matched);
       out[i] = copy;
+    } else if (owned) {
+      doc[as] = matched;
+      out[i] = doc;
     } else {
       out[i] = { ...doc, [as]: matched };
     }
   }
+  _ownedResults.add(out);
   return out;
 }
+
+// Results of a lookup: documents it made, which the next lookup may add its field to in place
+// (four lookups in a row copied each order four times).
+const _ownedResults = new WeakSet<Doc[]>();
 
 // Stages whose output is empty when their input is ($facet, $unionWith and $documents are not).
 const _NOTHING_FROM_NOTHING = new Set([
@@ -390,8 +400,44 @@ function _merge(
   }
 }
 
+/**
+ * At least a value's BSON size, in few steps: a string's UTF-8 is at most 3 bytes per UTF-16
+ * unit, a scalar or a small BSON value at most 17 with its type and index; any other value is
+ * `Infinity`, which the exact size then settles.
+ */
+function _sizeBound(value: unknown, limit: number): number {
+  switch (typeof value) {
+    case "string":
+      return 3 * value.length + 5;
+    case "number":
+    case "boolean":
+    case "undefined":
+      return 8;
+    case "object":
+      break;
+    default:
+      return Infinity;
+  }
+  if (value === null || value instanceof Date) return 8;
+  if (!Array.isArray(value) && !isPlainDoc(value)) {
+    const type = (value as { _bsontype?: string })._bsontype;
+    return type === "ObjectId" || type === "Long" || type === "Int32" || type === "Double" ||
+        type === "Timestamp" || type === "Decimal128"
+      ? 16
+      : Infinity;
+  }
+  let size = 5;
+  for (const key in value) {
+    size += 2 + 3 * key.length + _sizeBound((value as Doc)[key], limit - size);
+    if (size > limit) return Infinity;
+  }
+  return size;
+}
+
 /** MongoDB stores no document over 16 MB: a `$merge` that would write one fails there. */
 function _withinLimit(doc: Doc): Doc {
+  // Most documents are far below the limit: a bound proves it without the exact size.
+  if (_sizeBound(doc, MAX_BSON_SIZE) <= MAX_BSON_SIZE) return doc;
   const size = calculateObjectSize(doc, { ignoreUndefined: true });
   if (size > MAX_BSON_SIZE) {
     throw new CommandError(

@@ -187,6 +187,146 @@ function _parseQuery(frame: Uint8Array, view: DataView, requestId: number): Wire
 
 const _SERIALIZE_OPTIONS = { ignoreUndefined: true, checkKeys: false } as const;
 
+// Batches whose documents were encoded when the batch was cut (to measure them against the
+// 16 MB limit): the reply reuses those bytes instead of encoding every document a second time.
+const _encodedBatches = new WeakMap<Doc[], Uint8Array[]>();
+
+/**
+ * Encodes one document as a reply encodes it.
+ *
+ * @param doc The document.
+ * @returns Its BSON.
+ */
+export function encodeDocument(doc: Doc): Uint8Array {
+  return serialize(doc, _SERIALIZE_OPTIONS);
+}
+
+/**
+ * Remembers the bytes of a batch's documents, so that a reply carrying that very array (a
+ * cursor's `firstBatch` or `nextBatch`) is written from them; the array stays the documents.
+ *
+ * @param batch The batch's documents.
+ * @param encoded Each document's BSON from {@link encodeDocument}, in order.
+ * @returns The batch.
+ */
+export function keepEncoded(batch: Doc[], encoded: Uint8Array[]): Doc[] {
+  _encodedBatches.set(batch, encoded);
+  return batch;
+}
+
+/** One field's BSON element (type, name, value): a one-field document without its frame. */
+function _element(name: string, value: unknown): Uint8Array {
+  const doc = serialize({ [name]: value }, _SERIALIZE_OPTIONS);
+  return doc.subarray(4, doc.byteLength - 1);
+}
+
+/** Writes BSON pieces one after another into one buffer. */
+class _Writer {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+  at: number;
+
+  constructor(size: number, at: number) {
+    this.bytes = new Uint8Array(size);
+    this.#view = new DataView(this.bytes.buffer);
+    this.at = at;
+  }
+
+  int32(value: number): void {
+    this.#view.setInt32(this.at, value, true);
+    this.at += 4;
+  }
+
+  byte(value: number): void {
+    this.bytes[this.at++] = value;
+  }
+
+  /** A field name (ASCII here: "cursor", "firstBatch", array indexes) and its NUL. */
+  name(name: string): void {
+    for (let i = 0; i < name.length; i++) this.bytes[this.at++] = name.charCodeAt(i);
+    this.bytes[this.at++] = 0;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.bytes.set(bytes, this.at);
+    this.at += bytes.byteLength;
+  }
+}
+
+/**
+ * The body, with a cursor's batch written from its documents' bytes, after `offset` bytes left
+ * for the frame's header; `undefined` when the body carries no such batch.
+ */
+function _serializeWithBatch(body: Doc, offset: number): Uint8Array | undefined {
+  const cursor = body.cursor;
+  if (typeof cursor !== "object" || cursor === null || Array.isArray(cursor)) return undefined;
+  const field = Array.isArray((cursor as Doc).firstBatch) ? "firstBatch" : "nextBatch";
+  const batch = (cursor as Doc)[field] as Doc[] | undefined;
+  const encoded = batch && _encodedBatches.get(batch);
+  if (!encoded || encoded.length !== batch!.length) return undefined;
+  // Sizes first (array, cursor, body), then one pass writing them into one buffer.
+  let arraySize = 5;
+  for (let i = 0; i < encoded.length; i++) {
+    arraySize += 2 + String(i).length + encoded[i]!.byteLength;
+  }
+  const cursorFields = Object.entries(cursor as Doc).map(([name, value]) =>
+    [name, name === field ? undefined : _element(name, value)] as const
+  );
+  let cursorSize = 5;
+  for (const [name, element] of cursorFields) {
+    cursorSize += element ? element.byteLength : 2 + name.length + arraySize;
+  }
+  const bodyFields = Object.entries(body).map(([name, value]) =>
+    [name, name === "cursor" ? undefined : _element(name, value)] as const
+  );
+  let bodySize = 5;
+  for (const [name, element] of bodyFields) {
+    bodySize += element ? element.byteLength : 2 + name.length + cursorSize;
+  }
+  const out = new _Writer(offset + bodySize, offset);
+  out.int32(bodySize);
+  for (const [name, element] of bodyFields) {
+    if (element) {
+      out.raw(element);
+      continue;
+    }
+    out.byte(3);
+    out.name(name);
+    out.int32(cursorSize);
+    for (const [name, element] of cursorFields) {
+      if (element) {
+        out.raw(element);
+        continue;
+      }
+      out.byte(4);
+      out.name(name);
+      out.int32(arraySize);
+      for (let i = 0; i < encoded.length; i++) {
+        out.byte(3);
+        out.name(String(i));
+        out.raw(encoded[i]!);
+      }
+      out.byte(0);
+    }
+    out.byte(0);
+  }
+  out.byte(0);
+  if (out.at !== out.bytes.byteLength) {
+    throw new Error(`encoded ${out.at} bytes of ${out.bytes.byteLength}`);
+  }
+  return out.bytes;
+}
+
+/** The body's BSON after `offset` bytes left for the frame's header. */
+function _serializeBody(body: Doc, offset: number): Uint8Array {
+  const withBatch = _serializeWithBatch(body, offset);
+  if (withBatch) return withBatch;
+  const doc = serialize(body, _SERIALIZE_OPTIONS);
+  const out = new Uint8Array(offset + doc.byteLength);
+  out.set(doc, offset);
+  return out;
+}
+
 function _header(bytes: Uint8Array, requestId: number, responseTo: number, opCode: number) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   view.setInt32(0, bytes.byteLength, true);
@@ -205,11 +345,9 @@ function _header(bytes: Uint8Array, requestId: number, responseTo: number, opCod
  * @returns The frame.
  */
 export function encodeMsg(requestId: number, responseTo: number, body: Doc): Uint8Array {
-  const doc = serialize(body, _SERIALIZE_OPTIONS);
-  const frame = new Uint8Array(21 + doc.byteLength);
+  const frame = _serializeBody(body, 21);
   _header(frame, requestId, responseTo, OP_MSG);
   frame[20] = 0;
-  frame.set(doc, 21);
   return frame;
 }
 
@@ -222,13 +360,11 @@ export function encodeMsg(requestId: number, responseTo: number, body: Doc): Uin
  * @returns The frame.
  */
 export function encodeReply(requestId: number, responseTo: number, body: Doc): Uint8Array {
-  const doc = serialize(body, _SERIALIZE_OPTIONS);
-  const frame = new Uint8Array(36 + doc.byteLength);
+  const frame = _serializeBody(body, 36);
   const view = _header(frame, requestId, responseTo, OP_REPLY);
   view.setInt32(16, 0, true);
   view.setBigInt64(20, 0n, true);
   view.setInt32(28, 0, true);
   view.setInt32(32, 1, true);
-  frame.set(doc, 36);
   return frame;
 }

@@ -51,6 +51,28 @@ Deno.test("$lookup joins by _id and by an array localField such as items.menu_id
     },
   ]).toArray();
   assert.deepEqual(order, { client: "Durand", livreur: 0, total: 28 });
+  // Lookups in a row, one of them into a field the order has, one into a subdocument's field:
+  // the output has each, in the order's field order, and the stored order none.
+  const [joined] = await t.db.collection("Commande").aggregate([
+    { $lookup: { from: "Client", localField: "client_id", foreignField: "_id", as: "client" } },
+    { $lookup: { from: "Menu", localField: "items.menu_id", foreignField: "_id", as: "items" } },
+    { $lookup: { from: "Client", localField: "client_id", foreignField: "_id", as: "x.c" } },
+    { $lookup: { from: "Livreur", localField: "livreur_id", foreignField: "_id", as: "livreur" } },
+    { $project: { _id: 0, numero_commande: 0 } },
+  ]).toArray();
+  assert.deepEqual(Object.keys(joined!), [
+    "client_id",
+    "livreur_id",
+    "items",
+    "client",
+    "x",
+    "livreur",
+  ]);
+  assert.deepEqual(joined!.items.map((item: { nom: string }) => item.nom), ["Pizza", "Salade"]);
+  assert.equal(joined!.x.c[0].nom, "Durand");
+  const stored = await t.db.collection("Commande").findOne({}, { projection: { _id: 0 } });
+  assert.deepEqual(Object.keys(stored!), ["numero_commande", "client_id", "livreur_id", "items"]);
+  assert.equal(stored!.items[0].quantite, 1);
 });
 
 Deno.test("$lookup with pipeline and let, $unwind, $group, $sort, $facet and $count", async () => {

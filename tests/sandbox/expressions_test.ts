@@ -1,14 +1,26 @@
 import assert from "node:assert/strict";
-import { ObjectId, serialize } from "bson";
+import { Int32, Long, ObjectId, serialize } from "bson";
 import { Aggregator } from "mingo/aggregator";
 import { enrichmentPipeline } from "../../core/archive/enrich.ts";
 import type { Doc } from "../../sandbox/bson_values.ts";
-import { mingoOptions, runStages } from "../../sandbox/query/mingo_context.ts";
+import { Context } from "mingo/core";
+import { $addFields, $project, $set } from "mingo/operators/pipeline";
+import { mingoOptions, runStages, SANDBOX_CONTEXT } from "../../sandbox/query/mingo_context.ts";
+
+// The sandbox's operators with mingo's own projection stages: the reference the sandbox's
+// compiled expressions and native stages are held to.
+const _MINGO_STAGES = Context.from(
+  Context.init({ pipeline: { $project, $addFields, $set } as never }),
+  SANDBOX_CONTEXT,
+);
 
 /** What mingo alone gives, or its error message. */
 function _mingo(docs: Doc[], stages: Doc[], variables?: Doc): unknown {
   try {
-    return new Aggregator(stages as never, mingoOptions(undefined, variables)).run(docs);
+    return new Aggregator(stages as never, {
+      ...mingoOptions(undefined, variables),
+      context: _MINGO_STAGES,
+    }).run(docs);
   } catch (error) {
     return { error: (error as Error).message };
   }
@@ -209,6 +221,22 @@ Deno.test("operators evaluated on compiled values give mingo's answer for every 
     { a: 1 },
     new Date(0),
     new ObjectId("65a000000000000000000001"),
+    -0,
+    2 ** 31,
+    -(2 ** 31),
+    1e20,
+    Infinity,
+    [1, 1, "1", true, null, 0, -0, NaN, NaN, new ObjectId("65a000000000000000000001")],
+    [new ObjectId("65a000000000000000000001"), new ObjectId("65a000000000000000000001"), { a: 1 }],
+    new Date(60_000),
+    /x/,
+    new Int32(3),
+    Long.fromNumber(4),
+    // Long enough for $setDifference's hashed path, not the pairwise one.
+    Array.from(
+      { length: 12 },
+      (_, i) => (i % 3 ? i % 5 : new ObjectId(`65a00000000000000000000${i % 2}`)),
+    ),
   ];
   const docs = values.map((v, i) => (v === undefined ? { _id: i } : { _id: i, v }));
   const expressions: Array<[string, unknown]> = [
@@ -225,6 +253,27 @@ Deno.test("operators evaluated on compiled values give mingo's answer for every 
     ["$arrayElemAt by the value", { $arrayElemAt: [[10, 20, 30], "$v"] }],
     ["$concatArrays", { $concatArrays: [[1], "$v", [2]] }],
     ["$concat", { $concat: ["a-", "$v", "-b"] }],
+    ["$in", { $in: ["$v", [0, "x", null, NaN, true, 1.5]] }],
+    ["$in the value", { $in: [1, "$v"] }],
+    ["$in of a missing value", { $in: ["$nothing", [null]] }],
+    ["$gt", { $gt: ["$v", 0] }],
+    ["$gte", { $gte: [1.5, "$v"] }],
+    ["$lt", { $lt: ["$v", "m"] }],
+    ["$lte", { $lte: ["$v", "$v"] }],
+    ["$type", { $type: "$v" }],
+    ["$type in a list", { $type: ["$v"] }],
+    ["$type of a path", { $type: "$v.a" }],
+    ["$multiply", { $multiply: ["$v", 2] }],
+    ["$multiply by itself", { $multiply: [1.5, "$v", "$v"] }],
+    ["$divide", { $divide: ["$v", 2] }],
+    ["$divide by the value", { $divide: [60, "$v"] }],
+    ["$subtract", { $subtract: ["$v", 1] }],
+    ["$subtract from the value", { $subtract: [1, "$v"] }],
+    ["$subtract itself", { $subtract: ["$v", "$v"] }],
+    ["$setDifference", { $setDifference: ["$v", [1, "x"]] }],
+    ["$setDifference from the value", { $setDifference: [[1, 0, null, "x", 1, true], "$v"] }],
+    ["$setDifference of itself", { $setDifference: ["$v", "$v"] }],
+    ["$setDifference of its elements", { $setDifference: ["$v", ["$v.a"]] }],
   ];
   for (const [name, expression] of expressions) {
     await t.step(name, () => {
@@ -235,6 +284,40 @@ Deno.test("operators evaluated on compiled values give mingo's answer for every 
           $addFields: { r: { $let: { vars: { w: "$v" }, in: _throughVariable(expression) } } },
         }]);
       }
+    });
+  }
+});
+
+Deno.test("projection stages run natively give mingo's documents, field order and all", () => {
+  const docs: Doc[] = [
+    { _id: 1, b: 2, a: { x: [1, { y: 2 }] }, c: null, Z: "z", s: "t" },
+    { b: undefined, a: 1, _id: new ObjectId("65a000000000000000000001") },
+    { a: [], c: new Date(3) },
+    {},
+  ];
+  const stages: Doc[] = [
+    { $project: { b: 1, a: 1, Z: true, c: 5 } },
+    { $project: { _id: 0, b: 1, a: 1 } },
+    { $project: { a: 1, _id: 1 } },
+    { $project: { _id: 0, z: "$a.x.y", r: "$$ROOT", k: "$$REMOVE", n: { $size: "$a.x" } } },
+    { $project: { b: 1, m: "$missing", v: "$$v" } },
+    { $project: { s: 1, _id: "$b" } },
+    { $project: { b: 0 } },
+    { $project: { "a.x": 1, b: 1 } },
+    { $project: { a: 1, t: { $literal: 1 } } },
+    { $project: { a: 1, q: "plain" } },
+    { $addFields: { b: "$a", a: "$b", n: { $isArray: "$a" }, gone: "$missing" } },
+    { $set: { c: "$$REMOVE", r: "$$CURRENT.b", v: { $let: { vars: { w: "$$v" }, in: "$$w" } } } },
+    { $addFields: { "a.deep": 1 } },
+    { $addFields: { k: 5 } },
+    { $addFields: {} },
+  ];
+  for (const stage of stages) {
+    _assertSame(docs, [stage], { v: 7 });
+    _assertSame(docs, [{ $addFields: { extra: "$a" } }, stage, {
+      $project: { _id: 0, all: "$$ROOT" },
+    }], {
+      v: 7,
     });
   }
 });

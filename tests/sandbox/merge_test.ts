@@ -121,4 +121,15 @@ Deno.test("$merge refuses to write a document over 16 MB, keeping the writes bef
     code(10334),
   );
   assert.deepEqual(await db.db.collection("target").distinct("_id"), [1]);
+  // 12 MB of ASCII: three bytes a character would pass the limit, its real size does not.
+  await source.insertOne({ _id: 3 as unknown as Document["_id"], s: "y".repeat(6 * 1024 * 1024) });
+  await source.aggregate([
+    { $match: { _id: 3 } },
+    { $project: { a: "$s", b: "$s" } },
+    { $merge: { into: "target" } },
+  ]).toArray();
+  const written = await db.db.collection("target").findOne({
+    _id: 3 as unknown as Document["_id"],
+  });
+  assert.equal(written?.b.length, 6 * 1024 * 1024);
 });

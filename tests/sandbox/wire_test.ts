@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { serialize } from "bson";
+import { deserialize, Long, ObjectId, serialize } from "bson";
+import { takeBatch } from "../../sandbox/engine/cursors.ts";
+import { encodeMsg, encodeReply } from "../../sandbox/wire/wire.ts";
 import { MongoClient } from "mongodb";
 import { dedicatedSandbox } from "../support/test_db.ts";
 
@@ -115,5 +117,35 @@ Deno.test("malformed messages close their connection and the server carries on",
     });
   } finally {
     await reset();
+  }
+});
+
+Deno.test("a reply whose batch was encoded when cut is the same bytes as the reply encoded whole", () => {
+  const docs = [
+    { _id: new ObjectId(), a: "é", nested: { list: [1, 2.5, null], when: new Date(7) } },
+    { _id: 2, skipped: undefined, big: Long.fromNumber(2 ** 40) },
+    {},
+  ];
+  for (const field of ["firstBatch", "nextBatch"]) {
+    const batch = takeBatch(docs, 0, 10);
+    const reply = {
+      cursor: { [field]: batch, id: Long.fromNumber(5), ns: "db.c", atClusterTime: 3 },
+      ok: 1,
+      $clusterTime: { clusterTime: 1 },
+    };
+    const fresh = {
+      ...reply,
+      cursor: { ...reply.cursor, [field]: [...docs] },
+    };
+    const kept = encodeMsg(1, 2, reply);
+    assert.deepEqual(kept, encodeMsg(1, 2, fresh));
+    assert.deepEqual(encodeReply(1, 2, reply), encodeReply(1, 2, fresh));
+    assert.equal(new DataView(kept.buffer).getInt32(0, true), kept.byteLength);
+    const decoded = deserialize(kept.subarray(21));
+    assert.deepEqual(decoded.cursor[field][0].nested.when, new Date(7));
+    assert.equal(decoded.cursor[field].length, 3);
+    // A batch changed after it was cut is encoded anew, not from stale bytes.
+    batch.pop();
+    assert.equal(deserialize(encodeMsg(1, 2, reply).subarray(21)).cursor[field].length, 2);
   }
 });
