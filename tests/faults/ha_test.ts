@@ -25,6 +25,9 @@ const ENV = {
   ARCHIVER_LEASE_TTL_MS: String(TTL_MS),
   ARCHIVER_LEASE_RENEW_MS: String(RENEW_MS),
 };
+// How long two watcher processes may take to start and one to take the lease: generous, as other
+// test files run beside this one on two cores.
+const STARTUP_MS = 60_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface _Pair {
@@ -184,7 +187,11 @@ Deno.test("watch --ha: kill -9 of the active watcher while deliveries go on; the
   await using dir = await tempDir();
   const pair = await _startPair(tdb.uri, tdb.dbName, dir.path);
   try {
-    await eventually(async () => (await _active(tdb.db, pair)) !== undefined, 15_000, "a holder");
+    await eventually(
+      async () => (await _active(tdb.db, pair)) !== undefined,
+      STARTUP_MS,
+      "a holder",
+    );
     const active = (await _active(tdb.db, pair))!;
     const standby = 1 - active;
     await pair.watchers[active]!.waitFor(/Change Stream opened successfully/, 15_000);
@@ -240,7 +247,11 @@ Deno.test("watch --ha: the active watcher paused past its lease (SIGSTOP, SIGCON
   await using dir = await tempDir();
   const pair = await _startPair(tdb.uri, tdb.dbName, dir.path);
   try {
-    await eventually(async () => (await _active(tdb.db, pair)) !== undefined, 15_000, "a holder");
+    await eventually(
+      async () => (await _active(tdb.db, pair)) !== undefined,
+      STARTUP_MS,
+      "a holder",
+    );
     const active = (await _active(tdb.db, pair))!;
     const standby = 1 - active;
     await pair.watchers[active]!.waitFor(/Change Stream opened successfully/, 15_000);
@@ -277,7 +288,11 @@ Deno.test("watch --ha: a lease collection wiped while running is taken again at 
   await using dir = await tempDir();
   const pair = await _startPair(tdb.uri, tdb.dbName, dir.path);
   try {
-    await eventually(async () => (await _active(tdb.db, pair)) !== undefined, 15_000, "a holder");
+    await eventually(
+      async () => (await _active(tdb.db, pair)) !== undefined,
+      STARTUP_MS,
+      "a holder",
+    );
     const active = (await _active(tdb.db, pair))!;
     await pair.watchers[active]!.waitFor(/Change Stream opened successfully/, 15_000);
     const producer = _producer(tdb.db, pending, courier);
@@ -318,7 +333,11 @@ Deno.test({
     const envs = [_clockOffset("+10m"), _clockOffset("-10m")];
     const pair = await _startPair(tdb.uri, tdb.dbName, dir.path, envs);
     try {
-      await eventually(async () => (await _active(tdb.db, pair)) !== undefined, 15_000, "holder");
+      await eventually(
+        async () => (await _active(tdb.db, pair)) !== undefined,
+        STARTUP_MS,
+        "holder",
+      );
       const producer = _producer(tdb.db, pending, courier);
       const epochs = _epochWatch(tdb.db);
       for (let round = 1; round <= 2; round++) {

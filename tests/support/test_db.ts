@@ -93,14 +93,26 @@ async function _startBackend(): Promise<_Backend> {
     });
     return {
       kind: "mongod",
-      uri: replSet.getUri(),
+      uri: _quickRecheck(replSet.getUri()),
       stop: async () => {
         await replSet.stop();
       },
     };
   }
   const sandbox = await startSandbox();
-  return { kind: "sandbox", uri: sandbox.uri, stop: () => sandbox.stop() };
+  return { kind: "sandbox", uri: _quickRecheck(sandbox.uri), stop: () => sandbox.stop() };
+}
+
+/**
+ * The driver waits `minHeartbeatFrequencyMS` (500 ms by default) before it checks a server again
+ * after a network error or a "not primary" answer, and every operation waits for that check:
+ * the fault tests cause hundreds of them. On the servers the tests start themselves, the clients
+ * of the tests and of the tool under test (which takes the URI as given) check again after 50 ms.
+ * A URI from `MONGODB_TEST_URI` is used as given.
+ */
+function _quickRecheck(uri: string): string {
+  const separator = uri.includes("?") ? "&" : uri.endsWith("/") ? "?" : "/?";
+  return `${uri}${separator}minHeartbeatFrequencyMS=50`;
 }
 
 function _announce(backend: _Backend): void {

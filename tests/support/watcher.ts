@@ -11,7 +11,7 @@ import { type SelfProcess, spawnSelf } from "../../core/runtime/child_process.ts
 
 /** A running watcher process. */
 export interface WatcherProcess extends Omit<SelfProcess, "stop" | "waitFor"> {
-  /** Waits until its standard error matches. */
+  /** Waits until its standard error matches (within 60 s unless told). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: Deno.Signal): Promise<{ code: number; ms: number }>;
@@ -62,7 +62,9 @@ export function startWatcher(
   );
   return {
     ...process,
-    async waitFor(pattern, timeoutMs = 15_000) {
+    // A generous default: the suite runs four test files at a time on two cores, and a watcher
+    // starting (a Deno process, its connection, its catch-up) beside them can take many seconds.
+    async waitFor(pattern, timeoutMs = 60_000) {
       await process.waitFor(pattern, timeoutMs);
     },
     async stop(signal = "SIGTERM") {

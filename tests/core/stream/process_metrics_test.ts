@@ -99,18 +99,39 @@ Deno.test({
 Deno.test("a file descriptor opened shows in process_open_fds at the next scrape", {
   ignore: Deno.build.os !== "linux",
 }, async () => {
-  const registry = new Registry();
-  registerProcessMetrics(registry);
-  const before = sampleValue(await registry.metrics(), "process_open_fds")!;
-  const files = await Promise.all(
-    Array.from({ length: 5 }, () => Deno.open(Deno.execPath(), { read: true })),
-  );
+  // The process watched is a shell that opens five files when told: this test's own process is
+  // shared with the test files running beside it (deno test --parallel), which open and close
+  // descriptors of their own meanwhile.
+  const shell = new Deno.Command("sh", {
+    args: [
+      "-c",
+      "read _; exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null 7</dev/null; echo opened; read _",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = shell.stdin.getWriter();
+  const reader = shell.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
+    const registry = new Registry();
+    registerProcessMetrics(registry, { pid: shell.pid });
+    const before = sampleValue(await registry.metrics(), "process_open_fds")!;
+    await writer.write(new TextEncoder().encode("\n"));
+    let said = "";
+    while (!said.includes("opened")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the shell ended before it opened its files: ${said}`);
+      said += value;
+    }
     await new Promise((resolve) => setTimeout(resolve, 1100)); // past the one-second sharing
     const after = sampleValue(await registry.metrics(), "process_open_fds")!;
-    assert.ok(after >= before + 5, `process_open_fds ${before} then ${after} with 5 more open`);
+    assert.equal(after, before + 5, `process_open_fds ${before} then ${after} with 5 more open`);
   } finally {
-    for (const file of files) file.close();
+    await writer.write(new TextEncoder().encode("\n")).catch(() => {});
+    await writer.close().catch(() => {});
+    await reader.cancel().catch(() => {});
+    await shell.status;
   }
 });
 
