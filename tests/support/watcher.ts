@@ -57,7 +57,8 @@ export function startWatcher(
         ARCHIVER_WATCH_SUMMARY_INTERVAL: "1s",
         ...options.env,
       },
-      permissions: ["--allow-all"],
+      // The archiver task's permissions, not --allow-all: a permission the tool lacks must fail here.
+      permissions: ["--allow-run"],
     },
   );
   return {
