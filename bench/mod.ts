@@ -392,9 +392,10 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
       `orders/s (over ${_int(client.orders)})`,
     );
     row("batch", "batch plain copy (same run)", batch.plainCopyPerSecond, "orders/s");
+    // The sandbox's own target (issue 24); the throughput row above keeps the batch's (the copy).
     row("batch", "batch throughput / plain copy", batch.throughputRatio, "x", {
-      target: "≥ 1.00",
-      met: batch.throughputRatio >= 1,
+      target: "≥ 0.50",
+      met: batch.throughputRatio >= 0.5,
       reason: throughputReason,
     });
     const memoryClaim = { claim: "100–200 MB", claimValue: CLAIM_MEMORY_MB };

@@ -69,6 +69,8 @@ Deno.test(`kill -9 of watch at ${KILLS} random moments during a stream of delive
 
   watcher = startWatcher(tdb.uri, tdb.dbName, dir.path);
   try {
+    // It archives what the killed ones left: up before it is judged.
+    await watcher.waitFor(/✅ Change Stream opened successfully/, 60_000);
     const expected = new Set(delivered);
     await eventually(
       async () =>

@@ -69,6 +69,11 @@ export function startWatcher(
       await process.waitFor(pattern, timeoutMs);
     },
     async stop(signal = "SIGTERM") {
+      if (signal !== "SIGKILL" && process.stderr() === "") {
+        // Its first line comes once it listens for signals: sent while Deno still loads the
+        // program (a loaded machine), SIGTERM would end it as 143 before it could stop cleanly.
+        await Promise.race([process.waitFor(/./, 60_000).catch(() => {}), process.exited]);
+      }
       const sent = performance.now();
       process.kill(signal);
       return { code: await process.exited, ms: performance.now() - sent };
