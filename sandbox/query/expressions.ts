@@ -845,7 +845,7 @@ const _plainField = (key: string) =>
   !_OBJECT_PROTO_PROPS.has(key);
 
 /** A value of a stage's specification as a compiled expression, if it is one or a path. */
-function _stageExpression(value: unknown, context: Context): _Compiled | undefined {
+function _stageExpression(value: unknown): _Compiled | undefined {
   if (isPlainDoc(value)) {
     const keys = Object.keys(value);
     const compiled = value[COMPILED_OPERATOR];
@@ -870,10 +870,9 @@ function _frame(doc: Doc, options: Options): _Frame {
  * specification, which mingo runs.
  *
  * @param spec The stage's specification, with compiled expressions.
- * @param context The operators.
  * @returns The stage over one document, or `undefined`.
  */
-export function nativeProject(spec: Doc, context: Context): NativeStage | undefined {
+export function nativeProject(spec: Doc): NativeStage | undefined {
   const cached = _stagePlans.get(spec);
   if (cached !== undefined) return cached ?? undefined;
   let excludeId = false;
@@ -894,7 +893,7 @@ export function nativeProject(spec: Doc, context: Context): NativeStage | undefi
     } else if (value === true || (typeof value === "number" && !Number.isNaN(value))) {
       fields.push({ name });
     } else {
-      const fn = _stageExpression(value, context);
+      const fn = _stageExpression(value);
       if (!fn) {
         fields.length = 0;
         break;
@@ -930,16 +929,13 @@ export function nativeProject(spec: Doc, context: Context): NativeStage | undefi
  * specification, which mingo runs.
  *
  * @param spec The stage's specification, with compiled expressions.
- * @param context The operators.
  * @returns The stage over one document, or `undefined`.
  */
-export function nativeAddFields(spec: Doc, context: Context): NativeStage | undefined {
+export function nativeAddFields(spec: Doc): NativeStage | undefined {
   const cached = _stagePlans.get(spec);
   if (cached !== undefined) return cached ?? undefined;
   const names = Object.keys(spec);
-  const fns = names.map((name) =>
-    _plainField(name) ? _stageExpression(spec[name], context) : undefined
-  );
+  const fns = names.map((name) => _plainField(name) ? _stageExpression(spec[name]) : undefined);
   let plan: NativeStage | null = null;
   if (names.length > 0 && fns.every((fn) => fn !== undefined)) {
     plan = (doc, options) => {

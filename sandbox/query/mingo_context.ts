@@ -146,10 +146,10 @@ type _Stage = (coll: ReturnType<typeof Lazy>, spec: Doc, options: Options) => un
 /** A projection stage run natively when its specification allows (else by mingo). */
 function _native(
   mingo: _Stage,
-  plan: (spec: Doc, context: Context) => NativeStage | undefined,
+  plan: (spec: Doc) => NativeStage | undefined,
 ): _Stage {
   return (coll, spec, options) => {
-    const run = isPlainDoc(spec) ? plan(spec, options.context) : undefined;
+    const run = isPlainDoc(spec) ? plan(spec) : undefined;
     if (!run) return mingo(coll, spec, options);
     return coll.map((doc: unknown) => run(doc as Doc, options));
   };
