@@ -9,6 +9,7 @@ import { update as mingoUpdate } from "mingo/updater";
 import { cloneValue, type Doc, isPlainDoc, setPath, typeRank, valueKey } from "../bson_values.ts";
 import { withIdFirst } from "../engine/collection.ts";
 import { asCommandError, CommandError } from "../errors.ts";
+import { renderValue } from "../render.ts";
 import type { Collation } from "./collation.ts";
 import { mingoOptions, pinNow, runStages } from "./mingo_context.ts";
 
@@ -169,7 +170,7 @@ export function applyReplacement(doc: Doc, replacement: Doc): Doc {
     throw new CommandError(
       66,
       `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${
-        String(replacement._id)
+        renderValue(replacement._id)
       }`,
     );
   }

@@ -188,3 +188,29 @@ Deno.test("a pipeline update whose output lacks _id keeps the document's _id", a
     (e: MongoServerError) => e.code === 66,
   );
 });
+
+Deno.test("a replacement that changes _id fails with 66, naming the new _id as mongod prints it", async () => {
+  await using t = await testDatabase();
+  const c = t.db.collection("immutable_id");
+  const theOrder: Document = { _id: "the order" };
+  const id = new ObjectId("65f0a1b2c3d4e5f601234567");
+  const cases: Array<[unknown, string]> = [
+    [id, "ObjectId('65f0a1b2c3d4e5f601234567')"],
+    [{ region: "nord", n: 7 }, '{ region: "nord", n: 7 }'],
+    ["1", '"1"'],
+    [1, "1"],
+    [new Long(2), "2"],
+  ];
+  await c.insertOne({ ...theOrder, v: 0 });
+  for (const [newId, printed] of cases) {
+    await assert.rejects(
+      c.replaceOne(theOrder, { _id: newId, v: 1 } as Document),
+      (e: MongoServerError) => {
+        assert.equal(e.code, 66);
+        assert.ok(e.message.endsWith(`altered to _id: ${printed}`), e.message);
+        return true;
+      },
+    );
+  }
+  assert.deepEqual(await c.findOne(theOrder), { ...theOrder, v: 0 });
+});
