@@ -1,26 +1,16 @@
 import assert from "node:assert/strict";
-import { DEFAULT_COLLECTION_NAMES } from "../../core/archive/collections.ts";
+import { DEFAULT_TARGET, privilegeRow } from "../support/auth_server.ts";
 import { rolePrivileges } from "../../core/mongo/privileges.ts";
 import {
-  type PrivilegeTarget,
   requiredPrivileges,
   sourceResources,
   type ToolCommand,
   watchNeeds,
 } from "../../core/tool_privileges.ts";
 
-const target: PrivilegeTarget = {
-  db: "food_delivery",
-  names: DEFAULT_COLLECTION_NAMES,
-  runs: "archiver_runs",
-  tokens: "archiver_resume_tokens",
-  leases: "archiver_leases",
-};
+const target = DEFAULT_TARGET;
 
-const row = (collection: string, actions: string[], db = "food_delivery") => ({
-  resource: { db, collection },
-  actions,
-});
+const row = privilegeRow;
 
 Deno.test("requiredPrivileges() lists what batch, watch and health need on the default names", () => {
   assert.deepEqual(rolePrivileges(requiredPrivileges(target)), [

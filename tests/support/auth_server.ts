@@ -17,7 +17,11 @@
 
 import { MongoClient } from "mongodb";
 import { rolePrivileges } from "../../core/mongo/privileges.ts";
-import { privilegeTarget, requiredPrivileges } from "../../core/tool_privileges.ts";
+import {
+  type PrivilegeTarget,
+  privilegeTarget,
+  requiredPrivileges,
+} from "../../core/tool_privileges.ts";
 import { type GlobalConfig, globalSettings } from "../../core/runtime/config.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/mod.ts";
 
@@ -70,6 +74,18 @@ export function defaultConfig(db: string): GlobalConfig {
   ) as GlobalConfig;
   return { ...defaults, db };
 }
+
+/**
+ * The tool's privilege table's names at their defaults (collections, runs, tokens, leases), in
+ * the database `food_delivery`: what the privilege tests read their expected rows against.
+ */
+export const DEFAULT_TARGET: PrivilegeTarget = privilegeTarget(defaultConfig("food_delivery"));
+
+/** One row of a role's privileges, as `rolePrivileges()` gives it. */
+export const privilegeRow = (collection: string, actions: string[], db = "food_delivery") => ({
+  resource: { db, collection },
+  actions,
+});
 
 const ADMIN_PASSWORD = "Admin-Secret-Ω-42";
 let _counter = 0;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_COLLECTION_NAMES } from "../../../core/archive/collections.ts";
+import { DEFAULT_TARGET, privilegeRow } from "../../support/auth_server.ts";
 import {
   coversResource,
   describeMissing,
@@ -12,25 +12,11 @@ import {
   type Resource,
   rolePrivileges,
 } from "../../../core/mongo/privileges.ts";
-import {
-  type PrivilegeTarget,
-  requiredPrivileges,
-  sourceResources,
-  watchNeeds,
-} from "../../../core/tool_privileges.ts";
+import { requiredPrivileges, sourceResources, watchNeeds } from "../../../core/tool_privileges.ts";
 
-const target: PrivilegeTarget = {
-  db: "food_delivery",
-  names: DEFAULT_COLLECTION_NAMES,
-  runs: "archiver_runs",
-  tokens: "archiver_resume_tokens",
-  leases: "archiver_leases",
-};
+const target = DEFAULT_TARGET;
 
-const row = (collection: string, actions: string[], db = "food_delivery") => ({
-  resource: { db, collection },
-  actions,
-});
+const row = privilegeRow;
 
 Deno.test("coversResource() matches resources as MongoDB's resource documents say", () => {
   const orders: NamespaceResource = { db: "food_delivery", collection: "Commande" };

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_COLLECTION_NAMES } from "../../../../core/archive/collections.ts";
 import { type Privilege, rolePrivileges } from "../../../../core/mongo/privileges.ts";
-import {
-  type PrivilegeTarget,
-  privilegeTarget,
-  requiredPrivileges,
-} from "../../../../core/tool_privileges.ts";
+import { privilegeTarget, requiredPrivileges } from "../../../../core/tool_privileges.ts";
 import type { GlobalConfig } from "../../../../core/runtime/config.ts";
 import { globalSettings } from "../../../../core/runtime/config.ts";
 import {
@@ -16,16 +11,10 @@ import {
   uriHosts,
 } from "../../../../plugins/health/checks/privileges.ts";
 import type { HealthState } from "../../../../plugins/health/state.ts";
-import { authTest } from "../../../support/auth_server.ts";
+import { authTest, DEFAULT_TARGET } from "../../../support/auth_server.ts";
 import { startSandbox } from "../../../../sandbox/mod.ts";
 
-const target: PrivilegeTarget = {
-  db: "food_delivery",
-  names: DEFAULT_COLLECTION_NAMES,
-  runs: "archiver_runs",
-  tokens: "archiver_resume_tokens",
-  leases: "archiver_leases",
-};
+const target = DEFAULT_TARGET;
 const generated = rolePrivileges(requiredPrivileges(target));
 const without = (collection: string, action: string): Privilege[] =>
   generated.map((p) =>
