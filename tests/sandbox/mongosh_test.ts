@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { testDatabase } from "../support/test_db.ts";
+import { pathExists } from "../support/cli.ts";
 
 /** What mongosh printed, parsed from relaxed EJSON: shapes the assertions check. */
 // deno-lint-ignore no-explicit-any
@@ -15,22 +16,13 @@ type Printed = any;
 const CACHE = `${Deno.env.get("HOME") ?? "/tmp"}/.cache/archiver-mongosh`;
 const MONGOSH = `${CACHE}/node_modules/.bin/mongosh`;
 
-async function _exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Installs mongosh 2 from npm when absent; returns why it cannot run, or undefined. npm installs
  * into a folder of this process's own, renamed into place whole: two test runs installing at once
  * (two checkouts on one machine) would otherwise trip over each other's half-written tree.
  */
 async function _ensureMongosh(): Promise<string | undefined> {
-  if (await _exists(MONGOSH)) return undefined;
+  if (await pathExists(MONGOSH)) return undefined;
   const staging = `${CACHE}.${Deno.pid}`;
   let output: Deno.CommandOutput;
   try {
@@ -43,13 +35,13 @@ async function _ensureMongosh(): Promise<string | undefined> {
     return `npm is not available (${error instanceof Error ? error.message : String(error)})`;
   }
   if (output.success) {
-    if (!(await _exists(MONGOSH))) { // a half-written older try, or nothing
+    if (!(await pathExists(MONGOSH))) { // a half-written older try, or nothing
       await Deno.remove(CACHE, { recursive: true }).catch(() => {});
     }
     await Deno.rename(staging, CACHE).catch(() => {}); // another run may have just won: use its
   }
   await Deno.remove(staging, { recursive: true }).catch(() => {});
-  if (!output.success || !(await _exists(MONGOSH))) {
+  if (!output.success || !(await pathExists(MONGOSH))) {
     const tail = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-3).join(" | ");
     return `npm install mongosh@2 failed (exit ${output.code}): ${tail}`;
   }

@@ -44,6 +44,16 @@ export async function cli(
   return { code, stdout, stderr };
 }
 
+/** Whether a file or folder exists at `path`. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A temporary folder removed at the end of the scope (`await using dir = await tempDir()`). */
 export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
   const path = await Deno.makeTempDir({ prefix: "archiver-test-" });

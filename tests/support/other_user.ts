@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SELF_PERMISSIONS } from "../../core/runtime/child_process.ts";
+import { pathExists } from "./cli.ts";
 
 /** The user the runner switches to. */
 export const OTHER_USER = "nobody";
@@ -39,7 +40,7 @@ export async function otherUserRunner(): Promise<OtherUserRunner | { skip: strin
   await Deno.chmod(cache, 0o755);
   for (const part of ["npm", "remote"]) {
     const from = join(denoDir, part);
-    if (!(await _exists(from))) continue;
+    if (!(await pathExists(from))) continue;
     const linked = await _output("cp", ["-al", from, join(cache, part)]);
     if (!linked.success) await _output("cp", ["-a", from, join(cache, part)]);
   }
@@ -94,15 +95,6 @@ async function _switcher(): Promise<string[] | undefined> {
 async function _denoDir(): Promise<string> {
   const info = await _output(Deno.execPath(), ["info", "--json"]);
   return (JSON.parse(info.stdout) as { denoDir: string }).denoDir;
-}
-
-async function _exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function _output(

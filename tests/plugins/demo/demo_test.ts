@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { builtinPlugins } from "../../../cli/registry.ts";
-import { cli } from "../../support/cli.ts";
+import { cli, pathExists } from "../../support/cli.ts";
 import { assertSnapshot } from "../../support/snapshot.ts";
 import { testDatabase } from "../../support/test_db.ts";
 
 const plugins = [...builtinPlugins];
-
-async function _exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function _alive(pid: number): boolean {
   // `kill -0` semantics: signal 0 is not exposed, so look for the process in /proc (Linux).
@@ -76,7 +67,7 @@ Deno.test("archiver demo runs every command, archives each complete delivered or
   assert.equal(report.watch.killed, false);
   if (Deno.build.os !== "windows") assert.equal(report.watch.exit_code, 0);
   assert.equal(report.kept, false);
-  assert.equal(await _exists(report.work_dir), false, "the working folder is removed");
+  assert.equal(await pathExists(report.work_dir), false, "the working folder is removed");
   if (Deno.build.os === "linux") {
     const pid = Number(/Watcher \(process (\d+)\)/.exec(stderr)?.[1]);
     assert.ok(pid > 0, "the demo names the watcher's process");
