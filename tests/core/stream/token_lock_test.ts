@@ -113,7 +113,11 @@ Deno.test("FileTokenLock where a PID cannot be checked (Windows): a still heartb
       const options = { staleMs: 600, host: "here", alive: () => undefined };
       const first = new FileTokenLock(token, { ...options, pid: 1 });
       await first.acquire();
-      const timer = moving ? setInterval(() => void first.heartbeat(), 100) : undefined;
+      // The last beat is awaited before the folder goes: a beat still writing would fail there.
+      let beat = Promise.resolve();
+      const timer = moving
+        ? setInterval(() => beat = beat.then(() => first.heartbeat()), 100)
+        : undefined;
       try {
         const second = new FileTokenLock(token, { ...options, pid: 2 });
         if (moving) {
@@ -124,6 +128,7 @@ Deno.test("FileTokenLock where a PID cannot be checked (Windows): a still heartb
         }
       } finally {
         clearInterval(timer);
+        await beat;
       }
     });
   }

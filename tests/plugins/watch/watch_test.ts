@@ -183,6 +183,8 @@ Deno.test("a token file that cannot be written: archiving goes on, the error is 
     await tdb.db.collection("Commande").updateOne(deliver(number).filter, deliver(number).update);
   }
   await eventually(async () => (await archivedNumbers(tdb.db)).length >= 4, 5_000, "4 archived");
+  // The save after a micro-batch fails: stopped only once it has been tried.
+  await watcher.waitFor(/❌ Could not save resume token/);
   const { code } = await watcher.stop();
   assert.equal(code, 0, watcher.stderr());
   const errors = watcher.stderr().split("\n").filter((l) =>
